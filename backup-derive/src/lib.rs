@@ -1,0 +1,22 @@
+//! `#[derive(Backupable)]`. Use it through `backup-runtime`, which re-exports
+//! it and documents what it generates.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod endpoints;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Declares a canister's stable maps and generates their statics, backup and
+/// restore endpoints, guards and raw stable memory endpoints. See the
+/// `backup-runtime` crate for the full description.
+#[proc_macro_derive(Backupable, attributes(backup))]
+pub fn derive_backupable(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(&input)
+        .unwrap_or_else(ctxt::to_compile_errors)
+        .into()
+}

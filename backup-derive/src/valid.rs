@@ -1,0 +1,129 @@
+//! Checks that need the whole struct: memory ids and generated names.
+
+use crate::ast::{Input, Map};
+use crate::ctxt::Ctxt;
+use quote::ToTokens;
+use std::collections::BTreeMap;
+
+/// `MemoryManager` manages ids 0..=254; 255 marks a free bucket.
+pub const MAX_MEMORY_ID: u64 = 254;
+/// Where the admin set lives unless the struct says otherwise.
+pub const DEFAULT_AUTH_MEMORY_ID: u64 = 254;
+
+impl Input<'_> {
+    pub fn auth_memory_id(&self) -> u64 {
+        self.attrs
+            .auth_memory_id
+            .as_ref()
+            .map_or(DEFAULT_AUTH_MEMORY_ID, |id| id.value)
+    }
+
+    pub fn validate(&self, cx: &Ctxt) {
+        if let Some(id) = &self.attrs.auth_memory_id {
+            if id.value > MAX_MEMORY_ID {
+                cx.error_spanned_by(&id.original, out_of_range("auth_memory_id", id.value));
+            }
+        }
+        let auth = self.auth_memory_id();
+        let mut ids: BTreeMap<u64, &Map> = BTreeMap::new();
+        let mut names: BTreeMap<String, &Map> = BTreeMap::new();
+        let mut statics: BTreeMap<String, &Map> = BTreeMap::new();
+        for map in &self.maps {
+            match &map.attrs.memory_id {
+                None => cx.error_spanned_by(
+                    map.ident,
+                    format!(
+                        "missing `#[backup(memory_id = N)]` on field `{}`: each map needs its own MemoryId (0..=254)",
+                        map.ident
+                    ),
+                ),
+                Some(id) if id.value > MAX_MEMORY_ID => {
+                    cx.error_spanned_by(&id.original, out_of_range("memory_id", id.value))
+                }
+                Some(id) if id.value == auth => cx.error_spanned_by(
+                    &id.original,
+                    format!(
+                        "memory_id {auth} is where the admin set lives; choose another id, or move the admin set with `#[backup(auth_memory_id = N)]` on the struct"
+                    ),
+                ),
+                Some(id) => {
+                    if let Some(first) = ids.insert(id.value, map) {
+                        ids.insert(id.value, first);
+                        cx.error_spanned_by(
+                            &id.original,
+                            format!("duplicate memory_id {}: field `{}` already uses it", id.value, first.ident),
+                        );
+                    }
+                }
+            }
+            let statik = map.static_name().to_string();
+            if let Some(first) = statics.insert(statik.clone(), map) {
+                cx.error_spanned_by(
+                    map.ident,
+                    format!(
+                        "fields `{}` and `{}` would both declare the static `{statik}`",
+                        first.ident, map.ident
+                    ),
+                );
+            }
+            if map.attrs.skip.is_some() {
+                continue;
+            }
+            for endpoint in map.endpoint_names() {
+                if let Some(first) = names.insert(endpoint.clone(), map) {
+                    let blame = map.attrs.rename.as_ref().map_or_else(
+                        || map.ident.to_token_stream(),
+                        |rename| rename.original.to_token_stream(),
+                    );
+                    cx.error_spanned_by(
+                        blame,
+                        format!(
+                            "endpoint `{endpoint}` of field `{}` clashes with one of field `{}`; use `rename = \"...\"` to pick another name",
+                            map.ident, first.ident
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn out_of_range(option: &str, value: u64) -> String {
+    format!(
+        "expected {option} between 0 and {MAX_MEMORY_ID}, found {value}{}",
+        if value == 255 {
+            " (MemoryManager reserves 255 to mark free buckets)"
+        } else {
+            ""
+        }
+    )
+}
+
+impl Map<'_> {
+    /// The suffix of this map's endpoints.
+    pub fn endpoint_base(&self) -> syn::Ident {
+        self.attrs
+            .rename
+            .as_ref()
+            .map_or_else(|| self.ident.clone(), |rename| rename.value.clone())
+    }
+
+    /// `PROFILES` for field `profiles`.
+    pub fn static_name(&self) -> syn::Ident {
+        let name = self.ident.to_string();
+        let name = name.strip_prefix("r#").unwrap_or(&name).to_uppercase();
+        syn::Ident::new(&name, self.ident.span())
+    }
+
+    pub fn endpoint_names(&self) -> [String; 4] {
+        let base = self.endpoint_base().to_string();
+        let base = base.strip_prefix("r#").unwrap_or(&base).to_string();
+        [
+            format!("backup_{base}"),
+            format!("backup_{base}_page"),
+            format!("restore_{base}"),
+            format!("clear_{base}"),
+        ]
+    }
+}

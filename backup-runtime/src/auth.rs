@@ -1,0 +1,220 @@
+//! Who may back up, restore and touch raw stable memory.
+//!
+//! Two sets, as in the Factland article: the admin set lives in stable memory
+//! and survives upgrades; the raw-access set lives on the heap, so an upgrade
+//! empties it and raw access has to be granted again each time. Controllers
+//! pass both checks without being in either set.
+
+use candid::Principal;
+use ic_stable_structures::{Memory, StableBTreeMap};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// The admin set: principals allowed through `is_authorized`, in stable memory.
+pub type AdminSet<M> = StableBTreeMap<Principal, (), M>;
+
+/// The raw-access set: principals allowed through `is_stable_authorized`, on
+/// the heap.
+pub type RawAccessSet = BTreeSet<Principal>;
+
+thread_local! {
+    static RAW_ACCESS: RefCell<RawAccessSet> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Runs `f` on the canister's raw-access set.
+pub fn with_raw_access<R>(f: impl FnOnce(&mut RawAccessSet) -> R) -> R {
+    RAW_ACCESS.with(|set| f(&mut set.borrow_mut()))
+}
+
+/// Why a caller was refused, or why a principal cannot be added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// The caller is neither a controller nor in the set the guard checks.
+    Denied { caller: Principal, guard: Guard },
+    /// The anonymous principal can never be granted access: anyone can call
+    /// as anonymous.
+    Anonymous,
+}
+
+/// Which of the two guards refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// `is_authorized`: typed backup and restore, admin management.
+    Admin,
+    /// `is_stable_authorized`: raw stable memory.
+    Raw,
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessError::Denied { caller, guard: Guard::Admin } => write!(
+                f,
+                "caller {caller} is not authorized: expected a controller or a principal added with `authorize`"
+            ),
+            AccessError::Denied { caller, guard: Guard::Raw } => write!(
+                f,
+                "caller {caller} is not authorized for raw stable memory: expected a controller or a principal added with `stable_authorize` since the last upgrade"
+            ),
+            AccessError::Anonymous => write!(
+                f,
+                "the anonymous principal (2vxsx-fae) cannot be authorized: anyone can call as anonymous"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+/// The decision of `is_authorized`: controllers and members of the admin set
+/// pass; the anonymous principal never does.
+pub fn check_admin<M: Memory>(
+    caller: &Principal,
+    is_controller: bool,
+    admins: &AdminSet<M>,
+) -> Result<(), AccessError> {
+    let allowed =
+        *caller != Principal::anonymous() && (is_controller || admins.contains_key(caller));
+    allowed.then_some(()).ok_or(AccessError::Denied {
+        caller: *caller,
+        guard: Guard::Admin,
+    })
+}
+
+/// The decision of `is_stable_authorized`: controllers and members of the
+/// raw-access set pass; the anonymous principal never does.
+pub fn check_raw(
+    caller: &Principal,
+    is_controller: bool,
+    raw: &RawAccessSet,
+) -> Result<(), AccessError> {
+    let allowed = *caller != Principal::anonymous() && (is_controller || raw.contains(caller));
+    allowed.then_some(()).ok_or(AccessError::Denied {
+        caller: *caller,
+        guard: Guard::Raw,
+    })
+}
+
+/// Adds `principal` to the admin set. Adding a member again changes nothing.
+pub fn authorize<M: Memory>(
+    admins: &mut AdminSet<M>,
+    principal: Principal,
+) -> Result<(), AccessError> {
+    refuse_anonymous(&principal)?;
+    admins.insert(principal, ());
+    Ok(())
+}
+
+/// Removes `principal` from the admin set. Removing a non-member changes
+/// nothing; a controller still passes after being removed.
+pub fn deauthorize<M: Memory>(admins: &mut AdminSet<M>, principal: &Principal) {
+    admins.remove(principal);
+}
+
+/// The admin set's members, in principal order.
+pub fn list<M: Memory>(admins: &AdminSet<M>) -> Vec<Principal> {
+    admins.keys().collect()
+}
+
+/// Adds `principal` to the raw-access set until the next upgrade.
+pub fn stable_authorize(raw: &mut RawAccessSet, principal: Principal) -> Result<(), AccessError> {
+    refuse_anonymous(&principal)?;
+    raw.insert(principal);
+    Ok(())
+}
+
+/// Removes `principal` from the raw-access set.
+pub fn stable_deauthorize(raw: &mut RawAccessSet, principal: &Principal) {
+    raw.remove(principal);
+}
+
+fn refuse_anonymous(principal: &Principal) -> Result<(), AccessError> {
+    if *principal == Principal::anonymous() {
+        Err(AccessError::Anonymous)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ic_stable_structures::VectorMemory;
+
+    fn principal(n: u8) -> Principal {
+        Principal::from_slice(&[n; 10])
+    }
+
+    fn admins() -> AdminSet<VectorMemory> {
+        StableBTreeMap::init(VectorMemory::default())
+    }
+
+    #[test]
+    fn controllers_always_pass_both_guards() {
+        let controller = principal(1);
+        assert_eq!(check_admin(&controller, true, &admins()), Ok(()));
+        assert_eq!(check_raw(&controller, true, &RawAccessSet::new()), Ok(()));
+    }
+
+    #[test]
+    fn strangers_and_anonymous_are_refused_with_the_caller_named() {
+        let stranger = principal(2);
+        let error = check_admin(&stranger, false, &admins()).unwrap_err();
+        assert!(error.to_string().contains(&stranger.to_text()), "{error}");
+        assert!(check_raw(&stranger, false, &RawAccessSet::new()).is_err());
+        // Even a misconfigured "controller" flag does not let anonymous in.
+        assert!(check_admin(&Principal::anonymous(), true, &admins()).is_err());
+        assert!(check_raw(&Principal::anonymous(), true, &RawAccessSet::new()).is_err());
+    }
+
+    #[test]
+    fn admin_set_grants_typed_access_only() {
+        let admin = principal(3);
+        let mut set = admins();
+        authorize(&mut set, admin).unwrap();
+        assert_eq!(check_admin(&admin, false, &set), Ok(()));
+        assert!(check_raw(&admin, false, &RawAccessSet::new()).is_err());
+        assert_eq!(list(&set), vec![admin]);
+        deauthorize(&mut set, &admin);
+        assert!(check_admin(&admin, false, &set).is_err());
+        assert!(list(&set).is_empty());
+    }
+
+    #[test]
+    fn raw_set_grants_raw_access_only() {
+        let holder = principal(4);
+        let mut raw = RawAccessSet::new();
+        stable_authorize(&mut raw, holder).unwrap();
+        assert_eq!(check_raw(&holder, false, &raw), Ok(()));
+        assert!(check_admin(&holder, false, &admins()).is_err());
+        stable_deauthorize(&mut raw, &holder);
+        assert!(check_raw(&holder, false, &raw).is_err());
+    }
+
+    #[test]
+    fn anonymous_cannot_be_added_to_either_set() {
+        let mut set = admins();
+        assert_eq!(
+            authorize(&mut set, Principal::anonymous()),
+            Err(AccessError::Anonymous)
+        );
+        assert!(set.is_empty());
+        let mut raw = RawAccessSet::new();
+        assert_eq!(
+            stable_authorize(&mut raw, Principal::anonymous()),
+            Err(AccessError::Anonymous)
+        );
+        assert!(raw.is_empty());
+    }
+
+    #[test]
+    fn admin_set_is_kept_in_its_memory() {
+        let memory = VectorMemory::default();
+        let admin = principal(5);
+        authorize(&mut StableBTreeMap::init(memory.clone()), admin).unwrap();
+        // A fresh map over the same memory, as after an upgrade, still knows the admin.
+        let reloaded: AdminSet<VectorMemory> = StableBTreeMap::init(memory);
+        assert_eq!(check_admin(&admin, false, &reloaded), Ok(()));
+    }
+}

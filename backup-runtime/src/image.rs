@@ -1,0 +1,413 @@
+//! Stable memory images: the `MemoryManager` layout, checked before trusted.
+//!
+//! `MemoryManager::init` and `StableBTreeMap::init` silently create an empty
+//! structure where the magic bytes are missing, which would turn a wrong file
+//! into an empty canister. Everything here checks the layout first and says
+//! what it expected and what it found.
+
+use crate::limits::WASM_PAGE_SIZE;
+use std::fmt;
+use std::path::PathBuf;
+
+const MANAGER_MAGIC: &[u8; 3] = b"MGR";
+const MANAGER_VERSION: u8 = 1;
+const MAP_MAGIC: &[u8; 3] = b"BTR";
+const MAP_VERSIONS: [u8; 2] = [1, 2];
+const MAX_MEMORIES: usize = 255;
+const MAX_BUCKETS: usize = 32768;
+const FREE_BUCKET: u8 = 0xFF;
+const SIZES_OFFSET: usize = 40;
+const BUCKET_TABLE_OFFSET: usize = SIZES_OFFSET + MAX_MEMORIES * 8;
+const BUCKETS_START: u64 = WASM_PAGE_SIZE;
+const MAP_HEADER_LEN: usize = 28;
+
+/// Why an image cannot be used.
+#[derive(Debug)]
+pub enum ImageError {
+    /// The file could not be read or written.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The bytes are not a `MemoryManager` image, or a damaged one.
+    Invalid(String),
+    /// A virtual memory that a map of this canister uses holds something that
+    /// is not a `StableBTreeMap`; loading it would replace it with an empty map.
+    NotAMap { memory_id: u8, found: String },
+    /// The image was opened after maps had been used with a memory manager the
+    /// runtime cannot reset.
+    InUse,
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ImageError::Invalid(reason) => write!(f, "not a MemoryManager stable memory image: {reason}"),
+            ImageError::NotAMap { memory_id, found } => write!(
+                f,
+                "virtual memory {memory_id} should hold a StableBTreeMap (magic `BTR`, version 1 or 2), found {found}"
+            ),
+            ImageError::InUse => write!(
+                f,
+                "open_image must be called before any map is used when the struct names its own `memory = ...` manager"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImageError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> ImageError {
+    ImageError::Invalid(reason.into())
+}
+
+/// The `MemoryManager` layout of an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Size of the image in bytes.
+    pub image_len: u64,
+    /// Size of one bucket in wasm pages (128 unless the canister chose).
+    pub bucket_size_pages: u16,
+    /// Buckets handed out so far.
+    pub allocated_buckets: u16,
+    /// Every virtual memory that has a size or buckets, by id.
+    pub memories: Vec<VirtualMemoryInfo>,
+}
+
+/// One virtual memory of a [`Layout`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualMemoryInfo {
+    /// The `MemoryId`.
+    pub id: u8,
+    /// Its size in wasm pages, as the manager records it.
+    pub size_pages: u64,
+    /// The buckets that hold it, in order.
+    pub buckets: Vec<u16>,
+}
+
+/// The header of a `StableBTreeMap` found at the start of a virtual memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapHeader {
+    /// Layout version, 1 or 2.
+    pub version: u8,
+    /// Address of the root node inside the virtual memory.
+    pub root_addr: u64,
+    /// Number of entries.
+    pub len: u64,
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut le = [0u8; 8];
+    le.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(le)
+}
+
+impl Layout {
+    /// Reads and checks the layout of `image`.
+    pub fn parse(image: &[u8]) -> Result<Layout, ImageError> {
+        let len = image.len() as u64;
+        if len == 0 {
+            return Err(invalid("the image is empty"));
+        }
+        if len % WASM_PAGE_SIZE != 0 {
+            return Err(invalid(format!(
+                "expected a whole number of 64 KiB wasm pages, found {len} bytes"
+            )));
+        }
+        if image[..3] != MANAGER_MAGIC[..] {
+            return Err(invalid(format!(
+                "expected the magic `MGR` at offset 0, found {}",
+                describe_bytes(&image[..3])
+            )));
+        }
+        if image[3] != MANAGER_VERSION {
+            return Err(invalid(format!(
+                "expected MemoryManager layout version {MANAGER_VERSION}, found {}",
+                image[3]
+            )));
+        }
+        let allocated_buckets = u16_at(image, 4);
+        let bucket_size_pages = u16_at(image, 6);
+        if bucket_size_pages == 0 {
+            return Err(invalid("the bucket size is 0 pages"));
+        }
+        if usize::from(allocated_buckets) > MAX_BUCKETS {
+            return Err(invalid(format!(
+                "expected at most {MAX_BUCKETS} allocated buckets, found {allocated_buckets}"
+            )));
+        }
+        let bucket_bytes = u64::from(bucket_size_pages) * WASM_PAGE_SIZE;
+        let needed = BUCKETS_START + u64::from(allocated_buckets) * bucket_bytes;
+        if len < needed {
+            return Err(invalid(format!(
+                "{allocated_buckets} buckets of {bucket_size_pages} pages need {needed} bytes, the image has {len}"
+            )));
+        }
+
+        let mut buckets_of: Vec<Vec<u16>> = vec![Vec::new(); MAX_MEMORIES];
+        let table = &image[BUCKET_TABLE_OFFSET..BUCKET_TABLE_OFFSET + MAX_BUCKETS];
+        for (bucket, &owner) in table.iter().enumerate() {
+            let allocated = bucket < usize::from(allocated_buckets);
+            match (owner, allocated) {
+                (FREE_BUCKET, false) => {}
+                (FREE_BUCKET, true) => {
+                    return Err(invalid(format!(
+                        "bucket {bucket} is counted as allocated but has no owner"
+                    )))
+                }
+                (_, false) => {
+                    return Err(invalid(format!(
+                        "bucket {bucket} has owner {owner} but only {allocated_buckets} buckets are allocated"
+                    )))
+                }
+                (owner, true) => buckets_of[usize::from(owner)].push(bucket as u16),
+            }
+        }
+
+        let mut memories = Vec::new();
+        for (id, buckets) in buckets_of.into_iter().enumerate() {
+            let size_pages = u64_at(image, SIZES_OFFSET + id * 8);
+            let capacity = buckets.len() as u64 * u64::from(bucket_size_pages);
+            if size_pages > capacity {
+                return Err(invalid(format!(
+                    "virtual memory {id} records {size_pages} pages but owns {} buckets ({capacity} pages)",
+                    buckets.len()
+                )));
+            }
+            if size_pages > 0 || !buckets.is_empty() {
+                memories.push(VirtualMemoryInfo {
+                    id: id as u8,
+                    size_pages,
+                    buckets,
+                });
+            }
+        }
+        Ok(Layout {
+            image_len: len,
+            bucket_size_pages,
+            allocated_buckets,
+            memories,
+        })
+    }
+
+    /// The virtual memory `id`, if it has a size or buckets.
+    pub fn memory(&self, id: u8) -> Option<&VirtualMemoryInfo> {
+        self.memories.iter().find(|memory| memory.id == id)
+    }
+
+    /// Reads `dst.len()` bytes at `offset` of virtual memory `id`; `None` if
+    /// the range is outside its recorded size.
+    pub fn read_virtual(&self, image: &[u8], id: u8, offset: u64, dst: &mut [u8]) -> Option<()> {
+        let memory = self.memory(id)?;
+        let end = offset.checked_add(dst.len() as u64)?;
+        if end > memory.size_pages * WASM_PAGE_SIZE {
+            return None;
+        }
+        let bucket_bytes = u64::from(self.bucket_size_pages) * WASM_PAGE_SIZE;
+        let mut done = 0usize;
+        while done < dst.len() {
+            let at = offset + done as u64;
+            let bucket = *memory
+                .buckets
+                .get(usize::try_from(at / bucket_bytes).ok()?)?;
+            let within = at % bucket_bytes;
+            let physical = BUCKETS_START + u64::from(bucket) * bucket_bytes + within;
+            let n = ((bucket_bytes - within) as usize).min(dst.len() - done);
+            let start = usize::try_from(physical).ok()?;
+            dst[done..done + n].copy_from_slice(image.get(start..start + n)?);
+            done += n;
+        }
+        Some(())
+    }
+
+    /// The `StableBTreeMap` header at the start of virtual memory `id`:
+    /// `Ok(None)` if the memory is empty (a map there would be created fresh),
+    /// an error if it holds something else.
+    pub fn map_header(&self, image: &[u8], id: u8) -> Result<Option<MapHeader>, ImageError> {
+        let size = self.memory(id).map_or(0, |memory| memory.size_pages);
+        if size == 0 {
+            return Ok(None);
+        }
+        let mut header = [0u8; MAP_HEADER_LEN];
+        self.read_virtual(image, id, 0, &mut header)
+            .ok_or_else(|| ImageError::NotAMap {
+                memory_id: id,
+                found: "a memory too small for a map header".into(),
+            })?;
+        if header[..3] != MAP_MAGIC[..] {
+            return Err(ImageError::NotAMap {
+                memory_id: id,
+                found: describe_bytes(&header[..3]),
+            });
+        }
+        if !MAP_VERSIONS.contains(&header[3]) {
+            return Err(ImageError::NotAMap {
+                memory_id: id,
+                found: format!("version {}", header[3]),
+            });
+        }
+        Ok(Some(MapHeader {
+            version: header[3],
+            root_addr: u64_at(&header, 12),
+            len: u64_at(&header, 20),
+        }))
+    }
+}
+
+fn describe_bytes(bytes: &[u8]) -> String {
+    if bytes.iter().all(|b| b.is_ascii_graphic()) {
+        format!("`{}`", String::from_utf8_lossy(bytes))
+    } else {
+        format!("bytes {bytes:02x?}")
+    }
+}
+
+/// Loads the image at `path` into this thread's stable memory, after checking
+/// that it is a `MemoryManager` image and that each of `map_ids` is empty or
+/// holds a `StableBTreeMap`. Nothing changes when it fails.
+///
+/// `owns_manager` is false when the canister names its own `memory = ...`
+/// function: its manager cannot be reset, so the image must come first.
+///
+/// Called by the `open_image` that `#[derive(Backupable)]` generates, which
+/// then re-creates every map static over the new memory.
+#[cfg(not(target_family = "wasm"))]
+pub fn open_image(
+    path: &std::path::Path,
+    map_ids: &[u8],
+    owns_manager: bool,
+) -> Result<Layout, ImageError> {
+    use ic_stable_structures::Memory as _;
+
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let layout = Layout::parse(&bytes)?;
+    for &id in map_ids {
+        layout.map_header(&bytes, id)?;
+    }
+    let stable = crate::memory::stable_memory();
+    if !owns_manager && stable.size() > 0 {
+        return Err(ImageError::InUse);
+    }
+    *stable.borrow_mut() = bytes;
+    crate::memory::reset_manager();
+    Ok(layout)
+}
+
+/// Writes this thread's stable memory to `path`, through a temporary file
+/// beside it so that a failure leaves any earlier file whole.
+#[cfg(not(target_family = "wasm"))]
+pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
+    let io = |source| ImageError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = PathBuf::from(temporary);
+    let stable = crate::memory::stable_memory();
+    std::fs::write(&temporary, stable.borrow().as_slice()).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// Whether the runtime's own manager is in use (see [`open_image`]).
+#[cfg(not(target_family = "wasm"))]
+pub fn manager_in_use() -> bool {
+    crate::memory::manager_in_use()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ic_stable_structures::memory_manager::{MemoryId, MemoryManager};
+    use ic_stable_structures::{StableBTreeMap, VectorMemory};
+
+    fn image_with_maps() -> Vec<u8> {
+        let memory = VectorMemory::default();
+        let manager = MemoryManager::init(memory.clone());
+        let mut a: StableBTreeMap<u64, u64, _> =
+            StableBTreeMap::init(manager.get(MemoryId::new(0)));
+        for i in 0..100 {
+            a.insert(i, i * 2);
+        }
+        let _b: StableBTreeMap<u64, u64, _> = StableBTreeMap::init(manager.get(MemoryId::new(3)));
+        let bytes = memory.borrow().clone();
+        bytes
+    }
+
+    #[test]
+    fn reads_the_layout_and_map_headers() {
+        let image = image_with_maps();
+        let layout = Layout::parse(&image).unwrap();
+        assert_eq!(layout.bucket_size_pages, 128);
+        assert_eq!(layout.allocated_buckets, 2);
+        assert_eq!(
+            layout.memories.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![0, 3]
+        );
+        let header = layout.map_header(&image, 0).unwrap().unwrap();
+        assert_eq!(header.len, 100);
+        assert_eq!(layout.map_header(&image, 3).unwrap().unwrap().len, 0);
+        assert_eq!(layout.map_header(&image, 7).unwrap(), None);
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_image() {
+        let message = |bytes: &[u8]| Layout::parse(bytes).unwrap_err().to_string();
+        assert!(message(&[]).contains("empty"));
+        assert!(message(&[0u8; 100]).contains("64 KiB"));
+        assert!(message(&vec![0u8; 65536]).contains("expected the magic `MGR`"));
+        let mut image = image_with_maps();
+        image[3] = 9;
+        assert!(message(&image).contains("version 1, found 9"));
+    }
+
+    #[test]
+    fn refuses_a_damaged_layout() {
+        let image = image_with_maps();
+        let mut truncated = image.clone();
+        truncated.truncate(image.len() - 65536);
+        assert!(Layout::parse(&truncated)
+            .unwrap_err()
+            .to_string()
+            .contains("need"));
+        let mut orphan = image.clone();
+        orphan[BUCKET_TABLE_OFFSET + 5] = 0;
+        assert!(Layout::parse(&orphan)
+            .unwrap_err()
+            .to_string()
+            .contains("bucket 5"));
+        let mut oversized = image;
+        oversized[SIZES_OFFSET..SIZES_OFFSET + 8].copy_from_slice(&1000u64.to_le_bytes());
+        assert!(Layout::parse(&oversized)
+            .unwrap_err()
+            .to_string()
+            .contains("virtual memory 0"));
+    }
+
+    #[test]
+    fn a_memory_that_is_not_a_map_is_named() {
+        let mut image = image_with_maps();
+        image[BUCKETS_START as usize] = b'X';
+        let layout = Layout::parse(&image).unwrap();
+        let error = layout.map_header(&image, 0).unwrap_err().to_string();
+        assert!(
+            error.contains("virtual memory 0") && error.contains("`XTR`"),
+            "{error}"
+        );
+    }
+}

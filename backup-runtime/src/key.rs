@@ -1,0 +1,155 @@
+//! How map keys travel through the backup endpoints.
+
+use candid::{CandidType, Principal};
+use serde::de::DeserializeOwned;
+
+/// A key that travels as text (`#[backup(key = text)]`), as the Factland
+/// article sends principals.
+///
+/// Implemented for [`Principal`], [`String`] and the unsigned integers
+/// (decimal). Implement it for your own key type to use `key = text` with it;
+/// `from_key_text` must reject text that `to_key_text` never produces.
+///
+/// ```
+/// use backup_runtime::KeyText;
+///
+/// #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+/// struct Sku(u32);
+///
+/// impl KeyText for Sku {
+///     fn to_key_text(&self) -> String {
+///         format!("SKU-{}", self.0)
+///     }
+///     fn from_key_text(text: &str) -> Result<Self, String> {
+///         text.strip_prefix("SKU-")
+///             .and_then(|n| n.parse().ok())
+///             .map(Sku)
+///             .ok_or_else(|| format!("expected `SKU-<number>`, found `{text}`"))
+///     }
+/// }
+///
+/// assert_eq!(Sku::from_key_text("SKU-7"), Ok(Sku(7)));
+/// assert!(Sku::from_key_text("7").is_err());
+/// ```
+pub trait KeyText: Sized {
+    /// The key as text.
+    fn to_key_text(&self) -> String;
+    /// Parses text made by [`KeyText::to_key_text`]; the error says what was
+    /// expected and what was found.
+    fn from_key_text(text: &str) -> Result<Self, String>;
+}
+
+impl KeyText for Principal {
+    fn to_key_text(&self) -> String {
+        self.to_text()
+    }
+
+    fn from_key_text(text: &str) -> Result<Self, String> {
+        Principal::from_text(text)
+            .map_err(|error| format!("expected a principal in text form, found `{text}`: {error}"))
+    }
+}
+
+impl KeyText for String {
+    fn to_key_text(&self) -> String {
+        self.clone()
+    }
+
+    fn from_key_text(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+}
+
+macro_rules! unsigned_key_text {
+    ($($ty:ty),*) => {$(
+        impl KeyText for $ty {
+            fn to_key_text(&self) -> String {
+                self.to_string()
+            }
+
+            fn from_key_text(text: &str) -> Result<Self, String> {
+                // `parse` accepts a leading `+`, which `to_key_text` never writes.
+                if text.starts_with('+') {
+                    return Err(format!(
+                        "expected a decimal {} without sign, found `{text}`",
+                        stringify!($ty)
+                    ));
+                }
+                text.parse().map_err(|error| {
+                    format!("expected a decimal {}, found `{text}`: {error}", stringify!($ty))
+                })
+            }
+        }
+    )*};
+}
+
+unsigned_key_text!(u8, u16, u32, u64, u128, usize);
+
+/// Converts a map key to the form it has in the Candid interface and back.
+///
+/// Chosen by the derive: [`CandidKey`] by default, [`TextKey`] under
+/// `key = text`.
+pub trait KeyCodec<K> {
+    /// The key's Candid type in the endpoints.
+    type Wire: CandidType + DeserializeOwned;
+    /// The key as it goes out in a backup.
+    fn to_wire(key: &K) -> Self::Wire;
+    /// The key as it comes in to a restore or a cursor; the error says what
+    /// was expected and what was found.
+    fn from_wire(wire: Self::Wire) -> Result<K, String>;
+}
+
+/// Keys travel as their own Candid type.
+pub struct CandidKey;
+
+impl<K: CandidType + DeserializeOwned + Clone> KeyCodec<K> for CandidKey {
+    type Wire = K;
+
+    fn to_wire(key: &K) -> K {
+        key.clone()
+    }
+
+    fn from_wire(wire: K) -> Result<K, String> {
+        Ok(wire)
+    }
+}
+
+/// Keys travel as text, through [`KeyText`].
+pub struct TextKey;
+
+impl<K: KeyText> KeyCodec<K> for TextKey {
+    type Wire = String;
+
+    fn to_wire(key: &K) -> String {
+        key.to_key_text()
+    }
+
+    fn from_wire(wire: String) -> Result<K, String> {
+        K::from_key_text(&wire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_round_trips_and_rejects_garbage() {
+        let p = Principal::from_slice(&[1, 2, 3]);
+        assert_eq!(Principal::from_key_text(&p.to_key_text()), Ok(p));
+        let error = Principal::from_key_text("not a principal").unwrap_err();
+        assert!(error.contains("expected a principal"), "{error}");
+        assert!(error.contains("not a principal"), "{error}");
+    }
+
+    #[test]
+    fn unsigned_integers_are_strict_decimal() {
+        assert_eq!(u64::from_key_text("18446744073709551615"), Ok(u64::MAX));
+        assert!(u64::from_key_text("18446744073709551616").is_err());
+        assert!(u8::from_key_text("-1").is_err());
+        assert!(u32::from_key_text("+1").is_err());
+        assert!(u32::from_key_text(" 1").is_err());
+        assert!(u32::from_key_text("").is_err());
+        assert_eq!(u128::from_key_text(&u128::MAX.to_key_text()), Ok(u128::MAX));
+    }
+}

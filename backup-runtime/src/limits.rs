@@ -1,0 +1,38 @@
+//! The Internet Computer's limits, and the budgets this crate keeps under them.
+//!
+//! A query method can also be called as an update (a replicated query), where
+//! the reply limit is 2 MiB instead of 3 MiB; the default page budget fits both.
+
+/// One wasm page of stable memory.
+pub const WASM_PAGE_SIZE: u64 = 64 * 1024;
+
+/// Largest argument of an ingress message.
+pub const INGRESS_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest reply of an update call.
+pub const UPDATE_REPLY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest reply of a query call.
+pub const QUERY_REPLY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// Instructions a query may execute.
+pub const QUERY_INSTRUCTION_LIMIT: u64 = 5_000_000_000;
+/// Instructions an update may execute.
+pub const UPDATE_INSTRUCTION_LIMIT: u64 = 40_000_000_000;
+
+/// Bytes of encoded entries a backup page carries unless the caller asks for
+/// another budget: 1.5 MiB, under both reply limits with room for the header.
+pub const DEFAULT_PAGE_BYTES: u64 = 1536 * 1024;
+/// The largest budget a caller may ask for, and the largest single entry a
+/// page can carry: 2.5 MiB, under the 3 MiB query reply limit.
+pub const MAX_PAGE_BYTES: u64 = 2560 * 1024;
+/// A page stops taking entries once the call has used this many instructions,
+/// leaving the rest of the 5 B query limit for the entry in hand and the reply.
+pub const PAGE_INSTRUCTIONS: u64 = 3_000_000_000;
+
+/// The largest `stable_read`: fits an update reply (2 MiB) with its header.
+pub const MAX_RAW_READ: u64 = 2 * 1024 * 1024 - 64 * 1024;
+/// The largest range one `stable_digest` call hashes, so that SHA-256 stays
+/// well under the query instruction limit.
+pub const MAX_DIGEST_RANGE: u64 = 64 * 1024 * 1024;
+/// The smallest digest block, so that the reply (32 bytes and a little framing
+/// per block) stays far under the reply limit.
+pub const MIN_DIGEST_BLOCK: u64 = 4 * 1024;

@@ -1,0 +1,310 @@
+//! Backup pages that never exceed the reply limit.
+//!
+//! Entries are Candid-encoded one by one into the reply as the map is walked,
+//! so the page knows its exact size at every step and stops before the byte
+//! budget; each entry is encoded once, and the endpoint sends the bytes as
+//! they are (`manual_reply`). A page also stops before the instruction
+//! budget, so a map of large values cannot run a query into the 5 B limit.
+//! A page always carries at least one entry, unless that entry alone is over
+//! [`MAX_PAGE_BYTES`](crate::limits::MAX_PAGE_BYTES), which is an error: the
+//! caller would otherwise loop forever on an empty page.
+
+use crate::key::KeyCodec;
+use crate::limits::{DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, PAGE_INSTRUCTIONS};
+use candid::ser::ValueSerializer;
+use candid::{CandidType, Deserialize};
+use ic_stable_structures::btreemap::Iter;
+use ic_stable_structures::{Memory, StableBTreeMap, Storable};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::ops::Bound;
+
+/// A page of a map's backup, in key order.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupPage<K, V> {
+    /// Entries in key order, after the cursor.
+    pub entries: Vec<(K, V)>,
+    /// The cursor for the next page (the last key of this one), or null
+    /// when this page reaches the end of the map.
+    pub next: Option<K>,
+    /// The number of entries in the whole map, for progress reports.
+    pub len: u64,
+}
+
+/// How much one page may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimits {
+    /// Bytes of encoded entries.
+    pub max_bytes: u64,
+    /// Instructions used by the call, as `ic0.performance_counter` counts them.
+    pub max_instructions: u64,
+}
+
+impl Default for PageLimits {
+    fn default() -> Self {
+        PageLimits {
+            max_bytes: DEFAULT_PAGE_BYTES,
+            max_instructions: PAGE_INSTRUCTIONS,
+        }
+    }
+}
+
+impl PageLimits {
+    /// The limits for a caller's `max_bytes`, which must be between 1 and
+    /// [`MAX_PAGE_BYTES`]; `None` means [`DEFAULT_PAGE_BYTES`].
+    pub fn with_max_bytes(max_bytes: Option<u64>) -> Result<Self, PageError> {
+        match max_bytes {
+            None => Ok(PageLimits::default()),
+            Some(0) => Err(PageError::BadBudget { asked: 0 }),
+            Some(asked) if asked > MAX_PAGE_BYTES => Err(PageError::BadBudget { asked }),
+            Some(max_bytes) => Ok(PageLimits {
+                max_bytes,
+                ..PageLimits::default()
+            }),
+        }
+    }
+}
+
+/// Why a page could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageError {
+    /// `max_bytes` outside `1..=MAX_PAGE_BYTES`.
+    BadBudget { asked: u64 },
+    /// The cursor key did not convert back to a map key.
+    BadCursor(String),
+    /// One entry alone encodes to more than a reply can carry.
+    EntryTooLarge { position: String, bytes: usize },
+    /// Candid refused to encode an entry.
+    Encode(String),
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::BadBudget { asked } => {
+                write!(f, "expected max_bytes between 1 and {MAX_PAGE_BYTES}, found {asked}")
+            }
+            PageError::BadCursor(error) => write!(f, "bad cursor `after`: {error}"),
+            PageError::EntryTooLarge { position, bytes } => write!(
+                f,
+                "the entry {position} encodes to {bytes} bytes, over the {MAX_PAGE_BYTES} bytes a page can carry; back it up through raw stable memory"
+            ),
+            PageError::Encode(error) => write!(f, "cannot encode an entry as Candid: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for PageError {}
+
+/// Entries encoded as Candid values, ready to be framed as a reply.
+struct Encoded<K> {
+    count: u64,
+    values: Vec<u8>,
+    last_key: Option<K>,
+    /// True when the walk reached the end of the map.
+    at_end: bool,
+}
+
+fn encode_entries<'a, K, V, M, C>(
+    entries: Iter<'a, K, V, M>,
+    max_count: u64,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+    position: impl Fn() -> String,
+) -> Result<Encoded<K>, PageError>
+where
+    K: Storable + Ord + Clone + 'a,
+    V: Storable + CandidType + 'a,
+    M: Memory + 'a,
+    C: KeyCodec<K>,
+{
+    let mut serializer = ValueSerializer::new();
+    let mut kept = 0usize;
+    let mut count = 0u64;
+    let mut last_key = None;
+    let mut at_end = true;
+    for entry in entries {
+        if count == max_count || (count > 0 && instructions() >= limits.max_instructions) {
+            at_end = false;
+            break;
+        }
+        let key = entry.key();
+        let pair = (C::to_wire(key), entry.value());
+        pair.idl_serialize(&mut serializer)
+            .map_err(|error| PageError::Encode(error.to_string()))?;
+        let len = serializer.get_result().len();
+        if len as u64 > limits.max_bytes {
+            if count == 0 && len as u64 > MAX_PAGE_BYTES {
+                return Err(PageError::EntryTooLarge {
+                    position: position(),
+                    bytes: len,
+                });
+            }
+            if count > 0 {
+                at_end = false;
+                break;
+            }
+        }
+        kept = len;
+        count += 1;
+        last_key = Some(key.clone());
+    }
+    let mut values = serializer.get_result().to_vec();
+    values.truncate(kept);
+    Ok(Encoded {
+        count,
+        values,
+        last_key,
+        at_end,
+    })
+}
+
+/// The Candid header (magic, type table, argument types) of a message whose
+/// single argument is `value`, found by encoding it and removing its value.
+fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
+    let encode = |error: candid::Error| PageError::Encode(error.to_string());
+    let mut message = candid::encode_one(value).map_err(encode)?;
+    let mut serializer = ValueSerializer::new();
+    value.idl_serialize(&mut serializer).map_err(encode)?;
+    message.truncate(message.len() - serializer.get_result().len());
+    Ok(message)
+}
+
+fn push_leb128(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// The reply of `backup_<name>(offset, count)`, as Candid bytes of
+/// `vec record { K; V }`: up to `count` entries from position `offset`,
+/// fewer when the budget is reached; empty past the end.
+pub fn encode_offset_page<K, V, M, C>(
+    map: &StableBTreeMap<K, V, M>,
+    offset: u64,
+    count: u64,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable + CandidType,
+    M: Memory,
+    C: KeyCodec<K>,
+{
+    let encoded = if offset >= map.len() {
+        Encoded {
+            count: 0,
+            values: Vec::new(),
+            last_key: None,
+            at_end: true,
+        }
+    } else {
+        let mut entries = map.iter();
+        if offset > 0 {
+            // `nth` on the lazy iterator walks keys without decoding values.
+            entries.nth(usize::try_from(offset - 1).unwrap_or(usize::MAX));
+        }
+        let position = || format!("at offset {offset}");
+        encode_entries::<K, V, M, C>(entries, count, limits, instructions, position)?
+    };
+    let mut reply = header_of(&Vec::<(C::Wire, V)>::new())?;
+    push_leb128(&mut reply, encoded.count);
+    reply.extend_from_slice(&encoded.values);
+    Ok(reply)
+}
+
+/// The reply of `backup_<name>_page(after, max_bytes)`, as Candid bytes of
+/// [`BackupPage`]: the entries after the key `after` (from the start when
+/// `None`), as many as the budget allows.
+pub fn encode_cursor_page<K, V, M, C>(
+    map: &StableBTreeMap<K, V, M>,
+    after: Option<C::Wire>,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable + CandidType,
+    M: Memory,
+    C: KeyCodec<K>,
+{
+    let start = match after {
+        None => Bound::Unbounded,
+        Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
+    };
+    let position = || match &start {
+        Bound::Excluded(_) => "after the cursor".to_string(),
+        _ => "at the start of the map".to_string(),
+    };
+    let entries = map.range((start.clone(), Bound::Unbounded));
+    let encoded = encode_entries::<K, V, M, C>(entries, u64::MAX, limits, instructions, position)?;
+
+    let empty = BackupPage::<C::Wire, V> {
+        entries: Vec::new(),
+        next: None,
+        len: 0,
+    };
+    let mut reply = header_of(&empty)?;
+    // A record's fields travel in the order of their Candid field ids.
+    let encode = |error: candid::Error| PageError::Encode(error.to_string());
+    let mut entries_value = Vec::with_capacity(encoded.values.len() + 10);
+    push_leb128(&mut entries_value, encoded.count);
+    entries_value.extend_from_slice(&encoded.values);
+    let next = if encoded.at_end {
+        None
+    } else {
+        encoded.last_key.as_ref().map(C::to_wire)
+    };
+    let mut next_value = ValueSerializer::new();
+    next.idl_serialize(&mut next_value).map_err(encode)?;
+    let mut fields = [
+        (candid::idl_hash("entries"), entries_value.as_slice()),
+        (candid::idl_hash("next"), next_value.get_result()),
+        (candid::idl_hash("len"), &map.len().to_le_bytes()[..]),
+    ];
+    fields.sort_by_key(|(id, _)| *id);
+    for (_, value) in fields {
+        reply.extend_from_slice(value);
+    }
+    Ok(reply)
+}
+
+/// [`encode_offset_page`], decoded: for native use and tests.
+pub fn offset_page<K, V, M, C>(
+    map: &StableBTreeMap<K, V, M>,
+    offset: u64,
+    count: u64,
+    limits: PageLimits,
+) -> Result<Vec<(C::Wire, V)>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable + CandidType + DeserializeOwned,
+    M: Memory,
+    C: KeyCodec<K>,
+{
+    let reply = encode_offset_page::<K, V, M, C>(map, offset, count, limits, &|| 0)?;
+    candid::decode_one(&reply).map_err(|error| PageError::Encode(error.to_string()))
+}
+
+/// [`encode_cursor_page`], decoded: for native use and tests.
+pub fn cursor_page<K, V, M, C>(
+    map: &StableBTreeMap<K, V, M>,
+    after: Option<C::Wire>,
+    limits: PageLimits,
+) -> Result<BackupPage<C::Wire, V>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable + CandidType + DeserializeOwned,
+    M: Memory,
+    C: KeyCodec<K>,
+{
+    let reply = encode_cursor_page::<K, V, M, C>(map, after, limits, &|| 0)?;
+    candid::decode_one(&reply).map_err(|error| PageError::Encode(error.to_string()))
+}

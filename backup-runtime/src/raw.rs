@@ -1,0 +1,146 @@
+//! Raw stable memory: size, bounded reads and writes, block digests.
+
+use crate::limits::{MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK, WASM_PAGE_SIZE};
+use ic_stable_structures::Memory;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Why a raw access was refused. Nothing was read or written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawError {
+    /// `offset + length` does not fit in 64 bits.
+    Overflow { offset: u64, length: u64 },
+    /// The range ends past the end of stable memory.
+    OutOfRange { offset: u64, length: u64, size: u64 },
+    /// More bytes than one call may carry.
+    TooLong { length: u64, max: u64 },
+    /// A digest block size outside the allowed range.
+    BadBlockSize { block_size: u64, min: u64, max: u64 },
+    /// Stable memory could not grow to hold a write.
+    GrowFailed { needed_pages: u64, size_pages: u64 },
+}
+
+impl fmt::Display for RawError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawError::Overflow { offset, length } => {
+                write!(f, "offset {offset} + length {length} overflows a 64-bit address")
+            }
+            RawError::OutOfRange { offset, length, size } => write!(
+                f,
+                "expected a range within the {size} bytes of stable memory, found {length} bytes at offset {offset}"
+            ),
+            RawError::TooLong { length, max } => {
+                write!(f, "expected at most {max} bytes in one call, found {length}")
+            }
+            RawError::BadBlockSize { block_size, min, max } => {
+                write!(f, "expected a block size between {min} and {max} bytes, found {block_size}")
+            }
+            RawError::GrowFailed { needed_pages, size_pages } => write!(
+                f,
+                "stable memory cannot grow from {size_pages} to {needed_pages} pages"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RawError {}
+
+/// The size of stable memory in bytes.
+pub fn stable_size(memory: &impl Memory) -> u64 {
+    memory.size() * WASM_PAGE_SIZE
+}
+
+fn end_of(offset: u64, length: u64) -> Result<u64, RawError> {
+    offset
+        .checked_add(length)
+        .ok_or(RawError::Overflow { offset, length })
+}
+
+fn check_range(memory: &impl Memory, offset: u64, length: u64) -> Result<(), RawError> {
+    let size = stable_size(memory);
+    if end_of(offset, length)? > size {
+        return Err(RawError::OutOfRange {
+            offset,
+            length,
+            size,
+        });
+    }
+    Ok(())
+}
+
+/// `length` bytes at `offset`; at most [`MAX_RAW_READ`] bytes, within the
+/// current size.
+pub fn stable_read(memory: &impl Memory, offset: u64, length: u64) -> Result<Vec<u8>, RawError> {
+    if length > MAX_RAW_READ {
+        return Err(RawError::TooLong {
+            length,
+            max: MAX_RAW_READ,
+        });
+    }
+    check_range(memory, offset, length)?;
+    let mut bytes = vec![0; length as usize];
+    memory.read(offset, &mut bytes);
+    Ok(bytes)
+}
+
+/// Writes `data` at `offset`, growing stable memory first when the write ends
+/// past its end. The argument itself is bounded by the ingress limit.
+pub fn stable_write(memory: &impl Memory, offset: u64, data: &[u8]) -> Result<(), RawError> {
+    let end = end_of(offset, data.len() as u64)?;
+    let size_pages = memory.size();
+    let needed_pages = end.div_ceil(WASM_PAGE_SIZE);
+    if needed_pages > size_pages && memory.grow(needed_pages - size_pages) < 0 {
+        return Err(RawError::GrowFailed {
+            needed_pages,
+            size_pages,
+        });
+    }
+    memory.write(offset, data);
+    Ok(())
+}
+
+/// The SHA-256 of each `block_size` block of `length` bytes from `offset`;
+/// the last block may be shorter. The range must lie within stable memory and
+/// be at most [`MAX_DIGEST_RANGE`] bytes; `block_size` at least
+/// [`MIN_DIGEST_BLOCK`].
+pub fn stable_digest(
+    memory: &impl Memory,
+    offset: u64,
+    length: u64,
+    block_size: u64,
+) -> Result<Vec<[u8; 32]>, RawError> {
+    if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&block_size) {
+        return Err(RawError::BadBlockSize {
+            block_size,
+            min: MIN_DIGEST_BLOCK,
+            max: MAX_DIGEST_RANGE,
+        });
+    }
+    if length > MAX_DIGEST_RANGE {
+        return Err(RawError::TooLong {
+            length,
+            max: MAX_DIGEST_RANGE,
+        });
+    }
+    check_range(memory, offset, length)?;
+    // Read in chunks of at most 1 MiB so a large block does not need a large buffer.
+    let mut buffer = vec![0; block_size.min(1 << 20) as usize];
+    let mut digests = Vec::with_capacity(length.div_ceil(block_size) as usize);
+    let end = offset + length;
+    let mut block_start = offset;
+    while block_start < end {
+        let block_end = end.min(block_start + block_size);
+        let mut hasher = Sha256::new();
+        let mut at = block_start;
+        while at < block_end {
+            let n = (block_end - at).min(buffer.len() as u64) as usize;
+            memory.read(at, &mut buffer[..n]);
+            hasher.update(&buffer[..n]);
+            at += n as u64;
+        }
+        digests.push(hasher.finalize().into());
+        block_start = block_end;
+    }
+    Ok(digests)
+}

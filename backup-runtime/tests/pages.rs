@@ -1,0 +1,255 @@
+//! Backup pages: every entry exactly once, never over the budget.
+
+use backup_runtime::limits::{
+    DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, QUERY_REPLY_LIMIT, UPDATE_REPLY_LIMIT,
+};
+use backup_runtime::page::{
+    cursor_page, encode_cursor_page, encode_offset_page, offset_page, BackupPage, PageError,
+    PageLimits,
+};
+use backup_runtime::{CandidKey, TextKey};
+use candid::{CandidType, Deserialize, Principal};
+use ic_stable_structures::storable::Bound;
+use ic_stable_structures::{StableBTreeMap, Storable, VectorMemory};
+use std::borrow::Cow;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+struct Blob {
+    label: String,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+impl Storable for Blob {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(candid::encode_one(self).unwrap())
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        candid::encode_one(&self).unwrap()
+    }
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        candid::decode_one(&bytes).unwrap()
+    }
+    const BOUND: Bound = Bound::Unbounded;
+}
+
+type Map = StableBTreeMap<u64, Blob, VectorMemory>;
+
+/// Values of every size up to `max`, so pages end at varied places.
+fn map_with(n: u64, size: impl Fn(u64) -> usize) -> Map {
+    let mut map = StableBTreeMap::init(VectorMemory::default());
+    for i in 0..n {
+        map.insert(
+            i,
+            Blob {
+                label: format!("entry {i}"),
+                data: vec![(i % 251) as u8; size(i)],
+            },
+        );
+    }
+    map
+}
+
+fn limits(max_bytes: u64) -> PageLimits {
+    PageLimits::with_max_bytes(Some(max_bytes)).unwrap()
+}
+
+#[test]
+fn cursor_pages_cover_every_entry_once_within_the_budget() {
+    let map = map_with(400, |i| (i as usize * 7919) % 20_000);
+    let budget = 100_000;
+    let mut after = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let reply =
+            encode_cursor_page::<_, _, _, CandidKey>(&map, after, limits(budget), &|| 0).unwrap();
+        // The reply is the budget of entries plus a header of a few dozen bytes.
+        assert!(
+            reply.len() as u64 <= budget + 200,
+            "reply of {} bytes",
+            reply.len()
+        );
+        let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
+        assert_eq!(page.len, 400);
+        assert!(!page.entries.is_empty());
+        pages += 1;
+        // A page stops only when the next entry would not fit.
+        if let Some(next) = page.next {
+            let following = map.range(next + 1..).next().unwrap().into_pair();
+            let with_next =
+                candid::encode_one(&[page.entries.clone(), vec![following]].concat()).unwrap();
+            assert!(
+                with_next.len() as u64 > budget,
+                "page {pages} stopped early"
+            );
+            assert_eq!(page.entries.last().unwrap().0, next);
+        }
+        seen.extend(page.entries);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert!(pages > 10, "only {pages} pages");
+    let expected: Vec<(u64, Blob)> = map.iter().map(|e| e.into_pair()).collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn offset_pages_cover_every_entry_once_and_end_empty() {
+    let map = map_with(300, |i| (i as usize * 104_729) % 30_000);
+    let mut offset = 0;
+    let mut seen = Vec::new();
+    loop {
+        let page = offset_page::<_, _, _, CandidKey>(&map, offset, 1000, limits(150_000)).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as u64;
+        seen.extend(page);
+    }
+    let expected: Vec<(u64, Blob)> = map.iter().map(|e| e.into_pair()).collect();
+    assert_eq!(seen, expected);
+    // `count` is honoured when the budget is not the limit.
+    assert_eq!(
+        offset_page::<_, _, _, CandidKey>(&map, 10, 3, PageLimits::default())
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        offset_page::<_, _, _, CandidKey>(&map, u64::MAX, 3, PageLimits::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn default_pages_stay_under_both_reply_limits() {
+    // Values of ~100 KiB: the article's fixed 1000-entry page would be ~100 MiB.
+    let map = map_with(60, |_| 100 * 1024);
+    let reply =
+        encode_offset_page::<_, _, _, CandidKey>(&map, 0, 1000, PageLimits::default(), &|| 0)
+            .unwrap();
+    assert!(reply.len() < UPDATE_REPLY_LIMIT && reply.len() < QUERY_REPLY_LIMIT);
+    assert!(reply.len() as u64 <= DEFAULT_PAGE_BYTES + 200);
+    let entries: Vec<(u64, Blob)> = candid::decode_one(&reply).unwrap();
+    assert_eq!(entries.len(), 15, "1.5 MiB holds 15 entries of 100 KiB");
+}
+
+#[test]
+fn an_entry_over_the_budget_travels_alone_and_one_over_the_limit_is_an_error() {
+    let map = map_with(3, |i| if i == 1 { 500_000 } else { 10 });
+    let first = cursor_page::<_, _, _, CandidKey>(&map, None, limits(1000)).unwrap();
+    assert_eq!(first.entries.len(), 1);
+    let second = cursor_page::<_, _, _, CandidKey>(&map, first.next, limits(1000)).unwrap();
+    assert_eq!(second.entries.len(), 1, "the large entry comes alone");
+    assert_eq!(second.entries[0].1.data.len(), 500_000);
+
+    let huge = map_with(2, |i| {
+        if i == 1 {
+            MAX_PAGE_BYTES as usize + 1
+        } else {
+            10
+        }
+    });
+    let error = offset_page::<_, _, _, CandidKey>(&huge, 1, 10, PageLimits::default()).unwrap_err();
+    assert!(matches!(error, PageError::EntryTooLarge { .. }), "{error}");
+    assert!(error.to_string().contains("at offset 1"), "{error}");
+}
+
+#[test]
+fn a_page_stops_at_the_instruction_budget_but_always_makes_progress() {
+    let map = map_with(50, |_| 10);
+    let used = std::cell::Cell::new(0u64);
+    let counter = || {
+        used.set(used.get() + 1_000_000_000);
+        used.get()
+    };
+    let limits = PageLimits {
+        max_bytes: DEFAULT_PAGE_BYTES,
+        max_instructions: 3_500_000_000,
+    };
+    let reply = encode_cursor_page::<_, _, _, CandidKey>(&map, None, limits, &counter).unwrap();
+    let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
+    assert_eq!(page.entries.len(), 4);
+    assert_eq!(page.next, Some(3));
+
+    let exhausted = || u64::MAX;
+    let reply =
+        encode_cursor_page::<_, _, _, CandidKey>(&map, Some(48), limits, &exhausted).unwrap();
+    let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
+    assert_eq!(
+        page.entries.len(),
+        1,
+        "one entry even when the budget is spent"
+    );
+    assert_eq!(page.next, None);
+}
+
+#[test]
+fn budgets_outside_the_limits_are_refused() {
+    assert_eq!(
+        PageLimits::with_max_bytes(Some(0)),
+        Err(PageError::BadBudget { asked: 0 })
+    );
+    let error = PageLimits::with_max_bytes(Some(MAX_PAGE_BYTES + 1)).unwrap_err();
+    assert!(
+        error.to_string().contains(&MAX_PAGE_BYTES.to_string()),
+        "{error}"
+    );
+    assert_eq!(
+        PageLimits::with_max_bytes(None).unwrap().max_bytes,
+        DEFAULT_PAGE_BYTES
+    );
+}
+
+#[test]
+fn text_keys_travel_as_text_and_bad_cursors_are_named() {
+    let mut map: StableBTreeMap<Principal, u64, VectorMemory> =
+        StableBTreeMap::init(VectorMemory::default());
+    let principals: Vec<Principal> = (0..5u8).map(|n| Principal::from_slice(&[n; 29])).collect();
+    for (i, p) in principals.iter().enumerate() {
+        map.insert(*p, i as u64);
+    }
+    let page =
+        cursor_page::<_, _, _, TextKey>(&map, Some(principals[1].to_text()), PageLimits::default())
+            .unwrap();
+    let keys: Vec<String> = page.entries.iter().map(|(k, _)| k.clone()).collect();
+    let mut expected: Vec<Principal> = principals
+        .iter()
+        .copied()
+        .filter(|p| *p > principals[1])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        keys,
+        expected.iter().map(Principal::to_text).collect::<Vec<_>>()
+    );
+    assert_eq!(page.next, None);
+
+    let error = cursor_page::<_, _, _, TextKey>(&map, Some("nope".into()), PageLimits::default())
+        .unwrap_err();
+    assert!(matches!(error, PageError::BadCursor(_)));
+    assert!(error.to_string().contains("`nope`"), "{error}");
+}
+
+#[test]
+fn an_empty_map_gives_an_empty_last_page() {
+    let map = map_with(0, |_| 0);
+    let page = cursor_page::<_, _, _, CandidKey>(&map, None, PageLimits::default()).unwrap();
+    assert_eq!(
+        page,
+        BackupPage {
+            entries: vec![],
+            next: None,
+            len: 0
+        }
+    );
+    assert!(
+        offset_page::<_, _, _, CandidKey>(&map, 0, 10, PageLimits::default())
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,193 @@
+//! Restore is all or nothing; raw access stays in bounds.
+
+use backup_runtime::limits::{MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK, WASM_PAGE_SIZE};
+use backup_runtime::raw::{stable_digest, stable_read, stable_size, stable_write, RawError};
+use backup_runtime::restore::{clear, restore, RestoreError};
+use backup_runtime::{CandidKey, TextKey};
+use candid::Principal;
+use ic_stable_structures::{Memory, StableBTreeMap, VectorMemory};
+use sha2::{Digest, Sha256};
+
+fn snapshot(memory: &VectorMemory) -> Vec<u8> {
+    memory.borrow().clone()
+}
+
+#[test]
+fn a_batch_with_one_bad_key_changes_nothing() {
+    let memory = VectorMemory::default();
+    let mut map: StableBTreeMap<Principal, u64, _> = StableBTreeMap::init(memory.clone());
+    map.insert(Principal::from_slice(&[9; 29]), 9);
+    let before = snapshot(&memory);
+    let good = Principal::from_slice(&[1; 29]).to_text();
+    let batch = vec![
+        (good.clone(), 1),
+        ("2vxsx-fae-not-a-principal".to_string(), 2),
+        (good, 3),
+    ];
+    let error = restore::<_, _, _, TextKey>(&mut map, batch).unwrap_err();
+    assert!(
+        matches!(error, RestoreError::BadKey { index: 1, .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("entry 1") && error.to_string().contains("nothing was restored")
+    );
+    assert_eq!(
+        snapshot(&memory),
+        before,
+        "stable memory is byte for byte what it was"
+    );
+    assert_eq!(map.len(), 1);
+}
+
+#[test]
+fn a_good_batch_inserts_everything_and_overwrites() {
+    let mut map: StableBTreeMap<u64, u64, _> = StableBTreeMap::init(VectorMemory::default());
+    map.insert(1, 100);
+    let restored = restore::<_, _, _, CandidKey>(&mut map, vec![(1, 1), (2, 2), (3, 3)]).unwrap();
+    assert_eq!(restored, 3);
+    assert_eq!(
+        map.iter().map(|e| e.into_pair()).collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 3)]
+    );
+    assert_eq!(clear(&mut map), 3);
+    assert!(map.is_empty());
+    assert_eq!(clear(&mut map), 0);
+}
+
+/// A value whose `Storable` bound is 4 bytes.
+#[derive(candid::CandidType, candid::Deserialize, Clone, Debug, PartialEq)]
+struct Tag(String);
+
+impl ic_stable_structures::Storable for Tag {
+    fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(self.0.as_bytes())
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
+    fn from_bytes(bytes: std::borrow::Cow<[u8]>) -> Self {
+        Tag(String::from_utf8_lossy(&bytes).into_owned())
+    }
+    const BOUND: ic_stable_structures::storable::Bound =
+        ic_stable_structures::storable::Bound::Bounded {
+            max_size: 4,
+            is_fixed_size: false,
+        };
+}
+
+#[test]
+fn a_value_over_its_storable_bound_is_refused_before_any_insert() {
+    let memory = VectorMemory::default();
+    let mut map: StableBTreeMap<u64, Tag, _> = StableBTreeMap::init(memory.clone());
+    let before = snapshot(&memory);
+    let batch = vec![(1, Tag("ok".into())), (2, Tag("too long".into()))];
+    let error = restore::<_, _, _, CandidKey>(&mut map, batch).unwrap_err();
+    assert_eq!(
+        error,
+        RestoreError::OverBound {
+            index: 1,
+            part: "value",
+            bytes: 8,
+            max: 4
+        }
+    );
+    assert!(error.to_string().contains("at most 4 bytes"), "{error}");
+    assert_eq!(snapshot(&memory), before);
+}
+
+#[test]
+fn reads_are_bounded_and_overflow_is_caught() {
+    let memory = VectorMemory::default();
+    memory.grow(2);
+    assert_eq!(stable_size(&memory), 2 * WASM_PAGE_SIZE);
+    memory.write(100, b"hello");
+    assert_eq!(stable_read(&memory, 100, 5).unwrap(), b"hello");
+    assert_eq!(stable_read(&memory, 2 * WASM_PAGE_SIZE, 0).unwrap(), b"");
+    assert_eq!(
+        stable_read(&memory, 2 * WASM_PAGE_SIZE - 1, 2),
+        Err(RawError::OutOfRange {
+            offset: 2 * WASM_PAGE_SIZE - 1,
+            length: 2,
+            size: 2 * WASM_PAGE_SIZE
+        })
+    );
+    assert_eq!(
+        stable_read(&memory, u64::MAX, 2),
+        Err(RawError::Overflow {
+            offset: u64::MAX,
+            length: 2
+        })
+    );
+    assert_eq!(
+        stable_read(&memory, 0, MAX_RAW_READ + 1),
+        Err(RawError::TooLong {
+            length: MAX_RAW_READ + 1,
+            max: MAX_RAW_READ
+        })
+    );
+    let message = stable_read(&memory, 131_000, 1000).unwrap_err().to_string();
+    assert!(
+        message.contains("131072 bytes") && message.contains("offset 131000"),
+        "{message}"
+    );
+}
+
+#[test]
+fn writes_grow_memory_and_refuse_overflow_without_change() {
+    let memory = VectorMemory::default();
+    stable_write(&memory, 3 * WASM_PAGE_SIZE + 10, b"abc").unwrap();
+    assert_eq!(memory.size(), 4);
+    assert_eq!(
+        stable_read(&memory, 3 * WASM_PAGE_SIZE + 10, 3).unwrap(),
+        b"abc"
+    );
+    let before = snapshot(&memory);
+    assert_eq!(
+        stable_write(&memory, u64::MAX - 1, b"abc"),
+        Err(RawError::Overflow {
+            offset: u64::MAX - 1,
+            length: 3
+        })
+    );
+    assert!(matches!(
+        stable_write(&memory, u64::MAX - 10, b"abc"),
+        Err(RawError::GrowFailed { .. })
+    ));
+    assert_eq!(snapshot(&memory), before);
+}
+
+#[test]
+fn digests_are_sha256_of_each_block() {
+    let memory = VectorMemory::default();
+    memory.grow(3);
+    for page in 0..3u8 {
+        memory.write(u64::from(page) * WASM_PAGE_SIZE, &[page + 1; 1000]);
+    }
+    let bytes = snapshot(&memory);
+    let block = 40_000;
+    let digests = stable_digest(&memory, 5, bytes.len() as u64 - 5, block).unwrap();
+    let expected: Vec<[u8; 32]> = bytes[5..]
+        .chunks(block as usize)
+        .map(|chunk| Sha256::digest(chunk).into())
+        .collect();
+    assert_eq!(digests, expected);
+    assert_eq!(digests.len(), 5, "the last block is shorter");
+
+    assert!(matches!(
+        stable_digest(&memory, 0, 10, MIN_DIGEST_BLOCK - 1),
+        Err(RawError::BadBlockSize { .. })
+    ));
+    assert!(matches!(
+        stable_digest(&memory, 0, MAX_DIGEST_RANGE + 1, 65536),
+        Err(RawError::TooLong { .. })
+    ));
+    assert!(matches!(
+        stable_digest(&memory, 1, bytes.len() as u64, 65536),
+        Err(RawError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        stable_digest(&memory, u64::MAX, 1, 65536),
+        Err(RawError::Overflow { .. })
+    ));
+}

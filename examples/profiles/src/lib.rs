@@ -1,0 +1,97 @@
+//! The canister of the Factland article "Backup and Restore of Data on the
+//! Internet Computer": user profiles keyed by principal. The article's
+//! hand-written `backup`/`restore` endpoints, `AUTH` map, raw stable memory
+//! endpoints and guards all come from `#[derive(Backupable)]`; what is left
+//! is the canister's own logic.
+
+use backup_runtime::prelude::*;
+
+/// A user's profile, as in the article.
+#[derive(Clone, Debug, Default, PartialEq, Eq, CandidType, Deserialize)]
+pub struct Profile {
+    pub updated_time_msecs: Option<u64>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Storable for Profile {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.clone().into_bytes())
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        // Encoding a record of options and text cannot fail.
+        candid::encode_one(&self).expect("a Profile always encodes")
+    }
+
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        // Stable memory only ever holds what `into_bytes` wrote; a decode
+        // failure means corrupt memory, where trapping is the safe answer.
+        candid::decode_one(&bytes).expect("stable memory holds a valid Profile")
+    }
+
+    const BOUND: Bound = Bound::Unbounded;
+}
+
+#[derive(Backupable)]
+pub struct Stable {
+    /// User profiles; keys travel as principal text, as in the article.
+    #[backup(memory_id = 0, key = text)]
+    profiles: StableBTreeMap<Principal, Profile, Memory>,
+}
+
+/// The caller's own profile.
+#[ic_cdk::query]
+fn get_profile() -> Option<Profile> {
+    let caller = ic_cdk::api::msg_caller();
+    PROFILES.with(|profiles| profiles.borrow().get(&caller))
+}
+
+/// Creates or replaces the caller's own profile.
+#[ic_cdk::update]
+fn set_profile(profile: Profile) {
+    let caller = ic_cdk::api::msg_caller();
+    if caller == Principal::anonymous() {
+        ic_cdk::trap("the anonymous principal cannot keep a profile");
+    }
+    let profile = Profile {
+        updated_time_msecs: Some(ic_cdk::api::time() / 1_000_000),
+        ..profile
+    };
+    PROFILES.with(|profiles| profiles.borrow_mut().insert(caller, profile));
+}
+
+/// Any user's profile, for admins: an ordinary method behind the generated
+/// guard.
+#[ic_cdk::query(guard = "is_authorized")]
+fn get_profile_of(user: Principal) -> Option<Profile> {
+    PROFILES.with(|profiles| profiles.borrow().get(&user))
+}
+
+/// How many profiles there are, for admins.
+#[ic_cdk::query(guard = "is_authorized")]
+fn profile_count() -> u64 {
+    PROFILES.with(|profiles| profiles.borrow().len())
+}
+
+ic_cdk::export_candid!();
+
+#[cfg(test)]
+mod tests {
+    /// The checked-in interface is what the canister exports. Regenerate it
+    /// with `UPDATE_DID=1 cargo test -p profiles`.
+    #[test]
+    fn candid_interface_is_up_to_date() {
+        let generated = super::__export_service();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles.did");
+        if std::env::var_os("UPDATE_DID").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            checked_in, generated,
+            "profiles.did is stale: run UPDATE_DID=1 cargo test -p profiles"
+        );
+    }
+}
