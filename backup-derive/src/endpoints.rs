@@ -5,7 +5,8 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
-use crate::expand::{admins_static, private};
+use crate::expand::{admins_static, private, respan};
+use syn::spanned::Spanned;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -26,7 +27,7 @@ pub fn expand(input: &Input) -> TokenStream {
         .maps
         .iter()
         .filter(|map| map.attrs.skip.is_none())
-        .map(map_endpoints);
+        .map(|map| respan(map_endpoints(map), map.original.ty.span()));
     let guards = guards();
     let admin = admin_endpoints();
     let raw = raw_endpoints();

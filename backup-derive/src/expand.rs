@@ -3,7 +3,7 @@
 
 use crate::ast::{Input, Map};
 use crate::ctxt::Ctxt;
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
@@ -84,6 +84,30 @@ impl Map<'_> {
     }
 }
 
+/// Gives every token of `tokens` the user's `span`. Code generated for a map
+/// is placed on the map's field, so that a missing trait on the user's type
+/// is reported there, where the mistake is; with the derive's own span,
+/// rustc would point every such error at `#[derive(Backupable)]`. (Only the
+/// location would not do: rustc moves errors in a proc macro's output to the
+/// macro call.) Names still resolve as at the derive, which is the same
+/// module.
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut moved = Group::new(group.delimiter(), respan(group.stream(), span));
+                moved.set_span(span);
+                TokenTree::Group(moved)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
 fn statics(input: &Input) -> TokenStream {
     let p = private();
     let maps = input.maps.iter().map(|map| {
@@ -95,7 +119,7 @@ fn statics(input: &Input) -> TokenStream {
         let vis = &map.original.vis;
         let name = map.static_name();
         let ty = &map.original.ty;
-        let init = map.init(input);
+        let init = respan(map.init(input), ty.span());
         quote! {
             #(#docs)*
             #vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#init);
@@ -164,7 +188,7 @@ fn image_access(input: &Input) -> TokenStream {
     let owns_manager = input.attrs.memory.is_none();
     let reloads = input.maps.iter().map(|map| {
         let name = map.static_name();
-        let init = map.init(input);
+        let init = respan(map.init(input), map.original.ty.span());
         quote!(#name.with(|map| *map.borrow_mut() = #init);)
     });
     let admin_init = input.memory_for(input.auth_memory_id());

@@ -324,12 +324,6 @@ pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
     std::fs::rename(&temporary, path).map_err(io)
 }
 
-/// Whether the runtime's own manager is in use (see [`open_image`]).
-#[cfg(not(target_family = "wasm"))]
-pub fn manager_in_use() -> bool {
-    crate::memory::manager_in_use()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

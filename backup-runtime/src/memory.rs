@@ -39,14 +39,9 @@ pub fn memory(id: MemoryId) -> Memory {
     })
 }
 
-/// Whether the runtime's own manager has been created, i.e. whether any map
-/// using the default memory has been touched.
-pub(crate) fn manager_in_use() -> bool {
-    MANAGER.with(|manager| manager.borrow().is_some())
-}
-
 /// Forgets the runtime's manager, so that the next [`memory`] call reads the
 /// layout afresh from [`stable_memory()`].
+#[cfg(not(target_family = "wasm"))]
 pub(crate) fn reset_manager() {
     MANAGER.with(|manager| *manager.borrow_mut() = None);
 }

@@ -34,11 +34,14 @@ impl Storable for Profile {
     const BOUND: Bound = Bound::Unbounded;
 }
 
+/// The canister's stable maps. The field is `pub`, so the static `PROFILES`
+/// is too: a native tool can `Stable::open_image` a dump of this canister and
+/// repair profiles through it.
 #[derive(Backupable)]
 pub struct Stable {
     /// User profiles; keys travel as principal text, as in the article.
     #[backup(memory_id = 0, key = text)]
-    profiles: StableBTreeMap<Principal, Profile, Memory>,
+    pub profiles: StableBTreeMap<Principal, Profile, Memory>,
 }
 
 /// The caller's own profile.

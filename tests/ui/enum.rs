@@ -1,0 +1,8 @@
+use backup_runtime::prelude::*;
+
+#[derive(Backupable)]
+pub enum Stable {
+    Profiles(StableBTreeMap<u64, u64, Memory>),
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use backup_runtime::prelude::*;
+
+#[derive(Backupable)]
+pub struct Stable {
+    #[backup(memory_id = 255)]
+    accounts: StableBTreeMap<u64, u64, Memory>,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use backup_runtime::prelude::*;
+
+#[derive(Backupable)]
+pub struct Stable(StableBTreeMap<u64, u64, Memory>);
+
+fn main() {}
