@@ -78,7 +78,7 @@ fn cursor_pages_cover_every_entry_once_within_the_budget() {
         if let Some(next) = page.next {
             let following = map.range(next + 1..).next().unwrap().into_pair();
             let with_next =
-                candid::encode_one(&[page.entries.clone(), vec![following]].concat()).unwrap();
+                candid::encode_one([page.entries.clone(), vec![following]].concat()).unwrap();
             assert!(
                 with_next.len() as u64 > budget,
                 "page {pages} stopped early"

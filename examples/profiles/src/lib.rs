@@ -7,7 +7,7 @@
 use backup_runtime::prelude::*;
 
 /// A user's profile, as in the article.
-#[derive(Clone, Debug, Default, PartialEq, Eq, CandidType, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, CandidType, Deserialize, serde::Serialize)]
 pub struct Profile {
     pub updated_time_msecs: Option<u64>,
     pub username: Option<String>,

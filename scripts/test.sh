@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs the pinned
+# toolchain's wasm32 target, builds the example canisters for wasm32 in
+# release mode, then runs the whole workspace's tests (trybuild included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$toolchain"; then
+    rustup toolchain install "$toolchain" --profile minimal
+fi
+rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
+
+echo "== wasm32 builds of the examples"
+cargo build --locked --release --target wasm32-unknown-unknown -p profiles -p ledger
+ls -l target/wasm32-unknown-unknown/release/profiles.wasm target/wasm32-unknown-unknown/release/ledger.wasm
+
+echo "== tests"
+cargo test --locked --workspace

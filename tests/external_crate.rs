@@ -1,0 +1,116 @@
+//! A canister crate outside this workspace, depending on `backup-runtime` by
+//! path plus the crates ic-cdk's macros name, that writes only the struct of
+//! DESIGN.md, builds for the host and for wasm32 with no other code from us.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const LIB_RS: &str = r#"
+use backup_runtime::prelude::*;
+
+#[derive(Clone, Debug, Default, CandidType, Deserialize)]
+pub struct Profile {
+    updated_time_msecs: Option<u64>,
+    username: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+}
+
+impl Storable for Profile {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(candid::encode_one(self).unwrap())
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        candid::encode_one(&self).unwrap()
+    }
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        candid::decode_one(&bytes).unwrap()
+    }
+    const BOUND: Bound = Bound::Unbounded;
+}
+
+#[derive(Backupable)]
+pub struct Stable {
+    /// User profiles; keys travel as principal text, as in the article.
+    #[backup(memory_id = 0, key = text)]
+    profiles: StableBTreeMap<Principal, Profile, Memory>,
+}
+
+ic_cdk::export_candid!();
+"#;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn write_crate(dir: &Path) {
+    let runtime = workspace().join("backup-runtime");
+    let manifest = format!(
+        r#"[package]
+name = "outside-canister"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+backup-runtime = {{ path = "{}" }}
+candid = "0.10"
+ic-cdk = "0.20"
+ic-stable-structures = "0.7"
+serde = {{ version = "1", features = ["derive"] }}
+
+[workspace]
+"#,
+        runtime.display()
+    );
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), LIB_RS).unwrap();
+    // The workspace's lock file pins the same versions, so nothing new is fetched.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}
+
+fn cargo_build(dir: &Path, target_dir: &Path, extra: &[&str]) -> std::process::Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Command::new(cargo)
+        .current_dir(dir)
+        .args(["build", "--quiet", "--target-dir"])
+        .arg(target_dir)
+        .args(extra)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo runs")
+}
+
+#[test]
+fn a_crate_outside_the_workspace_builds_for_host_and_wasm32() {
+    let target = workspace().join("target");
+    let dir = target.join("outside-canister");
+    write_crate(&dir);
+    let target_dir = target.join("outside-canister-target");
+
+    let host = cargo_build(&dir, &target_dir, &[]);
+    assert!(host.status.success(), "host build failed:\n{}", String::from_utf8_lossy(&host.stderr));
+
+    let wasm = cargo_build(&dir, &target_dir, &["--release", "--target", "wasm32-unknown-unknown"]);
+    assert!(wasm.status.success(), "wasm32 build failed:\n{}", String::from_utf8_lossy(&wasm.stderr));
+    let module = std::fs::read(target_dir.join("wasm32-unknown-unknown/release/outside_canister.wasm")).unwrap();
+    for export in [
+        "canister_query backup_profiles",
+        "canister_query backup_profiles_page",
+        "canister_update restore_profiles",
+        "canister_update clear_profiles",
+        "canister_update authorize",
+        "canister_query stable_read",
+        "canister_update stable_write",
+        "canister_query stable_digest",
+    ] {
+        // In the export section a function's name is followed by its kind, 0x00.
+        let entry = [export.as_bytes(), &[0]].concat();
+        let found = module.windows(entry.len()).any(|window| window == entry);
+        assert!(found, "the wasm module does not export `{export}`");
+    }
+}
