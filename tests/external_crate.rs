@@ -40,7 +40,10 @@ ic_cdk::export_candid!();
 "#;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn write_crate(dir: &Path) {
@@ -93,11 +96,25 @@ fn a_crate_outside_the_workspace_builds_for_host_and_wasm32() {
     let target_dir = target.join("outside-canister-target");
 
     let host = cargo_build(&dir, &target_dir, &[]);
-    assert!(host.status.success(), "host build failed:\n{}", String::from_utf8_lossy(&host.stderr));
+    assert!(
+        host.status.success(),
+        "host build failed:\n{}",
+        String::from_utf8_lossy(&host.stderr)
+    );
 
-    let wasm = cargo_build(&dir, &target_dir, &["--release", "--target", "wasm32-unknown-unknown"]);
-    assert!(wasm.status.success(), "wasm32 build failed:\n{}", String::from_utf8_lossy(&wasm.stderr));
-    let module = std::fs::read(target_dir.join("wasm32-unknown-unknown/release/outside_canister.wasm")).unwrap();
+    let wasm = cargo_build(
+        &dir,
+        &target_dir,
+        &["--release", "--target", "wasm32-unknown-unknown"],
+    );
+    assert!(
+        wasm.status.success(),
+        "wasm32 build failed:\n{}",
+        String::from_utf8_lossy(&wasm.stderr)
+    );
+    let module =
+        std::fs::read(target_dir.join("wasm32-unknown-unknown/release/outside_canister.wasm"))
+            .unwrap();
     for export in [
         "canister_query backup_profiles",
         "canister_query backup_profiles_page",

@@ -19,7 +19,11 @@ fn user(n: u8) -> Principal {
 }
 
 fn profile(name: &str) -> Profile {
-    Profile { username: Some(name.into()), email: Some(format!("{name}@example.org")), ..Profile::default() }
+    Profile {
+        username: Some(name.into()),
+        email: Some(format!("{name}@example.org")),
+        ..Profile::default()
+    }
 }
 
 fn write_image(path: &Path, users: u8) {
@@ -39,7 +43,13 @@ fn read_profiles(path: &Path) -> Result<Vec<(Principal, Profile)>, String> {
     let path = path.to_owned();
     on_fresh_thread(move || {
         Stable::open_image(&path).map_err(|error| error.to_string())?;
-        Ok(PROFILES.with(|profiles| profiles.borrow().iter().map(|entry| entry.into_pair()).collect()))
+        Ok(PROFILES.with(|profiles| {
+            profiles
+                .borrow()
+                .iter()
+                .map(|entry| entry.into_pair())
+                .collect()
+        }))
     })
 }
 
@@ -51,7 +61,14 @@ fn an_image_is_read_repaired_and_saved_through_the_statics() {
 
     let before = read_profiles(&image).unwrap();
     assert_eq!(before.len(), 50);
-    assert_eq!(before[0].1.username.as_deref().map(|n| n.starts_with("user")), Some(true));
+    assert_eq!(
+        before[0]
+            .1
+            .username
+            .as_deref()
+            .map(|n| n.starts_with("user")),
+        Some(true)
+    );
 
     // The repair: one profile lost its email, another must go.
     let path = image.clone();
@@ -67,7 +84,10 @@ fn an_image_is_read_repaired_and_saved_through_the_statics() {
         Stable::save_image(&path).unwrap();
         layout
     });
-    assert!(layout.memory(0).is_some(), "the profiles map lives in memory 0");
+    assert!(
+        layout.memory(0).is_some(),
+        "the profiles map lives in memory 0"
+    );
 
     let after = read_profiles(&image).unwrap();
     assert_eq!(after.len(), 49);
@@ -81,7 +101,11 @@ fn a_file_that_is_not_an_image_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, &str); 3] = [
         ("empty.bin", Vec::new(), "empty"),
-        ("text.bin", b"hello, this is not stable memory".to_vec(), "64 KiB"),
+        (
+            "text.bin",
+            b"hello, this is not stable memory".to_vec(),
+            "64 KiB",
+        ),
         ("zeros.bin", vec![0; 65536 * 2], "expected the magic `MGR`"),
     ];
     for (name, bytes, expected) in cases {
@@ -112,7 +136,10 @@ fn a_map_memory_holding_something_else_is_refused_before_loading() {
         let untouched = PROFILES.with(|profiles| profiles.borrow().is_empty());
         (error, untouched)
     });
-    assert!(matches!(error, ImageError::NotAMap { memory_id: 0, .. }), "{error}");
+    assert!(
+        matches!(error, ImageError::NotAMap { memory_id: 0, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("`XYZ`"), "{error}");
     assert!(untouched);
 }

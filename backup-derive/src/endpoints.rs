@@ -6,9 +6,9 @@
 
 use crate::ast::{Input, Map};
 use crate::expand::{admins_static, private, respan};
-use syn::spanned::Spanned;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use syn::spanned::Spanned;
 
 const CDK_PATH: &str = "::backup_runtime::__private::ic_cdk";
 

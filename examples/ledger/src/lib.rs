@@ -109,8 +109,15 @@ struct Ledger {
 /// Opens an account for `owner` and returns its number.
 #[ic_cdk::update(guard = "is_authorized")]
 fn open_account(owner: Principal, kind: AccountKind, limits: Option<Limits>) -> u64 {
-    let number = ACCOUNTS.with(|accounts| accounts.borrow().last_key_value().map_or(1, |(n, _)| n + 1));
-    let account = Account { owner, balance: 0, kind, limits, memo: None };
+    let number =
+        ACCOUNTS.with(|accounts| accounts.borrow().last_key_value().map_or(1, |(n, _)| n + 1));
+    let account = Account {
+        owner,
+        balance: 0,
+        kind,
+        limits,
+        memo: None,
+    };
     ACCOUNTS.with(|accounts| accounts.borrow_mut().insert(number, account));
     OWNERS.with(|owners| owners.borrow_mut().insert(owner, number));
     number
@@ -121,8 +128,13 @@ fn open_account(owner: Principal, kind: AccountKind, limits: Option<Limits>) -> 
 fn deposit(account: u64, amount: u64) -> Result<u64, String> {
     ACCOUNTS.with(|accounts| {
         let mut accounts = accounts.borrow_mut();
-        let mut entry = accounts.get(&account).ok_or_else(|| format!("no account {account}"))?;
-        entry.balance = entry.balance.checked_add(amount).ok_or("balance overflow")?;
+        let mut entry = accounts
+            .get(&account)
+            .ok_or_else(|| format!("no account {account}"))?;
+        entry.balance = entry
+            .balance
+            .checked_add(amount)
+            .ok_or("balance overflow")?;
         let balance = entry.balance;
         BALANCE_CACHE.with(|cache| cache.borrow_mut().insert(entry.owner, balance));
         accounts.insert(account, entry);
@@ -135,21 +147,38 @@ fn deposit(account: u64, amount: u64) -> Result<u64, String> {
 fn transfer(from: u64, to: u64, amount: u64) -> Result<u64, String> {
     let outcome = ACCOUNTS.with(|accounts| {
         let mut accounts = accounts.borrow_mut();
-        let mut source = accounts.get(&from).ok_or_else(|| format!("no account {from}"))?;
-        let mut target = accounts.get(&to).ok_or_else(|| format!("no account {to}"))?;
+        let mut source = accounts
+            .get(&from)
+            .ok_or_else(|| format!("no account {from}"))?;
+        let mut target = accounts
+            .get(&to)
+            .ok_or_else(|| format!("no account {to}"))?;
         if let AccountKind::Frozen { reason } = &source.kind {
-            return Ok(TransferStatus::Refused { reason: format!("account {from} is frozen: {reason}") });
+            return Ok(TransferStatus::Refused {
+                reason: format!("account {from} is frozen: {reason}"),
+            });
         }
         let Some(left) = source.balance.checked_sub(amount) else {
-            return Ok(TransferStatus::Refused { reason: format!("account {from} holds less than {amount}") });
+            return Ok(TransferStatus::Refused {
+                reason: format!("account {from} holds less than {amount}"),
+            });
         };
         source.balance = left;
-        target.balance = target.balance.checked_add(amount).ok_or("balance overflow")?;
+        target.balance = target
+            .balance
+            .checked_add(amount)
+            .ok_or("balance overflow")?;
         accounts.insert(from, source);
         accounts.insert(to, target);
         Ok::<_, String>(TransferStatus::Settled)
     })?;
-    let record = Transfer { from, to, amount, at_nanos: ic_cdk::api::time(), status: outcome };
+    let record = Transfer {
+        from,
+        to,
+        amount,
+        at_nanos: ic_cdk::api::time(),
+        status: outcome,
+    };
     Ok(TRANSFER_LOG.with(|log| {
         let mut log = log.borrow_mut();
         let id = log.last_key_value().map_or(1, |(id, _)| id + 1);
@@ -161,7 +190,11 @@ fn transfer(from: u64, to: u64, amount: u64) -> Result<u64, String> {
 /// Stores a document under `name`.
 #[ic_cdk::update(guard = "is_authorized")]
 fn put_document(name: String, mime: String, content: ByteBuf) {
-    DOCUMENTS.with(|documents| documents.borrow_mut().insert(name, Document { mime, content }));
+    DOCUMENTS.with(|documents| {
+        documents
+            .borrow_mut()
+            .insert(name, Document { mime, content })
+    });
 }
 
 #[ic_cdk::query(guard = "is_authorized")]
@@ -193,8 +226,13 @@ mod tests {
         Account {
             owner: Principal::from_slice(&[n; 29]),
             balance: u64::from(n) << 56,
-            kind: AccountKind::Savings { rate_basis_points: 125 },
-            limits: Some(Limits { daily: 10, monthly: None }),
+            kind: AccountKind::Savings {
+                rate_basis_points: 125,
+            },
+            limits: Some(Limits {
+                daily: 10,
+                monthly: None,
+            }),
             memo: Some(ByteBuf::from(vec![0, 255, n])),
         }
     }
@@ -215,7 +253,10 @@ mod tests {
         let path = image.clone();
         let (restored, cached) = on_fresh_thread(move || {
             Ledger::open_image(&path).unwrap();
-            (ACCOUNTS.with(|a| a.borrow().get(&1)), BALANCE_CACHE.with(|c| c.borrow().len()))
+            (
+                ACCOUNTS.with(|a| a.borrow().get(&1)),
+                BALANCE_CACHE.with(|c| c.borrow().len()),
+            )
         });
         assert_eq!(restored, Some(account(1)));
         assert_eq!(cached, 1);
@@ -239,7 +280,10 @@ mod tests {
             ACCOUNTS.with(|a| a.borrow_mut().insert(2, account(2)));
             Ledger::open_image(&path).unwrap_err()
         });
-        assert!(matches!(error, backup_runtime::ImageError::InUse), "{error}");
+        assert!(
+            matches!(error, backup_runtime::ImageError::InUse),
+            "{error}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -252,6 +296,9 @@ mod tests {
             std::fs::write(path, &generated).unwrap();
         }
         let checked_in = std::fs::read_to_string(path).unwrap_or_default();
-        assert_eq!(checked_in, generated, "ledger.did is stale: run UPDATE_DID=1 cargo test -p ledger");
+        assert_eq!(
+            checked_in, generated,
+            "ledger.did is stale: run UPDATE_DID=1 cargo test -p ledger"
+        );
     }
 }

@@ -49,10 +49,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut after = None;
     let mut pages = 0;
     loop {
-        let page = PROFILES.with(|profiles| cursor_page::<_, _, _, TextKey>(&profiles.borrow(), after.take(), limits))?;
+        let page = PROFILES.with(|profiles| {
+            cursor_page::<_, _, _, TextKey>(&profiles.borrow(), after.take(), limits)
+        })?;
         pages += 1;
         let bytes = candid::encode_one(&page)?.len();
-        println!("   page {pages:>2}: {:>5} entries, {bytes:>7} bytes (reply limit 3 MiB)", page.entries.len());
+        println!(
+            "   page {pages:>2}: {:>5} entries, {bytes:>7} bytes (reply limit 3 MiB)",
+            page.entries.len()
+        );
         entries.extend(page.entries);
         match page.next {
             Some(next) => after = Some(next),
@@ -61,7 +66,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let backup = dir.join("profiles.json");
     std::fs::write(&backup, serde_json::to_vec(&entries)?)?;
-    println!("   {} entries in {pages} pages -> {}", entries.len(), backup.display());
+    println!(
+        "   {} entries in {pages} pages -> {}",
+        entries.len(),
+        backup.display()
+    );
 
     println!("3. a bug deletes every third profile and blanks the emails of the rest");
     PROFILES.with(|profiles| {
@@ -80,7 +89,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let damaged = PROFILES.with(|profiles| profiles.borrow().len());
     println!("   {damaged} profiles left, none with an email");
 
-    println!("4. restore from {} (clear_profiles, then restore_profiles in batches)", backup.display());
+    println!(
+        "4. restore from {} (clear_profiles, then restore_profiles in batches)",
+        backup.display()
+    );
     let from_file: Vec<(String, Profile)> = serde_json::from_slice(&std::fs::read(&backup)?)?;
     let cleared = PROFILES.with(|profiles| clear(&mut profiles.borrow_mut()));
     println!("   cleared {cleared} damaged entries");
@@ -92,7 +104,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     for entry in from_file {
         let size = candid::encode_one(&entry)?.len();
         if batch_bytes + size > budget && !batch.is_empty() {
-            restored += PROFILES.with(|profiles| restore::<_, _, _, TextKey>(&mut profiles.borrow_mut(), std::mem::take(&mut batch)))?;
+            restored += PROFILES.with(|profiles| {
+                restore::<_, _, _, TextKey>(&mut profiles.borrow_mut(), std::mem::take(&mut batch))
+            })?;
             batches += 1;
             batch_bytes = 0;
         }
@@ -100,14 +114,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         batch.push(entry);
     }
     if !batch.is_empty() {
-        restored += PROFILES.with(|profiles| restore::<_, _, _, TextKey>(&mut profiles.borrow_mut(), batch))?;
+        restored += PROFILES
+            .with(|profiles| restore::<_, _, _, TextKey>(&mut profiles.borrow_mut(), batch))?;
         batches += 1;
     }
     println!("   restored {restored} entries in {batches} batches of at most {budget} bytes");
 
     println!("5. compare every entry with the backup");
     let now: Vec<(String, Profile)> = PROFILES.with(|profiles| {
-        profiles.borrow().iter().map(|e| (e.key().to_text(), e.value())).collect()
+        profiles
+            .borrow()
+            .iter()
+            .map(|e| (e.key().to_text(), e.value()))
+            .collect()
     });
     if now != entries {
         return Err("the restored map differs from the backup".into());

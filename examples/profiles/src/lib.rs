@@ -97,4 +97,40 @@ mod tests {
             "profiles.did is stale: run UPDATE_DID=1 cargo test -p profiles"
         );
     }
+
+    /// Every endpoint of DESIGN.md, with its signature.
+    #[test]
+    fn candid_interface_has_every_endpoint_of_the_design() {
+        let generated: String = super::__export_service()
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let page = "record {\n  len : nat64;\n  next : opt text;\n  entries : vec record { text; Profile };\n}";
+        assert!(
+            generated.contains(page),
+            "BackupPage is not `record {{ entries; next: opt K; len: nat64 }}`:\n{generated}"
+        );
+        for signature in [
+            "backup_profiles : (nat64, nat64) -> (vec record { text; Profile }) query;",
+            "backup_profiles_page : (opt text, opt nat64) -> (BackupPage) query;",
+            "restore_profiles : (vec record { text; Profile }) -> (Result);",
+            "clear_profiles : () -> (nat64);",
+            "authorize : (principal) -> ();",
+            "deauthorize : (principal) -> ();",
+            "list_authorized : () -> (vec principal) query;",
+            "stable_authorize : (principal) -> ();",
+            "stable_deauthorize : (principal) -> ();",
+            "stable_size : () -> (nat64) query;",
+            "stable_read : (nat64, nat64) -> (blob) query;",
+            "stable_write : (nat64, blob) -> ();",
+            "stable_digest : (nat64, nat64, nat64) -> (vec blob) query;",
+            "type Result = variant { Ok : nat64; Err : text };",
+        ] {
+            assert!(
+                generated.contains(signature),
+                "`{signature}` missing from\n{generated}"
+            );
+        }
+    }
 }
