@@ -1,0 +1,496 @@
+//! One canister: install, calls with the IC's rollback semantics, upgrades,
+//! and its stable memory image.
+
+use crate::error::RunnerError;
+use crate::host::{self, Entry, Env, Message, Response};
+use crate::limits::Limits;
+use crate::module::{global_export_name, prepare};
+use crate::stable::{StableMemory, PAGE};
+use candid::Principal;
+use std::path::Path;
+use wasmi::{Config, Engine, Instance, Linker, Module, Store, TrapCode, Val};
+
+/// Why the IC would reject a call, with its reject code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectCode {
+    /// 1: the request itself is refused (for example over the ingress limit).
+    SysFatal = 1,
+    /// 3: no such method.
+    DestinationInvalid = 3,
+    /// 4: the canister rejected the call (`msg_reject`, or a guard).
+    CanisterReject = 4,
+    /// 5: the canister trapped, ran out of instructions, or did not reply.
+    CanisterError = 5,
+}
+
+/// A refused call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub code: RejectCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rejected ({:?}): {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Reject {}
+
+/// What one call cost, for benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Instructions executed, counted as wasmi fuel.
+    pub instructions: u64,
+    /// Size of the argument.
+    pub bytes_in: usize,
+    /// Size of the reply (0 for a reject).
+    pub bytes_out: usize,
+}
+
+/// The outcome of a call and what it cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    pub result: Result<Vec<u8>, Reject>,
+    pub stats: CallStats,
+}
+
+/// How to create a canister.
+#[derive(Clone, Debug)]
+pub struct InstallArgs {
+    /// The controllers, who always pass `ic0.is_controller`.
+    pub controllers: Vec<Principal>,
+    /// The canister's own id.
+    pub canister_id: Principal,
+    /// The argument of `canister_init` (or of `canister_post_upgrade` when
+    /// starting from an image); Candid `()` by default.
+    pub arg: Vec<u8>,
+    /// The IC's limits; lower them to test how a canister behaves near one.
+    pub limits: Limits,
+    /// Echo the canister's `debug_print` to standard error.
+    pub echo_debug: bool,
+}
+
+impl Default for InstallArgs {
+    fn default() -> Self {
+        InstallArgs {
+            controllers: Vec::new(),
+            // rrkah-fqaaa-aaaaa-aaaaq-cai, the first canister id of a local replica.
+            canister_id: Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 1, 1]),
+            arg: b"DIDL\x00\x00".to_vec(),
+            limits: Limits::default(),
+            echo_debug: std::env::var_os("RUNNER_DEBUG").is_some(),
+        }
+    }
+}
+
+/// The heap of an instance: linear memory and mutable globals.
+struct HeapSnapshot {
+    memory: Vec<u8>,
+    globals: Vec<Val>,
+}
+
+/// One canister, its wasm instance and its stable memory.
+pub struct Canister {
+    engine: Engine,
+    store: Store<Env>,
+    instance: Instance,
+    mutable_globals: Vec<u32>,
+    limits: Limits,
+}
+
+impl Canister {
+    /// Installs `wasm` on empty stable memory and runs `canister_init`.
+    pub fn install(wasm: &[u8], args: InstallArgs) -> Result<Canister, RunnerError> {
+        Self::create(wasm, args, Vec::new(), Entry::Init)
+    }
+
+    /// Installs `wasm` over an existing stable memory image (a dump, or the
+    /// `stable_memory.bin` of a snapshot) and runs `canister_post_upgrade`, as
+    /// an upgrade would: the heap starts empty, stable memory is the image.
+    pub fn from_image(
+        wasm: &[u8],
+        image: Vec<u8>,
+        args: InstallArgs,
+    ) -> Result<Canister, RunnerError> {
+        if image.len() as u64 % PAGE != 0 {
+            return Err(RunnerError::BadImage(format!(
+                "expected a whole number of 64 KiB pages, found {} bytes",
+                image.len()
+            )));
+        }
+        if image.len() as u64 / PAGE > args.limits.max_stable_pages {
+            return Err(RunnerError::BadImage(format!(
+                "{} bytes is over the runner's stable memory limit of {} bytes",
+                image.len(),
+                args.limits.max_stable_pages * PAGE
+            )));
+        }
+        Self::create(wasm, args, image, Entry::PostUpgrade)
+    }
+
+    /// [`Canister::from_image`] with the image read from `path`.
+    pub fn from_image_file(
+        wasm: &[u8],
+        path: &Path,
+        args: InstallArgs,
+    ) -> Result<Canister, RunnerError> {
+        let image = std::fs::read(path).map_err(|source| RunnerError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::from_image(wasm, image, args)
+    }
+
+    fn create(
+        wasm: &[u8],
+        args: InstallArgs,
+        stable: Vec<u8>,
+        entry: Entry,
+    ) -> Result<Canister, RunnerError> {
+        let mut config = Config::default();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config);
+        let env = Env {
+            stable: StableMemory::new(stable, args.limits.max_stable_pages),
+            message: None,
+            canister_id: args.canister_id,
+            controllers: args.controllers,
+            time_nanos: 1_700_000_000_000_000_000,
+            version: 0,
+            certified_data: Vec::new(),
+            memory: None,
+            log: Vec::new(),
+            echo_debug: args.echo_debug,
+        };
+        let mut store = Store::new(&engine, env);
+        let (instance, mutable_globals) =
+            instantiate(&engine, &mut store, wasm, args.limits.upgrade_instructions)?;
+        let mut canister = Canister {
+            engine,
+            store,
+            instance,
+            mutable_globals,
+            limits: args.limits,
+        };
+        let (stage, export) = match entry {
+            Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
+            _ => ("canister_init", "canister_init"),
+        };
+        canister.store.data_mut().stable.begin();
+        if let Err(message) = canister.run_lifecycle(entry, export, &args.arg) {
+            return Err(RunnerError::Lifecycle { stage, message });
+        }
+        canister.store.data_mut().stable.commit();
+        Ok(canister)
+    }
+
+    /// Runs a query method: every change it makes is thrown away.
+    pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::Query, caller, method, arg)
+    }
+
+    /// Runs an update method: its changes are kept if it replies or rejects,
+    /// and rolled back if it traps.
+    pub fn update(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::Update, caller, method, arg)
+    }
+
+    /// Upgrades to `wasm`: `canister_pre_upgrade` on the old module, then the
+    /// new module on an empty heap and the same stable memory, then
+    /// `canister_post_upgrade(arg)`. If any step fails, the canister is as it
+    /// was before.
+    pub fn upgrade(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
+        let heap = self.snapshot();
+        self.store.data_mut().stable.begin();
+        if let Err(message) = self.run_lifecycle(Entry::PreUpgrade, "canister_pre_upgrade", &[]) {
+            self.restore(&heap);
+            self.store.data_mut().stable.rollback();
+            return Err(RunnerError::Lifecycle {
+                stage: "canister_pre_upgrade",
+                message,
+            });
+        }
+        let old_instance = self.instance;
+        let old_globals = std::mem::take(&mut self.mutable_globals);
+        let old_memory = self.store.data().memory;
+        match instantiate(
+            &self.engine,
+            &mut self.store,
+            wasm,
+            self.limits.upgrade_instructions,
+        ) {
+            Ok((instance, globals)) => {
+                self.instance = instance;
+                self.mutable_globals = globals;
+            }
+            Err(error) => {
+                self.mutable_globals = old_globals;
+                self.store.data_mut().memory = old_memory;
+                self.restore(&heap);
+                self.store.data_mut().stable.rollback();
+                return Err(error);
+            }
+        }
+        if let Err(message) = self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg) {
+            self.instance = old_instance;
+            self.mutable_globals = old_globals;
+            self.store.data_mut().memory = old_memory;
+            self.restore(&heap);
+            self.store.data_mut().stable.rollback();
+            return Err(RunnerError::Lifecycle {
+                stage: "canister_post_upgrade",
+                message,
+            });
+        }
+        self.store.data_mut().stable.commit();
+        self.store.data_mut().version += 1;
+        Ok(())
+    }
+
+    /// The stable memory, as an image.
+    pub fn stable_memory(&self) -> &[u8] {
+        self.store.data().stable.bytes()
+    }
+
+    /// Writes the stable memory image to `path`, through a temporary file so
+    /// that a failure leaves any earlier file whole.
+    pub fn save_image(&self, path: &Path) -> Result<(), RunnerError> {
+        let io = |source| RunnerError::Io {
+            path: path.into(),
+            source,
+        };
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        std::fs::write(&partial, self.stable_memory()).map_err(io)?;
+        std::fs::rename(&partial, path).map_err(io)
+    }
+
+    /// What the canister printed with `ic0.debug_print`, oldest first.
+    pub fn debug_log(&self) -> &[String] {
+        &self.store.data().log
+    }
+
+    /// Whether `principal` controls the canister.
+    pub fn is_controller(&self, principal: &Principal) -> bool {
+        self.store.data().controllers.contains(principal)
+    }
+
+    /// The canister's id.
+    pub fn canister_id(&self) -> Principal {
+        self.store.data().canister_id
+    }
+
+    /// Sets the time `ic0.time` returns, in nanoseconds since 1970.
+    pub fn set_time(&mut self, nanos: u64) {
+        self.store.data_mut().time_nanos = nanos;
+    }
+
+    /// The exported method names, by kind: `("query", "backup_profiles")`, ...
+    pub fn methods(&self) -> Vec<(&'static str, String)> {
+        let mut methods = Vec::new();
+        for export in self.instance.exports(&self.store) {
+            let name = export.name();
+            if let Some(method) = name.strip_prefix("canister_query ") {
+                methods.push(("query", method.to_string()));
+            } else if let Some(method) = name.strip_prefix("canister_update ") {
+                methods.push(("update", method.to_string()));
+            }
+        }
+        methods
+    }
+
+    fn call(&mut self, entry: Entry, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        let mut stats = CallStats {
+            bytes_in: arg.len(),
+            ..CallStats::default()
+        };
+        let reject = |code, message: String| Err(Reject { code, message });
+        if arg.len() > self.limits.ingress_bytes {
+            let message = format!(
+                "the argument of {} bytes is over the ingress limit of {} bytes",
+                arg.len(),
+                self.limits.ingress_bytes
+            );
+            return CallResult {
+                result: reject(RejectCode::SysFatal, message),
+                stats,
+            };
+        }
+        let kind = if entry == Entry::Query {
+            "query"
+        } else {
+            "update"
+        };
+        let export = format!("canister_{kind} {method}");
+        let Some(function) = self.instance.get_func(&self.store, &export) else {
+            let message = format!("the canister has no {kind} method `{method}`");
+            return CallResult {
+                result: reject(RejectCode::DestinationInvalid, message),
+                stats,
+            };
+        };
+        let (limit, reply_limit) = match entry {
+            Entry::Query => (
+                self.limits.query_instructions,
+                self.limits.query_reply_bytes,
+            ),
+            _ => (
+                self.limits.update_instructions,
+                self.limits.update_reply_bytes,
+            ),
+        };
+        let heap = self.snapshot();
+        self.store.data_mut().stable.begin();
+        self.store.data_mut().time_nanos += 1_000_000;
+        let outcome = self.execute(entry, method, caller, arg, reply_limit, limit, |store| {
+            function.call(store, &[], &mut [])
+        });
+        stats.instructions = outcome.1;
+        let (result, keep) = match outcome.0 {
+            Err(message) => (reject(RejectCode::CanisterError, message), false),
+            Ok(Some(Response::Reply(bytes))) => {
+                stats.bytes_out = bytes.len();
+                (Ok(bytes), true)
+            }
+            Ok(Some(Response::Reject(message))) => {
+                (reject(RejectCode::CanisterReject, message), true)
+            }
+            Ok(None) => (
+                reject(
+                    RejectCode::CanisterError,
+                    format!("the canister did not reply to `{method}`"),
+                ),
+                true,
+            ),
+        };
+        if entry == Entry::Query || !keep {
+            self.restore(&heap);
+            self.store.data_mut().stable.rollback();
+        } else {
+            self.store.data_mut().stable.commit();
+        }
+        CallResult { result, stats }
+    }
+
+    /// Runs `canister_init`, `canister_pre_upgrade` or `canister_post_upgrade`
+    /// if the module exports it.
+    fn run_lifecycle(&mut self, entry: Entry, export: &str, arg: &[u8]) -> Result<(), String> {
+        let Some(function) = self.instance.get_func(&self.store, export) else {
+            return Ok(());
+        };
+        let limit = self.limits.upgrade_instructions;
+        self.execute(
+            entry,
+            export,
+            Principal::anonymous(),
+            arg,
+            0,
+            limit,
+            |store| function.call(store, &[], &mut []),
+        )
+        .0
+        .map(|_| ())
+    }
+
+    /// Runs one entry point with fuel `limit`; returns its response or the
+    /// trap message, and the instructions it used.
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &mut self,
+        entry: Entry,
+        method: &str,
+        caller: Principal,
+        arg: &[u8],
+        reply_limit: usize,
+        limit: u64,
+        run: impl FnOnce(&mut Store<Env>) -> Result<(), wasmi::Error>,
+    ) -> (Result<Option<Response>, String>, u64) {
+        let fuel_set = self.store.set_fuel(limit);
+        self.store.data_mut().message = Some(Message {
+            entry,
+            method: method.to_string(),
+            caller,
+            arg: arg.to_vec(),
+            reply: Vec::new(),
+            reply_limit,
+            response: None,
+            fuel_at_start: limit,
+        });
+        let result = fuel_set.map_err(|error| error.to_string()).and_then(|()| {
+            run(&mut self.store).map_err(|error| match error.as_trap_code() {
+                Some(TrapCode::OutOfFuel) => {
+                    format!("the call exceeded the instruction limit of {limit}")
+                }
+                _ => error.to_string(),
+            })
+        });
+        let used = limit.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let message = self.store.data_mut().message.take();
+        (result.map(|()| message.and_then(|m| m.response)), used)
+    }
+
+    fn snapshot(&self) -> HeapSnapshot {
+        let memory = self
+            .store
+            .data()
+            .memory
+            .map(|m| m.data(&self.store).to_vec())
+            .unwrap_or_default();
+        let globals = self
+            .mutable_globals
+            .iter()
+            .filter_map(|&index| {
+                self.instance
+                    .get_global(&self.store, &global_export_name(index))
+            })
+            .map(|global| global.get(&self.store))
+            .collect();
+        HeapSnapshot { memory, globals }
+    }
+
+    fn restore(&mut self, heap: &HeapSnapshot) {
+        if let Some(memory) = self.store.data().memory {
+            let current = memory.data(&self.store).len();
+            // Wasm memory cannot shrink; pages the call added are zeroed, as
+            // the IC's rollback leaves them unreachable to the old state.
+            let data = memory.data_mut(&mut self.store);
+            data[..heap.memory.len()].copy_from_slice(&heap.memory);
+            data[heap.memory.len()..current].fill(0);
+        }
+        for (&index, value) in self.mutable_globals.iter().zip(&heap.globals) {
+            if let Some(global) = self
+                .instance
+                .get_global(&self.store, &global_export_name(index))
+            {
+                // The value came from this global, so its type matches.
+                let _ = global.set(&mut self.store, value.clone());
+            }
+        }
+    }
+}
+
+fn instantiate(
+    engine: &Engine,
+    store: &mut Store<Env>,
+    wasm: &[u8],
+    fuel: u64,
+) -> Result<(Instance, Vec<u32>), RunnerError> {
+    let prepared = prepare(wasm)?;
+    let module = Module::new(engine, &prepared.bytes)
+        .map_err(|error| RunnerError::BadModule(error.to_string()))?;
+    let mut linker = Linker::new(engine);
+    host::link(&mut linker, &module)?;
+    store
+        .set_fuel(fuel)
+        .map_err(|error| RunnerError::BadModule(error.to_string()))?;
+    let instance = linker
+        .instantiate_and_start(&mut *store, &module)
+        .map_err(|error| RunnerError::BadModule(format!("instantiation failed: {error}")))?;
+    let memory = instance
+        .get_memory(&*store, "memory")
+        .ok_or_else(|| RunnerError::MissingExport("its linear memory as `memory`".into()))?;
+    store.data_mut().memory = Some(memory);
+    Ok((instance, prepared.mutable_globals))
+}

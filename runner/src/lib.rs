@@ -1,0 +1,46 @@
+//! An embedded Internet Computer execution environment for one canister.
+//!
+//! It loads a canister's real wasm (as built for `wasm32-unknown-unknown`)
+//! into [wasmi](https://docs.rs/wasmi), implements the `ic0` system API that
+//! Rust canisters built with ic-cdk 0.20 import, and runs `canister_init`,
+//! queries, updates and upgrades with the IC's semantics where they matter
+//! for data safety:
+//!
+//! * a trap rolls back everything an update changed, heap and stable memory;
+//! * a query's changes are always thrown away;
+//! * an upgrade runs `canister_pre_upgrade`, then the new module on an empty
+//!   heap and the same stable memory, then `canister_post_upgrade`, and
+//!   leaves the canister as it was if any step fails;
+//! * arguments over 2 MiB are refused, replies over 2 MiB (update) or 3 MiB
+//!   (query) trap, and execution stops past 5 B (query), 40 B (update) or
+//!   300 B (install, upgrade) instructions, counted as wasmi fuel;
+//! * callers and controllers are principals the caller of the runner chooses.
+//!
+//! It is not a replica: one canister, no consensus, no inter-canister calls,
+//! no cycles accounting. Any import it does not implement is linked to a
+//! function that traps with the import's name, so a canister that needs it
+//! fails clearly when it calls it, not when it loads.
+//!
+//! ```no_run
+//! use canister_runner::{Canister, InstallArgs};
+//! use candid::{Encode, Decode, Principal};
+//!
+//! let wasm = std::fs::read("target/wasm32-unknown-unknown/release/profiles.wasm")?;
+//! let admin = Principal::from_slice(&[1; 29]);
+//! let mut canister = Canister::install(&wasm, InstallArgs { controllers: vec![admin], ..Default::default() })?;
+//! let reply = canister.query(admin, "stable_size", &Encode!()?).result?;
+//! println!("{} bytes of stable memory", Decode!(&reply, u64)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod canister;
+mod error;
+mod host;
+mod limits;
+mod module;
+mod stable;
+
+pub use canister::{CallResult, CallStats, Canister, InstallArgs, Reject, RejectCode};
+pub use error::RunnerError;
+pub use host::IMPLEMENTED as IMPLEMENTED_IC0;
+pub use limits::Limits;

@@ -1,0 +1,130 @@
+//! Preparing a canister module: the runner must read and restore every
+//! mutable global to roll a call back, but Rust canisters do not export them
+//! (`__stack_pointer` above all), so the module is rewritten to export each
+//! one under a name of the runner's own.
+
+use crate::error::RunnerError;
+use wasmparser::{Parser, Payload, TypeRef};
+
+/// The export name given to mutable global `index`.
+pub fn global_export_name(index: u32) -> String {
+    format!("__canister_runner_global_{index}")
+}
+
+/// A module whose mutable globals are all exported.
+pub struct Prepared {
+    pub bytes: Vec<u8>,
+    pub mutable_globals: Vec<u32>,
+}
+
+fn read_leb_u32(bytes: &[u8], at: &mut usize) -> Result<u32, RunnerError> {
+    let mut value: u64 = 0;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes
+            .get(*at)
+            .ok_or_else(|| RunnerError::BadModule("truncated LEB128 number".into()))?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return u32::try_from(value)
+                .map_err(|_| RunnerError::BadModule("LEB128 number over 32 bits".into()));
+        }
+    }
+    Err(RunnerError::BadModule("LEB128 number too long".into()))
+}
+
+fn push_leb_u32(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Checks the module and adds an export for each mutable global.
+pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(RunnerError::BadModule(format!(
+            "expected a wasm module (magic `\\0asm`), found {} bytes starting {:02x?}",
+            wasm.len(),
+            &wasm[..wasm.len().min(4)]
+        )));
+    }
+    let mut mutable_globals = Vec::new();
+    let mut global_index = 0u32;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|error| RunnerError::BadModule(error.to_string()))? {
+            Payload::ImportSection(imports) => {
+                for import in imports {
+                    let import =
+                        import.map_err(|error| RunnerError::BadModule(error.to_string()))?;
+                    if let TypeRef::Global(ty) = import.ty {
+                        if ty.mutable {
+                            mutable_globals.push(global_index);
+                        }
+                        global_index += 1;
+                    }
+                }
+            }
+            Payload::GlobalSection(globals) => {
+                for global in globals {
+                    let global =
+                        global.map_err(|error| RunnerError::BadModule(error.to_string()))?;
+                    if global.ty.mutable {
+                        mutable_globals.push(global_index);
+                    }
+                    global_index += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut out = wasm[..8].to_vec();
+    let mut at = 8;
+    let mut exported = false;
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let size = read_leb_u32(wasm, &mut at)? as usize;
+        let content = wasm.get(at..at + size).ok_or_else(|| {
+            RunnerError::BadModule(format!("section {id} runs past the end of the module"))
+        })?;
+        at += size;
+        if id != 7 {
+            out.push(id);
+            push_leb_u32(&mut out, size as u32);
+            out.extend_from_slice(content);
+            continue;
+        }
+        let mut inner = 0;
+        let count = read_leb_u32(content, &mut inner)?;
+        let mut section = Vec::with_capacity(content.len() + 40 * mutable_globals.len());
+        push_leb_u32(&mut section, count + mutable_globals.len() as u32);
+        section.extend_from_slice(&content[inner..]);
+        for &index in &mutable_globals {
+            let name = global_export_name(index);
+            push_leb_u32(&mut section, name.len() as u32);
+            section.extend_from_slice(name.as_bytes());
+            section.push(0x03);
+            push_leb_u32(&mut section, index);
+        }
+        out.push(7);
+        push_leb_u32(&mut out, section.len() as u32);
+        out.extend_from_slice(&section);
+        exported = true;
+    }
+    if !exported {
+        return Err(RunnerError::BadModule(
+            "the module exports nothing: expected canister methods".into(),
+        ));
+    }
+    Ok(Prepared {
+        bytes: out,
+        mutable_globals,
+    })
+}

@@ -1,0 +1,129 @@
+//! Stable memory with an undo journal, so a call can be rolled back without
+//! copying the whole memory: the first write to a page during a call saves
+//! the page's old contents.
+
+use std::collections::HashMap;
+
+pub const PAGE: u64 = 64 * 1024;
+
+#[derive(Default)]
+pub struct StableMemory {
+    bytes: Vec<u8>,
+    max_pages: u64,
+    journal: Option<Journal>,
+}
+
+struct Journal {
+    len: usize,
+    pages: HashMap<u64, Vec<u8>>,
+}
+
+impl StableMemory {
+    pub fn new(bytes: Vec<u8>, max_pages: u64) -> Self {
+        StableMemory {
+            bytes,
+            max_pages,
+            journal: None,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn pages(&self) -> u64 {
+        self.bytes.len() as u64 / PAGE
+    }
+
+    /// Grows by `pages`; the old size, or `None` past the maximum.
+    pub fn grow(&mut self, pages: u64) -> Option<u64> {
+        let old = self.pages();
+        let new = old
+            .checked_add(pages)
+            .filter(|&new| new <= self.max_pages)?;
+        self.bytes.resize(usize::try_from(new * PAGE).ok()?, 0);
+        Some(old)
+    }
+
+    fn range(&self, offset: u64, len: u64) -> Option<std::ops::Range<usize>> {
+        let end = offset.checked_add(len)?;
+        if end > self.bytes.len() as u64 {
+            return None;
+        }
+        Some(offset as usize..end as usize)
+    }
+
+    pub fn read(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let range = self.range(offset, len)?;
+        Some(&self.bytes[range])
+    }
+
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> Option<()> {
+        let range = self.range(offset, data.len() as u64)?;
+        if let Some(journal) = &mut self.journal {
+            if !data.is_empty() {
+                for page in offset / PAGE..=(offset + data.len() as u64 - 1) / PAGE {
+                    let start = (page * PAGE) as usize;
+                    if start < journal.len {
+                        journal
+                            .pages
+                            .entry(page)
+                            .or_insert_with(|| self.bytes[start..start + PAGE as usize].to_vec());
+                    }
+                }
+            }
+        }
+        self.bytes[range].copy_from_slice(data);
+        Some(())
+    }
+
+    /// Starts recording what a call changes.
+    pub fn begin(&mut self) {
+        self.journal = Some(Journal {
+            len: self.bytes.len(),
+            pages: HashMap::new(),
+        });
+    }
+
+    /// Keeps the call's changes.
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes the call's changes.
+    pub fn rollback(&mut self) {
+        if let Some(journal) = self.journal.take() {
+            self.bytes.truncate(journal.len);
+            for (page, old) in journal.pages {
+                let start = (page * PAGE) as usize;
+                self.bytes[start..start + old.len()].copy_from_slice(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_restores_writes_and_growth() {
+        let mut memory = StableMemory::new(vec![1; PAGE as usize], 10);
+        memory.begin();
+        memory.grow(2).unwrap();
+        memory.write(PAGE - 2, &[9; 5]).unwrap();
+        memory.write(2 * PAGE, &[7; 3]).unwrap();
+        memory.rollback();
+        assert_eq!(memory.bytes(), &vec![1; PAGE as usize][..]);
+    }
+
+    #[test]
+    fn bounds_and_limits() {
+        let mut memory = StableMemory::new(Vec::new(), 2);
+        assert_eq!(memory.grow(3), None);
+        assert_eq!(memory.grow(2), Some(0));
+        assert!(memory.read(2 * PAGE - 1, 2).is_none());
+        assert!(memory.write(u64::MAX, &[1]).is_none());
+        assert_eq!(memory.read(2 * PAGE - 1, 1), Some(&[0][..]));
+    }
+}
