@@ -86,6 +86,7 @@ impl Default for InstallArgs {
 }
 
 /// The heap of an instance: linear memory and mutable globals.
+#[derive(Default)]
 struct HeapSnapshot {
     memory: Vec<u8>,
     globals: Vec<Val>,
@@ -98,6 +99,9 @@ pub struct Canister {
     instance: Instance,
     mutable_globals: Vec<u32>,
     limits: Limits,
+    /// The heap as it was before the current call, kept between calls so
+    /// that its allocation is reused.
+    saved: HeapSnapshot,
 }
 
 impl Canister {
@@ -173,6 +177,7 @@ impl Canister {
             instance,
             mutable_globals,
             limits: args.limits,
+            saved: HeapSnapshot::default(),
         };
         let (stage, export) = match entry {
             Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
@@ -341,7 +346,7 @@ impl Canister {
                 self.limits.update_reply_bytes,
             ),
         };
-        let heap = self.snapshot();
+        self.save_heap();
         self.store.data_mut().stable.begin();
         self.store.data_mut().time_nanos += 1_000_000;
         let outcome = self.execute(entry, method, caller, arg, reply_limit, limit, |store| {
@@ -366,7 +371,7 @@ impl Canister {
             ),
         };
         if entry == Entry::Query || !keep {
-            self.restore(&heap);
+            self.restore_saved_heap();
             self.store.data_mut().stable.rollback();
         } else {
             self.store.data_mut().stable.commit();
@@ -432,22 +437,39 @@ impl Canister {
     }
 
     fn snapshot(&self) -> HeapSnapshot {
-        let memory = self
-            .store
-            .data()
-            .memory
-            .map(|m| m.data(&self.store).to_vec())
-            .unwrap_or_default();
-        let globals = self
-            .mutable_globals
-            .iter()
-            .filter_map(|&index| {
-                self.instance
-                    .get_global(&self.store, &global_export_name(index))
-            })
-            .map(|global| global.get(&self.store))
-            .collect();
-        HeapSnapshot { memory, globals }
+        let mut heap = HeapSnapshot::default();
+        self.snapshot_into(&mut heap);
+        heap
+    }
+
+    fn snapshot_into(&self, heap: &mut HeapSnapshot) {
+        heap.memory.clear();
+        if let Some(memory) = self.store.data().memory {
+            heap.memory.extend_from_slice(memory.data(&self.store));
+        }
+        heap.globals.clear();
+        heap.globals.extend(
+            self.mutable_globals
+                .iter()
+                .filter_map(|&index| {
+                    self.instance
+                        .get_global(&self.store, &global_export_name(index))
+                })
+                .map(|global| global.get(&self.store)),
+        );
+    }
+
+    /// Saves the heap before a call, reusing the last call's buffer.
+    fn save_heap(&mut self) {
+        let mut saved = std::mem::take(&mut self.saved);
+        self.snapshot_into(&mut saved);
+        self.saved = saved;
+    }
+
+    fn restore_saved_heap(&mut self) {
+        let saved = std::mem::take(&mut self.saved);
+        self.restore(&saved);
+        self.saved = saved;
     }
 
     fn restore(&mut self, heap: &HeapSnapshot) {
