@@ -262,3 +262,23 @@ fn admin_management_and_the_anonymous_principal() {
         query(&mut canister, cast.controller, "list_authorized", ()).unwrap();
     assert_eq!(admins, vec![cast.admin]);
 }
+
+#[test]
+fn guards_never_create_the_admin_set_by_reading_it() {
+    let cast = Cast::new();
+    let mut canister = install("profiles", &cast);
+    assert!(canister.stable_memory().is_empty());
+    let someone = Principal::from_slice(&[9; 29]);
+    update::<_, ()>(&mut canister, cast.controller, "deauthorize", (someone,)).unwrap();
+    let admins: Vec<Principal> =
+        query(&mut canister, cast.controller, "list_authorized", ()).unwrap();
+    assert!(admins.is_empty());
+    assert!(update::<_, ()>(&mut canister, cast.stranger, "authorize", (someone,)).is_err());
+    assert!(
+        canister.stable_memory().is_empty(),
+        "reading an empty admin set wrote stable memory"
+    );
+    update::<_, ()>(&mut canister, cast.controller, "authorize", (someone,)).unwrap();
+    assert!(!canister.stable_memory().is_empty());
+    assert!(query::<_, u64>(&mut canister, someone, "profile_count", ()).is_ok());
+}

@@ -115,7 +115,10 @@ fn guards() -> TokenStream {
         pub fn is_authorized() -> #p::Result<(), #p::String> {
             let (caller, controller) = #p::caller();
             #admins
-                .with(|admins| #p::auth::check_admin(&caller, controller, &admins.borrow()))
+                .with(|admins| {
+                    let mut admins = admins.borrow_mut();
+                    #p::auth::check_admin(&caller, controller, admins.get(__backup_admin_memory).map(|set| &*set))
+                })
                 .map_err(|error| error.to_string())
         }
 
@@ -140,19 +143,25 @@ fn admin_endpoints() -> TokenStream {
         #[doc = " Adds a principal to the admin set (stable memory); admins may back up and restore."]
         #admin_update
         fn authorize(principal: #p::Principal) {
-            #p::or_trap(#admins.with(|admins| #p::auth::authorize(&mut admins.borrow_mut(), principal)));
+            #p::or_trap(#admins.with(|admins| {
+                #p::auth::authorize(admins.borrow_mut().get_or_create(__backup_admin_memory), principal)
+            }));
         }
 
         #[doc = " Removes a principal from the admin set; controllers keep access."]
         #admin_update
         fn deauthorize(principal: #p::Principal) {
-            #admins.with(|admins| #p::auth::deauthorize(&mut admins.borrow_mut(), &principal));
+            #admins.with(|admins| {
+                if let ::std::option::Option::Some(set) = admins.borrow_mut().get(__backup_admin_memory) {
+                    #p::auth::deauthorize(set, &principal);
+                }
+            });
         }
 
         #[doc = " The admin set; controllers are not listed but always have access."]
         #admin_query
         fn list_authorized() -> #p::Vec<#p::Principal> {
-            #admins.with(|admins| #p::auth::list(&admins.borrow()))
+            #admins.with(|admins| admins.borrow_mut().get(__backup_admin_memory).map(|set| #p::auth::list(set)).unwrap_or_default())
         }
 
         #[doc = " Grants raw stable memory access until the next upgrade."]

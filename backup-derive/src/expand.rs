@@ -131,8 +131,13 @@ fn statics(input: &Input) -> TokenStream {
     quote! {
         ::std::thread_local! {
             #(#maps)*
-            static #admins: #p::RefCell<#p::AdminSet<#admin_memory>> =
-                #p::RefCell::new(#p::StableBTreeMap::init(#admin_init));
+            static #admins: #p::RefCell<#p::LazyAdminSet<#admin_memory>> =
+                const { #p::RefCell::new(#p::LazyAdminSet::new()) };
+        }
+
+        /// The memory of the admin set.
+        fn __backup_admin_memory() -> #admin_memory {
+            #admin_init
         }
     }
 }
@@ -191,7 +196,6 @@ fn image_access(input: &Input) -> TokenStream {
         let init = respan(map.init(input), map.original.ty.span());
         quote!(#name.with(|map| *map.borrow_mut() = #init);)
     });
-    let admin_init = input.memory_for(input.auth_memory_id());
     quote! {
         #[cfg(not(target_family = "wasm"))]
         #[automatically_derived]
@@ -220,7 +224,7 @@ fn image_access(input: &Input) -> TokenStream {
             /// Re-creates every map static over the current stable memory.
             pub fn reload() {
                 #(#reloads)*
-                #admins.with(|admins| *admins.borrow_mut() = #p::StableBTreeMap::init(#admin_init));
+                #admins.with(|admins| admins.borrow_mut().reset());
             }
         }
     }

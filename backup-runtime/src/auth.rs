@@ -18,6 +18,49 @@ pub type AdminSet<M> = StableBTreeMap<Principal, (), M>;
 /// the heap.
 pub type RawAccessSet = BTreeSet<Principal>;
 
+/// The admin set, opened only when it exists: a guard that reads it never
+/// creates it, so a call refused or answered before anyone was authorized
+/// leaves stable memory exactly as it was.
+pub struct LazyAdminSet<M: Memory> {
+    set: Option<AdminSet<M>>,
+}
+
+impl<M: Memory> LazyAdminSet<M> {
+    pub const fn new() -> Self {
+        LazyAdminSet { set: None }
+    }
+
+    /// The set, if stable memory holds one; `open` hands out its memory.
+    pub fn get(&mut self, open: impl FnOnce() -> M) -> Option<&mut AdminSet<M>> {
+        // With no stable memory at all, even asking the manager for the
+        // set's memory would write the manager's header.
+        if self.set.is_none() && crate::memory::stable_memory().size() > 0 {
+            let memory = open();
+            if memory.size() > 0 {
+                self.set = Some(StableBTreeMap::init(memory));
+            }
+        }
+        self.set.as_mut()
+    }
+
+    /// The set, created if it does not exist yet.
+    pub fn get_or_create(&mut self, open: impl Fn() -> M) -> &mut AdminSet<M> {
+        self.get(&open);
+        self.set.get_or_insert_with(|| StableBTreeMap::init(open()))
+    }
+
+    /// Forgets the opened set, so the next use reads stable memory again.
+    pub fn reset(&mut self) {
+        self.set = None;
+    }
+}
+
+impl<M: Memory> Default for LazyAdminSet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 thread_local! {
     static RAW_ACCESS: RefCell<RawAccessSet> = const { RefCell::new(BTreeSet::new()) };
 }
@@ -72,10 +115,10 @@ impl std::error::Error for AccessError {}
 pub fn check_admin<M: Memory>(
     caller: &Principal,
     is_controller: bool,
-    admins: &AdminSet<M>,
+    admins: Option<&AdminSet<M>>,
 ) -> Result<(), AccessError> {
-    let allowed =
-        *caller != Principal::anonymous() && (is_controller || admins.contains_key(caller));
+    let member = || admins.is_some_and(|admins| admins.contains_key(caller));
+    let allowed = *caller != Principal::anonymous() && (is_controller || member());
     allowed.then_some(()).ok_or(AccessError::Denied {
         caller: *caller,
         guard: Guard::Admin,
@@ -153,18 +196,18 @@ mod tests {
     #[test]
     fn controllers_always_pass_both_guards() {
         let controller = principal(1);
-        assert_eq!(check_admin(&controller, true, &admins()), Ok(()));
+        assert_eq!(check_admin(&controller, true, Some(&admins())), Ok(()));
         assert_eq!(check_raw(&controller, true, &RawAccessSet::new()), Ok(()));
     }
 
     #[test]
     fn strangers_and_anonymous_are_refused_with_the_caller_named() {
         let stranger = principal(2);
-        let error = check_admin(&stranger, false, &admins()).unwrap_err();
+        let error = check_admin(&stranger, false, None::<&AdminSet<VectorMemory>>).unwrap_err();
         assert!(error.to_string().contains(&stranger.to_text()), "{error}");
         assert!(check_raw(&stranger, false, &RawAccessSet::new()).is_err());
         // Even a misconfigured "controller" flag does not let anonymous in.
-        assert!(check_admin(&Principal::anonymous(), true, &admins()).is_err());
+        assert!(check_admin(&Principal::anonymous(), true, Some(&admins())).is_err());
         assert!(check_raw(&Principal::anonymous(), true, &RawAccessSet::new()).is_err());
     }
 
@@ -173,11 +216,11 @@ mod tests {
         let admin = principal(3);
         let mut set = admins();
         authorize(&mut set, admin).unwrap();
-        assert_eq!(check_admin(&admin, false, &set), Ok(()));
+        assert_eq!(check_admin(&admin, false, Some(&set)), Ok(()));
         assert!(check_raw(&admin, false, &RawAccessSet::new()).is_err());
         assert_eq!(list(&set), vec![admin]);
         deauthorize(&mut set, &admin);
-        assert!(check_admin(&admin, false, &set).is_err());
+        assert!(check_admin(&admin, false, Some(&set)).is_err());
         assert!(list(&set).is_empty());
     }
 
@@ -187,7 +230,7 @@ mod tests {
         let mut raw = RawAccessSet::new();
         stable_authorize(&mut raw, holder).unwrap();
         assert_eq!(check_raw(&holder, false, &raw), Ok(()));
-        assert!(check_admin(&holder, false, &admins()).is_err());
+        assert!(check_admin(&holder, false, Some(&admins())).is_err());
         stable_deauthorize(&mut raw, &holder);
         assert!(check_raw(&holder, false, &raw).is_err());
     }
@@ -215,6 +258,6 @@ mod tests {
         authorize(&mut StableBTreeMap::init(memory.clone()), admin).unwrap();
         // A fresh map over the same memory, as after an upgrade, still knows the admin.
         let reloaded: AdminSet<VectorMemory> = StableBTreeMap::init(memory);
-        assert_eq!(check_admin(&admin, false, &reloaded), Ok(()));
+        assert_eq!(check_admin(&admin, false, Some(&reloaded)), Ok(()));
     }
 }

@@ -103,7 +103,7 @@ pub mod prelude {
 /// Paths used by the code `#[derive(Backupable)]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::auth::{self, AdminSet, RawAccessSet};
+    pub use crate::auth::{self, AdminSet, LazyAdminSet, RawAccessSet};
     pub use crate::image;
     pub use crate::key::{CandidKey, KeyCodec, KeyText, TextKey};
     pub use crate::memory::{self, Memory};
