@@ -1,0 +1,230 @@
+//! The runner's IC semantics, on small hand-written canisters.
+
+use candid::Principal;
+use canister_runner::{Canister, InstallArgs, Limits, RejectCode, RunnerError};
+
+/// A canister with a counter in a mutable global, one in linear memory at
+/// address 16, and one in stable memory at offset 0.
+const COUNTER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (import "ic0" "stable64_size" (func $stable_size (result i64)))
+  (import "ic0" "stable64_grow" (func $stable_grow (param i64) (result i64)))
+  (import "ic0" "stable64_read" (func $stable_read (param i64 i64 i64)))
+  (import "ic0" "stable64_write" (func $stable_write (param i64 i64 i64)))
+  (import "ic0" "call_perform" (func $call_perform (result i32)))
+  (memory (export "memory") 1)
+  (global $count (mut i32) (i32.const 0))
+  (data (i32.const 100) "boom")
+
+  ;; Bumps all three counters; traps afterwards if the argument is not empty.
+  (func $bump
+    (if (i64.eqz (call $stable_size)) (then (drop (call $stable_grow (i64.const 1)))))
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))
+    (call $stable_read (i64.const 32) (i64.const 0) (i64.const 4))
+    (i32.store (i32.const 32) (i32.add (i32.load (i32.const 32)) (i32.const 1)))
+    (call $stable_write (i64.const 0) (i64.const 32) (i64.const 4)))
+
+  ;; Replies with the three counters, 12 bytes.
+  (func $report
+    (i32.store (i32.const 48) (global.get $count))
+    (i32.store (i32.const 52) (i32.load (i32.const 16)))
+    (if (i64.eqz (call $stable_size))
+      (then (i32.store (i32.const 56) (i32.const 0)))
+      (else (call $stable_read (i64.const 56) (i64.const 0) (i64.const 4))))
+    (call $append (i32.const 48) (i32.const 12))
+    (call $reply))
+
+  (func (export "canister_update bump")
+    (call $bump)
+    (if (call $arg_size) (then (call $trap (i32.const 100) (i32.const 4))))
+    (call $report))
+  (func (export "canister_query bump_query") (call $bump) (call $report))
+  (func (export "canister_query read") (call $report))
+  (func (export "canister_query spin") (loop $l (br $l)))
+  (func (export "canister_query big_reply")
+    (memory.grow (i32.const 64)) (drop)
+    (call $append (i32.const 0) (i32.const 3200000))
+    (call $reply))
+  (func (export "canister_update no_reply") (call $bump))
+  (func (export "canister_update call_out") (drop (call $call_perform)) (call $report))
+)
+"#;
+
+fn principal(n: u8) -> Principal {
+    Principal::from_slice(&[n; 29])
+}
+
+fn counter(limits: Limits) -> Canister {
+    let wasm = wat::parse_str(COUNTER).unwrap();
+    Canister::install(
+        &wasm,
+        InstallArgs {
+            controllers: vec![principal(1)],
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn counters(canister: &mut Canister) -> [u32; 3] {
+    let reply = canister.query(principal(1), "read", &[]).result.unwrap();
+    let word = |i: usize| u32::from_le_bytes(reply[i * 4..i * 4 + 4].try_into().unwrap());
+    [word(0), word(1), word(2)]
+}
+
+#[test]
+fn an_update_keeps_its_changes_and_a_trap_rolls_back_heap_globals_and_stable_memory() {
+    let mut canister = counter(Limits::default());
+    let result = canister.update(principal(2), "bump", &[]);
+    assert_eq!(result.result.unwrap().len(), 12);
+    assert_eq!(counters(&mut canister), [1, 1, 1]);
+
+    let reject = canister
+        .update(principal(2), "bump", b"x")
+        .result
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::CanisterError);
+    assert!(reject.message.contains("boom"), "{reject}");
+    assert_eq!(
+        counters(&mut canister),
+        [1, 1, 1],
+        "the trapped update left no trace"
+    );
+}
+
+#[test]
+fn a_query_keeps_nothing() {
+    let mut canister = counter(Limits::default());
+    let reply = canister
+        .query(principal(2), "bump_query", &[])
+        .result
+        .unwrap();
+    assert_eq!(reply[..4], 1u32.to_le_bytes());
+    assert_eq!(counters(&mut canister), [0, 0, 0]);
+    assert!(
+        canister.stable_memory().is_empty(),
+        "the query's stable growth was undone"
+    );
+}
+
+#[test]
+fn execution_stops_at_the_instruction_limit() {
+    let limits = Limits {
+        query_instructions: 1_000_000,
+        ..Limits::default()
+    };
+    let mut canister = counter(limits);
+    let result = canister.query(principal(2), "spin", &[]);
+    let reject = result.result.unwrap_err();
+    assert_eq!(reject.code, RejectCode::CanisterError);
+    assert!(
+        reject.message.contains("instruction limit of 1000000"),
+        "{reject}"
+    );
+    assert_eq!(result.stats.instructions, 1_000_000);
+}
+
+#[test]
+fn replies_over_the_limit_trap_and_arguments_over_the_limit_are_refused() {
+    let mut canister = counter(Limits::default());
+    let reject = canister
+        .query(principal(2), "big_reply", &[])
+        .result
+        .unwrap_err();
+    assert!(
+        reject
+            .message
+            .contains("reply exceeds the limit of 3145728 bytes"),
+        "{reject}"
+    );
+
+    let reject = canister
+        .update(principal(2), "bump", &vec![0; 2 * 1024 * 1024 + 1])
+        .result
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::SysFatal);
+    assert_eq!(counters(&mut canister), [0, 0, 0]);
+}
+
+#[test]
+fn stats_report_instructions_and_bytes() {
+    let mut canister = counter(Limits::default());
+    let result = canister.update(principal(2), "bump", &[]);
+    assert!(result.stats.instructions > 10, "{:?}", result.stats);
+    assert_eq!((result.stats.bytes_in, result.stats.bytes_out), (0, 12));
+}
+
+#[test]
+fn an_unimplemented_import_loads_and_traps_with_its_name_when_called() {
+    let mut canister = counter(Limits::default());
+    let reject = canister
+        .update(principal(2), "call_out", &[])
+        .result
+        .unwrap_err();
+    assert!(
+        reject
+            .message
+            .contains("ic0.call_perform is not implemented"),
+        "{reject}"
+    );
+    assert_eq!(counters(&mut canister), [0, 0, 0]);
+}
+
+#[test]
+fn a_method_that_does_not_reply_is_an_error() {
+    let mut canister = counter(Limits::default());
+    let reject = canister
+        .update(principal(2), "no_reply", &[])
+        .result
+        .unwrap_err();
+    assert!(reject.message.contains("did not reply"), "{reject}");
+}
+
+#[test]
+fn an_upgrade_empties_the_heap_and_keeps_stable_memory() {
+    let mut canister = counter(Limits::default());
+    canister.update(principal(2), "bump", &[]).result.unwrap();
+    canister.update(principal(2), "bump", &[]).result.unwrap();
+    canister
+        .upgrade(&wat::parse_str(COUNTER).unwrap(), &[])
+        .unwrap();
+    assert_eq!(counters(&mut canister), [0, 0, 2]);
+}
+
+#[test]
+fn bad_modules_and_images_are_clear_errors() {
+    let error = Canister::install(b"hello", InstallArgs::default())
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("expected a wasm module"),
+        "{error}"
+    );
+    let no_memory = wat::parse_str(r#"(module (func (export "canister_query x")))"#).unwrap();
+    let error = Canister::install(&no_memory, InstallArgs::default())
+        .err()
+        .unwrap();
+    assert!(matches!(error, RunnerError::MissingExport(_)), "{error}");
+    let wasm = wat::parse_str(COUNTER).unwrap();
+    let error = Canister::from_image(&wasm, vec![0; 100], InstallArgs::default())
+        .err()
+        .unwrap();
+    assert!(matches!(error, RunnerError::BadImage(_)), "{error}");
+    let trapping_init = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "canister_init") unreachable))"#,
+    )
+    .unwrap();
+    let error = Canister::install(&trapping_init, InstallArgs::default())
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("canister_init failed"),
+        "{error}"
+    );
+}
