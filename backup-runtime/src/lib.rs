@@ -4,8 +4,27 @@
 //! A canister declares its maps once, as the fields of a struct, and derives
 //! [`Backupable`]:
 //!
-//! ```ignore
+//! ```
 //! use backup_runtime::prelude::*;
+//!
+//! #[derive(Clone, Debug, Default, CandidType, Deserialize)]
+//! pub struct Profile {
+//!     username: Option<String>,
+//!     email: Option<String>,
+//! }
+//!
+//! impl Storable for Profile {
+//!     fn to_bytes(&self) -> Cow<'_, [u8]> {
+//!         Cow::Owned(candid::encode_one(self).unwrap())
+//!     }
+//!     fn into_bytes(self) -> Vec<u8> {
+//!         candid::encode_one(&self).unwrap()
+//!     }
+//!     fn from_bytes(bytes: Cow<[u8]>) -> Self {
+//!         candid::decode_one(&bytes).unwrap()
+//!     }
+//!     const BOUND: Bound = Bound::Unbounded;
+//! }
 //!
 //! #[derive(Backupable)]
 //! pub struct Stable {
@@ -15,6 +34,10 @@
 //! }
 //!
 //! ic_cdk::export_candid!();
+//! # fn main() {
+//! #     PROFILES.with(|p| p.borrow_mut().insert(Principal::anonymous(), Profile::default()));
+//! #     assert!(__export_service().contains("backup_profiles_page"));
+//! # }
 //! ```
 //!
 //! The derive generates, in the module of the struct:
