@@ -102,6 +102,8 @@ pub struct Canister {
     /// The heap as it was before the current call, kept between calls so
     /// that its allocation is reused.
     saved: HeapSnapshot,
+    /// The module's `candid:service` metadata, if any.
+    candid_section: Option<String>,
 }
 
 impl Canister {
@@ -178,6 +180,7 @@ impl Canister {
             mutable_globals,
             limits: args.limits,
             saved: HeapSnapshot::default(),
+            candid_section: crate::module::candid_section(wasm),
         };
         let (stage, export) = match entry {
             Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
@@ -251,6 +254,7 @@ impl Canister {
         }
         self.store.data_mut().stable.commit();
         self.store.data_mut().version += 1;
+        self.candid_section = crate::module::candid_section(wasm);
         Ok(())
     }
 
@@ -290,6 +294,27 @@ impl Canister {
     /// Sets the time `ic0.time` returns, in nanoseconds since 1970.
     pub fn set_time(&mut self, nanos: u64) {
         self.store.data_mut().time_nanos = nanos;
+    }
+
+    /// The canister's Candid interface: the `candid:service` metadata section
+    /// if the module has one (dfx adds it), otherwise what the module's
+    /// `get_candid_pointer` export (from ic-cdk's `export_candid!`) returns.
+    pub fn candid_interface(&mut self) -> Option<String> {
+        if let Some(service) = self.candid_section.clone() {
+            return Some(service);
+        }
+        let function = self.instance.get_typed_func::<(), i32>(&self.store, "get_candid_pointer").ok()?;
+        self.save_heap();
+        let _ = self.store.set_fuel(self.limits.query_instructions);
+        let text = function.call(&mut self.store, ()).ok().and_then(|pointer| {
+            let memory = self.store.data().memory?;
+            let data = memory.data(&self.store);
+            let start = usize::try_from(pointer).ok()?;
+            let end = start + data.get(start..)?.iter().position(|&b| b == 0)?;
+            String::from_utf8(data[start..end].to_vec()).ok()
+        });
+        self.restore_saved_heap();
+        text
     }
 
     /// The exported method names, by kind: `("query", "backup_profiles")`, ...

@@ -128,3 +128,16 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
         mutable_globals,
     })
 }
+
+/// The `candid:service` metadata of a module (`icp:public candid:service` or
+/// `icp:private candid:service` custom section), if it has one.
+pub fn candid_section(wasm: &[u8]) -> Option<String> {
+    for payload in Parser::new(0).parse_all(wasm) {
+        if let Ok(Payload::CustomSection(section)) = payload {
+            if section.name().ends_with(" candid:service") {
+                return String::from_utf8(section.data().to_vec()).ok();
+            }
+        }
+    }
+    None
+}

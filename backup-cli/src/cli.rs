@@ -1,0 +1,191 @@
+//! Command-line arguments.
+
+use crate::json::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Back up, restore, dump, load and inspect the data of a canister built
+/// with #[derive(Backupable)], live (through ic-agent) or offline (its wasm
+/// over a stable memory image, in the embedded runner).
+#[derive(Parser, Debug)]
+#[command(name = "ic-backup", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: Connection,
+
+    /// Print results as JSON, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  # offline: the canister's wasm over a snapshot's stable memory
+  ic-backup --wasm profiles.wasm --image stable_memory.bin backup profiles -o profiles.json
+  # a local replica, with a dfx identity
+  ic-backup --network local --identity default --canister bkyz2-fmaaa-aaaaa-qaaaq-cai auth list
+  # mainnet, with a PEM file
+  ic-backup --network ic --pem admin.pem --canister <id> dump -o stable_memory.dat";
+
+#[derive(Args, Debug, Clone)]
+pub struct Connection {
+    /// `local` (http://127.0.0.1:4943, fetches the root key), `ic` (mainnet),
+    /// or the URL of a replica.
+    #[arg(long, global = true, default_value = "local")]
+    pub network: String,
+
+    /// The canister id (live mode).
+    #[arg(long, global = true)]
+    pub canister: Option<String>,
+
+    /// A dfx identity by name (~/.config/dfx/identity/<name>/identity.pem) or
+    /// an icp-cli identity (~/.config/icp/identity/<name>/identity.pem).
+    #[arg(long, global = true, conflicts_with = "pem")]
+    pub identity: Option<String>,
+
+    /// A PEM file holding the identity's private key (Ed25519, secp256k1 or P-256).
+    #[arg(long, global = true)]
+    pub pem: Option<PathBuf>,
+
+    /// Offline mode: the canister's wasm module.
+    #[arg(long, global = true, requires = "image")]
+    pub wasm: Option<PathBuf>,
+
+    /// Offline mode: the stable memory image the canister runs over; created
+    /// (with a freshly installed canister) if it does not exist. Changes are
+    /// written back to it.
+    #[arg(long, global = true, requires = "wasm")]
+    pub image: Option<PathBuf>,
+
+    /// Offline mode: do not make the caller a controller of the canister.
+    #[arg(long, global = true)]
+    pub not_controller: bool,
+
+    /// The canister's Candid interface, when it does not publish one.
+    #[arg(long, global = true)]
+    pub did: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Manage who may back up and restore (the admin set), or touch raw
+    /// stable memory (`--raw`, emptied by every upgrade).
+    #[command(after_help = "Examples:\n  ic-backup auth add aaaaa-aa\n  ic-backup auth add --raw <principal>\n  ic-backup auth list")]
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
+    },
+
+    /// Back up one map to a file, page by page; an interrupted backup resumes
+    /// from its last page when run again.
+    #[command(after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless")]
+    Backup {
+        /// The map, as in the endpoint `backup_<map>_page`.
+        map: String,
+        /// The file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// `json` is the article's `[[key, value], ...]`; `lossless` keeps
+        /// nat64 above 2^53, blobs, nested options exactly.
+        #[arg(long, value_enum, default_value = "lossless")]
+        format: Format,
+        /// Bytes per page (the canister's default is 1.5 MiB).
+        #[arg(long)]
+        max_bytes: Option<u64>,
+        /// Stop after this many pages, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+
+    /// Restore one map from a backup file in batches under the 2 MiB ingress
+    /// limit; the whole file is checked against the map's types before
+    /// anything is sent, and an interrupted restore resumes when run again.
+    #[command(after_help = "Example:\n  ic-backup restore profiles -i profiles.json --replace")]
+    Restore {
+        map: String,
+        /// The backup file (either format).
+        #[arg(short, long)]
+        input: PathBuf,
+        /// Empty the map first, for an exact restore.
+        #[arg(long)]
+        replace: bool,
+        /// Stop after this many batches, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+
+    /// Dump raw stable memory to an image with parallel `stable_read`
+    /// queries, resumable, with a SHA-256 manifest beside it.
+    #[command(after_help = "Example:\n  ic-backup dump -o stable_memory.dat --parallel 16")]
+    Dump {
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Queries in flight at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Bytes per `stable_read` (at most 1.9375 MiB).
+        #[arg(long, default_value_t = 1 << 20)]
+        chunk_bytes: u64,
+        /// Stop after this many chunks, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+
+    /// Write an image back to stable memory, sending only the blocks whose
+    /// digest differs from the canister's (or from `--base`), then verify.
+    /// Upgrade the canister afterwards so its heap sees the new memory.
+    #[command(after_help = "Examples:\n  ic-backup load -i repaired.dat\n  ic-backup load -i repaired.dat --base stable_memory.dat")]
+    Load {
+        #[arg(short, long)]
+        input: PathBuf,
+        /// Compare with this image (the one the repair started from) instead
+        /// of asking the canister for digests.
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// The block size compared and written.
+        #[arg(long, default_value_t = 64 * 1024)]
+        block_bytes: u64,
+    },
+
+    /// Show an image's MemoryManager layout and the StableBTreeMaps in it.
+    #[command(after_help = "Example:\n  ic-backup inspect stable_memory.bin")]
+    Inspect { image: PathBuf },
+
+    /// Compare the canister's stable memory with a dump's manifest.
+    #[command(after_help = "Example:\n  ic-backup verify --manifest stable_memory.dat.sha256")]
+    Verify {
+        #[arg(long)]
+        manifest: PathBuf,
+    },
+
+    /// Call any method with Candid text arguments; prints the reply as Candid text.
+    #[command(after_help = "Examples:\n  ic-backup call profile_count\n  ic-backup call get_profile_of '(principal \"aaaaa-aa\")'")]
+    Call {
+        method: String,
+        /// The arguments in Candid text, e.g. `(42, \"text\")`.
+        #[arg(default_value = "()")]
+        args: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthAction {
+    /// Add a principal.
+    Add {
+        principal: String,
+        /// The raw-access set instead of the admin set.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Remove a principal.
+    Remove {
+        principal: String,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// List the admin set (the raw-access set lives on the heap and cannot be listed).
+    List,
+}

@@ -1,0 +1,57 @@
+//! The commands, each over a [`Target`](crate::target::Target).
+
+pub mod other;
+pub mod raw;
+pub mod typed;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, Result};
+use crate::interface::Interface;
+use crate::target::Target;
+
+pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Auth { action } => other::auth(target, action, json),
+        Command::Call { method, args } => {
+            let interface = interface(target, cli).ok();
+            other::call(target, interface.as_ref(), method, args)
+        }
+        Command::Backup { map, output, format, max_bytes, stop_after } => {
+            let interface = interface(target, cli)?;
+            typed::backup(target, &interface, map, output, *format, *max_bytes, *stop_after, json)
+        }
+        Command::Restore { map, input, replace, stop_after } => {
+            let interface = interface(target, cli)?;
+            typed::restore(target, &interface, map, input, *replace, *stop_after, json)
+        }
+        Command::Dump { output, parallel, chunk_bytes, stop_after } => {
+            raw::dump(target, output, *parallel, *chunk_bytes, *stop_after, json)
+        }
+        Command::Load { input, base, block_bytes } => raw::load(target, input, base.as_deref(), *block_bytes, json),
+        Command::Verify { manifest } => raw::verify(target, manifest, json),
+        Command::Inspect { image } => raw::inspect(image, json),
+    }
+}
+
+/// The canister's interface, from `--did` or from the canister itself.
+fn interface(target: &mut dyn Target, cli: &Cli) -> Result<Interface> {
+    let text = match &cli.connection.did {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| CliError::io(path, source))?,
+        None => target.candid()?.ok_or_else(|| {
+            CliError::Input(
+                "the canister publishes no Candid interface (no candid:service metadata); pass it with --did <file>".into(),
+            )
+        })?,
+    };
+    Interface::parse(&text)
+}
+
+/// Prints `value` as JSON for scripts, or `text` for people.
+pub fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}

@@ -1,0 +1,80 @@
+//! `auth` and `call`.
+
+use super::output;
+use crate::cli::AuthAction;
+use crate::error::{CliError, Result};
+use crate::interface::Interface;
+use crate::target::Target;
+use candid::types::FuncMode;
+use candid::{IDLArgs, Principal};
+use serde_json::json;
+
+fn principal(text: &str) -> Result<Principal> {
+    Principal::from_text(text).map_err(|error| CliError::Input(format!("expected a principal, found `{text}`: {error}")))
+}
+
+/// The method name and argument of an `auth` action.
+pub fn auth_request(action: &AuthAction) -> Result<(&'static str, Vec<u8>)> {
+    Ok(match action {
+        AuthAction::Add { principal: p, raw } => {
+            (if *raw { "stable_authorize" } else { "authorize" }, candid::encode_one(principal(p)?)?)
+        }
+        AuthAction::Remove { principal: p, raw } => {
+            (if *raw { "stable_deauthorize" } else { "deauthorize" }, candid::encode_one(principal(p)?)?)
+        }
+        AuthAction::List => ("list_authorized", candid::encode_args(())?),
+    })
+}
+
+pub fn auth(target: &mut dyn Target, action: &AuthAction, json: bool) -> Result<()> {
+    let (method, arg) = auth_request(action)?;
+    match action {
+        AuthAction::List => {
+            let reply = target.query(method, &arg)?;
+            let admins: Vec<Principal> = candid::decode_one(&reply)?;
+            let texts: Vec<String> = admins.iter().map(Principal::to_text).collect();
+            output(json, json!({ "admins": texts }), || {
+                if texts.is_empty() {
+                    "no admins (controllers always have access)".to_string()
+                } else {
+                    texts.join("\n")
+                }
+            });
+        }
+        AuthAction::Add { principal, raw } | AuthAction::Remove { principal, raw } => {
+            target.update(method, &arg)?;
+            let set = if *raw { "raw-access set (until the next upgrade)" } else { "admin set" };
+            let verb = if matches!(action, AuthAction::Add { .. }) { "added to" } else { "removed from" };
+            output(json, json!({ "method": method, "principal": principal }), || format!("{principal} {verb} the {set}"));
+        }
+    }
+    Ok(())
+}
+
+/// The Candid bytes of `args` (Candid text) for `method`, typed by the
+/// interface when there is one, and whether the method is a query.
+pub fn call_request(interface: Option<&Interface>, method: &str, args: &str) -> Result<(Vec<u8>, bool)> {
+    let parsed: IDLArgs = candid_parser::parse_idl_args(args)
+        .map_err(|error| CliError::Input(format!("expected Candid text arguments such as `(42, \"text\")`, found `{args}`: {error}")))?;
+    match interface {
+        Some(interface) => {
+            let signature = interface.method(method)?;
+            let bytes = parsed.to_bytes_with_types(&interface.env, &signature.args).map_err(|error| {
+                CliError::Input(format!("the arguments do not match `{method} : {signature}`: {error}"))
+            })?;
+            Ok((bytes, signature.modes.iter().any(|mode| matches!(mode, FuncMode::Query | FuncMode::CompositeQuery))))
+        }
+        None => Ok((parsed.to_bytes()?, false)),
+    }
+}
+
+pub fn call(target: &mut dyn Target, interface: Option<&Interface>, method: &str, args: &str) -> Result<()> {
+    let (arg, is_query) = call_request(interface, method, args)?;
+    let reply = if is_query { target.query(method, &arg)? } else { target.update(method, &arg)? };
+    let decoded = match interface {
+        Some(interface) => IDLArgs::from_bytes_with_types(&reply, &interface.env, &interface.method(method)?.rets)?,
+        None => IDLArgs::from_bytes(&reply)?,
+    };
+    println!("{decoded}");
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The canister's Candid interface, and the types of its backed-up maps.
+
+use crate::error::{CliError, Result};
+use candid::types::{Type, TypeInner};
+use candid::TypeEnv;
+use candid_parser::utils::CandidSource;
+
+/// A parsed service interface.
+pub struct Interface {
+    pub env: TypeEnv,
+    service: Type,
+}
+
+/// The Candid types of one map's endpoints.
+#[derive(Clone, Debug)]
+pub struct MapTypes {
+    /// `K` as it travels (text under `key = text`).
+    pub key: Type,
+    pub value: Type,
+    /// `vec record { K; V }`, the argument of `restore_<name>`.
+    pub entries: Type,
+    /// The record `backup_<name>_page` returns.
+    pub page: Type,
+}
+
+impl Interface {
+    /// Parses a `.did` text with a service.
+    pub fn parse(text: &str) -> Result<Self> {
+        let (env, service) = CandidSource::Text(text)
+            .load()
+            .map_err(|error| CliError::Input(format!("cannot read the Candid interface: {error}")))?;
+        let service =
+            service.ok_or_else(|| CliError::Input("the Candid interface has no `service` declaration".into()))?;
+        Ok(Interface { env, service })
+    }
+
+    /// The methods of the service.
+    pub fn methods(&self) -> Vec<String> {
+        match self.env.as_service(&self.service) {
+            Ok(methods) => methods.iter().map(|(name, _)| name.clone()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The signature of `method`.
+    pub fn method(&self, method: &str) -> Result<candid::types::Function> {
+        self.env.get_method(&self.service, method).cloned().map_err(|_| {
+            CliError::Input(format!(
+                "the canister has no method `{method}`; it has: {}",
+                self.methods().join(", ")
+            ))
+        })
+    }
+
+    /// The maps the canister backs up: every `backup_<name>_page` method.
+    pub fn maps(&self) -> Vec<String> {
+        self.methods()
+            .into_iter()
+            .filter_map(|method| method.strip_prefix("backup_")?.strip_suffix("_page").map(str::to_string))
+            .collect()
+    }
+
+    /// The types of map `name`, read from `backup_<name>_page`.
+    pub fn map(&self, name: &str) -> Result<MapTypes> {
+        let method = format!("backup_{name}_page");
+        let signature = self.env.get_method(&self.service, &method).map_err(|_| {
+            CliError::Input(format!(
+                "the canister backs up no map `{name}` (no method `{method}`); its maps: {}",
+                self.maps().join(", ")
+            ))
+        })?;
+        let unexpected = || CliError::Input(format!("`{method}` does not return a backup page: {signature}"));
+        let page = signature.rets.first().ok_or_else(unexpected)?.clone();
+        let TypeInner::Record(fields) = self.env.trace_type(&page).map_err(|_| unexpected())?.as_ref().clone() else {
+            return Err(unexpected());
+        };
+        let entries = fields
+            .iter()
+            .find(|field| field.id.get_id() == candid::idl_hash("entries"))
+            .ok_or_else(unexpected)?
+            .ty
+            .clone();
+        let TypeInner::Vec(entry) = self.env.trace_type(&entries).map_err(|_| unexpected())?.as_ref().clone() else {
+            return Err(unexpected());
+        };
+        let TypeInner::Record(pair) = self.env.trace_type(&entry).map_err(|_| unexpected())?.as_ref().clone() else {
+            return Err(unexpected());
+        };
+        let [key, value] = [0, 1].map(|i| pair.iter().find(|f| f.id.get_id() == i).map(|f| f.ty.clone()));
+        Ok(MapTypes {
+            key: key.ok_or_else(unexpected)?,
+            value: value.ok_or_else(unexpected)?,
+            entries,
+            page,
+        })
+    }
+}
