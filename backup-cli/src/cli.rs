@@ -73,7 +73,9 @@ pub struct Connection {
 pub enum Command {
     /// Manage who may back up and restore (the admin set), or touch raw
     /// stable memory (`--raw`, emptied by every upgrade).
-    #[command(after_help = "Examples:\n  ic-backup auth add aaaaa-aa\n  ic-backup auth add --raw <principal>\n  ic-backup auth list")]
+    #[command(
+        after_help = "Examples:\n  ic-backup auth add aaaaa-aa\n  ic-backup auth add --raw <principal>\n  ic-backup auth list"
+    )]
     Auth {
         #[command(subcommand)]
         action: AuthAction,
@@ -81,7 +83,9 @@ pub enum Command {
 
     /// Back up one map to a file, page by page; an interrupted backup resumes
     /// from its last page when run again.
-    #[command(after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless")]
+    #[command(
+        after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless"
+    )]
     Backup {
         /// The map, as in the endpoint `backup_<map>_page`.
         map: String,
@@ -137,7 +141,9 @@ pub enum Command {
     /// Write an image back to stable memory, sending only the blocks whose
     /// digest differs from the canister's (or from `--base`), then verify.
     /// Upgrade the canister afterwards so its heap sees the new memory.
-    #[command(after_help = "Examples:\n  ic-backup load -i repaired.dat\n  ic-backup load -i repaired.dat --base stable_memory.dat")]
+    #[command(
+        after_help = "Examples:\n  ic-backup load -i repaired.dat\n  ic-backup load -i repaired.dat --base stable_memory.dat"
+    )]
     Load {
         #[arg(short, long)]
         input: PathBuf,
@@ -162,7 +168,9 @@ pub enum Command {
     },
 
     /// Call any method with Candid text arguments; prints the reply as Candid text.
-    #[command(after_help = "Examples:\n  ic-backup call profile_count\n  ic-backup call get_profile_of '(principal \"aaaaa-aa\")'")]
+    #[command(
+        after_help = "Examples:\n  ic-backup call profile_count\n  ic-backup call get_profile_of '(principal \"aaaaa-aa\")'"
+    )]
     Call {
         method: String,
         /// The arguments in Candid text, e.g. `(42, \"text\")`.

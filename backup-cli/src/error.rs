@@ -15,14 +15,20 @@ pub enum CliError {
     /// The network or the replica failed.
     Network(String),
     /// A file could not be read or written.
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// A verification found differences.
     Mismatch(String),
 }
 
 impl CliError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        CliError::Io { path: path.display().to_string(), source }
+        CliError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     /// Wraps a runner error about `path`.
@@ -44,8 +50,12 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Input(message) | CliError::Network(message) | CliError::Mismatch(message) => f.write_str(message),
-            CliError::Rejected { method, message } => write!(f, "the canister rejected `{method}`: {message}"),
+            CliError::Input(message) | CliError::Network(message) | CliError::Mismatch(message) => {
+                f.write_str(message)
+            }
+            CliError::Rejected { method, message } => {
+                write!(f, "the canister rejected `{method}`: {message}")
+            }
             CliError::Io { path, source } => write!(f, "{path}: {source}"),
         }
     }

@@ -26,11 +26,12 @@ pub struct MapTypes {
 impl Interface {
     /// Parses a `.did` text with a service.
     pub fn parse(text: &str) -> Result<Self> {
-        let (env, service) = CandidSource::Text(text)
-            .load()
-            .map_err(|error| CliError::Input(format!("cannot read the Candid interface: {error}")))?;
-        let service =
-            service.ok_or_else(|| CliError::Input("the Candid interface has no `service` declaration".into()))?;
+        let (env, service) = CandidSource::Text(text).load().map_err(|error| {
+            CliError::Input(format!("cannot read the Candid interface: {error}"))
+        })?;
+        let service = service.ok_or_else(|| {
+            CliError::Input("the Candid interface has no `service` declaration".into())
+        })?;
         Ok(Interface { env, service })
     }
 
@@ -44,19 +45,27 @@ impl Interface {
 
     /// The signature of `method`.
     pub fn method(&self, method: &str) -> Result<candid::types::Function> {
-        self.env.get_method(&self.service, method).cloned().map_err(|_| {
-            CliError::Input(format!(
-                "the canister has no method `{method}`; it has: {}",
-                self.methods().join(", ")
-            ))
-        })
+        self.env
+            .get_method(&self.service, method)
+            .cloned()
+            .map_err(|_| {
+                CliError::Input(format!(
+                    "the canister has no method `{method}`; it has: {}",
+                    self.methods().join(", ")
+                ))
+            })
     }
 
     /// The maps the canister backs up: every `backup_<name>_page` method.
     pub fn maps(&self) -> Vec<String> {
         self.methods()
             .into_iter()
-            .filter_map(|method| method.strip_prefix("backup_")?.strip_suffix("_page").map(str::to_string))
+            .filter_map(|method| {
+                method
+                    .strip_prefix("backup_")?
+                    .strip_suffix("_page")
+                    .map(str::to_string)
+            })
             .collect()
     }
 
@@ -69,9 +78,19 @@ impl Interface {
                 self.maps().join(", ")
             ))
         })?;
-        let unexpected = || CliError::Input(format!("`{method}` does not return a backup page: {signature}"));
+        let unexpected = || {
+            CliError::Input(format!(
+                "`{method}` does not return a backup page: {signature}"
+            ))
+        };
         let page = signature.rets.first().ok_or_else(unexpected)?.clone();
-        let TypeInner::Record(fields) = self.env.trace_type(&page).map_err(|_| unexpected())?.as_ref().clone() else {
+        let TypeInner::Record(fields) = self
+            .env
+            .trace_type(&page)
+            .map_err(|_| unexpected())?
+            .as_ref()
+            .clone()
+        else {
             return Err(unexpected());
         };
         let entries = fields
@@ -80,13 +99,29 @@ impl Interface {
             .ok_or_else(unexpected)?
             .ty
             .clone();
-        let TypeInner::Vec(entry) = self.env.trace_type(&entries).map_err(|_| unexpected())?.as_ref().clone() else {
+        let TypeInner::Vec(entry) = self
+            .env
+            .trace_type(&entries)
+            .map_err(|_| unexpected())?
+            .as_ref()
+            .clone()
+        else {
             return Err(unexpected());
         };
-        let TypeInner::Record(pair) = self.env.trace_type(&entry).map_err(|_| unexpected())?.as_ref().clone() else {
+        let TypeInner::Record(pair) = self
+            .env
+            .trace_type(&entry)
+            .map_err(|_| unexpected())?
+            .as_ref()
+            .clone()
+        else {
             return Err(unexpected());
         };
-        let [key, value] = [0, 1].map(|i| pair.iter().find(|f| f.id.get_id() == i).map(|f| f.ty.clone()));
+        let [key, value] = [0, 1].map(|i| {
+            pair.iter()
+                .find(|f| f.id.get_id() == i)
+                .map(|f| f.ty.clone())
+        });
         Ok(MapTypes {
             key: key.ok_or_else(unexpected)?,
             value: value.ok_or_else(unexpected)?,

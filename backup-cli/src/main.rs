@@ -40,14 +40,21 @@ fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
             Some(identity) => identity.sender().map_err(CliError::Input)?,
             None => offline_operator(),
         };
-        return Ok(Box::new(Offline::open(wasm, image, caller, !connection.not_controller)?));
+        return Ok(Box::new(Offline::open(
+            wasm,
+            image,
+            caller,
+            !connection.not_controller,
+        )?));
     }
-    let canister = connection
-        .canister
-        .as_deref()
-        .ok_or_else(|| CliError::Input("expected --canister <id> (live) or --wasm and --image (offline)".into()))?;
-    let canister = candid::Principal::from_text(canister)
-        .map_err(|error| CliError::Input(format!("expected a canister id for --canister, found `{canister}`: {error}")))?;
+    let canister = connection.canister.as_deref().ok_or_else(|| {
+        CliError::Input("expected --canister <id> (live) or --wasm and --image (offline)".into())
+    })?;
+    let canister = candid::Principal::from_text(canister).map_err(|error| {
+        CliError::Input(format!(
+            "expected a canister id for --canister, found `{canister}`: {error}"
+        ))
+    })?;
     let identity = identity(connection)?.ok_or_else(|| {
         CliError::Input("expected --identity <name> or --pem <file>: the canister only answers authorized callers".into())
     })?;
@@ -62,10 +69,14 @@ pub fn network_url(network: &str) -> Result<(String, bool)> {
         "local" => Ok(("http://127.0.0.1:4943".into(), true)),
         "ic" => Ok(("https://icp-api.io".into(), false)),
         url if url.starts_with("http://") || url.starts_with("https://") => {
-            let local = url.contains("://127.0.0.1") || url.contains("://localhost") || url.contains("://[::1]");
+            let local = url.contains("://127.0.0.1")
+                || url.contains("://localhost")
+                || url.contains("://[::1]");
             Ok((url.to_string(), local))
         }
-        other => Err(CliError::Input(format!("expected --network local, ic or an http(s) URL, found `{other}`"))),
+        other => Err(CliError::Input(format!(
+            "expected --network local, ic or an http(s) URL, found `{other}`"
+        ))),
     }
 }
 
@@ -82,20 +93,36 @@ fn identity(connection: &Connection) -> Result<Option<Box<dyn ic_agent::Identity
         (None, None) => return Ok(None),
     };
     let pem = std::fs::read(&path).map_err(|source| CliError::io(&path, source))?;
-    load_pem(&pem).map(Some).map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
+    load_pem(&pem)
+        .map(Some)
+        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
 }
 
 fn identity_file(name: &str) -> Result<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let candidates = [
-        home.join(".config/dfx/identity").join(name).join("identity.pem"),
-        home.join(".config/icp/identity").join(name).join("identity.pem"),
-        home.join(".local/share/icp-cli/identity/keys").join(format!("{name}.pem")),
+        home.join(".config/dfx/identity")
+            .join(name)
+            .join("identity.pem"),
+        home.join(".config/icp/identity")
+            .join(name)
+            .join("identity.pem"),
+        home.join(".local/share/icp-cli/identity/keys")
+            .join(format!("{name}.pem")),
     ];
-    candidates.iter().find(|path| path.exists()).cloned().ok_or_else(|| {
-        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        CliError::Input(format!("no identity `{name}`: looked for {}", tried.join(", ")))
-    })
+    candidates
+        .iter()
+        .find(|path| path.exists())
+        .cloned()
+        .ok_or_else(|| {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            CliError::Input(format!(
+                "no identity `{name}`: looked for {}",
+                tried.join(", ")
+            ))
+        })
 }
 
 /// An identity from PEM bytes: Ed25519, secp256k1 or P-256, as dfx and
@@ -110,7 +137,9 @@ pub fn load_pem(pem: &[u8]) -> std::result::Result<Box<dyn ic_agent::Identity>, 
     }
     Prime256v1Identity::from_pem(pem)
         .map(|identity| Box::new(identity) as Box<dyn ic_agent::Identity>)
-        .map_err(|error| format!("expected an Ed25519, secp256k1 or P-256 private key in PEM form: {error}"))
+        .map_err(|error| {
+            format!("expected an Ed25519, secp256k1 or P-256 private key in PEM form: {error}")
+        })
 }
 
 #[cfg(test)]
@@ -119,11 +148,20 @@ mod tests {
 
     #[test]
     fn networks() {
-        assert_eq!(network_url("local").unwrap(), ("http://127.0.0.1:4943".to_string(), true));
-        assert_eq!(network_url("ic").unwrap(), ("https://icp-api.io".to_string(), false));
+        assert_eq!(
+            network_url("local").unwrap(),
+            ("http://127.0.0.1:4943".to_string(), true)
+        );
+        assert_eq!(
+            network_url("ic").unwrap(),
+            ("https://icp-api.io".to_string(), false)
+        );
         assert!(network_url("http://localhost:8000").unwrap().1);
         assert!(!network_url("https://example.org").unwrap().1);
-        assert!(network_url("mainnet").unwrap_err().to_string().contains("`mainnet`"));
+        assert!(network_url("mainnet")
+            .unwrap_err()
+            .to_string()
+            .contains("`mainnet`"));
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub trait Target {
     fn update(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>>;
     /// Runs several queries, concurrently where the target can.
     fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<Result<Vec<u8>>> {
-        calls.iter().map(|(method, arg)| self.query(method, arg)).collect()
+        calls
+            .iter()
+            .map(|(method, arg)| self.query(method, arg))
+            .collect()
     }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
@@ -39,7 +42,10 @@ impl Offline {
     pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         let controllers = if controller { vec![caller] } else { Vec::new() };
-        let args = InstallArgs { controllers, ..InstallArgs::default() };
+        let args = InstallArgs {
+            controllers,
+            ..InstallArgs::default()
+        };
         let (canister, changed) = if image.exists() {
             let bytes = std::fs::read(image).map_err(|source| CliError::io(image, source))?;
             // An image the canister's MemoryManager does not recognise would be
@@ -48,15 +54,29 @@ impl Offline {
                 backup_runtime::Layout::parse(&bytes)
                     .map_err(|error| CliError::Input(format!("{}: {error}", image.display())))?;
             }
-            (Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?, false)
+            (
+                Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?,
+                false,
+            )
         } else {
-            (Canister::install(&module, args).map_err(CliError::runner(wasm))?, true)
+            (
+                Canister::install(&module, args).map_err(CliError::runner(wasm))?,
+                true,
+            )
         };
-        Ok(Offline { canister, image: image.to_path_buf(), caller, changed })
+        Ok(Offline {
+            canister,
+            image: image.to_path_buf(),
+            caller,
+            changed,
+        })
     }
 
     fn result(method: &str, result: canister_runner::CallResult) -> Result<Vec<u8>> {
-        result.result.map_err(|reject| CliError::Rejected { method: method.to_string(), message: reject.message })
+        result.result.map_err(|reject| CliError::Rejected {
+            method: method.to_string(),
+            message: reject.message,
+        })
     }
 }
 
@@ -78,7 +98,9 @@ impl Target for Offline {
 
     fn finish(&mut self) -> Result<()> {
         if self.changed {
-            self.canister.save_image(&self.image).map_err(CliError::runner(&self.image))?;
+            self.canister
+                .save_image(&self.image)
+                .map_err(CliError::runner(&self.image))?;
             self.changed = false;
         }
         Ok(())
@@ -94,29 +116,42 @@ pub struct Live {
 
 impl Live {
     /// Connects to `url` as `identity`; fetches the root key for a local replica.
-    pub fn connect(url: &str, local: bool, identity: Box<dyn ic_agent::Identity>, canister: Principal) -> Result<Self> {
+    pub fn connect(
+        url: &str,
+        local: bool,
+        identity: Box<dyn ic_agent::Identity>,
+        canister: Principal,
+    ) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|source| CliError::Input(format!("cannot start the async runtime: {source}")))?;
+            .map_err(|source| {
+                CliError::Input(format!("cannot start the async runtime: {source}"))
+            })?;
         let agent = ic_agent::Agent::builder()
             .with_url(url)
             .with_boxed_identity(identity)
             .build()
             .map_err(|error| CliError::Network(format!("{url}: {error}")))?;
         if local {
-            runtime
-                .block_on(agent.fetch_root_key())
-                .map_err(|error| CliError::Network(format!("fetching the root key of {url}: {error}")))?;
+            runtime.block_on(agent.fetch_root_key()).map_err(|error| {
+                CliError::Network(format!("fetching the root key of {url}: {error}"))
+            })?;
         }
-        Ok(Live { agent, canister, runtime })
+        Ok(Live {
+            agent,
+            canister,
+            runtime,
+        })
     }
 
     fn agent_error(method: &str, error: ic_agent::AgentError) -> CliError {
         match error {
-            ic_agent::AgentError::CertifiedReject { reject, .. } | ic_agent::AgentError::UncertifiedReject { reject, .. } => {
-                CliError::Rejected { method: method.to_string(), message: reject.reject_message }
-            }
+            ic_agent::AgentError::CertifiedReject { reject, .. }
+            | ic_agent::AgentError::UncertifiedReject { reject, .. } => CliError::Rejected {
+                method: method.to_string(),
+                message: reject.reject_message,
+            },
             other => CliError::Network(format!("{method}: {other}")),
         }
     }
@@ -124,30 +159,52 @@ impl Live {
 
 impl Target for Live {
     fn query(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>> {
-        let call = self.agent.query(&self.canister, method).with_arg(arg.to_vec()).call();
-        self.runtime.block_on(call).map_err(|error| Self::agent_error(method, error))
+        let call = self
+            .agent
+            .query(&self.canister, method)
+            .with_arg(arg.to_vec())
+            .call();
+        self.runtime
+            .block_on(call)
+            .map_err(|error| Self::agent_error(method, error))
     }
 
     fn update(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>> {
-        let call = self.agent.update(&self.canister, method).with_arg(arg.to_vec()).call_and_wait();
-        self.runtime.block_on(call).map_err(|error| Self::agent_error(method, error))
+        let call = self
+            .agent
+            .update(&self.canister, method)
+            .with_arg(arg.to_vec())
+            .call_and_wait();
+        self.runtime
+            .block_on(call)
+            .map_err(|error| Self::agent_error(method, error))
     }
 
     fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<Result<Vec<u8>>> {
         let agent = &self.agent;
         let canister = self.canister;
         let futures = calls.iter().map(|(method, arg)| async move {
-            agent.query(&canister, method).with_arg(arg.clone()).call().await.map_err(|error| Self::agent_error(method, error))
+            agent
+                .query(&canister, method)
+                .with_arg(arg.clone())
+                .call()
+                .await
+                .map_err(|error| Self::agent_error(method, error))
         });
-        self.runtime.block_on(futures_util::future::join_all(futures))
+        self.runtime
+            .block_on(futures_util::future::join_all(futures))
     }
 
     fn candid(&mut self) -> Result<Option<String>> {
-        let read = self.agent.read_state_canister_metadata(self.canister, "candid:service");
+        let read = self
+            .agent
+            .read_state_canister_metadata(self.canister, "candid:service");
         match self.runtime.block_on(read) {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(ic_agent::AgentError::LookupPathAbsent(_)) => Ok(None),
-            Err(error) => Err(CliError::Network(format!("reading candid:service: {error}"))),
+            Err(error) => Err(CliError::Network(format!(
+                "reading candid:service: {error}"
+            ))),
         }
     }
 }

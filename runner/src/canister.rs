@@ -303,7 +303,10 @@ impl Canister {
         if let Some(service) = self.candid_section.clone() {
             return Some(service);
         }
-        let function = self.instance.get_typed_func::<(), i32>(&self.store, "get_candid_pointer").ok()?;
+        let function = self
+            .instance
+            .get_typed_func::<(), i32>(&self.store, "get_candid_pointer")
+            .ok()?;
         self.save_heap();
         let _ = self.store.set_fuel(self.limits.query_instructions);
         let text = function.call(&mut self.store, ()).ok().and_then(|pointer| {

@@ -17,18 +17,45 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             let interface = interface(target, cli).ok();
             other::call(target, interface.as_ref(), method, args)
         }
-        Command::Backup { map, output, format, max_bytes, stop_after } => {
+        Command::Backup {
+            map,
+            output,
+            format,
+            max_bytes,
+            stop_after,
+        } => {
             let interface = interface(target, cli)?;
-            typed::backup(target, &interface, map, output, *format, *max_bytes, *stop_after, json)
+            typed::backup(
+                target,
+                &interface,
+                map,
+                output,
+                *format,
+                *max_bytes,
+                *stop_after,
+                json,
+            )
         }
-        Command::Restore { map, input, replace, stop_after } => {
+        Command::Restore {
+            map,
+            input,
+            replace,
+            stop_after,
+        } => {
             let interface = interface(target, cli)?;
             typed::restore(target, &interface, map, input, *replace, *stop_after, json)
         }
-        Command::Dump { output, parallel, chunk_bytes, stop_after } => {
-            raw::dump(target, output, *parallel, *chunk_bytes, *stop_after, json)
-        }
-        Command::Load { input, base, block_bytes } => raw::load(target, input, base.as_deref(), *block_bytes, json),
+        Command::Dump {
+            output,
+            parallel,
+            chunk_bytes,
+            stop_after,
+        } => raw::dump(target, output, *parallel, *chunk_bytes, *stop_after, json),
+        Command::Load {
+            input,
+            base,
+            block_bytes,
+        } => raw::load(target, input, base.as_deref(), *block_bytes, json),
         Command::Verify { manifest } => raw::verify(target, manifest, json),
         Command::Inspect { image } => raw::inspect(image, json),
     }

@@ -10,18 +10,29 @@ use candid::{IDLArgs, Principal};
 use serde_json::json;
 
 fn principal(text: &str) -> Result<Principal> {
-    Principal::from_text(text).map_err(|error| CliError::Input(format!("expected a principal, found `{text}`: {error}")))
+    Principal::from_text(text)
+        .map_err(|error| CliError::Input(format!("expected a principal, found `{text}`: {error}")))
 }
 
 /// The method name and argument of an `auth` action.
 pub fn auth_request(action: &AuthAction) -> Result<(&'static str, Vec<u8>)> {
     Ok(match action {
-        AuthAction::Add { principal: p, raw } => {
-            (if *raw { "stable_authorize" } else { "authorize" }, candid::encode_one(principal(p)?)?)
-        }
-        AuthAction::Remove { principal: p, raw } => {
-            (if *raw { "stable_deauthorize" } else { "deauthorize" }, candid::encode_one(principal(p)?)?)
-        }
+        AuthAction::Add { principal: p, raw } => (
+            if *raw {
+                "stable_authorize"
+            } else {
+                "authorize"
+            },
+            candid::encode_one(principal(p)?)?,
+        ),
+        AuthAction::Remove { principal: p, raw } => (
+            if *raw {
+                "stable_deauthorize"
+            } else {
+                "deauthorize"
+            },
+            candid::encode_one(principal(p)?)?,
+        ),
         AuthAction::List => ("list_authorized", candid::encode_args(())?),
     })
 }
@@ -43,9 +54,21 @@ pub fn auth(target: &mut dyn Target, action: &AuthAction, json: bool) -> Result<
         }
         AuthAction::Add { principal, raw } | AuthAction::Remove { principal, raw } => {
             target.update(method, &arg)?;
-            let set = if *raw { "raw-access set (until the next upgrade)" } else { "admin set" };
-            let verb = if matches!(action, AuthAction::Add { .. }) { "added to" } else { "removed from" };
-            output(json, json!({ "method": method, "principal": principal }), || format!("{principal} {verb} the {set}"));
+            let set = if *raw {
+                "raw-access set (until the next upgrade)"
+            } else {
+                "admin set"
+            };
+            let verb = if matches!(action, AuthAction::Add { .. }) {
+                "added to"
+            } else {
+                "removed from"
+            };
+            output(
+                json,
+                json!({ "method": method, "principal": principal }),
+                || format!("{principal} {verb} the {set}"),
+            );
         }
     }
     Ok(())
@@ -53,26 +76,54 @@ pub fn auth(target: &mut dyn Target, action: &AuthAction, json: bool) -> Result<
 
 /// The Candid bytes of `args` (Candid text) for `method`, typed by the
 /// interface when there is one, and whether the method is a query.
-pub fn call_request(interface: Option<&Interface>, method: &str, args: &str) -> Result<(Vec<u8>, bool)> {
-    let parsed: IDLArgs = candid_parser::parse_idl_args(args)
-        .map_err(|error| CliError::Input(format!("expected Candid text arguments such as `(42, \"text\")`, found `{args}`: {error}")))?;
+pub fn call_request(
+    interface: Option<&Interface>,
+    method: &str,
+    args: &str,
+) -> Result<(Vec<u8>, bool)> {
+    let parsed: IDLArgs = candid_parser::parse_idl_args(args).map_err(|error| {
+        CliError::Input(format!(
+            "expected Candid text arguments such as `(42, \"text\")`, found `{args}`: {error}"
+        ))
+    })?;
     match interface {
         Some(interface) => {
             let signature = interface.method(method)?;
-            let bytes = parsed.to_bytes_with_types(&interface.env, &signature.args).map_err(|error| {
-                CliError::Input(format!("the arguments do not match `{method} : {signature}`: {error}"))
-            })?;
-            Ok((bytes, signature.modes.iter().any(|mode| matches!(mode, FuncMode::Query | FuncMode::CompositeQuery))))
+            let bytes = parsed
+                .to_bytes_with_types(&interface.env, &signature.args)
+                .map_err(|error| {
+                    CliError::Input(format!(
+                        "the arguments do not match `{method} : {signature}`: {error}"
+                    ))
+                })?;
+            Ok((
+                bytes,
+                signature
+                    .modes
+                    .iter()
+                    .any(|mode| matches!(mode, FuncMode::Query | FuncMode::CompositeQuery)),
+            ))
         }
         None => Ok((parsed.to_bytes()?, false)),
     }
 }
 
-pub fn call(target: &mut dyn Target, interface: Option<&Interface>, method: &str, args: &str) -> Result<()> {
+pub fn call(
+    target: &mut dyn Target,
+    interface: Option<&Interface>,
+    method: &str,
+    args: &str,
+) -> Result<()> {
     let (arg, is_query) = call_request(interface, method, args)?;
-    let reply = if is_query { target.query(method, &arg)? } else { target.update(method, &arg)? };
+    let reply = if is_query {
+        target.query(method, &arg)?
+    } else {
+        target.update(method, &arg)?
+    };
     let decoded = match interface {
-        Some(interface) => IDLArgs::from_bytes_with_types(&reply, &interface.env, &interface.method(method)?.rets)?,
+        Some(interface) => {
+            IDLArgs::from_bytes_with_types(&reply, &interface.env, &interface.method(method)?.rets)?
+        }
         None => IDLArgs::from_bytes(&reply)?,
     };
     println!("{decoded}");

@@ -22,12 +22,17 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn stable_size(target: &mut dyn Target) -> Result<u64> {
-    Ok(candid::decode_one(&target.query("stable_size", &candid::encode_args(())?)?)?)
+    Ok(candid::decode_one(
+        &target.query("stable_size", &candid::encode_args(())?)?,
+    )?)
 }
 
 /// The SHA-256 of each `block` bytes of `bytes`.
 pub fn local_digests(bytes: &[u8], block: u64) -> Vec<[u8; 32]> {
-    bytes.chunks(block as usize).map(|chunk| Sha256::digest(chunk).into()).collect()
+    bytes
+        .chunks(block as usize)
+        .map(|chunk| Sha256::digest(chunk).into())
+        .collect()
 }
 
 /// The canister's digests of `[0, length)` in blocks of `block`, asked for in
@@ -45,10 +50,12 @@ pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<
     for reply in target.queries(&calls) {
         let blobs: Vec<serde_bytes::ByteBuf> = candid::decode_one(&reply?)?;
         for blob in blobs {
-            let digest: [u8; 32] = blob
-                .as_slice()
-                .try_into()
-                .map_err(|_| CliError::Input(format!("expected 32-byte digests, found {} bytes", blob.len())))?;
+            let digest: [u8; 32] = blob.as_slice().try_into().map_err(|_| {
+                CliError::Input(format!(
+                    "expected 32-byte digests, found {} bytes",
+                    blob.len()
+                ))
+            })?;
             digests.push(digest);
         }
     }
@@ -78,23 +85,32 @@ pub fn dump(
     json: bool,
 ) -> Result<()> {
     if chunk == 0 || chunk > MAX_RAW_READ {
-        return Err(CliError::Input(format!("expected --chunk-bytes between 1 and {MAX_RAW_READ}, found {chunk}")));
+        return Err(CliError::Input(format!(
+            "expected --chunk-bytes between 1 and {MAX_RAW_READ}, found {chunk}"
+        )));
     }
     let parallel = parallel.max(1);
     let size = stable_size(target)?;
     let partial = with_suffix(output_path, ".partial");
     let state_path = with_suffix(output_path, ".progress");
     // Resume: the state records how many leading bytes of the partial file are done.
-    let state: Option<Value> = std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let mut done = state.filter(|s| s["size"] == size).and_then(|s| s["done"].as_u64()).unwrap_or(0);
+    let state: Option<Value> = std::fs::read(&state_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut done = state
+        .filter(|s| s["size"] == size)
+        .and_then(|s| s["done"].as_u64())
+        .unwrap_or(0);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(false)
         .open(&partial)
         .map_err(|source| CliError::io(&partial, source))?;
-    file.set_len(done).map_err(|source| CliError::io(&partial, source))?;
-    file.seek(SeekFrom::End(0)).map_err(|source| CliError::io(&partial, source))?;
+    file.set_len(done)
+        .map_err(|source| CliError::io(&partial, source))?;
+    file.seek(SeekFrom::End(0))
+        .map_err(|source| CliError::io(&partial, source))?;
 
     let bar = progress::bar(Some(size), "dump", true, json);
     bar.set_position(done);
@@ -103,8 +119,17 @@ pub fn dump(
         let calls: Vec<(String, Vec<u8>)> = (0..parallel as u64)
             .map(|i| done + i * chunk)
             .filter(|&offset| offset < size)
-            .take(stop_after.map_or(parallel, |n| n.saturating_sub(calls_made)).max(0))
-            .map(|offset| Ok(("stable_read".to_string(), candid::encode_args((offset, chunk.min(size - offset)))?)))
+            .take(
+                stop_after
+                    .map_or(parallel, |n| n.saturating_sub(calls_made))
+                    .max(0),
+            )
+            .map(|offset| {
+                Ok((
+                    "stable_read".to_string(),
+                    candid::encode_args((offset, chunk.min(size - offset)))?,
+                ))
+            })
             .collect::<Result<_>>()?;
         if calls.is_empty() {
             bar.abandon();
@@ -114,12 +139,17 @@ pub fn dump(
         }
         for reply in target.queries(&calls) {
             let bytes: serde_bytes::ByteBuf = candid::decode_one(&reply?)?;
-            file.write_all(&bytes).map_err(|source| CliError::io(&partial, source))?;
+            file.write_all(&bytes)
+                .map_err(|source| CliError::io(&partial, source))?;
             done += bytes.len() as u64;
             calls_made += 1;
         }
-        file.flush().map_err(|source| CliError::io(&partial, source))?;
-        write_atomically(&state_path, json!({ "size": size, "done": done }).to_string().as_bytes())?;
+        file.flush()
+            .map_err(|source| CliError::io(&partial, source))?;
+        write_atomically(
+            &state_path,
+            json!({ "size": size, "done": done }).to_string().as_bytes(),
+        )?;
         bar.set_position(done);
     }
     drop(file);
@@ -128,13 +158,27 @@ pub fn dump(
     let _ = std::fs::remove_file(&state_path);
     let bytes = std::fs::read(output_path).map_err(|source| CliError::io(output_path, source))?;
     let manifest = write_manifest(output_path, &bytes)?;
-    output(json, json!({ "image": output_path, "bytes": size, "manifest": manifest }), || {
-        format!("{size} bytes -> {} (manifest {})", output_path.display(), manifest.display())
-    });
+    output(
+        json,
+        json!({ "image": output_path, "bytes": size, "manifest": manifest }),
+        || {
+            format!(
+                "{size} bytes -> {} (manifest {})",
+                output_path.display(),
+                manifest.display()
+            )
+        },
+    );
     Ok(())
 }
 
-pub fn load(target: &mut dyn Target, input: &Path, base: Option<&Path>, block: u64, json: bool) -> Result<()> {
+pub fn load(
+    target: &mut dyn Target,
+    input: &Path,
+    base: Option<&Path>,
+    block: u64,
+    json: bool,
+) -> Result<()> {
     if block < MIN_DIGEST_BLOCK || block > MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2) {
         return Err(CliError::Input(format!(
             "expected --block-bytes between {MIN_DIGEST_BLOCK} and {}, found {block}",
@@ -158,7 +202,9 @@ pub fn load(target: &mut dyn Target, input: &Path, base: Option<&Path>, block: u
         }
         None => live_digests(target, live_size, block)?,
     };
-    let changed: Vec<usize> = (0..wanted.len()).filter(|&i| current.get(i) != Some(&wanted[i])).collect();
+    let changed: Vec<usize> = (0..wanted.len())
+        .filter(|&i| current.get(i) != Some(&wanted[i]))
+        .collect();
 
     // Adjacent changed blocks travel together, up to what one ingress message carries.
     let per_call = ((INGRESS_LIMIT as u64 - 64 * 1024) / block).max(1) as usize;
@@ -207,12 +253,19 @@ pub fn load(target: &mut dyn Target, input: &Path, base: Option<&Path>, block: u
 }
 
 pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Result<()> {
-    let bytes = std::fs::read(manifest_path).map_err(|source| CliError::io(manifest_path, source))?;
-    let manifest: Value = serde_json::from_slice(&bytes)
-        .map_err(|error| CliError::Input(format!("{}: not a manifest: {error}", manifest_path.display())))?;
-    let (Some(size), Some(block), Some(blocks)) =
-        (manifest["size"].as_u64(), manifest["block_size"].as_u64(), manifest["blocks"].as_array())
-    else {
+    let bytes =
+        std::fs::read(manifest_path).map_err(|source| CliError::io(manifest_path, source))?;
+    let manifest: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        CliError::Input(format!(
+            "{}: not a manifest: {error}",
+            manifest_path.display()
+        ))
+    })?;
+    let (Some(size), Some(block), Some(blocks)) = (
+        manifest["size"].as_u64(),
+        manifest["block_size"].as_u64(),
+        manifest["blocks"].as_array(),
+    ) else {
         return Err(CliError::Input(format!(
             "{}: expected a manifest with `size`, `block_size` and `blocks`",
             manifest_path.display()
@@ -220,13 +273,23 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
     };
     let live_size = stable_size(target)?;
     if live_size != size {
-        return Err(CliError::Mismatch(format!("stable memory is {live_size} bytes, the manifest says {size}")));
+        return Err(CliError::Mismatch(format!(
+            "stable memory is {live_size} bytes, the manifest says {size}"
+        )));
     }
     let live = live_digests(target, size, block)?;
-    let differing: Vec<usize> =
-        (0..blocks.len()).filter(|&i| blocks[i].as_str() != Some(hex::encode(live.get(i).copied().unwrap_or_default()).as_str())).collect();
+    let differing: Vec<usize> = (0..blocks.len())
+        .filter(|&i| {
+            blocks[i].as_str()
+                != Some(hex::encode(live.get(i).copied().unwrap_or_default()).as_str())
+        })
+        .collect();
     if !differing.is_empty() {
-        let first: Vec<String> = differing.iter().take(10).map(|i| format!("{}", *i as u64 * block)).collect();
+        let first: Vec<String> = differing
+            .iter()
+            .take(10)
+            .map(|i| format!("{}", *i as u64 * block))
+            .collect();
         return Err(CliError::Mismatch(format!(
             "{} of {} blocks differ from the manifest (first at offsets {})",
             differing.len(),
@@ -234,19 +297,30 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
             first.join(", ")
         )));
     }
-    output(json, json!({ "verified": true, "blocks": blocks.len(), "size": size }), || {
-        format!("stable memory matches {} ({} blocks)", manifest_path.display(), blocks.len())
-    });
+    output(
+        json,
+        json!({ "verified": true, "blocks": blocks.len(), "size": size }),
+        || {
+            format!(
+                "stable memory matches {} ({} blocks)",
+                manifest_path.display(),
+                blocks.len()
+            )
+        },
+    );
     Ok(())
 }
 
 pub fn inspect(path: &Path, json: bool) -> Result<()> {
     let image = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    let layout = Layout::parse(&image).map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+    let layout = Layout::parse(&image)
+        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
     let mut memories = Vec::new();
     for memory in &layout.memories {
         let map = match layout.map_header(&image, memory.id) {
-            Ok(Some(header)) => json!({ "version": header.version, "entries": header.len, "root": header.root_addr }),
+            Ok(Some(header)) => {
+                json!({ "version": header.version, "entries": header.len, "root": header.root_addr })
+            }
             Ok(None) => Value::Null,
             Err(ImageError::NotAMap { found, .. }) => json!({ "not_a_map": found }),
             Err(other) => json!({ "not_a_map": other.to_string() }),
@@ -281,11 +355,19 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
         for memory in summary["memories"].as_array().into_iter().flatten() {
             let contents = match &memory["btreemap"] {
                 Value::Null => "empty".to_string(),
-                map if map.get("not_a_map").is_some() => format!("not a StableBTreeMap ({})", map["not_a_map"]),
-                map => format!("StableBTreeMap v{}, {} entries", map["version"], map["entries"]),
+                map if map.get("not_a_map").is_some() => {
+                    format!("not a StableBTreeMap ({})", map["not_a_map"])
+                }
+                map => format!(
+                    "StableBTreeMap v{}, {} entries",
+                    map["version"], map["entries"]
+                ),
             };
             let buckets = memory["buckets"].as_array().map_or(0, Vec::len);
-            let (id, bytes) = (memory["id"].as_u64().unwrap_or(0), memory["bytes"].as_u64().unwrap_or(0));
+            let (id, bytes) = (
+                memory["id"].as_u64().unwrap_or(0),
+                memory["bytes"].as_u64().unwrap_or(0),
+            );
             text.push_str(&format!("{id:>4}  {bytes:>10}  {buckets:>8}  {contents}\n"));
         }
         text.trim_end().to_string()

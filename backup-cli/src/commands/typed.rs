@@ -34,7 +34,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn read_json(path: &Path) -> Result<Value> {
     let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    serde_json::from_slice(&bytes).map_err(|error| CliError::Input(format!("{}: not JSON: {error}", path.display())))
+    serde_json::from_slice(&bytes)
+        .map_err(|error| CliError::Input(format!("{}: not JSON: {error}", path.display())))
 }
 
 fn field<'a>(fields: &'a [IDLField], name: &str) -> Option<&'a IDLValue> {
@@ -47,11 +48,19 @@ fn opt_type(ty: &Type) -> Type {
 }
 
 /// The argument of `backup_<map>_page(after, max_bytes)`.
-pub fn page_request(interface: &Interface, types: &MapTypes, after: Option<IDLValue>, max_bytes: Option<u64>) -> Result<Vec<u8>> {
+pub fn page_request(
+    interface: &Interface,
+    types: &MapTypes,
+    after: Option<IDLValue>,
+    max_bytes: Option<u64>,
+) -> Result<Vec<u8>> {
     let after = after.map_or(IDLValue::None, |key| IDLValue::Opt(Box::new(key)));
-    let max = max_bytes.map_or(IDLValue::None, |n| IDLValue::Opt(Box::new(IDLValue::Nat64(n))));
+    let max = max_bytes.map_or(IDLValue::None, |n| {
+        IDLValue::Opt(Box::new(IDLValue::Nat64(n)))
+    });
     let nat64: Type = TypeInner::Nat64.into();
-    Ok(IDLArgs::new(&[after, max]).to_bytes_with_types(&interface.env, &[opt_type(&types.key), opt_type(&nat64)])?)
+    Ok(IDLArgs::new(&[after, max])
+        .to_bytes_with_types(&interface.env, &[opt_type(&types.key), opt_type(&nat64)])?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -73,14 +82,26 @@ pub fn backup(
     let format_name = format!("{format:?}").to_lowercase();
 
     // Resume from the last page written, if an earlier run of the same backup stopped.
-    let state = read_json(&state_path).ok().filter(|s| s["map"] == map && s["format"] == format_name.as_str());
+    let state = read_json(&state_path)
+        .ok()
+        .filter(|s| s["map"] == map && s["format"] == format_name.as_str());
     let (mut cursor, mut count, written) = match &state {
         Some(state) => {
             let cursor = match &state["cursor"] {
                 Value::Null => None,
-                key => Some(from_json(env, &types.key, key, Format::Lossless, "the saved cursor")?),
+                key => Some(from_json(
+                    env,
+                    &types.key,
+                    key,
+                    Format::Lossless,
+                    "the saved cursor",
+                )?),
             };
-            (cursor, state["entries"].as_u64().unwrap_or(0), state["bytes"].as_u64().unwrap_or(0))
+            (
+                cursor,
+                state["entries"].as_u64().unwrap_or(0),
+                state["bytes"].as_u64().unwrap_or(0),
+            )
         }
         None => (None, 0, 0),
     };
@@ -91,10 +112,12 @@ pub fn backup(
         .open(&partial)
         .map_err(|source| CliError::io(&partial, source))?;
     // Drop anything written after the last recorded page.
-    file.set_len(written).map_err(|source| CliError::io(&partial, source))?;
+    file.set_len(written)
+        .map_err(|source| CliError::io(&partial, source))?;
     let mut file = std::io::BufWriter::new(file);
     use std::io::Seek;
-    file.seek(std::io::SeekFrom::End(0)).map_err(|source| CliError::io(&partial, source))?;
+    file.seek(std::io::SeekFrom::End(0))
+        .map_err(|source| CliError::io(&partial, source))?;
     let mut written = written;
 
     let bar = progress::bar(None, &format!("backup {map}"), false, json);
@@ -111,7 +134,9 @@ pub fn backup(
         let reply = target.query(&method, &arg)?;
         let page = IDLArgs::from_bytes_with_types(&reply, env, std::slice::from_ref(&types.page))?;
         let Some(IDLValue::Record(fields)) = page.args.first() else {
-            return Err(CliError::Input(format!("`{method}` returned something other than a page")));
+            return Err(CliError::Input(format!(
+                "`{method}` returned something other than a page"
+            )));
         };
         let entries = match field(fields, "entries") {
             Some(IDLValue::Vec(entries)) => entries.as_slice(),
@@ -121,17 +146,27 @@ pub fn backup(
             bar.set_length(*len);
         }
         for entry in entries {
-            let IDLValue::Record(pair) = entry else { continue };
-            let key = field_by_id(pair, 0).ok_or_else(|| CliError::Input("an entry without a key".into()))?;
-            let value = field_by_id(pair, 1).ok_or_else(|| CliError::Input("an entry without a value".into()))?;
-            let line = json!([to_json(env, &types.key, key, format)?, to_json(env, &types.value, value, format)?]);
-            let mut bytes = serde_json::to_vec(&line).map_err(|e| CliError::Input(e.to_string()))?;
+            let IDLValue::Record(pair) = entry else {
+                continue;
+            };
+            let key = field_by_id(pair, 0)
+                .ok_or_else(|| CliError::Input("an entry without a key".into()))?;
+            let value = field_by_id(pair, 1)
+                .ok_or_else(|| CliError::Input("an entry without a value".into()))?;
+            let line = json!([
+                to_json(env, &types.key, key, format)?,
+                to_json(env, &types.value, value, format)?
+            ]);
+            let mut bytes =
+                serde_json::to_vec(&line).map_err(|e| CliError::Input(e.to_string()))?;
             bytes.push(b'\n');
-            file.write_all(&bytes).map_err(|source| CliError::io(&partial, source))?;
+            file.write_all(&bytes)
+                .map_err(|source| CliError::io(&partial, source))?;
             written += bytes.len() as u64;
             count += 1;
         }
-        file.flush().map_err(|source| CliError::io(&partial, source))?;
+        file.flush()
+            .map_err(|source| CliError::io(&partial, source))?;
         pages += 1;
         bar.set_position(count);
         let next = match field(fields, "next") {
@@ -153,10 +188,14 @@ pub fn backup(
     bar.finish_and_clear();
 
     // Assemble the file from the lines of the partial file.
-    let lines = std::fs::read_to_string(&partial).map_err(|source| CliError::io(&partial, source))?;
+    let lines =
+        std::fs::read_to_string(&partial).map_err(|source| CliError::io(&partial, source))?;
     let entries: Vec<Value> = lines
         .lines()
-        .map(|line| serde_json::from_str(line).map_err(|e| CliError::Input(format!("{}: {e}", partial.display()))))
+        .map(|line| {
+            serde_json::from_str(line)
+                .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))
+        })
         .collect::<Result<_>>()?;
     let document = match format {
         Format::Json => Value::Array(entries),
@@ -172,9 +211,16 @@ pub fn backup(
     write_atomically(output_path, &text)?;
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(&state_path);
-    output(json, json!({ "map": map, "entries": count, "pages": pages, "file": output_path }), || {
-        format!("{count} entries of `{map}` in {pages} pages -> {}", output_path.display())
-    });
+    output(
+        json,
+        json!({ "map": map, "entries": count, "pages": pages, "file": output_path }),
+        || {
+            format!(
+                "{count} entries of `{map}` in {pages} pages -> {}",
+                output_path.display()
+            )
+        },
+    );
     Ok(())
 }
 
@@ -201,14 +247,27 @@ pub fn read_entries(interface: &Interface, types: &MapTypes, path: &Path) -> Res
             )))
         }
     };
-    let TypeInner::Vec(entry_type) = interface.env.trace_type(&types.entries).map(|t| t.as_ref().clone())? else {
-        return Err(CliError::Input("the restore endpoint does not take a vector".into()));
+    let TypeInner::Vec(entry_type) = interface
+        .env
+        .trace_type(&types.entries)
+        .map(|t| t.as_ref().clone())?
+    else {
+        return Err(CliError::Input(
+            "the restore endpoint does not take a vector".into(),
+        ));
     };
     entries
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            from_json(&interface.env, &entry_type, entry, format, &format!("entry {i}")).map_err(|error| {
+            from_json(
+                &interface.env,
+                &entry_type,
+                entry,
+                format,
+                &format!("entry {i}"),
+            )
+            .map_err(|error| {
                 CliError::Input(format!("{}: {error}; nothing was sent", path.display()))
             })
         })
@@ -216,9 +275,15 @@ pub fn read_entries(interface: &Interface, types: &MapTypes, path: &Path) -> Res
 }
 
 /// Splits `entries` into `restore_<map>` arguments that each fit `budget` bytes.
-pub fn batches(interface: &Interface, types: &MapTypes, entries: &[IDLValue], budget: usize) -> Result<Vec<(usize, Vec<u8>)>> {
+pub fn batches(
+    interface: &Interface,
+    types: &MapTypes,
+    entries: &[IDLValue],
+    budget: usize,
+) -> Result<Vec<(usize, Vec<u8>)>> {
     let encode = |slice: &[IDLValue]| -> Result<Vec<u8>> {
-        Ok(IDLArgs::new(&[IDLValue::Vec(slice.to_vec())]).to_bytes_with_types(&interface.env, std::slice::from_ref(&types.entries))?)
+        Ok(IDLArgs::new(&[IDLValue::Vec(slice.to_vec())])
+            .to_bytes_with_types(&interface.env, std::slice::from_ref(&types.entries))?)
     };
     let header = encode(&[])?.len() - 1;
     let mut out = Vec::new();
@@ -258,54 +323,107 @@ pub fn restore(
     let budget = backup_runtime::limits::INGRESS_LIMIT - 64 * 1024;
     let batches = batches(interface, &types, &entries, budget)?;
 
-    let digest = hex::encode(Sha256::digest(std::fs::read(input).map_err(|source| CliError::io(input, source))?));
+    let digest = hex::encode(Sha256::digest(
+        std::fs::read(input).map_err(|source| CliError::io(input, source))?,
+    ));
     let state_path = with_suffix(input, ".restore-progress");
-    let state = read_json(&state_path).ok().filter(|s| s["map"] == map && s["file_sha256"] == digest.as_str());
-    let mut done_batches = state.as_ref().and_then(|s| s["batches"].as_u64()).unwrap_or(0) as usize;
-    let mut restored = state.as_ref().and_then(|s| s["entries"].as_u64()).unwrap_or(0);
-    let save = |done_batches: usize, restored: u64| {
-        let saved = json!({ "map": map, "file_sha256": digest, "batches": done_batches, "entries": restored });
+    let state = read_json(&state_path).ok().filter(|s| {
+        s["map"] == map && s["file_sha256"] == digest.as_str() && s["replace"] == replace
+    });
+    let save = |phase: &str, batches: usize, entries: u64| {
+        let saved = json!({ "map": map, "file_sha256": digest, "replace": replace, "phase": phase, "batches": batches, "entries": entries });
         write_atomically(&state_path, saved.to_string().as_bytes())
     };
-
-    if replace && state.is_none() {
-        let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
-        let cleared: u64 = candid::decode_one(&reply)?;
-        if !json {
-            eprintln!("cleared {cleared} entries of `{map}`");
-        }
-        save(0, 0)?;
-    }
-    let bar = progress::bar(Some(entries.len() as u64), &format!("restore {map}"), false, json);
-    bar.set_position(restored);
+    // With --replace the file is first restored over the map as it is: the
+    // canister checks every batch (key text included), so a file it refuses
+    // never gets as far as the clear. Then the map is cleared and restored.
+    let phases: &[&str] = if replace {
+        &["check", "final"]
+    } else {
+        &["final"]
+    };
+    let resume_phase = state
+        .as_ref()
+        .and_then(|s| s["phase"].as_str().map(str::to_string));
+    let first = resume_phase
+        .as_deref()
+        .and_then(|p| phases.iter().position(|q| *q == p))
+        .unwrap_or(0);
     let method = format!("restore_{map}");
     let mut sent = 0usize;
-    for (index, (count, arg)) in batches.iter().enumerate().skip(done_batches) {
-        if stop_after == Some(sent) {
-            bar.abandon();
-            return Err(CliError::Network(format!(
-                "stopped after {index} batches as asked; run the same command again to resume"
-            )));
+    let mut restored = 0u64;
+    for (phase_index, phase) in phases.iter().enumerate().skip(first) {
+        let resuming = phase_index == first && state.is_some();
+        let mut done_batches = if resuming {
+            state
+                .as_ref()
+                .and_then(|s| s["batches"].as_u64())
+                .unwrap_or(0) as usize
+        } else {
+            0
+        };
+        restored = if resuming {
+            state
+                .as_ref()
+                .and_then(|s| s["entries"].as_u64())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if replace && *phase == "final" && !resuming {
+            let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
+            let cleared: u64 = candid::decode_one(&reply)?;
+            if !json {
+                eprintln!("every batch was accepted; cleared {cleared} entries of `{map}` for the exact restore");
+            }
         }
-        let reply = target.update(&method, arg)?;
-        let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
-        let inserted = result.map_err(|error| CliError::Rejected { method: method.clone(), message: error })?;
-        if inserted != *count as u64 {
-            return Err(CliError::Rejected {
-                method: method.clone(),
-                message: format!("expected {count} entries restored, the canister says {inserted}"),
-            });
-        }
-        restored += inserted;
-        sent += 1;
-        done_batches = index + 1;
-        save(done_batches, restored)?;
+        save(phase, done_batches, restored)?;
+        let label = if *phase == "check" {
+            format!("restore {map} (pass 1 of 2)")
+        } else {
+            format!("restore {map}")
+        };
+        let bar = progress::bar(Some(entries.len() as u64), &label, false, json);
         bar.set_position(restored);
+        for (index, (count, arg)) in batches.iter().enumerate().skip(done_batches) {
+            if stop_after == Some(sent) {
+                bar.abandon();
+                return Err(CliError::Network(format!(
+                    "stopped after {sent} batches as asked; run the same command again to resume"
+                )));
+            }
+            let reply = target.update(&method, arg)?;
+            let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
+            let inserted = result.map_err(|error| CliError::Rejected {
+                method: method.clone(),
+                message: error,
+            })?;
+            if inserted != *count as u64 {
+                return Err(CliError::Rejected {
+                    method: method.clone(),
+                    message: format!(
+                        "expected {count} entries restored, the canister says {inserted}"
+                    ),
+                });
+            }
+            restored += inserted;
+            sent += 1;
+            done_batches = index + 1;
+            save(phase, done_batches, restored)?;
+            bar.set_position(restored);
+        }
+        bar.finish_and_clear();
     }
-    bar.finish_and_clear();
     let _ = std::fs::remove_file(&state_path);
-    output(json, json!({ "map": map, "entries": restored, "batches": batches.len() }), || {
-        format!("{restored} entries restored into `{map}` in {} batches", batches.len())
-    });
+    output(
+        json,
+        json!({ "map": map, "entries": restored, "batches": batches.len() }),
+        || {
+            format!(
+                "{restored} entries restored into `{map}` in {} batches",
+                batches.len()
+            )
+        },
+    );
     Ok(())
 }

@@ -1,0 +1,531 @@
+//! The `ic-backup` binary, driven offline over the examples' real wasm in the
+//! embedded runner: every command, interruptions and bad files.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wasm(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../target/wasm32-unknown-unknown/release/{name}.wasm"
+    ));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with scripts/test.sh",
+        path.display()
+    );
+    path
+}
+
+struct Offline {
+    wasm: PathBuf,
+    image: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Offline {
+    fn new(example: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Offline {
+            wasm: wasm(example),
+            image: dir.path().join("stable_memory.bin"),
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+            .arg("--wasm")
+            .arg(&self.wasm)
+            .arg("--image")
+            .arg(&self.image)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure with `code`; returns standard error.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+fn principal(n: u32) -> String {
+    let mut bytes = [8u8; 29];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    candid::Principal::from_slice(&bytes).to_text()
+}
+
+/// A backup file of `n` profiles in the article's form.
+fn profiles_file(path: &Path, n: u32) {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            json!([principal(i), {
+                "username": format!("user{i}"),
+                "email": format!("user{i}@example.org"),
+                "password": "x".repeat(i as usize % 300),
+                "updated_time_msecs": 1_700_000_000_000u64 + u64::from(i),
+            }])
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&entries).unwrap()).unwrap();
+}
+
+fn entries(path: &Path) -> Value {
+    let document: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    match document {
+        Value::Array(_) => document,
+        other => other["entries"].clone(),
+    }
+}
+
+#[test]
+fn backup_damage_restore_compare() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    profiles_file(&source, 500);
+    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let backup = offline.path("backup.json");
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        backup.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(entries(&backup).as_array().unwrap().len(), 500);
+
+    // Damage: clear the map, add a stranger.
+    offline.ok(&["call", "clear_profiles"]);
+    offline.ok(&["call", "set_profile", "(record { username = opt \"intruder\"; email = null; password = null; updated_time_msecs = null })"]);
+    assert!(offline.ok(&["call", "profile_count"]).contains("1 : nat64"));
+
+    offline.ok(&[
+        "restore",
+        "profiles",
+        "-i",
+        backup.to_str().unwrap(),
+        "--replace",
+    ]);
+    let again = offline.path("again.json");
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        again.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        entries(&again),
+        entries(&backup),
+        "restored exactly, the intruder gone"
+    );
+    // The article's file and ours agree on every entry.
+    assert_eq!(
+        entries(&backup),
+        entries(&source)
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Value>()
+    );
+}
+
+#[test]
+fn lossless_round_trip_of_every_type() {
+    let offline = Offline::new("ledger");
+    for (owner, kind) in [
+        (1, "variant { Checking }"),
+        (
+            2,
+            "variant { Savings = record { rate_basis_points = 150 : nat16 } }",
+        ),
+        (3, "variant { Frozen = record { reason = \"audit\" } }"),
+    ] {
+        let args = format!("(principal \"{}\", {kind}, opt record {{ daily = 9_007_199_254_740_993 : nat64; monthly = null }})", principal(owner));
+        offline.ok(&["call", "open_account", &args]);
+        offline.ok(&[
+            "call",
+            "deposit",
+            &format!("({owner} : nat64, 18_446_744_073_709_551_000 : nat64)"),
+        ]);
+    }
+    offline.ok(&[
+        "call",
+        "put_document",
+        "(\"doc\", \"application/octet-stream\", blob \"\\00\\ff\\10\")",
+    ]);
+    for map in ["accounts", "documents", "owners"] {
+        let file = offline.path(&format!("{map}.json"));
+        offline.ok(&["backup", map, "-o", file.to_str().unwrap()]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        if map == "accounts" {
+            assert!(
+                text.contains("\"18446744073709551000\""),
+                "nat64 above 2^53 kept as text: {text}"
+            );
+            assert!(text.contains("\"9007199254740993\""), "{text}");
+        }
+        if map == "documents" {
+            assert!(text.contains("\"00ff10\""), "blob as hex: {text}");
+        }
+        offline.ok(&["call", &format!("clear_{map}")]);
+        offline.ok(&["restore", map, "-i", file.to_str().unwrap()]);
+        let again = offline.path(&format!("{map}-again.json"));
+        offline.ok(&["backup", map, "-o", again.to_str().unwrap()]);
+        assert_eq!(entries(&again), entries(&file), "{map} round trip");
+    }
+}
+
+#[test]
+fn an_interrupted_backup_resumes_without_loss_or_duplication() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    profiles_file(&source, 300);
+    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let whole = offline.path("whole.json");
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        whole.to_str().unwrap(),
+        "--max-bytes",
+        "4000",
+    ]);
+
+    let resumed = offline.path("resumed.json");
+    let error = offline.fails(
+        &[
+            "backup",
+            "profiles",
+            "-o",
+            resumed.to_str().unwrap(),
+            "--max-bytes",
+            "4000",
+            "--stop-after",
+            "3",
+        ],
+        1,
+    );
+    assert!(error.contains("run the same command again"), "{error}");
+    assert!(!resumed.exists());
+    offline.fails(
+        &[
+            "backup",
+            "profiles",
+            "-o",
+            resumed.to_str().unwrap(),
+            "--max-bytes",
+            "4000",
+            "--stop-after",
+            "2",
+        ],
+        1,
+    );
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        resumed.to_str().unwrap(),
+        "--max-bytes",
+        "4000",
+    ]);
+    assert_eq!(entries(&resumed), entries(&whole));
+    assert!(
+        !offline.path("resumed.json.partial").exists()
+            && !offline.path("resumed.json.progress").exists()
+    );
+}
+
+#[test]
+fn an_interrupted_restore_resumes_without_loss_or_duplication() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    // Large enough for several 2 MiB batches.
+    let entries_in: Vec<Value> = (0..40)
+        .map(|i| json!([principal(i), { "username": "u".repeat(200_000), "email": null, "password": null, "updated_time_msecs": null }]))
+        .collect();
+    std::fs::write(&source, serde_json::to_vec(&entries_in).unwrap()).unwrap();
+    let error = offline.fails(
+        &[
+            "restore",
+            "profiles",
+            "-i",
+            source.to_str().unwrap(),
+            "--stop-after",
+            "1",
+        ],
+        1,
+    );
+    assert!(error.contains("run the same command again"), "{error}");
+    let count = offline.ok(&["call", "profile_count"]);
+    let count: u64 = count
+        .trim()
+        .trim_start_matches('(')
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace('_', "")
+        .parse()
+        .unwrap();
+    assert!(count > 0 && count < 40, "one batch went in: {count}");
+    let done = offline.ok(&[
+        "--json",
+        "restore",
+        "profiles",
+        "-i",
+        source.to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_str(done.trim()).unwrap();
+    assert_eq!(report["entries"], 40);
+    assert!(offline
+        .ok(&["call", "profile_count"])
+        .contains("(40 : nat64)"));
+}
+
+#[test]
+fn a_file_of_the_wrong_types_is_refused_before_anything_is_sent() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    profiles_file(&source, 10);
+    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let before = std::fs::read(&offline.image).unwrap();
+    let bad = offline.path("bad.json");
+    let cases = [
+        (
+            json!([[principal(1), { "username": 42 }]]),
+            "entry 0[1].username",
+        ),
+        (
+            json!([[principal(1), { "nickname": "x" }]]),
+            "no field `nickname`",
+        ),
+        (json!({ "rows": [] }), "expected a backup"),
+    ];
+    for (document, expected) in cases {
+        std::fs::write(&bad, serde_json::to_vec(&document).unwrap()).unwrap();
+        let error = offline.fails(
+            &[
+                "restore",
+                "profiles",
+                "-i",
+                bad.to_str().unwrap(),
+                "--replace",
+            ],
+            2,
+        );
+        assert!(error.contains(expected), "`{expected}` not in {error}");
+        assert_eq!(
+            std::fs::read(&offline.image).unwrap(),
+            before,
+            "the image changed"
+        );
+    }
+    // A key whose text only the canister can check: refused by the canister
+    // in the first pass, before --replace clears anything.
+    std::fs::write(
+        &bad,
+        serde_json::to_vec(&json!([["not a principal", {}]])).unwrap(),
+    )
+    .unwrap();
+    let error = offline.fails(
+        &[
+            "restore",
+            "profiles",
+            "-i",
+            bad.to_str().unwrap(),
+            "--replace",
+        ],
+        1,
+    );
+    assert!(
+        error.contains("expected a principal") && error.contains("nothing was restored"),
+        "{error}"
+    );
+    assert!(!error.contains("cleared"), "{error}");
+    assert_eq!(
+        std::fs::read(&offline.image).unwrap(),
+        before,
+        "the map was not cleared"
+    );
+    let error = offline.fails(&["restore", "nosuchmap", "-i", source.to_str().unwrap()], 2);
+    assert!(
+        error.contains("no map `nosuchmap`") && error.contains("profiles"),
+        "{error}"
+    );
+}
+
+#[test]
+fn dump_edit_load_verify_and_read_the_repair() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    profiles_file(&source, 200);
+    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    offline.ok(&[
+        "call",
+        "stable_authorize",
+        &format!("(principal \"{}\")", principal(999)),
+    ]);
+
+    let dump = offline.path("dump.dat");
+    offline.fails(
+        &[
+            "dump",
+            "-o",
+            dump.to_str().unwrap(),
+            "--chunk-bytes",
+            "65536",
+            "--parallel",
+            "4",
+            "--stop-after",
+            "5",
+        ],
+        1,
+    );
+    offline.ok(&[
+        "dump",
+        "-o",
+        dump.to_str().unwrap(),
+        "--chunk-bytes",
+        "65536",
+        "--parallel",
+        "4",
+    ]);
+    assert_eq!(
+        std::fs::read(&dump).unwrap(),
+        std::fs::read(&offline.image).unwrap(),
+        "resumed dump is the image"
+    );
+    let manifest = offline.path("dump.dat.sha256");
+    offline.ok(&["verify", "--manifest", manifest.to_str().unwrap()]);
+
+    // Edit the dump offline: one profile's username, in place in its bytes.
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let at = bytes.windows(7).position(|w| w == b"user123").unwrap();
+    bytes[at..at + 7].copy_from_slice(b"USER123");
+    let edited = offline.path("edited.dat");
+    std::fs::write(&edited, &bytes).unwrap();
+
+    let report = offline.ok(&["--json", "load", "-i", edited.to_str().unwrap()]);
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(report["changed"], 1);
+    assert_eq!(report["bytes_sent"], 65536);
+    assert_eq!(report["verified"], true);
+    // The manifest of the original no longer matches.
+    let error = offline.fails(&["verify", "--manifest", manifest.to_str().unwrap()], 3);
+    assert!(error.contains("1 of"), "{error}");
+    // Every offline run starts the canister afresh over the image: an upgrade.
+    let profile = offline.ok(&[
+        "call",
+        "get_profile_of",
+        &format!("(principal \"{}\")", principal(123)),
+    ]);
+    assert!(profile.contains("USER123"), "{profile}");
+}
+
+#[test]
+fn inspect_shows_the_layout_and_refuses_other_files() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    profiles_file(&source, 20);
+    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    offline.ok(&["auth", "add", &principal(5)]);
+    let text = offline.ok(&["inspect", offline.image.to_str().unwrap()]);
+    assert!(text.contains("StableBTreeMap v2, 20 entries"), "{text}");
+    let report: Value = serde_json::from_str(
+        offline
+            .ok(&["--json", "inspect", offline.image.to_str().unwrap()])
+            .trim(),
+    )
+    .unwrap();
+    let ids: Vec<u64> = report["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![0, 254], "the profiles map and the admin set");
+    let error = offline.fails(&["inspect", source.to_str().unwrap()], 2);
+    assert!(
+        error.contains("not a MemoryManager stable memory image"),
+        "{error}"
+    );
+}
+
+#[test]
+fn auth_and_bad_arguments() {
+    let offline = Offline::new("profiles");
+    offline.ok(&["auth", "add", &principal(1)]);
+    assert!(offline.ok(&["auth", "list"]).contains(&principal(1)));
+    offline.ok(&["auth", "remove", &principal(1)]);
+    let error = offline.fails(&["auth", "add", "not-a-principal"], 2);
+    assert!(error.contains("expected a principal"), "{error}");
+    let error = offline.fails(&["auth", "add", "2vxsx-fae"], 1);
+    assert!(error.contains("anonymous"), "{error}");
+    // Not a controller: refused by the canister's guard.
+    let error = offline.fails(&["--not-controller", "auth", "list"], 1);
+    assert!(error.contains("not authorized"), "{error}");
+    let error = offline.fails(&["call", "no_such_method"], 2);
+    assert!(error.contains("no method `no_such_method`"), "{error}");
+    let error = offline.fails(&["call", "profile_count", "(oops"], 2);
+    assert!(error.contains("Candid text"), "{error}");
+}
+
+#[test]
+fn help_explains_with_examples() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("Examples:") && help.contains("--wasm"),
+        "{help}"
+    );
+    for command in [
+        "backup", "restore", "dump", "load", "inspect", "verify", "call", "auth",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Example"),
+            "{command} --help has no example:\n{help}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .args(["auth", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected --canister"));
+}
