@@ -129,3 +129,77 @@ pub fn call(
     println!("{decoded}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DID: &str = r#"service : {
+        profile_count : () -> (nat64) query;
+        get_profile_of : (principal) -> (opt record { username : opt text }) query;
+        authorize : (principal) -> ();
+    }"#;
+
+    #[test]
+    fn auth_requests_name_the_right_method() {
+        let p = "aaaaa-aa".to_string();
+        let (method, arg) = auth_request(&AuthAction::Add {
+            principal: p.clone(),
+            raw: true,
+        })
+        .unwrap();
+        assert_eq!(method, "stable_authorize");
+        assert_eq!(
+            candid::decode_one::<Principal>(&arg).unwrap(),
+            Principal::management_canister()
+        );
+        assert_eq!(
+            auth_request(&AuthAction::Remove {
+                principal: p,
+                raw: false
+            })
+            .unwrap()
+            .0,
+            "deauthorize"
+        );
+        assert_eq!(
+            auth_request(&AuthAction::List).unwrap().0,
+            "list_authorized"
+        );
+        assert!(auth_request(&AuthAction::Add {
+            principal: "nope".into(),
+            raw: false
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn call_requests_are_typed_by_the_interface() {
+        let interface = Interface::parse(DID).unwrap();
+        let (arg, query) = call_request(
+            Some(&interface),
+            "get_profile_of",
+            "(principal \"aaaaa-aa\")",
+        )
+        .unwrap();
+        assert!(query);
+        assert_eq!(
+            candid::decode_one::<Principal>(&arg).unwrap(),
+            Principal::management_canister()
+        );
+        let (_, query) =
+            call_request(Some(&interface), "authorize", "(principal \"aaaaa-aa\")").unwrap();
+        assert!(!query, "an update goes through consensus");
+        let error = call_request(Some(&interface), "get_profile_of", "(42)")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("do not match"), "{error}");
+        let error = call_request(Some(&interface), "nope", "()")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no method `nope`") && error.contains("profile_count"),
+            "{error}"
+        );
+    }
+}

@@ -119,11 +119,7 @@ pub fn dump(
         let calls: Vec<(String, Vec<u8>)> = (0..parallel as u64)
             .map(|i| done + i * chunk)
             .filter(|&offset| offset < size)
-            .take(
-                stop_after
-                    .map_or(parallel, |n| n.saturating_sub(calls_made))
-                    .max(0),
-            )
+            .take(stop_after.map_or(parallel, |n| n.saturating_sub(calls_made)))
             .map(|offset| {
                 Ok((
                     "stable_read".to_string(),

@@ -427,3 +427,81 @@ pub fn restore(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DID: &str = r#"
+        type Page = record { entries : vec record { text; record { n : nat64 } }; next : opt text; len : nat64 };
+        service : {
+            backup_things_page : (opt text, opt nat64) -> (Page) query;
+            restore_things : (vec record { text; record { n : nat64 } }) -> (variant { Ok : nat64; Err : text });
+        }"#;
+
+    #[test]
+    fn page_requests_carry_the_cursor_and_budget() {
+        let interface = Interface::parse(DID).unwrap();
+        let types = interface.map("things").unwrap();
+        let arg = page_request(
+            &interface,
+            &types,
+            Some(IDLValue::Text("k".into())),
+            Some(4096),
+        )
+        .unwrap();
+        let (after, max): (Option<String>, Option<u64>) = candid::decode_args(&arg).unwrap();
+        assert_eq!((after.as_deref(), max), (Some("k"), Some(4096)));
+        let arg = page_request(&interface, &types, None, None).unwrap();
+        let (after, max): (Option<String>, Option<u64>) = candid::decode_args(&arg).unwrap();
+        assert_eq!((after, max), (None, None));
+        assert!(interface
+            .map("other")
+            .unwrap_err()
+            .to_string()
+            .contains("its maps: things"));
+    }
+
+    #[test]
+    fn restore_batches_fit_the_budget_and_keep_every_entry() {
+        let interface = Interface::parse(DID).unwrap();
+        let types = interface.map("things").unwrap();
+        let entry = |i: u64| {
+            IDLValue::Record(vec![
+                IDLField {
+                    id: candid::types::Label::Id(0),
+                    val: IDLValue::Text(format!("key-{i:04}")),
+                },
+                IDLField {
+                    id: candid::types::Label::Id(1),
+                    val: IDLValue::Record(vec![IDLField {
+                        id: candid::types::Label::Named("n".into()),
+                        val: IDLValue::Nat64(i),
+                    }]),
+                },
+            ])
+        };
+        let entries: Vec<IDLValue> = (0..1000).map(entry).collect();
+        let batches = batches(&interface, &types, &entries, 1000).unwrap();
+        assert!(batches.len() > 10);
+        let mut seen = Vec::new();
+        for (count, arg) in &batches {
+            assert!(arg.len() <= 1000, "a batch of {} bytes", arg.len());
+            let args = IDLArgs::from_bytes(arg).unwrap();
+            let IDLValue::Vec(items) = &args.args[0] else {
+                panic!("not a vector")
+            };
+            assert_eq!(items.len(), *count);
+            seen.extend(items.iter().cloned());
+        }
+        assert_eq!(seen.len(), 1000);
+        let error = batches_error(&interface, &types, &entries);
+        assert!(error.contains("alone encodes"), "{error}");
+    }
+
+    fn batches_error(interface: &Interface, types: &MapTypes, entries: &[IDLValue]) -> String {
+        batches(interface, types, entries, 10)
+            .unwrap_err()
+            .to_string()
+    }
+}
