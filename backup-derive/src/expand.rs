@@ -331,7 +331,7 @@ mod tests {
                 d: StableBTreeMap<u64, u64, Memory>,
             }
         };
-        let errors = derive(&input).err().expect("the struct is refused");
+        let errors = derive(&input).expect_err("the struct is refused");
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         for expected in [
             "unknown backup struct attribute `bogus`",
