@@ -233,7 +233,7 @@ pub fn load(
     }
     output(
         json,
-        json!({ "blocks": wanted.len(), "changed": changed.len(), "bytes_sent": sent, "calls": writes.len(), "verified": true }),
+        json!({ "blocks": wanted.len(), "changed": changed.len(), "bytes_sent": sent, "calls": writes.len(), "verified": true, "next_step": "upgrade the canister so that it reloads its heap from stable memory" }),
         || {
             format!(
                 "{} of {} blocks differed; sent {sent} bytes in {} calls; stable memory now matches {}.\n\

@@ -123,6 +123,7 @@ pub fn backup(
     let bar = progress::bar(None, &format!("backup {map}"), false, json);
     bar.set_position(count);
     let mut pages = 0usize;
+    let mut received = 0u64;
     loop {
         if stop_after == Some(pages) {
             bar.abandon();
@@ -132,6 +133,8 @@ pub fn backup(
         }
         let arg = page_request(interface, &types, cursor.clone(), max_bytes)?;
         let reply = target.query(&method, &arg)?;
+        received += reply.len() as u64;
+        bar.set_message(format!("backup {map}: {} received", indicatif::HumanBytes(received)));
         let page = IDLArgs::from_bytes_with_types(&reply, env, std::slice::from_ref(&types.page))?;
         let Some(IDLValue::Record(fields)) = page.args.first() else {
             return Err(CliError::Input(format!(
