@@ -87,6 +87,7 @@ fn endpoints(canister: &mut Canister, cast: &Cast) -> Vec<Endpoint> {
         endpoint("list_authorized", false, Admin, ()),
         endpoint("get_profile_of", false, Admin, (cast.stranger,)),
         endpoint("profile_count", false, Admin, ()),
+        endpoint("backup", false, Admin, (0u64, 10u64)),
         endpoint("stable_authorize", true, Raw, (someone,)),
         endpoint("stable_deauthorize", true, Raw, (someone,)),
         endpoint("stable_size", false, Raw, ()),

@@ -128,10 +128,10 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// Queries in flight at once.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 16)]
         parallel: usize,
-        /// Bytes per `stable_read` (at most 1.9375 MiB).
-        #[arg(long, default_value_t = 1 << 20)]
+        /// Bytes per `stable_read` (at most 1.9375 MiB, the default).
+        #[arg(long, default_value_t = backup_runtime::limits::MAX_RAW_READ)]
         chunk_bytes: u64,
         /// Stop after this many chunks, as if interrupted (for tests).
         #[arg(long, hide = true)]

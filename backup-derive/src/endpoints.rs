@@ -202,7 +202,7 @@ fn raw_endpoints() -> TokenStream {
             #p::or_trap(#p::raw::stable_write(&#p::memory::stable_memory(), offset, &data));
         }
 
-        #[doc = " SHA-256 of each `block_size` block of `length` bytes from `offset` (at most 64 MiB, blocks of at least 4 KiB). Call it as an update for a certified answer."]
+        #[doc = " SHA-256 of each `block_size` block of `length` bytes from `offset` (at most 16 MiB, blocks of at least 4 KiB). Call it as an update for a certified answer."]
         #raw_query
         fn stable_digest(offset: u64, length: u64, block_size: u64) -> #p::Vec<#p::ByteBuf> {
             let digests = #p::raw::stable_digest(&#p::memory::stable_memory(), offset, length, block_size);

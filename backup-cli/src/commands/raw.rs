@@ -203,7 +203,7 @@ pub fn load(
         .collect();
 
     // Adjacent changed blocks travel together, up to what one ingress message carries.
-    let per_call = ((INGRESS_LIMIT as u64 - 64 * 1024) / block).max(1) as usize;
+    let per_call = (super::CALL_BUDGET as u64 / block).max(1) as usize;
     let mut writes: Vec<(usize, usize)> = Vec::new();
     for &i in &changed {
         match writes.last_mut() {

@@ -134,7 +134,10 @@ pub fn backup(
         let arg = page_request(interface, &types, cursor.clone(), max_bytes)?;
         let reply = target.query(&method, &arg)?;
         received += reply.len() as u64;
-        bar.set_message(format!("backup {map}: {} received", indicatif::HumanBytes(received)));
+        bar.set_message(format!(
+            "backup {map}: {} received",
+            indicatif::HumanBytes(received)
+        ));
         let page = IDLArgs::from_bytes_with_types(&reply, env, std::slice::from_ref(&types.page))?;
         let Some(IDLValue::Record(fields)) = page.args.first() else {
             return Err(CliError::Input(format!(
@@ -323,7 +326,7 @@ pub fn restore(
 ) -> Result<()> {
     let types = interface.map(map)?;
     let entries = read_entries(interface, &types, input)?;
-    let budget = backup_runtime::limits::INGRESS_LIMIT - 64 * 1024;
+    let budget = super::CALL_BUDGET;
     let batches = batches(interface, &types, &entries, budget)?;
 
     let digest = hex::encode(Sha256::digest(

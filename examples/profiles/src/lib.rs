@@ -78,6 +78,26 @@ fn profile_count() -> u64 {
     PROFILES.with(|profiles| profiles.borrow().len())
 }
 
+/// The Factland article's hand-written backup endpoint, exactly as written
+/// there: `iter().skip(offset).take(count)`. Kept as the benchmarks'
+/// baseline; use the generated `backup_profiles_page` instead, which never
+/// exceeds the reply limit and does not walk the skipped entries.
+#[ic_cdk::query(guard = "is_authorized")]
+fn backup(offset: u64, count: u64) -> Vec<(String, Profile)> {
+    PROFILES.with(|profiles| {
+        profiles
+            .borrow()
+            .iter()
+            .skip(offset as usize)
+            .take(count as usize)
+            .map(|entry| {
+                let (principal, profile) = entry.into_pair();
+                (principal.to_text(), profile)
+            })
+            .collect()
+    })
+}
+
 ic_cdk::export_candid!();
 
 #[cfg(test)]

@@ -1,0 +1,42 @@
+//! Backup costs, measured on the profiles canister's real wasm in the
+//! embedded runner (instructions = wasmi fuel), side by side with the
+//! Factland article's approach, in one run. Prints a table and writes the
+//! same figures to `target/bench/results.json`.
+//!
+//! Run it with `scripts/bench.sh` (release mode). It measures and prints; it
+//! passes or fails on nothing.
+
+mod record;
+mod scenarios;
+
+use record::Recorder;
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let started = std::time::Instant::now();
+    let wasm_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-unknown-unknown/release/profiles.wasm");
+    let wasm = match std::fs::read(&wasm_path) {
+        Ok(wasm) => wasm,
+        Err(error) => {
+            eprintln!(
+                "error: {}: {error}; build it first (scripts/bench.sh does)",
+                wasm_path.display()
+            );
+            std::process::exit(2);
+        }
+    };
+    backup_cli::commands::set_quiet(true);
+    let mut recorder = Recorder::default();
+    let sizes: &[u64] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
+    let cursor_only: &[u64] = if quick { &[] } else { &[1_000_000] };
+    scenarios::app_backup(&wasm, &mut recorder, sizes, cursor_only);
+    scenarios::large_values(&wasm, &mut recorder);
+    let image_mib = if quick { 32 } else { 256 };
+    scenarios::raw(&wasm, &mut recorder, image_mib, 0.100);
+    recorder.print_and_save(started.elapsed());
+}

@@ -1,0 +1,183 @@
+//! Collecting figures, checking every call against the IC's limits, and
+//! printing the table.
+
+use canister_runner::CallStats;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const INGRESS: f64 = 2.0 * 1024.0 * 1024.0;
+const QUERY_REPLY: f64 = 3.0 * 1024.0 * 1024.0;
+const UPDATE_REPLY: f64 = 2.0 * 1024.0 * 1024.0;
+const QUERY_INSTRUCTIONS: f64 = 5e9;
+const UPDATE_INSTRUCTIONS: f64 = 40e9;
+
+/// One call, as measured.
+#[derive(Clone, Copy)]
+pub struct Call {
+    pub query: bool,
+    pub stats: CallStats,
+}
+
+/// A group of calls that did one job.
+#[derive(Default)]
+pub struct Run {
+    pub calls: Vec<Call>,
+    pub failed: Option<String>,
+}
+
+impl Run {
+    pub fn instructions(&self) -> u64 {
+        self.calls.iter().map(|c| c.stats.instructions).sum()
+    }
+    pub fn bytes_out(&self) -> u64 {
+        self.calls.iter().map(|c| c.stats.bytes_out as u64).sum()
+    }
+    pub fn bytes_in(&self) -> u64 {
+        self.calls.iter().map(|c| c.stats.bytes_in as u64).sum()
+    }
+    pub fn max_reply_fill(&self) -> f64 {
+        self.calls
+            .iter()
+            .map(|c| c.stats.bytes_out as f64 / if c.query { QUERY_REPLY } else { UPDATE_REPLY })
+            .fold(0.0, f64::max)
+    }
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    pub rows: Vec<Value>,
+    pub near_limits: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Recorder {
+    /// Checks every call of `run` against the IC's limits (within 10% counts).
+    pub fn check(&mut self, scenario: &str, run: &Run) {
+        for (i, call) in run.calls.iter().enumerate() {
+            let s = call.stats;
+            let (reply, instructions) = if call.query {
+                (QUERY_REPLY, QUERY_INSTRUCTIONS)
+            } else {
+                (UPDATE_REPLY, UPDATE_INSTRUCTIONS)
+            };
+            let checks = [
+                ("reply", s.bytes_out as f64 / reply),
+                ("ingress", s.bytes_in as f64 / INGRESS),
+                ("instructions", s.instructions as f64 / instructions),
+            ];
+            for (what, fill) in checks {
+                if fill >= 0.9 {
+                    self.near_limits.push(format!(
+                        "{scenario}, call {i}: {what} at {:.0}% of the limit",
+                        fill * 100.0
+                    ));
+                }
+            }
+        }
+    }
+
+    pub fn backup_row(&mut self, scenario: &str, approach: &str, entries: u64, run: &Run) {
+        self.check(&format!("{scenario} / {approach}"), run);
+        let calls = run.calls.len() as u64;
+        self.rows.push(json!({
+            "table": "backup",
+            "scenario": scenario,
+            "approach": approach,
+            "entries": entries,
+            "calls": calls,
+            "instructions": run.instructions(),
+            "instructions_per_entry": run.instructions() as f64 / entries.max(1) as f64,
+            "bytes_per_call": run.bytes_out() / calls.max(1),
+            "max_reply_fill": run.max_reply_fill(),
+            "failed": run.failed,
+        }));
+    }
+
+    pub fn row(&mut self, value: Value) {
+        self.rows.push(value);
+    }
+
+    pub fn print_and_save(&self, elapsed: Duration) {
+        println!("\n## App-level backup (instructions are wasmi fuel)\n");
+        println!("| scenario | approach | entries | calls | instructions | instr/entry | bytes/call | max reply fill | result |");
+        println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        for row in self.rows.iter().filter(|r| r["table"] == "backup") {
+            println!(
+                "| {} | {} | {} | {} | {} | {:.0} | {} | {:.0}% | {} |",
+                row["scenario"].as_str().unwrap_or(""),
+                row["approach"].as_str().unwrap_or(""),
+                row["entries"],
+                row["calls"],
+                group(row["instructions"].as_u64().unwrap_or(0)),
+                row["instructions_per_entry"].as_f64().unwrap_or(0.0),
+                group(row["bytes_per_call"].as_u64().unwrap_or(0)),
+                row["max_reply_fill"].as_f64().unwrap_or(0.0) * 100.0,
+                row["failed"]
+                    .as_str()
+                    .map_or("ok".to_string(), |e| format!("FAILS: {e}")),
+            );
+        }
+        for table in ["restore", "dump", "load"] {
+            let rows: Vec<&Value> = self.rows.iter().filter(|r| r["table"] == table).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            println!("\n## {table}\n");
+            let keys: Vec<String> = rows[0]
+                .as_object()
+                .map(|o| o.keys().filter(|k| *k != "table").cloned().collect())
+                .unwrap_or_default();
+            println!("| {} |", keys.join(" | "));
+            println!("|{}", " --- |".repeat(keys.len()));
+            for row in rows {
+                let cells: Vec<String> = keys.iter().map(|k| cell(&row[k])).collect();
+                println!("| {} |", cells.join(" | "));
+            }
+        }
+        println!("\n## Calls within 10% of an IC limit\n");
+        if self.near_limits.is_empty() {
+            println!("none");
+        }
+        for line in &self.near_limits {
+            println!("- {line}");
+        }
+        for note in &self.notes {
+            println!("\n{note}");
+        }
+        println!("\n(finished in {:.0} s)", elapsed.as_secs_f64());
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+        let _ = std::fs::create_dir_all(&out);
+        let document = json!({ "rows": self.rows, "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
+        let path = out.join("results.json");
+        match std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&document).unwrap_or_default(),
+        ) {
+            Ok(()) => println!("figures written to {}", path.display()),
+            Err(error) => eprintln!("could not write {}: {error}", path.display()),
+        }
+    }
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Number(n) if n.is_u64() => group(n.as_u64().unwrap_or(0)),
+        Value::Number(n) => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// 1234567 as "1,234,567".
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

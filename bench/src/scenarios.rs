@@ -1,0 +1,398 @@
+//! The measured jobs.
+
+use crate::record::{Call, Recorder, Run};
+use backup_cli::error::{CliError, Result as CliResult};
+use backup_cli::target::Target;
+use candid::{CandidType, Deserialize, Principal};
+use canister_runner::{Canister, InstallArgs};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, CandidType, Deserialize)]
+struct Profile {
+    updated_time_msecs: Option<u64>,
+    username: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+}
+
+const OPERATOR: [u8; 29] = [1; 29];
+
+fn operator() -> Principal {
+    Principal::from_slice(&OPERATOR)
+}
+
+fn install(wasm: &[u8]) -> Canister {
+    let args = InstallArgs {
+        controllers: vec![operator()],
+        ..InstallArgs::default()
+    };
+    Canister::install(wasm, args).expect("the profiles wasm installs")
+}
+
+/// The principal of user `i`, spread over the key space so inserts are not in order.
+fn user(i: u64) -> String {
+    let mixed = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut bytes = [0u8; 29];
+    bytes[..8].copy_from_slice(&mixed.to_be_bytes());
+    bytes[8..16].copy_from_slice(&i.to_be_bytes());
+    Principal::from_slice(&bytes).to_text()
+}
+
+/// A profile whose Candid encoding is about `size` bytes.
+fn profile(i: u64, size: usize) -> Profile {
+    let filler = size.saturating_sub(60);
+    Profile {
+        updated_time_msecs: Some(1_700_000_000_000 + i),
+        username: Some(format!("user{i:08}")),
+        password: Some("p".repeat(filler / 2)),
+        email: Some(format!("{}@example.org", "e".repeat(filler - filler / 2))),
+    }
+}
+
+fn call(
+    canister: &mut Canister,
+    run: &mut Run,
+    query: bool,
+    method: &str,
+    arg: &[u8],
+) -> Result<Vec<u8>, String> {
+    let result = if query {
+        canister.query(operator(), method, arg)
+    } else {
+        canister.update(operator(), method, arg)
+    };
+    run.calls.push(Call {
+        query,
+        stats: result.stats,
+    });
+    result.result.map_err(|reject| reject.message)
+}
+
+/// Fills the map through `restore_profiles` in batches of at most 85% of the
+/// ingress limit, as `ic-backup restore` sends them.
+fn seed(canister: &mut Canister, n: u64, size: usize) -> Run {
+    let mut run = Run::default();
+    let budget = backup_cli::commands::CALL_BUDGET;
+    let mut batch: Vec<(String, Profile)> = Vec::new();
+    let mut bytes = 0;
+    let mut flush = |batch: &mut Vec<(String, Profile)>, run: &mut Run| {
+        let arg = candid::encode_one(&*batch).expect("encodes");
+        let reply = call(canister, run, false, "restore_profiles", &arg).expect("restore succeeds");
+        let restored: Result<u64, String> = candid::decode_one(&reply).expect("decodes");
+        assert_eq!(restored, Ok(batch.len() as u64));
+        batch.clear();
+    };
+    for i in 0..n {
+        let entry = (user(i), profile(i, size));
+        let entry_bytes = size + 70;
+        if bytes + entry_bytes > budget - 1024 && !batch.is_empty() {
+            flush(&mut batch, &mut run);
+            bytes = 0;
+        }
+        bytes += entry_bytes;
+        batch.push(entry);
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut run);
+    }
+    run
+}
+
+/// The article's client: `backup(offset, 1000)` until an empty page.
+fn article_backup(canister: &mut Canister) -> (u64, Run) {
+    let mut run = Run::default();
+    let mut offset = 0u64;
+    loop {
+        let arg = candid::encode_args((offset, 1000u64)).expect("encodes");
+        match call(canister, &mut run, true, "backup", &arg) {
+            Ok(reply) => {
+                let page: Vec<(String, Profile)> = candid::decode_one(&reply).expect("decodes");
+                if page.is_empty() {
+                    return (offset, run);
+                }
+                offset += page.len() as u64;
+            }
+            Err(message) => {
+                run.failed = Some(message.chars().take(80).collect());
+                return (offset, run);
+            }
+        }
+    }
+}
+
+/// Our offset endpoint, letting the byte budget size each page.
+fn offset_backup(canister: &mut Canister) -> (u64, Run) {
+    let mut run = Run::default();
+    let mut offset = 0u64;
+    loop {
+        let arg = candid::encode_args((offset, u64::MAX)).expect("encodes");
+        let reply = call(canister, &mut run, true, "backup_profiles", &arg)
+            .expect("backup_profiles succeeds");
+        let page: Vec<(String, Profile)> = candid::decode_one(&reply).expect("decodes");
+        if page.is_empty() {
+            return (offset, run);
+        }
+        offset += page.len() as u64;
+    }
+}
+
+/// Our cursor endpoint.
+fn cursor_backup(canister: &mut Canister) -> (u64, Run) {
+    let mut run = Run::default();
+    let mut after: Option<String> = None;
+    let mut entries = 0;
+    loop {
+        let arg = candid::encode_args((after.clone(), None::<u64>)).expect("encodes");
+        let reply = call(canister, &mut run, true, "backup_profiles_page", &arg)
+            .expect("the cursor page succeeds");
+        let page: backup_runtime::BackupPage<String, Profile> =
+            candid::decode_one(&reply).expect("decodes");
+        entries += page.entries.len() as u64;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return (entries, run),
+        }
+    }
+}
+
+pub fn app_backup(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64], cursor_only: &[u64]) {
+    for &n in sizes.iter().chain(cursor_only) {
+        let started = Instant::now();
+        let mut canister = install(wasm);
+        let seeded = seed(&mut canister, n, 100);
+        let scenario = format!("N = {n}, ~100 B values");
+        if !cursor_only.contains(&n) {
+            let (entries, run) = article_backup(&mut canister);
+            recorder.backup_row(&scenario, "(a) article: skip/take 1000", entries, &run);
+            let (entries, run) = offset_backup(&mut canister);
+            recorder.backup_row(&scenario, "(b) backup_profiles (offset)", entries, &run);
+        }
+        let (entries, run) = cursor_backup(&mut canister);
+        assert_eq!(entries, n, "the cursor backup covers the map");
+        recorder.backup_row(
+            &scenario,
+            "(c) backup_profiles_page (cursor)",
+            entries,
+            &run,
+        );
+        if n == 100_000 || (sizes.len() < 3 && n == *sizes.last().unwrap_or(&0)) {
+            recorder.check(&format!("restore N = {n}"), &seeded);
+            recorder.row(json!({
+                "table": "restore",
+                "entries": n,
+                "calls": seeded.calls.len(),
+                "instructions_per_entry": seeded.instructions() as f64 / n as f64,
+                "bytes_per_call": seeded.bytes_in() / seeded.calls.len().max(1) as u64,
+                "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
+            }));
+        }
+        eprintln!("backup N = {n}: {:.1} s", started.elapsed().as_secs_f64());
+    }
+}
+
+pub fn large_values(wasm: &[u8], recorder: &mut Recorder) {
+    for (size, n) in [(4 * 1024, 1_500u64), (100 * 1024, 60)] {
+        let mut canister = install(wasm);
+        seed(&mut canister, n, size);
+        let scenario = format!("N = {n}, ~{} KiB values", size / 1024);
+        let (entries, run) = article_backup(&mut canister);
+        recorder.backup_row(&scenario, "(a) article: skip/take 1000", entries, &run);
+        let (entries, run) = cursor_backup(&mut canister);
+        recorder.backup_row(
+            &scenario,
+            "(c) backup_profiles_page (cursor)",
+            entries,
+            &run,
+        );
+    }
+}
+
+/// A target over the runner that models the network: every round of calls
+/// (one call, or one batch of concurrent queries) costs `latency`. The
+/// runner's own execution time is not added: an interpreter's speed says
+/// nothing about a replica's, and each call's instructions are reported.
+struct Modeled<'a> {
+    canister: &'a mut Canister,
+    latency: Duration,
+    rounds: u64,
+    run: Run,
+}
+
+impl Modeled<'_> {
+    fn one(&mut self, query: bool, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
+        let result = call(self.canister, &mut self.run, query, method, arg);
+        result.map_err(|message| CliError::Rejected {
+            method: method.to_string(),
+            message,
+        })
+    }
+
+    fn wall(&self) -> Duration {
+        self.latency * self.rounds as u32
+    }
+}
+
+impl Target for Modeled<'_> {
+    fn query(&mut self, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
+        self.rounds += 1;
+        self.one(true, method, arg)
+    }
+
+    fn update(&mut self, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
+        self.rounds += 1;
+        self.one(false, method, arg)
+    }
+
+    fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<CliResult<Vec<u8>>> {
+        self.rounds += 1;
+        calls
+            .iter()
+            .map(|(method, arg)| self.one(true, method, arg))
+            .collect()
+    }
+
+    fn candid(&mut self) -> CliResult<Option<String>> {
+        Ok(self.canister.candid_interface())
+    }
+}
+
+pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds: f64) {
+    let latency = Duration::from_secs_f64(latency_seconds);
+    let mut canister = install(wasm);
+    seed(&mut canister, 20_000, 100);
+    // Grow stable memory to the image size: write the last 64 KiB.
+    let size = image_mib * 1024 * 1024;
+    let tail = serde_bytes::ByteBuf::from(vec![7u8; 65536]);
+    let arg = candid::encode_args((size - 65536, tail)).expect("encodes");
+    canister
+        .update(operator(), "stable_write", &arg)
+        .result
+        .expect("stable memory grows");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+
+    // The article's raw client: sequential 1 MiB stable_read calls.
+    let mut article = Modeled {
+        canister: &mut canister,
+        latency,
+        rounds: 0,
+        run: Run::default(),
+    };
+    let mut offset = 0;
+    while offset < size {
+        let arg = candid::encode_args((offset, (1u64 << 20).min(size - offset))).expect("encodes");
+        article
+            .query("stable_read", &arg)
+            .expect("stable_read succeeds");
+        offset += 1 << 20;
+    }
+    let (article_wall, article_calls) = (article.wall(), article.run.calls.len());
+    recorder.check("dump / article", &article.run);
+
+    // Ours: `ic-backup dump` with its defaults.
+    let image = dir.join("bench.dat");
+    let _ = std::fs::remove_file(&image);
+    let mut ours = Modeled {
+        canister: &mut canister,
+        latency,
+        rounds: 0,
+        run: Run::default(),
+    };
+    backup_cli::commands::raw::dump(
+        &mut ours,
+        &image,
+        16,
+        backup_runtime::limits::MAX_RAW_READ,
+        None,
+        true,
+    )
+    .expect("the dump succeeds");
+    let (ours_wall, ours_calls, ours_rounds) = (ours.wall(), ours.run.calls.len(), ours.rounds);
+    recorder.check("dump / ic-backup", &ours.run);
+    let mib = size as f64 / (1024.0 * 1024.0);
+    for (approach, wall, calls, rounds) in [
+        (
+            "article: sequential 1 MiB reads",
+            article_wall,
+            article_calls,
+            article_calls as u64,
+        ),
+        (
+            "ic-backup dump (16 x 1.94 MiB in flight)",
+            ours_wall,
+            ours_calls,
+            ours_rounds,
+        ),
+    ] {
+        recorder.row(json!({
+            "table": "dump",
+            "approach": approach,
+            "image_mib": image_mib,
+            "latency_ms": latency_seconds * 1000.0,
+            "calls": calls,
+            "round_trips": rounds,
+            "modeled_wall_s": wall.as_secs_f64(),
+            "mib_per_s": mib / wall.as_secs_f64(),
+        }));
+    }
+    recorder.notes.push(format!(
+        "Dump throughput: ic-backup {:.1}x the article's at {:.0} ms per round trip (modeled wall time = round trips x latency).",
+        article_wall.as_secs_f64() / ours_wall.as_secs_f64(),
+        latency_seconds * 1000.0
+    ));
+
+    // Load with 1% of the 64 KiB blocks changed.
+    let mut bytes = std::fs::read(&image).expect("the dump is on disk");
+    let blocks = bytes.len() / 65536;
+    let changed = blocks.div_ceil(100);
+    for k in 0..changed {
+        let block = k * blocks / changed;
+        bytes[block * 65536 + 100] ^= 0xFF;
+    }
+    let edited = dir.join("bench-edited.dat");
+    std::fs::write(&edited, &bytes).expect("writes the edited image");
+    let mut load = Modeled {
+        canister: &mut canister,
+        latency,
+        rounds: 0,
+        run: Run::default(),
+    };
+    backup_cli::commands::raw::load(&mut load, &edited, None, 65536, true)
+        .expect("the load succeeds and verifies");
+    recorder.check("load / ic-backup", &load.run);
+    let sent = load.run.bytes_in();
+    let whole_calls = size.div_ceil(backup_cli::commands::CALL_BUDGET as u64);
+    let digest_instructions = load
+        .run
+        .calls
+        .iter()
+        .filter(|c| c.query)
+        .map(|c| c.stats.instructions)
+        .max()
+        .unwrap_or(0);
+    recorder.row(json!({
+        "table": "load",
+        "approach": "ic-backup load (1% of blocks changed)",
+        "max_query_instructions": digest_instructions,
+        "image_bytes": size,
+        "changed_blocks": changed,
+        "calls": load.run.calls.len(),
+        "bytes_sent": sent,
+        "percent_of_image": sent as f64 * 100.0 / size as f64,
+        "modeled_wall_s": load.wall().as_secs_f64(),
+    }));
+    recorder.row(json!({
+        "table": "load",
+        "approach": "send the whole image",
+        "max_query_instructions": 0,
+        "image_bytes": size,
+        "changed_blocks": changed,
+        "calls": whole_calls,
+        "bytes_sent": size,
+        "percent_of_image": 100.0,
+        "modeled_wall_s": (latency * whole_calls as u32).as_secs_f64(),
+    }));
+    let _ = std::fs::remove_file(&image);
+    let _ = std::fs::remove_file(&edited);
+}

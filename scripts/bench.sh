@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The benchmarks: backup, restore, dump and load costs on the profiles
+# canister's real wasm in the embedded runner, side by side with the Factland
+# article's approach. Release mode; prints a table and writes
+# target/bench/results.json. Pass --quick for a smaller run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+rustup target add --toolchain "$toolchain" wasm32-unknown-unknown >/dev/null 2>&1 || true
+cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
+cargo build --locked --quiet --release -p backup-bench
+exec target/release/backup-bench "$@"
