@@ -33,6 +33,15 @@ impl Offline {
         }
     }
 
+    /// An offline canister whose map holds `n` profiles, and the file they came from.
+    fn with_profiles(n: u32) -> (Self, PathBuf) {
+        let offline = Offline::new("profiles");
+        let source = offline.path("source.json");
+        profiles_file(&source, n);
+        offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+        (offline, source)
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -103,10 +112,7 @@ fn entries(path: &Path) -> Value {
 
 #[test]
 fn backup_damage_restore_compare() {
-    let offline = Offline::new("profiles");
-    let source = offline.path("source.json");
-    profiles_file(&source, 500);
-    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let (offline, source) = Offline::with_profiles(500);
     let backup = offline.path("backup.json");
     offline.ok(&[
         "backup",
@@ -196,10 +202,7 @@ fn lossless_round_trip_of_every_type() {
 
 #[test]
 fn an_interrupted_backup_resumes_without_loss_or_duplication() {
-    let offline = Offline::new("profiles");
-    let source = offline.path("source.json");
-    profiles_file(&source, 300);
-    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let (offline, _) = Offline::with_profiles(300);
     let whole = offline.path("whole.json");
     offline.ok(&[
         "backup",
@@ -302,10 +305,7 @@ fn an_interrupted_restore_resumes_without_loss_or_duplication() {
 
 #[test]
 fn a_file_of_the_wrong_types_is_refused_before_anything_is_sent() {
-    let offline = Offline::new("profiles");
-    let source = offline.path("source.json");
-    profiles_file(&source, 10);
-    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let (offline, source) = Offline::with_profiles(10);
     let before = std::fs::read(&offline.image).unwrap();
     let bad = offline.path("bad.json");
     let cases = [
@@ -374,10 +374,7 @@ fn a_file_of_the_wrong_types_is_refused_before_anything_is_sent() {
 
 #[test]
 fn dump_edit_load_verify_and_read_the_repair() {
-    let offline = Offline::new("profiles");
-    let source = offline.path("source.json");
-    profiles_file(&source, 200);
-    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let (offline, _) = Offline::with_profiles(200);
     offline.ok(&[
         "call",
         "stable_authorize",
@@ -442,10 +439,7 @@ fn dump_edit_load_verify_and_read_the_repair() {
 
 #[test]
 fn inspect_shows_the_layout_and_refuses_other_files() {
-    let offline = Offline::new("profiles");
-    let source = offline.path("source.json");
-    profiles_file(&source, 20);
-    offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+    let (offline, source) = Offline::with_profiles(20);
     offline.ok(&["auth", "add", &principal(5)]);
     let text = offline.ok(&["inspect", offline.image.to_str().unwrap()]);
     assert!(text.contains("StableBTreeMap v2, 20 entries"), "{text}");

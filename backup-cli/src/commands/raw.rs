@@ -1,7 +1,7 @@
 //! Raw stable memory: `dump`, `load`, `verify`, and `inspect` of an image.
 
 use super::output;
-use super::typed::write_atomically;
+use super::typed::{with_suffix, write_atomically};
 use crate::error::{CliError, Result};
 use crate::progress;
 use crate::target::Target;
@@ -14,12 +14,6 @@ use std::path::{Path, PathBuf};
 
 /// The block size of a dump's manifest.
 pub const MANIFEST_BLOCK: u64 = 64 * 1024;
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
 
 fn stable_size(target: &mut dyn Target) -> Result<u64> {
     Ok(candid::decode_one(

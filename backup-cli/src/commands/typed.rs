@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 /// The marker of a lossless backup file.
 pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` appended to its file name.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
