@@ -77,10 +77,11 @@ impl Map<'_> {
         self.attrs.memory_id.as_ref().map_or(0, |id| id.value)
     }
 
+    /// `<StableBTreeMap<K, V, M>>::init(memory)`, on the field's span.
     fn init(&self, input: &Input) -> TokenStream {
         let ty = &self.original.ty;
         let memory = input.memory_for(self.memory_id());
-        quote!(<#ty>::init(#memory))
+        respan(quote!(<#ty>::init(#memory)), ty.span())
     }
 }
 
@@ -119,7 +120,7 @@ fn statics(input: &Input) -> TokenStream {
         let vis = &map.original.vis;
         let name = map.static_name();
         let ty = &map.original.ty;
-        let init = respan(map.init(input), ty.span());
+        let init = map.init(input);
         quote! {
             #(#docs)*
             #vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#init);
@@ -193,7 +194,7 @@ fn image_access(input: &Input) -> TokenStream {
     let owns_manager = input.attrs.memory.is_none();
     let reloads = input.maps.iter().map(|map| {
         let name = map.static_name();
-        let init = respan(map.init(input), map.original.ty.span());
+        let init = map.init(input);
         quote!(#name.with(|map| *map.borrow_mut() = #init);)
     });
     quote! {

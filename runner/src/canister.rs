@@ -211,51 +211,45 @@ impl Canister {
     /// was before.
     pub fn upgrade(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
         let heap = self.snapshot();
+        let (old_instance, old_globals, old_memory) = (
+            self.instance,
+            self.mutable_globals.clone(),
+            self.store.data().memory,
+        );
         self.store.data_mut().stable.begin();
-        if let Err(message) = self.run_lifecycle(Entry::PreUpgrade, "canister_pre_upgrade", &[]) {
-            self.restore(&heap);
-            self.store.data_mut().stable.rollback();
-            return Err(RunnerError::Lifecycle {
-                stage: "canister_pre_upgrade",
-                message,
-            });
-        }
-        let old_instance = self.instance;
-        let old_globals = std::mem::take(&mut self.mutable_globals);
-        let old_memory = self.store.data().memory;
-        match instantiate(
-            &self.engine,
-            &mut self.store,
-            wasm,
-            self.limits.upgrade_instructions,
-        ) {
-            Ok((instance, globals)) => {
-                self.instance = instance;
-                self.mutable_globals = globals;
+        match self.replace_module(wasm, arg) {
+            Ok(()) => {
+                self.store.data_mut().stable.commit();
+                self.store.data_mut().version += 1;
+                self.candid_section = crate::module::candid_section(wasm);
+                Ok(())
             }
             Err(error) => {
+                self.instance = old_instance;
                 self.mutable_globals = old_globals;
                 self.store.data_mut().memory = old_memory;
                 self.restore(&heap);
                 self.store.data_mut().stable.rollback();
-                return Err(error);
+                Err(error)
             }
         }
-        if let Err(message) = self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg) {
-            self.instance = old_instance;
-            self.mutable_globals = old_globals;
-            self.store.data_mut().memory = old_memory;
-            self.restore(&heap);
-            self.store.data_mut().stable.rollback();
-            return Err(RunnerError::Lifecycle {
-                stage: "canister_post_upgrade",
-                message,
-            });
-        }
-        self.store.data_mut().stable.commit();
-        self.store.data_mut().version += 1;
-        self.candid_section = crate::module::candid_section(wasm);
-        Ok(())
+    }
+
+    /// The steps of an upgrade; `upgrade` undoes them all if one fails.
+    fn replace_module(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
+        let failed = |stage| move |message| RunnerError::Lifecycle { stage, message };
+        self.run_lifecycle(Entry::PreUpgrade, "canister_pre_upgrade", &[])
+            .map_err(failed("canister_pre_upgrade"))?;
+        let (instance, globals) = instantiate(
+            &self.engine,
+            &mut self.store,
+            wasm,
+            self.limits.upgrade_instructions,
+        )?;
+        self.instance = instance;
+        self.mutable_globals = globals;
+        self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg)
+            .map_err(failed("canister_post_upgrade"))
     }
 
     /// The stable memory, as an image.

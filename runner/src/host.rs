@@ -81,6 +81,18 @@ fn message_mut<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message
         .ok_or_else(|| trap(format!("ic0.{api} called outside a message")))
 }
 
+/// The message, if it may still reply or reject: only a query or an update
+/// may, and only once.
+fn replying_message<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message, Error> {
+    let message = message_mut(caller, api)?;
+    if !message.entry.can_reply() || message.response.is_some() {
+        return Err(trap(format!(
+            "ic0.{api}: this message cannot reply (already replied, or not a call)"
+        )));
+    }
+    Ok(message)
+}
+
 fn memory(caller: &Ctx<'_>) -> Result<wasmi::Memory, Error> {
     caller
         .data()
@@ -251,15 +263,16 @@ fn define_ic0(linker: &mut Linker<Env>) -> Result<(), wasmi::errors::LinkerError
         "msg_reply_data_append",
         |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
             let bytes = read_in(&caller, "msg_reply_data_append", src, size)?;
-            let message = message_mut(&mut caller, "msg_reply_data_append")?;
-            if !message.entry.can_reply() || message.response.is_some() {
-                return Err(trap("ic0.msg_reply_data_append: this message cannot reply (already replied, or not a call)"));
-            }
+            let message = replying_message(&mut caller, "msg_reply_data_append")?;
             if message.reply.len() + bytes.len() > message.reply_limit {
                 return Err(trap(format!(
                     "the reply exceeds the limit of {} bytes for a {}",
                     message.reply_limit,
-                    if message.entry == Entry::Query { "query" } else { "update" }
+                    if message.entry == Entry::Query {
+                        "query"
+                    } else {
+                        "update"
+                    }
                 )));
             }
             message.reply.extend_from_slice(&bytes);
@@ -270,12 +283,7 @@ fn define_ic0(linker: &mut Linker<Env>) -> Result<(), wasmi::errors::LinkerError
         "ic0",
         "msg_reply",
         |mut caller: Ctx<'_>| -> Result<(), Error> {
-            let message = message_mut(&mut caller, "msg_reply")?;
-            if !message.entry.can_reply() || message.response.is_some() {
-                return Err(trap(
-                    "ic0.msg_reply: this message cannot reply (already replied, or not a call)",
-                ));
-            }
+            let message = replying_message(&mut caller, "msg_reply")?;
             message.response = Some(Response::Reply(std::mem::take(&mut message.reply)));
             Ok(())
         },
@@ -285,12 +293,7 @@ fn define_ic0(linker: &mut Linker<Env>) -> Result<(), wasmi::errors::LinkerError
         "msg_reject",
         |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
             let text = read_in(&caller, "msg_reject", src, size)?;
-            let message = message_mut(&mut caller, "msg_reject")?;
-            if !message.entry.can_reply() || message.response.is_some() {
-                return Err(trap(
-                    "ic0.msg_reject: this message cannot reply (already replied, or not a call)",
-                ));
-            }
+            let message = replying_message(&mut caller, "msg_reject")?;
             message.response = Some(Response::Reject(
                 String::from_utf8_lossy(&text).into_owned(),
             ));

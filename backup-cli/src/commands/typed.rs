@@ -40,8 +40,7 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 fn field<'a>(fields: &'a [IDLField], name: &str) -> Option<&'a IDLValue> {
-    let id = candid::idl_hash(name);
-    fields.iter().find(|f| f.id.get_id() == id).map(|f| &f.val)
+    field_by_id(fields, candid::idl_hash(name))
 }
 
 fn opt_type(ty: &Type) -> Type {
