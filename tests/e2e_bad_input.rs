@@ -99,7 +99,7 @@ fn raw_reads_and_writes_out_of_range_are_rejected_with_the_range() {
             "stable_write",
             candid::encode_args((1u64 << 62, ByteBuf::from(vec![1; 4]))).unwrap(),
             true,
-            "cannot grow",
+            "at most at the end",
         ),
         (
             "stable_digest",

@@ -28,8 +28,9 @@ pub fn expand(input: &Input) -> TokenStream {
         .iter()
         .filter(|map| map.attrs.skip.is_none())
         .map(|map| respan(map_endpoints(map), map.original.ty.span()));
-    let guards = guards();
-    let admin = admin_endpoints();
+    let auth_id = proc_macro2::Literal::u8_unsuffixed(input.auth_memory_id() as u8);
+    let guards = guards(&auth_id);
+    let admin = admin_endpoints(&auth_id);
     let raw = raw_endpoints();
     quote! {
         #guards
@@ -53,19 +54,24 @@ fn map_endpoints(map: &Map) -> TokenStream {
     let backup = format_ident!("backup_{}", base);
     let backup_page = format_ident!("backup_{}_page", base);
     let restore = format_ident!("restore_{}", base);
+    let validate = format_ident!("validate_{}", base);
     let clear = format_ident!("clear_{}", base);
+    let key = map.key;
     let field = map.ident.to_string();
     let backup_doc = format!(" Backup of `{field}`: up to `count` entries from position `offset`, fewer when the reply would pass 1.5 MiB; empty past the end.");
     let page_doc = format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size.");
     let restore_doc = format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid.");
+    let validate_doc = format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give.");
     let clear_doc =
         format!(" Empties `{field}`, for an exact restore; returns how many entries it held.");
     let query_reply = method("query", "is_authorized", true);
+    let query = method("query", "is_authorized", false);
     let update = method("update", "is_authorized", false);
     quote! {
         #[doc = #backup_doc]
         #query_reply
         fn #backup(offset: u64, count: u64) -> #p::Vec<(#wire, #value)> {
+            #p::or_trap(#p::raw::check_heap_fresh());
             let reply = #name.with(|map| {
                 #p::page::encode_offset_page::<_, _, _, #codec>(
                     &map.borrow(), offset, count, #p::PageLimits::default(), &#p::instruction_counter,
@@ -78,6 +84,7 @@ fn map_endpoints(map: &Map) -> TokenStream {
         #[doc = #page_doc]
         #query_reply
         fn #backup_page(after: ::std::option::Option<#wire>, max_bytes: ::std::option::Option<u64>) -> #p::BackupPage<#wire, #value> {
+            #p::or_trap(#p::raw::check_heap_fresh());
             let reply = #p::PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
                 #name.with(|map| {
                     #p::page::encode_cursor_page::<_, _, _, #codec>(
@@ -86,25 +93,35 @@ fn map_endpoints(map: &Map) -> TokenStream {
                 })
             });
             #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
-            #p::BackupPage { entries: #p::Vec::new(), next: ::std::option::Option::None, len: 0 }
+            #p::BackupPage { entries: #p::Vec::new(), next: ::std::option::Option::None, len: 0, skipped: #p::Vec::new() }
         }
 
         #[doc = #restore_doc]
         #update
         fn #restore(entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
-            #name.with(|map| #p::restore::restore::<_, _, _, #codec>(&mut map.borrow_mut(), entries))
+            #p::or_trap(#p::raw::check_heap_fresh());
+            #p::restore::check::<#key, #value, #codec>(entries)
+                .map(|checked| #name.with(|map| #p::restore::insert_all(&mut map.borrow_mut(), checked)))
                 .map_err(|error| error.to_string())
+        }
+
+        #[doc = #validate_doc]
+        #query
+        fn #validate(entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
+            #p::or_trap(#p::raw::check_heap_fresh());
+            #p::restore::validate::<#key, #value, #codec>(entries).map_err(|error| error.to_string())
         }
 
         #[doc = #clear_doc]
         #update
         fn #clear() -> u64 {
+            #p::or_trap(#p::raw::check_heap_fresh());
             #name.with(|map| #p::restore::clear(&mut map.borrow_mut()))
         }
     }
 }
 
-fn guards() -> TokenStream {
+fn guards(auth_id: &proc_macro2::Literal) -> TokenStream {
     let p = private();
     let admins = admins_static();
     quote! {
@@ -116,8 +133,7 @@ fn guards() -> TokenStream {
             let (caller, controller) = #p::caller();
             #admins
                 .with(|admins| {
-                    let mut admins = admins.borrow_mut();
-                    #p::auth::check_admin(&caller, controller, admins.get(__backup_admin_memory).map(|set| &*set))
+                    #p::auth::admin_guard(&caller, controller, &mut admins.borrow_mut(), #auth_id, __backup_admin_memory)
                 })
                 .map_err(|error| error.to_string())
         }
@@ -133,7 +149,7 @@ fn guards() -> TokenStream {
     }
 }
 
-fn admin_endpoints() -> TokenStream {
+fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
     let p = private();
     let admins = admins_static();
     let admin_update = method("update", "is_authorized", false);
@@ -143,25 +159,33 @@ fn admin_endpoints() -> TokenStream {
         #[doc = " Adds a principal to the admin set (stable memory); admins may back up and restore."]
         #admin_update
         fn authorize(principal: #p::Principal) {
+            #p::or_trap(#p::raw::check_heap_fresh());
             #p::or_trap(#admins.with(|admins| {
-                #p::auth::authorize(admins.borrow_mut().get_or_create(__backup_admin_memory), principal)
+                let mut admins = admins.borrow_mut();
+                #p::auth::authorize(admins.get_or_create(#auth_id, __backup_admin_memory)?, principal)
             }));
         }
 
         #[doc = " Removes a principal from the admin set; controllers keep access."]
         #admin_update
         fn deauthorize(principal: #p::Principal) {
-            #admins.with(|admins| {
-                if let ::std::option::Option::Some(set) = admins.borrow_mut().get(__backup_admin_memory) {
+            #p::or_trap(#p::raw::check_heap_fresh());
+            #p::or_trap(#admins.with(|admins| {
+                if let ::std::option::Option::Some(set) = admins.borrow_mut().get(#auth_id, __backup_admin_memory)? {
                     #p::auth::deauthorize(set, &principal);
                 }
-            });
+                #p::Result::<(), #p::auth::AccessError>::Ok(())
+            }));
         }
 
         #[doc = " The admin set; controllers are not listed but always have access."]
         #admin_query
         fn list_authorized() -> #p::Vec<#p::Principal> {
-            #admins.with(|admins| admins.borrow_mut().get(__backup_admin_memory).map(|set| #p::auth::list(set)).unwrap_or_default())
+            #p::or_trap(#p::raw::check_heap_fresh());
+            let set = #admins.with(|admins| {
+                admins.borrow_mut().get(#auth_id, __backup_admin_memory).map(|set| set.map(|set| #p::auth::list(set)).unwrap_or_default())
+            });
+            #p::or_trap(set)
         }
 
         #[doc = " Grants raw stable memory access until the next upgrade."]
@@ -196,7 +220,7 @@ fn raw_endpoints() -> TokenStream {
             #p::ByteBuf::from(#p::or_trap(bytes))
         }
 
-        #[doc = " Writes bytes at `offset`, growing stable memory as needed. Upgrade the canister afterwards so its heap sees the new memory."]
+        #[doc = " Writes bytes at `offset` (at most the current end of stable memory), growing it as needed. The typed endpoints refuse afterwards until the canister is upgraded, so that its heap reads the new memory."]
         #raw_update
         fn stable_write(offset: u64, data: #p::ByteBuf) {
             #p::or_trap(#p::raw::stable_write(&#p::memory::stable_memory(), offset, &data));

@@ -279,6 +279,7 @@ mod tests {
             ("backup_profiles", "query", "is_authorized"),
             ("backup_profiles_page", "query", "is_authorized"),
             ("restore_profiles", "update", "is_authorized"),
+            ("validate_profiles", "query", "is_authorized"),
             ("clear_profiles", "update", "is_authorized"),
             ("authorize", "update", "is_authorized"),
             ("deauthorize", "update", "is_authorized"),
@@ -312,6 +313,7 @@ mod tests {
             "backup_transfers",
             "backup_transfers_page",
             "restore_transfers",
+            "validate_transfers",
             "clear_transfers",
         ] {
             assert!(methods.contains_key(name), "{name} missing: {methods:?}");

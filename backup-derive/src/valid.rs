@@ -116,13 +116,14 @@ impl Map<'_> {
         syn::Ident::new(&name, self.ident.span())
     }
 
-    pub fn endpoint_names(&self) -> [String; 4] {
+    pub fn endpoint_names(&self) -> [String; 5] {
         let base = self.endpoint_base().to_string();
         let base = base.strip_prefix("r#").unwrap_or(&base).to_string();
         [
             format!("backup_{base}"),
             format!("backup_{base}_page"),
             format!("restore_{base}"),
+            format!("validate_{base}"),
             format!("clear_{base}"),
         ]
     }

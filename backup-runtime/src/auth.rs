@@ -18,11 +18,39 @@ pub type AdminSet<M> = StableBTreeMap<Principal, (), M>;
 /// the heap.
 pub type RawAccessSet = BTreeSet<Principal>;
 
-/// The admin set, opened only when it exists: a guard that reads it never
-/// creates it, so a call refused or answered before anyone was authorized
-/// leaves stable memory exactly as it was.
+/// The admin set, opened only when it exists and is ours: a guard that
+/// reads it never creates it, and nothing here ever initialises a map over
+/// memory that holds something else, so a call refused or answered before
+/// anyone was authorized leaves stable memory exactly as it was.
 pub struct LazyAdminSet<M: Memory> {
     set: Option<AdminSet<M>>,
+}
+
+/// The first 12 bytes of an admin set's memory: magic, layout version and
+/// page size, exactly as `StableBTreeMap::new` writes them for
+/// `StableBTreeMap<Principal, (), _>`.
+fn admin_set_signature() -> [u8; 12] {
+    let memory = ic_stable_structures::VectorMemory::default();
+    let _: AdminSet<_> = StableBTreeMap::new(memory.clone());
+    let mut signature = [0u8; 12];
+    memory.read(0, &mut signature);
+    signature
+}
+
+/// The same map in the v1 layout of older ic-stable-structures releases:
+/// magic, version 1, max key size 29 (a principal), max value size 0.
+const ADMIN_SET_V1: [u8; 12] = [b'B', b'T', b'R', 1, 29, 0, 0, 0, 0, 0, 0, 0];
+
+fn describe(bytes: &[u8]) -> String {
+    if bytes.iter().all(|byte| *byte == 0) {
+        return "zeros".into();
+    }
+    let magic = &bytes[..3.min(bytes.len())];
+    if magic.iter().all(u8::is_ascii_graphic) {
+        format!("a structure with magic `{}`", String::from_utf8_lossy(magic))
+    } else {
+        format!("bytes {:02x?}", &bytes[..bytes.len().min(8)])
+    }
 }
 
 impl<M: Memory> LazyAdminSet<M> {
@@ -30,23 +58,65 @@ impl<M: Memory> LazyAdminSet<M> {
         LazyAdminSet { set: None }
     }
 
-    /// The set, if stable memory holds one; `open` hands out its memory.
-    pub fn get(&mut self, open: impl FnOnce() -> M) -> Option<&mut AdminSet<M>> {
-        // With no stable memory at all, even asking the manager for the
-        // set's memory would write the manager's header.
-        if self.set.is_none() && crate::memory::stable_memory().size() > 0 {
-            let memory = open();
-            if memory.size() > 0 {
-                self.set = Some(StableBTreeMap::init(memory));
+    /// The set, if stable memory holds one: `Ok(None)` when its memory is
+    /// empty, an error when the memory (or stable memory itself) holds
+    /// something else. `open` hands out the set's memory, `memory_id`.
+    pub fn get(
+        &mut self,
+        memory_id: u8,
+        open: impl FnOnce() -> M,
+    ) -> Result<Option<&mut AdminSet<M>>, AccessError> {
+        if self.set.is_none() {
+            let stable = crate::memory::stable_memory();
+            // With no stable memory at all, even asking the manager for the
+            // set's memory would write the manager's header.
+            if stable.size() == 0 {
+                return Ok(None);
             }
+            // Over anything but a MemoryManager, opening the manager would
+            // write a new one over it.
+            let mut magic = [0u8; 3];
+            stable.read(0, &mut magic);
+            if &magic != b"MGR" {
+                return Err(AccessError::AdminMemoryTaken {
+                    memory_id,
+                    found: format!(
+                        "stable memory that is not a MemoryManager image ({})",
+                        describe(&magic)
+                    ),
+                });
+            }
+            let memory = open();
+            if memory.size() == 0 {
+                return Ok(None);
+            }
+            let mut header = [0u8; 12];
+            memory.read(0, &mut header);
+            if header != admin_set_signature() && header != ADMIN_SET_V1 {
+                return Err(AccessError::AdminMemoryTaken {
+                    memory_id,
+                    found: describe(&header),
+                });
+            }
+            self.set = Some(StableBTreeMap::init(memory));
         }
-        self.set.as_mut()
+        Ok(self.set.as_mut())
     }
 
-    /// The set, created if it does not exist yet.
-    pub fn get_or_create(&mut self, open: impl Fn() -> M) -> &mut AdminSet<M> {
-        self.get(&open);
-        self.set.get_or_insert_with(|| StableBTreeMap::init(open()))
+    /// The set, created if its memory is empty; an error if the memory holds
+    /// anything else, which is then left as it is.
+    pub fn get_or_create(
+        &mut self,
+        memory_id: u8,
+        open: impl Fn() -> M,
+    ) -> Result<&mut AdminSet<M>, AccessError> {
+        if self.get(memory_id, &open)?.is_none() {
+            self.set = Some(StableBTreeMap::new(open()));
+        }
+        self.set.as_mut().ok_or(AccessError::AdminMemoryTaken {
+            memory_id,
+            found: "nothing usable".into(),
+        })
     }
 
     /// Forgets the opened set, so the next use reads stable memory again.
@@ -58,6 +128,36 @@ impl<M: Memory> LazyAdminSet<M> {
 impl<M: Memory> Default for LazyAdminSet<M> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The decision of `is_authorized` as the generated guard makes it: the
+/// anonymous principal never passes; controllers pass without the admin set
+/// being opened; anyone else must be in the set, which is only read, and
+/// only while the heap matches stable memory.
+pub fn admin_guard<M: Memory>(
+    caller: &Principal,
+    is_controller: bool,
+    admins: &mut LazyAdminSet<M>,
+    memory_id: u8,
+    open: impl FnOnce() -> M,
+) -> Result<(), AccessError> {
+    if *caller == Principal::anonymous() || is_controller {
+        return check_admin::<M>(caller, is_controller, None);
+    }
+    if crate::raw::check_heap_fresh().is_err() {
+        return Err(AccessError::StaleHeap { caller: *caller });
+    }
+    match admins.get(memory_id, open) {
+        Ok(set) => check_admin(caller, false, set.map(|set| &*set)),
+        Err(AccessError::AdminMemoryTaken { memory_id, found }) => {
+            Err(AccessError::DeniedAdminMemoryTaken {
+                caller: *caller,
+                memory_id,
+                found,
+            })
+        }
+        Err(other) => Err(other),
     }
 }
 
@@ -78,6 +178,20 @@ pub enum AccessError {
     /// The anonymous principal can never be granted access: anyone can call
     /// as anonymous.
     Anonymous,
+    /// The admin set's memory holds something that is not the admin set
+    /// (with `memory = ...`, perhaps a structure of the canister's own): it is
+    /// never read as a set nor written; only controllers pass.
+    AdminMemoryTaken { memory_id: u8, found: String },
+    /// The caller is not a controller, and the admin set cannot be read
+    /// because its memory holds something else.
+    DeniedAdminMemoryTaken {
+        caller: Principal,
+        memory_id: u8,
+        found: String,
+    },
+    /// Raw stable memory was written since the last upgrade, so the admin set
+    /// on the heap may be stale: only controllers pass until the upgrade.
+    StaleHeap { caller: Principal },
 }
 
 /// Which of the two guards refused.
@@ -103,6 +217,19 @@ impl fmt::Display for AccessError {
             AccessError::Anonymous => write!(
                 f,
                 "the anonymous principal (2vxsx-fae) cannot be authorized: anyone can call as anonymous"
+            ),
+            AccessError::AdminMemoryTaken { memory_id, found } => write!(
+                f,
+                "the admin set's memory {memory_id} holds {found}, not an admin set; it is left untouched and only controllers are authorized (choose another `auth_memory_id`)"
+            ),
+            AccessError::DeniedAdminMemoryTaken { caller, memory_id, found } => write!(
+                f,
+                "caller {caller} is not authorized: expected a controller or a principal added with `authorize`, and the admin set's memory {memory_id} holds {found}, not an admin set, so only controllers are authorized"
+            ),
+            AccessError::StaleHeap { caller } => write!(
+                f,
+                "caller {caller} is not authorized now: {}; until then only controllers are authorized",
+                crate::raw::StaleHeap
             ),
         }
     }

@@ -305,6 +305,7 @@ pub fn open_image(
     }
     *stable.borrow_mut() = bytes;
     crate::memory::reset_manager();
+    crate::raw::reset_written();
     Ok(layout)
 }
 

@@ -7,8 +7,10 @@ use serde::de::DeserializeOwned;
 /// article sends principals.
 ///
 /// Implemented for [`Principal`], [`String`] and the unsigned integers
-/// (decimal). Implement it for your own key type to use `key = text` with it;
-/// `from_key_text` must reject text that `to_key_text` never produces.
+/// (decimal). Implement it for your own key type to use `key = text` with it.
+/// A key has exactly one text: the endpoints refuse any text that is not
+/// what `to_key_text` writes for the key it parses to (`007` for `7`), so
+/// two texts can never name one key.
 ///
 /// ```
 /// use backup_runtime::KeyText;
@@ -97,6 +99,10 @@ pub trait KeyCodec<K> {
     /// The key as it comes in to a restore or a cursor; the error says what
     /// was expected and what was found.
     fn from_wire(wire: Self::Wire) -> Result<K, String>;
+    /// The key as text for an error message, when it has a text form.
+    fn describe(_wire: &Self::Wire) -> Option<String> {
+        None
+    }
 }
 
 /// Keys travel as their own Candid type.
@@ -125,7 +131,20 @@ impl<K: KeyText> KeyCodec<K> for TextKey {
     }
 
     fn from_wire(wire: String) -> Result<K, String> {
-        K::from_key_text(&wire)
+        let key = K::from_key_text(&wire)?;
+        // A key has exactly one text: accepting another spelling (`007` for
+        // `7`) would let two entries of one batch land on the same key.
+        let canonical = key.to_key_text();
+        if canonical != wire {
+            return Err(format!(
+                "expected the key's canonical text `{canonical}`, found `{wire}`"
+            ));
+        }
+        Ok(key)
+    }
+
+    fn describe(wire: &String) -> Option<String> {
+        Some(wire.clone())
     }
 }
 
@@ -151,5 +170,16 @@ mod tests {
         assert!(u32::from_key_text(" 1").is_err());
         assert!(u32::from_key_text("").is_err());
         assert_eq!(u128::from_key_text(&u128::MAX.to_key_text()), Ok(u128::MAX));
+    }
+
+    #[test]
+    fn only_the_canonical_text_of_a_key_is_accepted() {
+        assert_eq!(<TextKey as KeyCodec<u64>>::from_wire("7".into()), Ok(7));
+        let error = <TextKey as KeyCodec<u64>>::from_wire("007".into()).unwrap_err();
+        assert!(error.contains("canonical text `7`") && error.contains("`007`"), "{error}");
+        let p = Principal::from_slice(&[1, 2, 3]);
+        let upper = p.to_text().to_uppercase();
+        assert!(<TextKey as KeyCodec<Principal>>::from_wire(upper).is_err());
+        assert_eq!(<TextKey as KeyCodec<Principal>>::from_wire(p.to_text()), Ok(p));
     }
 }

@@ -24,6 +24,12 @@ pub const DEFAULT_PAGE_BYTES: u64 = 1536 * 1024;
 /// The largest budget a caller may ask for, and the largest single entry a
 /// page can carry: 2.5 MiB, under the 3 MiB query reply limit.
 pub const MAX_PAGE_BYTES: u64 = 2560 * 1024;
+/// The largest restore argument that carries one entry: the 2 MiB ingress
+/// limit less 64 KiB for the rest of the ingress message (method name,
+/// sender, envelope). A backup page never carries an entry whose restore
+/// argument (Candid header, count, entry) would be larger; it names its key
+/// instead, so nothing is backed up that restore cannot take back.
+pub const MAX_ENTRY_BYTES: u64 = INGRESS_LIMIT as u64 - 64 * 1024;
 /// A page stops taking entries once the call has used this many instructions,
 /// leaving the rest of the 5 B query limit for the entry in hand and the reply.
 pub const PAGE_INSTRUCTIONS: u64 = 3_000_000_000;

@@ -10,7 +10,7 @@
 //! caller would otherwise loop forever on an empty page.
 
 use crate::key::KeyCodec;
-use crate::limits::{DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, PAGE_INSTRUCTIONS};
+use crate::limits::{DEFAULT_PAGE_BYTES, MAX_ENTRY_BYTES, MAX_PAGE_BYTES, PAGE_INSTRUCTIONS};
 use candid::ser::ValueSerializer;
 use candid::{CandidType, Deserialize};
 use ic_stable_structures::btreemap::Iter;
@@ -24,11 +24,16 @@ use std::ops::Bound;
 pub struct BackupPage<K, V> {
     /// Entries in key order, after the cursor.
     pub entries: Vec<(K, V)>,
-    /// The cursor for the next page (the last key of this one), or null
-    /// when this page reaches the end of the map.
+    /// The cursor for the next page (the last key this page walked, carried
+    /// or skipped), or null when this page reaches the end of the map.
     pub next: Option<K>,
     /// The number of entries in the whole map, for progress reports.
     pub len: u64,
+    /// Keys of entries this page walked past without carrying them, because
+    /// one entry alone would not fit a restore call (the 2 MiB ingress
+    /// limit). They are still in the map and in a raw dump; a client must
+    /// report them, since the backup is not whole without them.
+    pub skipped: Vec<K>,
 }
 
 /// How much one page may carry.
@@ -72,7 +77,8 @@ pub enum PageError {
     BadBudget { asked: u64 },
     /// The cursor key did not convert back to a map key.
     BadCursor(String),
-    /// One entry alone encodes to more than a reply can carry.
+    /// One entry alone is too large for a restore call, and this page has no
+    /// way to skip it.
     EntryTooLarge { position: String, bytes: usize },
     /// Candid refused to encode an entry.
     Encode(String),
@@ -87,7 +93,7 @@ impl fmt::Display for PageError {
             PageError::BadCursor(error) => write!(f, "bad cursor `after`: {error}"),
             PageError::EntryTooLarge { position, bytes } => write!(
                 f,
-                "the entry {position} encodes to {bytes} bytes, over the {MAX_PAGE_BYTES} bytes a page can carry; back it up through raw stable memory"
+                "the entry {position} encodes to {bytes} bytes: with the argument's header that is over the {MAX_ENTRY_BYTES} bytes one restore call can carry, so it would be backed up in a form restore cannot take back. The cursor endpoint `backup_<name>_page` skips such entries and names them; back this one up through raw stable memory (a dump)"
             ),
             PageError::Encode(error) => write!(f, "cannot encode an entry as Candid: {error}"),
         }
@@ -100,17 +106,44 @@ impl std::error::Error for PageError {}
 struct Encoded<K> {
     count: u64,
     values: Vec<u8>,
+    /// Keys of entries too large to restore, encoded as Candid values.
+    skipped_count: u64,
+    skipped: Vec<u8>,
+    /// The last key walked, kept or skipped: where the next page starts.
     last_key: Option<K>,
     /// True when the walk reached the end of the map.
     at_end: bool,
 }
 
+/// What to do with an entry too large for one restore call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TooLarge {
+    /// Leave it out and name its key (the cursor page).
+    Skip,
+    /// Refuse the page (the offset page, whose reply has no room to say so).
+    Refuse,
+}
+
+fn encode_value<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
+    let mut serializer = ValueSerializer::new();
+    value
+        .idl_serialize(&mut serializer)
+        .map_err(|error| PageError::Encode(error.to_string()))?;
+    Ok(serializer.get_result().to_vec())
+}
+
+/// Walks `entries`, encoding each once, until the byte or instruction budget
+/// or `max_count` is reached. An entry whose restore argument (`restore_header`
+/// bytes, a count, the entry) would not fit [`MAX_ENTRY_BYTES`] is never put
+/// in a page: a backup must not hold what restore cannot take back.
 fn encode_entries<'a, K, V, M, C>(
     entries: Iter<'a, K, V, M>,
     max_count: u64,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
-    position: impl Fn() -> String,
+    restore_header: usize,
+    too_large: TooLarge,
+    position: impl Fn(Option<String>) -> String,
 ) -> Result<Encoded<K>, PageError>
 where
     K: Storable + Ord + Clone + 'a,
@@ -118,45 +151,51 @@ where
     M: Memory + 'a,
     C: KeyCodec<K>,
 {
-    let mut serializer = ValueSerializer::new();
-    let mut kept = 0usize;
-    let mut count = 0u64;
-    let mut last_key = None;
-    let mut at_end = true;
+    let mut out = Encoded {
+        count: 0,
+        values: Vec::new(),
+        skipped_count: 0,
+        skipped: Vec::new(),
+        last_key: None,
+        at_end: true,
+    };
     for entry in entries {
-        if count == max_count || (count > 0 && instructions() >= limits.max_instructions) {
-            at_end = false;
+        let walked = out.count + out.skipped_count;
+        if out.count == max_count || (walked > 0 && instructions() >= limits.max_instructions) {
+            out.at_end = false;
             break;
         }
         let key = entry.key();
-        let pair = (C::to_wire(key), entry.value());
-        pair.idl_serialize(&mut serializer)
-            .map_err(|error| PageError::Encode(error.to_string()))?;
-        let len = serializer.get_result().len();
-        if len as u64 > limits.max_bytes {
-            if count == 0 && len as u64 > MAX_PAGE_BYTES {
+        let wire = C::to_wire(key);
+        let encoded = encode_value(&(&wire, entry.value()))?;
+        let used = (out.values.len() + out.skipped.len()) as u64;
+        if (restore_header + 1 + encoded.len()) as u64 > MAX_ENTRY_BYTES {
+            if too_large == TooLarge::Refuse {
                 return Err(PageError::EntryTooLarge {
-                    position: position(),
-                    bytes: len,
+                    position: position(C::describe(&wire)),
+                    bytes: encoded.len(),
                 });
             }
-            if count > 0 {
-                at_end = false;
+            let skipped_key = encode_value(&wire)?;
+            if walked > 0 && used + skipped_key.len() as u64 > limits.max_bytes {
+                out.at_end = false;
                 break;
             }
+            out.skipped.extend_from_slice(&skipped_key);
+            out.skipped_count += 1;
+        } else {
+            // A page always carries the first entry it reaches, so the
+            // cursor moves even when one entry is over the caller's budget.
+            if walked > 0 && used + encoded.len() as u64 > limits.max_bytes {
+                out.at_end = false;
+                break;
+            }
+            out.values.extend_from_slice(&encoded);
+            out.count += 1;
         }
-        kept = len;
-        count += 1;
-        last_key = Some(key.clone());
+        out.last_key = Some(key.clone());
     }
-    let mut values = serializer.get_result().to_vec();
-    values.truncate(kept);
-    Ok(Encoded {
-        count,
-        values,
-        last_key,
-        at_end,
-    })
+    Ok(out)
 }
 
 /// The Candid header (magic, type table, argument types) of a message whose
@@ -202,6 +241,8 @@ where
         Encoded {
             count: 0,
             values: Vec::new(),
+            skipped_count: 0,
+            skipped: Vec::new(),
             last_key: None,
             at_end: true,
         }
@@ -211,8 +252,20 @@ where
             // `nth` on the lazy iterator walks keys without decoding values.
             entries.nth(usize::try_from(offset - 1).unwrap_or(usize::MAX));
         }
-        let position = || format!("at offset {offset}");
-        encode_entries::<K, V, M, C>(entries, count, limits, instructions, position)?
+        let position = |key: Option<String>| match key {
+            Some(key) => format!("`{key}` (at or after offset {offset})"),
+            None => format!("at or after offset {offset}"),
+        };
+        let header = header_of(&Vec::<(C::Wire, V)>::new())?.len();
+        encode_entries::<K, V, M, C>(
+            entries,
+            count,
+            limits,
+            instructions,
+            header,
+            TooLarge::Refuse,
+            position,
+        )?
     };
     let mut reply = header_of(&Vec::<(C::Wire, V)>::new())?;
     push_leb128(&mut reply, encoded.count);
@@ -239,17 +292,23 @@ where
         None => Bound::Unbounded,
         Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
     };
-    let position = || match &start {
-        Bound::Excluded(_) => "after the cursor".to_string(),
-        _ => "at the start of the map".to_string(),
-    };
-    let entries = map.range((start.clone(), Bound::Unbounded));
-    let encoded = encode_entries::<K, V, M, C>(entries, u64::MAX, limits, instructions, position)?;
+    let entries = map.range((start, Bound::Unbounded));
+    let restore_header = header_of(&Vec::<(C::Wire, V)>::new())?.len();
+    let encoded = encode_entries::<K, V, M, C>(
+        entries,
+        u64::MAX,
+        limits,
+        instructions,
+        restore_header,
+        TooLarge::Skip,
+        |_| String::new(),
+    )?;
 
     let empty = BackupPage::<C::Wire, V> {
         entries: Vec::new(),
         next: None,
         len: 0,
+        skipped: Vec::new(),
     };
     let mut reply = header_of(&empty)?;
     // A record's fields travel in the order of their Candid field ids.
@@ -264,10 +323,14 @@ where
     };
     let mut next_value = ValueSerializer::new();
     next.idl_serialize(&mut next_value).map_err(encode)?;
+    let mut skipped_value = Vec::with_capacity(encoded.skipped.len() + 10);
+    push_leb128(&mut skipped_value, encoded.skipped_count);
+    skipped_value.extend_from_slice(&encoded.skipped);
     let mut fields = [
         (candid::idl_hash("entries"), entries_value.as_slice()),
         (candid::idl_hash("next"), next_value.get_result()),
         (candid::idl_hash("len"), &map.len().to_le_bytes()[..]),
+        (candid::idl_hash("skipped"), skipped_value.as_slice()),
     ];
     fields.sort_by_key(|(id, _)| *id);
     for (_, value) in fields {

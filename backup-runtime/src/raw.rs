@@ -3,7 +3,14 @@
 use crate::limits::{MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK, WASM_PAGE_SIZE};
 use ic_stable_structures::Memory;
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::fmt;
+
+thread_local! {
+    /// Set by a successful `stable_write`; lives on the heap, so the upgrade
+    /// that makes the maps read stable memory afresh also clears it.
+    static WRITTEN: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Why a raw access was refused. Nothing was read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +25,9 @@ pub enum RawError {
     BadBlockSize { block_size: u64, min: u64, max: u64 },
     /// Stable memory could not grow to hold a write.
     GrowFailed { needed_pages: u64, size_pages: u64 },
+    /// A write that starts past the end of stable memory would leave a hole
+    /// of zeros no image holds.
+    Hole { offset: u64, size: u64 },
 }
 
 impl fmt::Display for RawError {
@@ -39,6 +49,10 @@ impl fmt::Display for RawError {
             RawError::GrowFailed { needed_pages, size_pages } => write!(
                 f,
                 "stable memory cannot grow from {size_pages} to {needed_pages} pages"
+            ),
+            RawError::Hole { offset, size } => write!(
+                f,
+                "expected a write starting at most at the end of stable memory ({size} bytes), found offset {offset}"
             ),
         }
     }
@@ -85,9 +99,16 @@ pub fn stable_read(memory: &impl Memory, offset: u64, length: u64) -> Result<Vec
 }
 
 /// Writes `data` at `offset`, growing stable memory first when the write ends
-/// past its end. The argument itself is bounded by the ingress limit.
+/// past its end. The write may start anywhere up to the current end, so
+/// memory grows by at most one argument (bounded by the ingress limit) per
+/// call and never with a hole. After it, [`check_heap_fresh`] refuses until
+/// the canister is upgraded.
 pub fn stable_write(memory: &impl Memory, offset: u64, data: &[u8]) -> Result<(), RawError> {
     let end = end_of(offset, data.len() as u64)?;
+    let size = stable_size(memory);
+    if offset > size {
+        return Err(RawError::Hole { offset, size });
+    }
     let size_pages = memory.size();
     let needed_pages = end.div_ceil(WASM_PAGE_SIZE);
     if needed_pages > size_pages && memory.grow(needed_pages - size_pages) < 0 {
@@ -97,7 +118,38 @@ pub fn stable_write(memory: &impl Memory, offset: u64, data: &[u8]) -> Result<()
         });
     }
     memory.write(offset, data);
+    WRITTEN.with(|written| written.set(true));
     Ok(())
+}
+
+/// Why the typed endpoints refuse after a raw write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaleHeap;
+
+impl fmt::Display for StaleHeap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("raw memory was written; upgrade the canister first: its maps on the heap still describe the stable memory as it was before `stable_write`, and using them would corrupt the new contents")
+    }
+}
+
+impl std::error::Error for StaleHeap {}
+
+/// Refuses once `stable_write` has written since the canister last started
+/// (its install or last upgrade): the heap's cached map headers no longer
+/// match stable memory. Every typed endpoint calls it first.
+pub fn check_heap_fresh() -> Result<(), StaleHeap> {
+    if WRITTEN.with(Cell::get) {
+        Err(StaleHeap)
+    } else {
+        Ok(())
+    }
+}
+
+/// Forgets earlier raw writes: natively, after an image is loaded and the
+/// maps re-created over it.
+#[cfg(not(target_family = "wasm"))]
+pub(crate) fn reset_written() {
+    WRITTEN.with(|written| written.set(false));
 }
 
 /// The SHA-256 of each `block_size` block of `length` bytes from `offset`;

@@ -1,22 +1,45 @@
 //! Restoring a batch of entries: all of it, or nothing.
+//!
+//! [`check`] runs every test an entry must pass; [`restore`] inserts only
+//! after all of a batch passed, and `validate_<name>` runs [`check`] alone,
+//! so a client can prove a whole file acceptable before it writes anything.
 
 use crate::key::KeyCodec;
 use ic_stable_structures::storable::Bound;
 use ic_stable_structures::{Memory, StableBTreeMap, Storable};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why a restore batch was refused. Nothing was inserted.
+///
+/// Every message starts with `entry <index>` (0-based, within the batch), so
+/// a client that sent the batch from a file can say which entry of the file
+/// it was.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RestoreError {
-    /// The key of entry `index` (0-based) did not convert to a map key.
+    /// The key of entry `index` did not convert to a map key.
     BadKey { index: usize, error: String },
     /// The key or value of entry `index` is larger than its `Storable` bound.
     OverBound {
         index: usize,
+        key: Option<String>,
         part: &'static str,
         bytes: usize,
         max: u32,
     },
+    /// Entry `index` has the same key as entry `first`: restoring both would
+    /// report two entries and store one.
+    DuplicateKey {
+        index: usize,
+        first: usize,
+        key: Option<String>,
+    },
+}
+
+fn key_note(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|key| format!(" (key `{key}`)"))
+        .unwrap_or_default()
 }
 
 impl fmt::Display for RestoreError {
@@ -25,9 +48,15 @@ impl fmt::Display for RestoreError {
             RestoreError::BadKey { index, error } => {
                 write!(f, "entry {index}: {error}; nothing was restored")
             }
-            RestoreError::OverBound { index, part, bytes, max } => write!(
+            RestoreError::OverBound { index, key, part, bytes, max } => write!(
                 f,
-                "entry {index}: expected a {part} of at most {max} bytes (its Storable bound), found {bytes}; nothing was restored"
+                "entry {index}{}: expected a {part} of at most {max} bytes (its Storable bound), found {bytes}; nothing was restored",
+                key_note(key)
+            ),
+            RestoreError::DuplicateKey { index, first, key } => write!(
+                f,
+                "entry {index}{}: expected each key once, found the key of entry {first} again; nothing was restored",
+                key_note(key)
             ),
         }
     }
@@ -38,6 +67,7 @@ impl std::error::Error for RestoreError {}
 fn check_bound<T: Storable>(
     value: &T,
     index: usize,
+    key: &Option<String>,
     part: &'static str,
 ) -> Result<(), RestoreError> {
     if let Bound::Bounded { max_size, .. } = T::BOUND {
@@ -45,6 +75,7 @@ fn check_bound<T: Storable>(
         if bytes > max_size as usize {
             return Err(RestoreError::OverBound {
                 index,
+                key: key.clone(),
                 part,
                 bytes,
                 max: max_size,
@@ -52,6 +83,46 @@ fn check_bound<T: Storable>(
         }
     }
     Ok(())
+}
+
+/// Converts and checks every entry of `batch` (key text, `Storable` bounds,
+/// each key once), writing nothing: the entries ready to insert, or the first
+/// entry that would be refused.
+pub fn check<K, V, C>(batch: Vec<(C::Wire, V)>) -> Result<Vec<(K, V)>, RestoreError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable,
+    C: KeyCodec<K>,
+{
+    let mut checked = Vec::with_capacity(batch.len());
+    let mut seen: BTreeMap<K, usize> = BTreeMap::new();
+    for (index, (wire, value)) in batch.into_iter().enumerate() {
+        let described = C::describe(&wire);
+        let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
+        check_bound(&key, index, &described, "key")?;
+        check_bound(&value, index, &described, "value")?;
+        if let Some(&first) = seen.get(&key) {
+            return Err(RestoreError::DuplicateKey {
+                index,
+                first,
+                key: described,
+            });
+        }
+        seen.insert(key.clone(), index);
+        checked.push((key, value));
+    }
+    Ok(checked)
+}
+
+/// The answer of `validate_<name>`: how many entries `restore_<name>` would
+/// insert, or why it would refuse the batch.
+pub fn validate<K, V, C>(batch: Vec<(C::Wire, V)>) -> Result<u64, RestoreError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable,
+    C: KeyCodec<K>,
+{
+    check::<K, V, C>(batch).map(|checked| checked.len() as u64)
 }
 
 /// Inserts every entry of `batch` into `map` (overwriting existing keys) and
@@ -67,18 +138,24 @@ where
     M: Memory,
     C: KeyCodec<K>,
 {
-    let mut checked = Vec::with_capacity(batch.len());
-    for (index, (wire, value)) in batch.into_iter().enumerate() {
-        let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
-        check_bound(&key, index, "key")?;
-        check_bound(&value, index, "value")?;
-        checked.push((key, value));
-    }
+    Ok(insert_all(map, check::<K, V, C>(batch)?))
+}
+
+/// Inserts entries that [`check`] passed; returns how many. The generated
+/// `restore_<name>` checks before it first touches the map's static, whose
+/// creation on a fresh canister would otherwise write stable memory even for
+/// a refused batch.
+pub fn insert_all<K, V, M>(map: &mut StableBTreeMap<K, V, M>, checked: Vec<(K, V)>) -> u64
+where
+    K: Storable + Ord + Clone,
+    V: Storable,
+    M: Memory,
+{
     let count = checked.len() as u64;
     for (key, value) in checked {
         map.insert(key, value);
     }
-    Ok(count)
+    count
 }
 
 /// Removes every entry of `map` and returns how many there were.

@@ -1,6 +1,7 @@
 //! Backup pages: every entry exactly once, never over the budget.
 
 use backup_runtime::limits::{
+    MAX_ENTRY_BYTES,
     DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, QUERY_REPLY_LIMIT, UPDATE_REPLY_LIMIT,
 };
 use backup_runtime::page::{
@@ -139,24 +140,46 @@ fn default_pages_stay_under_both_reply_limits() {
 }
 
 #[test]
-fn an_entry_over_the_budget_travels_alone_and_one_over_the_limit_is_an_error() {
+fn an_entry_over_the_budget_travels_alone() {
     let map = map_with(3, |i| if i == 1 { 500_000 } else { 10 });
     let first = cursor_page::<_, _, _, CandidKey>(&map, None, limits(1000)).unwrap();
     assert_eq!(first.entries.len(), 1);
     let second = cursor_page::<_, _, _, CandidKey>(&map, first.next, limits(1000)).unwrap();
     assert_eq!(second.entries.len(), 1, "the large entry comes alone");
     assert_eq!(second.entries[0].1.data.len(), 500_000);
+}
 
-    let huge = map_with(2, |i| {
-        if i == 1 {
-            MAX_PAGE_BYTES as usize + 1
-        } else {
-            10
+#[test]
+fn an_entry_too_large_to_restore_is_skipped_by_key_or_refused() {
+    // Entry 1 fits a page (2.5 MiB) but not a restore call (2 MiB of ingress);
+    // entry 3 fits neither.
+    let sizes = |i| match i {
+        1 => MAX_ENTRY_BYTES as usize,
+        3 => MAX_PAGE_BYTES as usize + 1,
+        _ => 10,
+    };
+    let map = map_with(5, sizes);
+    let mut after = None;
+    let (mut entries, mut skipped) = (Vec::new(), Vec::new());
+    loop {
+        let page = cursor_page::<_, _, _, CandidKey>(&map, after, PageLimits::default()).unwrap();
+        entries.extend(page.entries.into_iter().map(|(key, _)| key));
+        skipped.extend(page.skipped);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
-    });
-    let error = offset_page::<_, _, _, CandidKey>(&huge, 1, 10, PageLimits::default()).unwrap_err();
+    }
+    assert_eq!(entries, vec![0, 2, 4], "every entry that restore can take");
+    assert_eq!(skipped, vec![1, 3], "and the keys of the others");
+
+    let error = offset_page::<_, _, _, CandidKey>(&map, 1, 10, PageLimits::default()).unwrap_err();
     assert!(matches!(error, PageError::EntryTooLarge { .. }), "{error}");
-    assert!(error.to_string().contains("at offset 1"), "{error}");
+    assert!(error.to_string().contains("offset 1"), "{error}");
+    // An entry just under the limit still travels.
+    let fits = map_with(1, |_| MAX_ENTRY_BYTES as usize - 1000);
+    let page = cursor_page::<_, _, _, CandidKey>(&fits, None, PageLimits::default()).unwrap();
+    assert_eq!((page.entries.len(), page.skipped.len()), (1, 0));
 }
 
 #[test]
@@ -244,7 +267,8 @@ fn an_empty_map_gives_an_empty_last_page() {
         BackupPage {
             entries: vec![],
             next: None,
-            len: 0
+            len: 0,
+            skipped: vec![],
         }
     );
     assert!(

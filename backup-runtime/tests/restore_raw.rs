@@ -87,6 +87,7 @@ fn a_value_over_its_storable_bound_is_refused_before_any_insert() {
         error,
         RestoreError::OverBound {
             index: 1,
+            key: None,
             part: "value",
             bytes: 8,
             max: 4
@@ -134,12 +135,16 @@ fn reads_are_bounded_and_overflow_is_caught() {
 }
 
 #[test]
-fn writes_grow_memory_and_refuse_overflow_without_change() {
+fn writes_grow_memory_from_its_end_and_refuse_holes_and_overflow_without_change() {
     let memory = VectorMemory::default();
-    stable_write(&memory, 3 * WASM_PAGE_SIZE + 10, b"abc").unwrap();
-    assert_eq!(memory.size(), 4);
+    stable_write(&memory, 0, &[7; 10]).unwrap();
+    assert_eq!(memory.size(), 1);
+    // Starting exactly at the end grows memory by what the write needs.
+    stable_write(&memory, WASM_PAGE_SIZE, &[8; 10]).unwrap();
+    stable_write(&memory, 2 * WASM_PAGE_SIZE - 1, b"abc").unwrap();
+    assert_eq!(memory.size(), 3);
     assert_eq!(
-        stable_read(&memory, 3 * WASM_PAGE_SIZE + 10, 3).unwrap(),
+        stable_read(&memory, 2 * WASM_PAGE_SIZE - 1, 3).unwrap(),
         b"abc"
     );
     let before = snapshot(&memory);
@@ -150,10 +155,17 @@ fn writes_grow_memory_and_refuse_overflow_without_change() {
             length: 3
         })
     );
-    assert!(matches!(
-        stable_write(&memory, u64::MAX - 10, b"abc"),
-        Err(RawError::GrowFailed { .. })
-    ));
+    // 4 bytes at 100 GiB would have grown memory by 100 GiB of zeros.
+    let error = stable_write(&memory, 100 << 30, b"abcd").unwrap_err();
+    assert_eq!(
+        error,
+        RawError::Hole {
+            offset: 100 << 30,
+            size: 3 * WASM_PAGE_SIZE
+        }
+    );
+    assert!(error.to_string().contains("at most at the end"), "{error}");
+    assert!(stable_write(&memory, 3 * WASM_PAGE_SIZE + 1, b"a").is_err());
     assert_eq!(snapshot(&memory), before);
 }
 

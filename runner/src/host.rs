@@ -133,15 +133,22 @@ fn copy_out(
         })
 }
 
+/// Copies `size` bytes at `src` out of the canister's memory. The range is
+/// checked before anything is allocated: a canister asking for `size = -1`
+/// gets a trap, not a 4 GiB buffer.
 fn read_in(caller: &Ctx<'_>, api: &str, src: i32, size: i32) -> Result<Vec<u8>, Error> {
     let (src, size) = (src as u32 as usize, size as u32 as usize);
-    let mut bytes = vec![0; size];
-    memory(caller)?.read(caller, src, &mut bytes).map_err(|_| {
-        trap(format!(
-            "ic0.{api}: source {src}..+{size} is outside the canister's memory"
-        ))
-    })?;
-    Ok(bytes)
+    let heap = memory(caller)?.data(caller);
+    let bytes = src
+        .checked_add(size)
+        .and_then(|end| heap.get(src..end))
+        .ok_or_else(|| {
+            trap(format!(
+                "ic0.{api}: source {src}..+{size} is outside the canister's memory ({} bytes)",
+                heap.len()
+            ))
+        })?;
+    Ok(bytes.to_vec())
 }
 
 fn write_u128(caller: &mut Ctx<'_>, api: &str, dst: i32, value: u128) -> Result<(), Error> {

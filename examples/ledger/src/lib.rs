@@ -101,6 +101,10 @@ struct Ledger {
     /// The account number of each owner; keys travel as principals.
     #[backup(memory_id = 4)]
     owners: StableBTreeMap<Principal, u64, Memory>,
+    /// A nickname per account number; the number travels as decimal text,
+    /// and only its canonical text (`7`, never `007`) is accepted.
+    #[backup(memory_id = 6, key = text)]
+    nicknames: StableBTreeMap<u64, String, Memory>,
     /// Balances per owner, recomputed from `accounts`: not worth a backup.
     #[backup(memory_id = 5, skip)]
     balance_cache: StableBTreeMap<Principal, u64, Memory>,
@@ -195,6 +199,18 @@ fn put_document(name: String, mime: String, content: ByteBuf) {
             .borrow_mut()
             .insert(name, Document { mime, content })
     });
+}
+
+/// Names an account.
+#[ic_cdk::update(guard = "is_authorized")]
+fn set_nickname(account: u64, nickname: String) {
+    NICKNAMES.with(|nicknames| nicknames.borrow_mut().insert(account, nickname));
+}
+
+/// An account's nickname.
+#[ic_cdk::query(guard = "is_authorized")]
+fn get_nickname(account: u64) -> Option<String> {
+    NICKNAMES.with(|nicknames| nicknames.borrow().get(&account))
 }
 
 #[ic_cdk::query(guard = "is_authorized")]

@@ -126,15 +126,16 @@ mod tests {
             .filter(|line| !line.trim_start().starts_with("//"))
             .map(|line| format!("{line}\n"))
             .collect();
-        let page = "record {\n  len : nat64;\n  next : opt text;\n  entries : vec record { text; Profile };\n}";
+        let page = "record {\n  len : nat64;\n  skipped : vec text;\n  next : opt text;\n  entries : vec record { text; Profile };\n}";
         assert!(
             generated.contains(page),
-            "BackupPage is not `record {{ entries; next: opt K; len: nat64 }}`:\n{generated}"
+            "BackupPage is not `record {{ entries; next: opt K; len: nat64; skipped: vec K }}`:\n{generated}"
         );
         for signature in [
             "backup_profiles : (nat64, nat64) -> (vec record { text; Profile }) query;",
             "backup_profiles_page : (opt text, opt nat64) -> (BackupPage) query;",
             "restore_profiles : (vec record { text; Profile }) -> (Result);",
+            "validate_profiles : (vec record { text; Profile }) -> (Result) query;",
             "clear_profiles : () -> (nat64);",
             "authorize : (principal) -> ();",
             "deauthorize : (principal) -> ();",
