@@ -116,6 +116,10 @@ pub enum Command {
         /// Empty the map first, for an exact restore.
         #[arg(long)]
         replace: bool,
+        /// Bytes per restore call (at most the default, 85% of the 2 MiB
+        /// ingress limit); smaller batches for tests.
+        #[arg(long, hide = true, default_value_t = crate::commands::CALL_BUDGET)]
+        batch_bytes: usize,
         /// Stop after this many batches, as if interrupted (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
@@ -140,9 +144,12 @@ pub enum Command {
 
     /// Write an image back to stable memory, sending only the blocks whose
     /// digest differs from the canister's (or from `--base`), then verify.
-    /// Upgrade the canister afterwards so its heap sees the new memory.
+    /// The file must be a MemoryManager image whose maps match the
+    /// canister's (unless --force); it says what it will change and asks
+    /// first (unless --yes). Upgrade the canister afterwards: its typed
+    /// endpoints refuse until its heap reads the new memory.
     #[command(
-        after_help = "Examples:\n  ic-backup load -i repaired.dat\n  ic-backup load -i repaired.dat --base stable_memory.dat"
+        after_help = "Examples:\n  ic-backup load -i repaired.dat\n  ic-backup load -i repaired.dat --base stable_memory.dat --yes"
     )]
     Load {
         #[arg(short, long)]
@@ -154,6 +161,13 @@ pub enum Command {
         /// The block size compared and written.
         #[arg(long, default_value_t = 64 * 1024)]
         block_bytes: u64,
+        /// Load a file that is not a MemoryManager image, or whose maps
+        /// (memory ids, key and value layout) differ from the canister's.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for confirmation (required when not at a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 
     /// Show an image's MemoryManager layout and the StableBTreeMaps in it.

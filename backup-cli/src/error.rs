@@ -21,6 +21,9 @@ pub enum CliError {
     },
     /// A verification found differences.
     Mismatch(String),
+    /// The command did what it could, but its result is not whole (a backup
+    /// that had to leave entries out).
+    Incomplete(String),
 }
 
 impl CliError {
@@ -42,7 +45,7 @@ impl CliError {
         match self {
             CliError::Input(_) | CliError::Io { .. } => 2,
             CliError::Mismatch(_) => 3,
-            CliError::Rejected { .. } | CliError::Network(_) => 1,
+            CliError::Rejected { .. } | CliError::Network(_) | CliError::Incomplete(_) => 1,
         }
     }
 }
@@ -50,9 +53,10 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Input(message) | CliError::Network(message) | CliError::Mismatch(message) => {
-                f.write_str(message)
-            }
+            CliError::Input(message)
+            | CliError::Network(message)
+            | CliError::Mismatch(message)
+            | CliError::Incomplete(message) => f.write_str(message),
             CliError::Rejected { method, message } => {
                 write!(f, "the canister rejected `{method}`: {message}")
             }

@@ -27,8 +27,9 @@ pub enum Format {
 
 fn mismatch(path: &str, expected: &str, found: &Value) -> CliError {
     let mut shown = found.to_string();
-    if shown.len() > 60 {
-        shown.truncate(57);
+    if shown.chars().count() > 60 {
+        // Cut on a character boundary: the text is the user's, in any script.
+        shown = shown.chars().take(57).collect();
         shown.push_str("...");
     }
     CliError::Input(format!("at {path}: expected {expected}, found {shown}"))

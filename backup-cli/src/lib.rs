@@ -3,10 +3,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod durable;
 pub mod error;
 pub mod interface;
 pub mod json;
 mod progress;
+pub mod resume;
 pub mod target;
 
 use clap::Parser;

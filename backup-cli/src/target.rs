@@ -1,10 +1,14 @@
 //! Where commands send their calls: a live canister through ic-agent, or the
 //! canister's wasm over a stable memory image in the embedded runner.
 
+use crate::durable;
 use crate::error::{CliError, Result};
+use crate::resume::TargetId;
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// A canister that answers queries and updates with Candid bytes.
 pub trait Target {
@@ -21,24 +25,44 @@ pub trait Target {
     }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
+    /// Which canister this is, and (offline) the state of its image on disk,
+    /// for binding resume state to it.
+    fn id(&self) -> TargetId;
+    /// Makes the changes so far durable if that is cheap enough now, and
+    /// says whether they all are: a command records progress only then.
+    /// Live, an update that returned is already durable.
+    fn checkpoint(&mut self) -> Result<bool> {
+        Ok(true)
+    }
     /// Makes the command's changes durable (offline: writes the image).
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
 }
 
+/// Offline, an image up to this size is written after every step that
+/// records progress; a larger one at most every [`CHECKPOINT_INTERVAL`].
+pub const CHECKPOINT_EVERY_STEP_BYTES: usize = 256 << 20;
+/// How often a large offline image is written while a command records progress.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The offline target: the canister's wasm over an image file.
 pub struct Offline {
     canister: Canister,
     image: PathBuf,
     caller: Principal,
+    /// Updates ran since the image was last written.
     changed: bool,
+    /// The SHA-256 of the image file as it is on disk; `None` before it exists.
+    digest: Option<String>,
+    saved_at: Instant,
 }
 
 impl Offline {
     /// Loads `wasm` over the image at `image` (checked to be a
     /// `MemoryManager` image first), or installs it on empty stable memory
-    /// when the file does not exist yet; the image is then created by `finish`.
+    /// when the file does not exist yet; the image is then created by the
+    /// first checkpoint or by `finish`.
     pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         let controllers = if controller { vec![caller] } else { Vec::new() };
@@ -46,7 +70,7 @@ impl Offline {
             controllers,
             ..InstallArgs::default()
         };
-        let (canister, changed) = if image.exists() {
+        let (canister, changed, digest) = if image.exists() {
             let bytes = std::fs::read(image).map_err(|source| CliError::io(image, source))?;
             // An image the canister's MemoryManager does not recognise would be
             // silently replaced by an empty one: refuse it before loading.
@@ -54,21 +78,26 @@ impl Offline {
                 backup_runtime::Layout::parse(&bytes)
                     .map_err(|error| CliError::Input(format!("{}: {error}", image.display())))?;
             }
+            let digest = hex::encode(Sha256::digest(&bytes));
             (
                 Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?,
                 false,
+                Some(digest),
             )
         } else {
             (
                 Canister::install(&module, args).map_err(CliError::runner(wasm))?,
                 true,
+                None,
             )
         };
         Ok(Offline {
             canister,
-            image: image.to_path_buf(),
+            image: durable::absolute(image),
             caller,
             changed,
+            digest,
+            saved_at: Instant::now(),
         })
     }
 
@@ -77,6 +106,21 @@ impl Offline {
             method: method.to_string(),
             message: reject.message,
         })
+    }
+
+    /// Writes the image atomically and durably, if anything changed.
+    fn save(&mut self) -> Result<()> {
+        if self.changed {
+            let bytes = self.canister.stable_memory();
+            let digest = hex::encode(Sha256::digest(bytes));
+            if self.digest.as_deref() != Some(digest.as_str()) {
+                durable::write_atomically(&self.image, bytes)?;
+            }
+            self.digest = Some(digest);
+            self.changed = false;
+            self.saved_at = Instant::now();
+        }
+        Ok(())
     }
 }
 
@@ -96,20 +140,34 @@ impl Target for Offline {
         Ok(self.canister.candid_interface())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        if self.changed {
-            self.canister
-                .save_image(&self.image)
-                .map_err(CliError::runner(&self.image))?;
-            self.changed = false;
+    fn id(&self) -> TargetId {
+        TargetId::Offline {
+            image: self.image.clone(),
+            sha256: self.digest.clone(),
         }
-        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<bool> {
+        if !self.changed {
+            return Ok(true);
+        }
+        let small = self.canister.stable_memory().len() <= CHECKPOINT_EVERY_STEP_BYTES;
+        if small || self.saved_at.elapsed() >= CHECKPOINT_INTERVAL {
+            self.save()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.save()
     }
 }
 
 /// The live target: a canister on a replica or on mainnet.
 pub struct Live {
     agent: ic_agent::Agent,
+    url: String,
     canister: Principal,
     runtime: tokio::runtime::Runtime,
 }
@@ -140,6 +198,7 @@ impl Live {
         }
         Ok(Live {
             agent,
+            url: url.to_string(),
             canister,
             runtime,
         })
@@ -193,6 +252,13 @@ impl Target for Live {
         });
         self.runtime
             .block_on(futures_util::future::join_all(futures))
+    }
+
+    fn id(&self) -> TargetId {
+        TargetId::Live {
+            url: self.url.clone(),
+            canister: self.canister.to_text(),
+        }
     }
 
     fn candid(&mut self) -> Result<Option<String>> {

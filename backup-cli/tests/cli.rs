@@ -420,7 +420,7 @@ fn dump_edit_load_verify_and_read_the_repair() {
     let edited = offline.path("edited.dat");
     std::fs::write(&edited, &bytes).unwrap();
 
-    let report = offline.ok(&["--json", "load", "-i", edited.to_str().unwrap()]);
+    let report = offline.ok(&["--json", "load", "-i", edited.to_str().unwrap(), "--yes"]);
     let report: Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(report["changed"], 1);
     assert_eq!(report["bytes_sent"], 65536);

@@ -98,6 +98,10 @@ pub struct VirtualMemoryInfo {
 pub struct MapHeader {
     /// Layout version, 1 or 2.
     pub version: u8,
+    /// What fixes the node layout: the maximum key and value sizes, or the
+    /// page size; two maps with the same version and layout bytes store
+    /// their nodes alike.
+    pub layout: [u8; 8],
     /// Address of the root node inside the virtual memory.
     pub root_addr: u64,
     /// Number of entries.
@@ -114,16 +118,32 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(le)
 }
 
+/// The bytes at the start of an image that hold the whole `MemoryManager`
+/// header: magic, sizes and the bucket table.
+pub const HEADER_LEN: usize = BUCKET_TABLE_OFFSET + MAX_BUCKETS;
+
 impl Layout {
     /// Reads and checks the layout of `image`.
     pub fn parse(image: &[u8]) -> Result<Layout, ImageError> {
-        let len = image.len() as u64;
+        Self::parse_header(image, image.len() as u64)
+    }
+
+    /// Reads and checks the layout of an image of `len` bytes from its
+    /// first bytes (at least [`HEADER_LEN`] of them, or the whole image):
+    /// how a client reads a live canister's layout without downloading it.
+    pub fn parse_header(image: &[u8], len: u64) -> Result<Layout, ImageError> {
         if len == 0 {
             return Err(invalid("the image is empty"));
         }
         if len % WASM_PAGE_SIZE != 0 {
             return Err(invalid(format!(
                 "expected a whole number of 64 KiB wasm pages, found {len} bytes"
+            )));
+        }
+        if image.len() < HEADER_LEN {
+            return Err(invalid(format!(
+                "expected the first {HEADER_LEN} bytes of the image, found {}",
+                image.len()
             )));
         }
         if image[..3] != MANAGER_MAGIC[..] {
@@ -232,6 +252,30 @@ impl Layout {
         Some(())
     }
 
+    /// Where in the image virtual memory `id` starts (its first bucket), if
+    /// it has a size.
+    pub fn memory_start(&self, id: u8) -> Option<u64> {
+        let memory = self.memory(id).filter(|memory| memory.size_pages > 0)?;
+        let bucket_bytes = u64::from(self.bucket_size_pages) * WASM_PAGE_SIZE;
+        Some(BUCKETS_START + u64::from(*memory.buckets.first()?) * bucket_bytes)
+    }
+
+    /// The virtual memory that owns the image's byte at `offset`:
+    /// `Ok(None)` for the manager's own header page, `Err(())` for a byte in
+    /// no allocated bucket.
+    pub fn owner_of(&self, offset: u64) -> Result<Option<u8>, ()> {
+        if offset < BUCKETS_START {
+            return Ok(None);
+        }
+        let bucket_bytes = u64::from(self.bucket_size_pages) * WASM_PAGE_SIZE;
+        let bucket = (offset - BUCKETS_START) / bucket_bytes;
+        self.memories
+            .iter()
+            .find(|memory| memory.buckets.iter().any(|&b| u64::from(b) == bucket))
+            .map(|memory| Some(memory.id))
+            .ok_or(())
+    }
+
     /// The `StableBTreeMap` header at the start of virtual memory `id`:
     /// `Ok(None)` if the memory is empty (a map there would be created fresh),
     /// an error if it holds something else.
@@ -246,6 +290,23 @@ impl Layout {
                 memory_id: id,
                 found: "a memory too small for a map header".into(),
             })?;
+        MapHeader::parse(id, &header).map(Some)
+    }
+}
+
+impl MapHeader {
+    /// The bytes a map header takes at the start of its memory.
+    pub const LEN: usize = MAP_HEADER_LEN;
+
+    /// Reads the map header of memory `id` from its first [`MapHeader::LEN`]
+    /// bytes; an error names what the memory holds instead.
+    pub fn parse(id: u8, header: &[u8]) -> Result<MapHeader, ImageError> {
+        if header.len() < MAP_HEADER_LEN {
+            return Err(ImageError::NotAMap {
+                memory_id: id,
+                found: format!("{} bytes, too few for a map header", header.len()),
+            });
+        }
         if header[..3] != MAP_MAGIC[..] {
             return Err(ImageError::NotAMap {
                 memory_id: id,
@@ -258,11 +319,14 @@ impl Layout {
                 found: format!("version {}", header[3]),
             });
         }
-        Ok(Some(MapHeader {
+        let mut layout = [0u8; 8];
+        layout.copy_from_slice(&header[4..12]);
+        Ok(MapHeader {
             version: header[3],
-            root_addr: u64_at(&header, 12),
-            len: u64_at(&header, 20),
-        }))
+            layout,
+            root_addr: u64_at(header, 12),
+            len: u64_at(header, 20),
+        })
     }
 }
 

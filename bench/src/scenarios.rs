@@ -255,20 +255,38 @@ impl Target for Modeled<'_> {
     fn candid(&mut self) -> CliResult<Option<String>> {
         Ok(self.canister.candid_interface())
     }
+
+    fn id(&self) -> backup_cli::resume::TargetId {
+        backup_cli::resume::TargetId::Live {
+            url: "modeled".into(),
+            canister: self.canister.canister_id().to_text(),
+        }
+    }
 }
 
 pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds: f64) {
     let latency = Duration::from_secs_f64(latency_seconds);
     let mut canister = install(wasm);
     seed(&mut canister, 20_000, 100);
-    // Grow stable memory to the image size: write the last 64 KiB.
+    // Grow stable memory to the image size, writing from its end (a write
+    // may not start past it).
     let size = image_mib * 1024 * 1024;
-    let tail = serde_bytes::ByteBuf::from(vec![7u8; 65536]);
-    let arg = candid::encode_args((size - 65536, tail)).expect("encodes");
-    canister
-        .update(operator(), "stable_write", &arg)
-        .result
-        .expect("stable memory grows");
+    loop {
+        let reply = canister
+            .query(operator(), "stable_size", b"DIDL\x00\x00")
+            .result
+            .expect("stable_size");
+        let end: u64 = candid::decode_one(&reply).expect("a size");
+        if end >= size {
+            break;
+        }
+        let chunk = serde_bytes::ByteBuf::from(vec![7u8; (size - end).min(1 << 20) as usize]);
+        let arg = candid::encode_args((end, chunk)).expect("encodes");
+        canister
+            .update(operator(), "stable_write", &arg)
+            .result
+            .expect("stable memory grows");
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
 
@@ -347,7 +365,8 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
     let blocks = bytes.len() / 65536;
     let changed = blocks.div_ceil(100);
     for k in 0..changed {
-        let block = k * blocks / changed;
+        // Block 0 holds the MemoryManager header, which a repair leaves alone.
+        let block = 1 + k * (blocks - 1) / changed;
         bytes[block * 65536 + 100] ^= 0xFF;
     }
     let edited = dir.join("bench-edited.dat");
@@ -358,8 +377,15 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         rounds: 0,
         run: Run::default(),
     };
-    backup_cli::commands::raw::load(&mut load, &edited, None, 65536, true)
-        .expect("the load succeeds and verifies");
+    let options = backup_cli::commands::raw::LoadOptions {
+        input: &edited,
+        base: None,
+        block: 65536,
+        force: false,
+        yes: true,
+        json: true,
+    };
+    backup_cli::commands::raw::load(&mut load, options).expect("the load succeeds and verifies");
     recorder.check("load / ic-backup", &load.run);
     let sent = load.run.bytes_in();
     let whole_calls = size.div_ceil(backup_cli::commands::CALL_BUDGET as u64);

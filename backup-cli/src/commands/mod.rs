@@ -25,25 +25,33 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             stop_after,
         } => {
             let interface = interface(target, cli)?;
-            typed::backup(
-                target,
-                &interface,
+            let options = typed::BackupOptions {
                 map,
                 output,
-                *format,
-                *max_bytes,
-                *stop_after,
+                format: *format,
+                max_bytes: *max_bytes,
+                stop_after: *stop_after,
                 json,
-            )
+            };
+            typed::backup(target, &interface, options)
         }
         Command::Restore {
             map,
             input,
             replace,
+            batch_bytes,
             stop_after,
         } => {
             let interface = interface(target, cli)?;
-            typed::restore(target, &interface, map, input, *replace, *stop_after, json)
+            let options = typed::RestoreOptions {
+                map,
+                input,
+                replace: *replace,
+                batch_bytes: *batch_bytes,
+                stop_after: *stop_after,
+                json,
+            };
+            typed::restore(target, &interface, options)
         }
         Command::Dump {
             output,
@@ -55,7 +63,19 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             input,
             base,
             block_bytes,
-        } => raw::load(target, input, base.as_deref(), *block_bytes, json),
+            force,
+            yes,
+        } => raw::load(
+            target,
+            raw::LoadOptions {
+                input,
+                base: base.as_deref(),
+                block: *block_bytes,
+                force: *force,
+                yes: *yes,
+                json,
+            },
+        ),
         Command::Verify { manifest } => raw::verify(target, manifest, json),
         Command::Inspect { image } => raw::inspect(image, json),
     }

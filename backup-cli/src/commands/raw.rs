@@ -1,15 +1,19 @@
 //! Raw stable memory: `dump`, `load`, `verify`, and `inspect` of an image.
 
 use super::output;
-use super::typed::{with_suffix, write_atomically};
+use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::progress;
+use crate::resume::{Resume, Start, TargetId};
 use crate::target::Target;
+use backup_runtime::image::HEADER_LEN;
 use backup_runtime::limits::{INGRESS_LIMIT, MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK};
-use backup_runtime::{ImageError, Layout};
+use backup_runtime::{ImageError, Layout, MapHeader};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::{Seek, SeekFrom, Write};
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The block size of a dump's manifest.
@@ -21,17 +25,39 @@ fn stable_size(target: &mut dyn Target) -> Result<u64> {
     )?)
 }
 
+fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<u8>> {
+    let reply = target.query("stable_read", &candid::encode_args((offset, length))?)?;
+    let bytes: serde_bytes::ByteBuf = candid::decode_one(&reply)?;
+    if bytes.len() as u64 != length {
+        return Err(CliError::Rejected {
+            method: "stable_read".into(),
+            message: format!("expected {length} bytes at offset {offset}, found {}", bytes.len()),
+        });
+    }
+    Ok(bytes.into_vec())
+}
+
 /// The SHA-256 of each `block` bytes of `bytes`.
 pub fn local_digests(bytes: &[u8], block: u64) -> Vec<[u8; 32]> {
     bytes
-        .chunks(block as usize)
+        .chunks(block.max(1) as usize)
         .map(|chunk| Sha256::digest(chunk).into())
         .collect()
+}
+
+fn check_block(block: u64, what: &str) -> Result<()> {
+    if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&block) {
+        return Err(CliError::Input(format!(
+            "expected {what} between {MIN_DIGEST_BLOCK} and {MAX_DIGEST_RANGE} bytes, found {block}"
+        )));
+    }
+    Ok(())
 }
 
 /// The canister's digests of `[0, length)` in blocks of `block`, asked for in
 /// ranges of at most `MAX_DIGEST_RANGE`.
 pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<Vec<[u8; 32]>> {
+    check_block(block, "a digest block size")?;
     let range = MAX_DIGEST_RANGE - MAX_DIGEST_RANGE % block;
     let calls: Vec<(String, Vec<u8>)> = (0..length)
         .step_by(range as usize)
@@ -56,18 +82,113 @@ pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<
     Ok(digests)
 }
 
-fn write_manifest(image: &Path, bytes: &[u8]) -> Result<PathBuf> {
+/// A dump's manifest (`<image>.sha256`): the image's size, its SHA-256, and
+/// the SHA-256 of each block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub image: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    pub block_size: u64,
+    pub blocks: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads and checks a manifest; every mistake is an error that names the file.
+    pub fn read(path: &Path) -> Result<Manifest> {
+        let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
+        let bad = |why: String| CliError::Input(format!("{}: not a manifest: {why}", path.display()));
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| bad(
+            format!("expected JSON with `size`, `sha256`, `block_size` and `blocks`: {error}")
+        ))?;
+        if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&manifest.block_size) {
+            return Err(bad(format!(
+                "expected a block_size between {MIN_DIGEST_BLOCK} and {MAX_DIGEST_RANGE}, found {}",
+                manifest.block_size
+            )));
+        }
+        let expected = manifest.size.div_ceil(manifest.block_size);
+        if manifest.blocks.len() as u64 != expected {
+            return Err(bad(format!(
+                "expected {expected} block digests for {} bytes in blocks of {}, found {}",
+                manifest.size,
+                manifest.block_size,
+                manifest.blocks.len()
+            )));
+        }
+        let is_digest = |text: &str| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_digest(&manifest.sha256) {
+            return Err(bad("expected `sha256` to be 64 hex digits".into()));
+        }
+        if let Some(i) = manifest.blocks.iter().position(|block| !is_digest(block)) {
+            return Err(bad(format!("expected block {i}'s digest to be 64 hex digits")));
+        }
+        Ok(manifest)
+    }
+
+    /// The manifest of the image file at `path`, read block by block.
+    fn of_file(path: &Path) -> Result<Manifest> {
+        let io = |source| CliError::io(path, source);
+        let mut file = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(path).map_err(io)?,
+        );
+        let (mut whole, mut blocks, mut size) = (Sha256::new(), Vec::new(), 0u64);
+        let mut block = vec![0u8; MANIFEST_BLOCK as usize];
+        loop {
+            let mut filled = 0;
+            while filled < block.len() {
+                let n = file.read(&mut block[filled..]).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            whole.update(&block[..filled]);
+            blocks.push(hex::encode(Sha256::digest(&block[..filled])));
+            size += filled as u64;
+            if filled < block.len() {
+                break;
+            }
+        }
+        Ok(Manifest {
+            image: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            size,
+            sha256: hex::encode(whole.finalize()),
+            block_size: MANIFEST_BLOCK,
+            blocks,
+        })
+    }
+}
+
+/// Writes the manifest of `data` (the finished dump, not yet at its final
+/// name) beside `image`, atomically.
+fn write_manifest(image: &Path, data: &Path) -> Result<PathBuf> {
     let path = with_suffix(image, ".sha256");
-    let manifest = json!({
-        "image": image.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "size": bytes.len(),
-        "sha256": hex::encode(Sha256::digest(bytes)),
-        "block_size": MANIFEST_BLOCK,
-        "blocks": local_digests(bytes, MANIFEST_BLOCK).iter().map(hex::encode).collect::<Vec<_>>(),
-    });
+    let mut manifest = Manifest::of_file(data)?;
+    manifest.image = image.file_name().map(|n| n.to_string_lossy().into_owned());
     let text = serde_json::to_vec_pretty(&manifest).map_err(|e| CliError::Input(e.to_string()))?;
-    write_atomically(&path, &text)?;
+    durable::write_atomically(&path, &text)?;
     Ok(path)
+}
+
+/// What a dump is bound to: the same canister (offline, the same image
+/// unchanged), the same size of stable memory, the same output file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct DumpBinding {
+    target: TargetId,
+    output: PathBuf,
+    size: u64,
+}
+
+/// The first `done` bytes of the partial file are durable and hash to `partial_sha256`.
+#[derive(Debug, Serialize, Deserialize)]
+struct DumpProgress {
+    done: u64,
+    partial_sha256: String,
 }
 
 pub fn dump(
@@ -86,15 +207,36 @@ pub fn dump(
     let parallel = parallel.max(1);
     let size = stable_size(target)?;
     let partial = with_suffix(output_path, ".partial");
-    let state_path = with_suffix(output_path, ".progress");
-    // Resume: the state records how many leading bytes of the partial file are done.
-    let state: Option<Value> = std::fs::read(&state_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let mut done = state
-        .filter(|s| s["size"] == size)
-        .and_then(|s| s["done"].as_u64())
-        .unwrap_or(0);
+    let binding = DumpBinding {
+        target: target.id(),
+        output: durable::absolute(output_path),
+        size,
+    };
+    let (state, start) =
+        Resume::<DumpBinding, DumpProgress>::open(&with_suffix(output_path, ".progress"), "dump", &binding);
+    let resumed = match start {
+        Start::Resume(progress) if progress.done <= size => {
+            match durable::prefix_digest(&partial, progress.done)? {
+                Some((digest, hasher)) if digest == progress.partial_sha256 => Some((progress.done, hasher)),
+                found => {
+                    note(json, &format!(
+                        "{} {}; starting over",
+                        partial.display(),
+                        if found.is_some() { "differs from what was recorded" } else { "is missing or shorter than recorded" }
+                    ));
+                    None
+                }
+            }
+        }
+        Start::Resume(_) => None,
+        Start::Fresh { why } => {
+            if let Some(why) = why {
+                note(json, &why);
+            }
+            None
+        }
+    };
+    let (mut done, mut hasher) = resumed.unwrap_or((0, Sha256::new()));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -129,25 +271,34 @@ pub fn dump(
         }
         for reply in target.queries(&calls) {
             let bytes: serde_bytes::ByteBuf = candid::decode_one(&reply?)?;
+            let expected = chunk.min(size - done);
+            if bytes.len() as u64 != expected {
+                return Err(CliError::Rejected {
+                    method: "stable_read".into(),
+                    message: format!("expected {expected} bytes at offset {done}, found {}", bytes.len()),
+                });
+            }
             file.write_all(&bytes)
                 .map_err(|source| CliError::io(&partial, source))?;
+            hasher.update(&bytes);
             done += bytes.len() as u64;
             calls_made += 1;
         }
-        file.flush()
+        file.sync_data()
             .map_err(|source| CliError::io(&partial, source))?;
-        write_atomically(
-            &state_path,
-            json!({ "size": size, "done": done }).to_string().as_bytes(),
-        )?;
+        state.save(&binding, &DumpProgress {
+            done,
+            partial_sha256: hex::encode(hasher.clone().finalize()),
+        })?;
         bar.set_position(done);
     }
+    file.sync_all()
+        .map_err(|source| CliError::io(&partial, source))?;
     drop(file);
     bar.finish_and_clear();
-    std::fs::rename(&partial, output_path).map_err(|source| CliError::io(output_path, source))?;
-    let _ = std::fs::remove_file(&state_path);
-    let bytes = std::fs::read(output_path).map_err(|source| CliError::io(output_path, source))?;
-    let manifest = write_manifest(output_path, &bytes)?;
+    let manifest = write_manifest(output_path, &partial)?;
+    durable::rename(&partial, output_path)?;
+    state.remove()?;
     output(
         json,
         json!({ "image": output_path, "bytes": size, "manifest": manifest }),
@@ -162,13 +313,181 @@ pub fn dump(
     Ok(())
 }
 
-pub fn load(
-    target: &mut dyn Target,
-    input: &Path,
-    base: Option<&Path>,
-    block: u64,
-    json: bool,
-) -> Result<()> {
+fn note(json: bool, message: &str) {
+    if !json {
+        eprintln!("{message}");
+    }
+}
+
+/// What a memory of an image holds, for comparing two images' maps.
+type Maps = BTreeMap<u8, std::result::Result<MapHeader, String>>;
+
+/// The map header (or what is there instead) of every memory with a size,
+/// read through `read(offset, length)`.
+fn maps_of(layout: &Layout, read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>>) -> Result<Maps> {
+    let mut maps = Maps::new();
+    for memory in &layout.memories {
+        let Some(start) = layout.memory_start(memory.id) else {
+            continue;
+        };
+        let header = read(start, MapHeader::LEN as u64)?;
+        maps.insert(
+            memory.id,
+            MapHeader::parse(memory.id, &header).map_err(|error| match error {
+                ImageError::NotAMap { found, .. } => found,
+                other => other.to_string(),
+            }),
+        );
+    }
+    Ok(maps)
+}
+
+fn describe_map(map: Option<&std::result::Result<MapHeader, String>>) -> String {
+    match map {
+        None => "nothing".into(),
+        Some(Ok(header)) => format!(
+            "a StableBTreeMap v{} (layout {}, {} entries)",
+            header.version,
+            hex::encode(header.layout),
+            header.len
+        ),
+        Some(Err(found)) => format!("something that is not a StableBTreeMap ({found})"),
+    }
+}
+
+/// Where the image's maps differ from the canister's: memory ids, layout
+/// versions, key and value layout.
+fn map_differences(live: &Maps, image: &Maps) -> Vec<String> {
+    let ids: std::collections::BTreeSet<u8> = live.keys().chain(image.keys()).copied().collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (a, b) = (live.get(&id), image.get(&id));
+            let same = match (a, b) {
+                (Some(Ok(a)), Some(Ok(b))) => a.version == b.version && a.layout == b.layout,
+                // Neither holds a map: nothing the typed side relies on.
+                (Some(Err(_)) | None, Some(Err(_)) | None) => true,
+                _ => false,
+            };
+            (!same).then(|| {
+                format!(
+                    "memory {id}: the canister holds {}, the image {}",
+                    describe_map(a),
+                    describe_map(b)
+                )
+            })
+        })
+        .collect()
+}
+
+/// How `ic-backup load` runs.
+pub struct LoadOptions<'a> {
+    pub input: &'a Path,
+    pub base: Option<&'a Path>,
+    pub block: u64,
+    /// Load even a file that is not an image, or whose maps differ.
+    pub force: bool,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    pub json: bool,
+}
+
+/// Checks the image against the canister: a `MemoryManager` image whose
+/// maps match the canister's, unless forced.
+fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u64, force: bool) -> Result<Option<Layout>> {
+    let refuse = |why: String| {
+        CliError::Input(format!(
+            "{}: {why}. Nothing was written; pass --force to load it anyway",
+            input.display()
+        ))
+    };
+    let layout = match Layout::parse(image) {
+        Ok(layout) => layout,
+        Err(error) if force => {
+            note(false, &format!("warning (--force): {}: {error}", input.display()));
+            return Ok(None);
+        }
+        Err(error) => return Err(refuse(error.to_string())),
+    };
+    if live_size == 0 {
+        return Ok(Some(layout));
+    }
+    let head = stable_read(target, 0, (HEADER_LEN as u64).min(live_size))?;
+    let live_layout = match Layout::parse_header(&head, live_size) {
+        Ok(live) => live,
+        Err(error) if force => {
+            note(false, &format!("warning (--force): the canister's stable memory: {error}"));
+            return Ok(Some(layout));
+        }
+        Err(error) => {
+            return Err(refuse(format!(
+                "the canister's stable memory is {error}, so there is nothing to check the image against"
+            )))
+        }
+    };
+    let live_maps = maps_of(&live_layout, &mut |offset, length| stable_read(target, offset, length))?;
+    let image_maps = maps_of(&layout, &mut |offset, length| {
+        Ok(image
+            .get(offset as usize..(offset + length) as usize)
+            .unwrap_or_default()
+            .to_vec())
+    })?;
+    let differences = map_differences(&live_maps, &image_maps);
+    if !differences.is_empty() {
+        if force {
+            note(false, &format!("warning (--force): the maps differ: {}", differences.join("; ")));
+        } else {
+            return Err(refuse(format!(
+                "its maps differ from the canister's: {}",
+                differences.join("; ")
+            )));
+        }
+    }
+    Ok(Some(layout))
+}
+
+/// Which parts of the image the changed blocks fall in, with counts.
+fn touched(layout: Option<&Layout>, changed: &[usize], block: u64) -> BTreeMap<String, usize> {
+    let mut parts = BTreeMap::new();
+    for &i in changed {
+        let part = match layout.map(|layout| layout.owner_of(i as u64 * block)) {
+            None => "unknown (not an image)".to_string(),
+            Some(Ok(None)) => "the MemoryManager header".to_string(),
+            Some(Ok(Some(id))) => format!("memory {id}"),
+            Some(Err(())) => "unallocated space".to_string(),
+        };
+        *parts.entry(part).or_insert(0) += 1;
+    }
+    parts
+}
+
+fn confirm(question: &str) -> Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Input(format!(
+            "{question} Pass --yes to confirm when not at a terminal; nothing was written"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::io(Path::new("<stdin>"), source))?;
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(CliError::Input("not confirmed; nothing was written".into())),
+    }
+}
+
+pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
+    let LoadOptions {
+        input,
+        base,
+        block,
+        force,
+        yes,
+        json,
+    } = options;
     if block < MIN_DIGEST_BLOCK || block > MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2) {
         return Err(CliError::Input(format!(
             "expected --block-bytes between {MIN_DIGEST_BLOCK} and {}, found {block}",
@@ -184,6 +503,7 @@ pub fn load(
             image.len()
         )));
     }
+    let layout = check_image(target, &image, input, live_size, force)?;
     let wanted = local_digests(&image, block);
     let current = match base {
         Some(base) => {
@@ -195,8 +515,24 @@ pub fn load(
     let changed: Vec<usize> = (0..wanted.len())
         .filter(|&i| current.get(i) != Some(&wanted[i]))
         .collect();
+    let parts = touched(layout.as_ref(), &changed, block);
+    let plan: Vec<String> = parts
+        .iter()
+        .map(|(part, blocks)| format!("{part} ({blocks} blocks)"))
+        .collect();
+    if !changed.is_empty() && !yes {
+        confirm(&format!(
+            "Write {} of {} blocks ({} bytes) of {} over the canister's stable memory, in {}?",
+            changed.len(),
+            wanted.len(),
+            changed.len() as u64 * block,
+            input.display(),
+            plan.join(", ")
+        ))?;
+    }
 
-    // Adjacent changed blocks travel together, up to what one ingress message carries.
+    // Adjacent changed blocks travel together, up to what one ingress message
+    // carries; in ascending order, so memory grows from its end, never with a hole.
     let per_call = (super::CALL_BUDGET as u64 / block).max(1) as usize;
     let mut writes: Vec<(usize, usize)> = Vec::new();
     for &i in &changed {
@@ -227,13 +563,14 @@ pub fn load(
     }
     output(
         json,
-        json!({ "blocks": wanted.len(), "changed": changed.len(), "bytes_sent": sent, "calls": writes.len(), "verified": true, "next_step": "upgrade the canister so that it reloads its heap from stable memory" }),
+        json!({ "blocks": wanted.len(), "changed": changed.len(), "bytes_sent": sent, "calls": writes.len(), "touched": parts, "verified": true, "next_step": "upgrade the canister so that it reloads its heap from stable memory; its typed endpoints refuse until then" }),
         || {
             format!(
-                "{} of {} blocks differed; sent {sent} bytes in {} calls; stable memory now matches {}.\n\
-                 Upgrade the canister now (for example `dfx canister install --mode upgrade`) so that it reloads its heap from the new stable memory.",
+                "{} of {} blocks differed ({}); sent {sent} bytes in {} calls; stable memory now matches {}.\n\
+                 Upgrade the canister now (for example `dfx canister install --mode upgrade`) so that it reloads its heap from the new stable memory; its typed endpoints refuse until then.",
                 changed.len(),
                 wanted.len(),
+                if plan.is_empty() { "nothing".to_string() } else { plan.join(", ") },
                 writes.len(),
                 input.display()
             )
@@ -243,24 +580,8 @@ pub fn load(
 }
 
 pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Result<()> {
-    let bytes =
-        std::fs::read(manifest_path).map_err(|source| CliError::io(manifest_path, source))?;
-    let manifest: Value = serde_json::from_slice(&bytes).map_err(|error| {
-        CliError::Input(format!(
-            "{}: not a manifest: {error}",
-            manifest_path.display()
-        ))
-    })?;
-    let (Some(size), Some(block), Some(blocks)) = (
-        manifest["size"].as_u64(),
-        manifest["block_size"].as_u64(),
-        manifest["blocks"].as_array(),
-    ) else {
-        return Err(CliError::Input(format!(
-            "{}: expected a manifest with `size`, `block_size` and `blocks`",
-            manifest_path.display()
-        )));
-    };
+    let manifest = Manifest::read(manifest_path)?;
+    let (size, block) = (manifest.size, manifest.block_size);
     let live_size = stable_size(target)?;
     if live_size != size {
         return Err(CliError::Mismatch(format!(
@@ -268,10 +589,9 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
         )));
     }
     let live = live_digests(target, size, block)?;
-    let differing: Vec<usize> = (0..blocks.len())
+    let differing: Vec<usize> = (0..manifest.blocks.len())
         .filter(|&i| {
-            blocks[i].as_str()
-                != Some(hex::encode(live.get(i).copied().unwrap_or_default()).as_str())
+            !manifest.blocks[i].eq_ignore_ascii_case(&hex::encode(live.get(i).copied().unwrap_or_default()))
         })
         .collect();
     if !differing.is_empty() {
@@ -283,28 +603,35 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
         return Err(CliError::Mismatch(format!(
             "{} of {} blocks differ from the manifest (first at offsets {})",
             differing.len(),
-            blocks.len(),
+            manifest.blocks.len(),
             first.join(", ")
         )));
     }
     output(
         json,
-        json!({ "verified": true, "blocks": blocks.len(), "size": size }),
+        json!({ "verified": true, "blocks": manifest.blocks.len(), "size": size }),
         || {
             format!(
                 "stable memory matches {} ({} blocks)",
                 manifest_path.display(),
-                blocks.len()
+                manifest.blocks.len()
             )
         },
     );
     Ok(())
 }
 
-pub fn inspect(path: &Path, json: bool) -> Result<()> {
+/// Reads the image at `path` and its layout; a file that is not an image is
+/// an error that names it.
+pub fn read_layout(path: &Path) -> Result<(Vec<u8>, Layout)> {
     let image = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
     let layout = Layout::parse(&image)
         .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+    Ok((image, layout))
+}
+
+pub fn inspect(path: &Path, json: bool) -> Result<()> {
+    let (image, layout) = read_layout(path)?;
     let mut memories = Vec::new();
     for memory in &layout.memories {
         let map = match layout.map_header(&image, memory.id) {

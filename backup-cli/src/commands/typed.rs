@@ -11,27 +11,16 @@ use candid::types::value::{IDLField, IDLValue};
 use candid::types::{Type, TypeInner};
 use candid::IDLArgs;
 use serde_json::{json, Value};
+use backup_runtime::limits::MAX_ENTRY_BYTES;
 use sha2::{Digest, Sha256};
+use crate::durable::{self, with_suffix};
+use crate::resume::{Resume, Start, TargetId};
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The marker of a lossless backup file.
 pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";
-
-/// `path` with `suffix` appended to its file name.
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Writes `bytes` to `path` through a temporary file, so `path` is either
-/// the old file or the new one, never half of either.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = with_suffix(path, ".tmp");
-    std::fs::write(&temporary, bytes).map_err(|source| CliError::io(&temporary, source))?;
-    std::fs::rename(&temporary, path).map_err(|source| CliError::io(path, source))
-}
 
 fn read_json(path: &Path) -> Result<Value> {
     let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
@@ -63,47 +52,104 @@ pub fn page_request(
         .to_bytes_with_types(&interface.env, &[opt_type(&types.key), opt_type(&nat64)])?)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn backup(
-    target: &mut dyn Target,
-    interface: &Interface,
-    map: &str,
-    output_path: &Path,
-    format: Format,
-    max_bytes: Option<u64>,
-    stop_after: Option<usize>,
-    json: bool,
-) -> Result<()> {
+/// What `backup` is bound to: resuming needs the same canister (offline, the
+/// same image, unchanged), map, types, output file and format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct BackupBinding {
+    target: TargetId,
+    map: String,
+    key_type: String,
+    value_type: String,
+    output: PathBuf,
+    format: String,
+}
+
+/// How far a backup got: the lines of `bytes` bytes (SHA-256 `partial_sha256`)
+/// in the partial file hold `entries` entries up to the key `cursor`.
+#[derive(Debug, Serialize, Deserialize)]
+struct BackupProgress {
+    cursor: Value,
+    entries: u64,
+    bytes: u64,
+    partial_sha256: String,
+    skipped: Vec<Value>,
+}
+
+/// How `ic-backup backup` runs.
+pub struct BackupOptions<'a> {
+    pub map: &'a str,
+    pub output: &'a Path,
+    pub format: Format,
+    pub max_bytes: Option<u64>,
+    pub stop_after: Option<usize>,
+    pub json: bool,
+}
+
+fn warn(json: bool, message: &str) {
+    if !json {
+        eprintln!("{message}");
+    }
+}
+
+/// Backs up one map page by page into a partial file, recording after each
+/// durable page where the next one starts; then writes the backup file
+/// atomically. Entries too large to restore are named, the file is written
+/// without them, and the command fails.
+pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOptions) -> Result<()> {
+    let BackupOptions {
+        map,
+        output: output_path,
+        format,
+        max_bytes,
+        stop_after,
+        json,
+    } = options;
     let types = interface.map(map)?;
     let env = &interface.env;
     let method = format!("backup_{map}_page");
     let partial = with_suffix(output_path, ".partial");
-    let state_path = with_suffix(output_path, ".progress");
-    let format_name = format!("{format:?}").to_lowercase();
-
-    // Resume from the last page written, if an earlier run of the same backup stopped.
-    let state = read_json(&state_path)
-        .ok()
-        .filter(|s| s["map"] == map && s["format"] == format_name.as_str());
-    let (mut cursor, mut count, written) = match &state {
-        Some(state) => {
-            let cursor = match &state["cursor"] {
-                Value::Null => None,
-                key => Some(from_json(
-                    env,
-                    &types.key,
-                    key,
-                    Format::Lossless,
-                    "the saved cursor",
-                )?),
-            };
-            (
-                cursor,
-                state["entries"].as_u64().unwrap_or(0),
-                state["bytes"].as_u64().unwrap_or(0),
-            )
+    let binding = BackupBinding {
+        target: target.id(),
+        map: map.to_string(),
+        key_type: types.key.to_string(),
+        value_type: types.value.to_string(),
+        output: durable::absolute(output_path),
+        format: format!("{format:?}").to_lowercase(),
+    };
+    let (state, start) = Resume::<BackupBinding, BackupProgress>::open(
+        &with_suffix(output_path, ".progress"),
+        "backup",
+        &binding,
+    );
+    // Resume only over a partial file whose recorded prefix is intact.
+    let resumed = match start {
+        Start::Resume(progress) => match durable::prefix_digest(&partial, progress.bytes)? {
+            Some((digest, hasher)) if digest == progress.partial_sha256 => Some((progress, hasher)),
+            found => {
+                warn(json, &format!(
+                    "{} {}; starting over",
+                    partial.display(),
+                    if found.is_some() { "differs from what was recorded" } else { "is missing or shorter than recorded" }
+                ));
+                None
+            }
+        },
+        Start::Fresh { why } => {
+            if let Some(why) = why {
+                warn(json, &why);
+            }
+            None
         }
-        None => (None, 0, 0),
+    };
+    let (mut cursor, mut count, mut written, mut hasher, mut skipped) = match resumed {
+        Some((progress, hasher)) => {
+            let cursor = match &progress.cursor {
+                Value::Null => None,
+                key => Some(from_json(env, &types.key, key, Format::Lossless, "the saved cursor")?),
+            };
+            (cursor, progress.entries, progress.bytes, hasher, progress.skipped)
+        }
+        None => (None, 0, 0, Sha256::new(), Vec::new()),
     };
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -118,7 +164,6 @@ pub fn backup(
     use std::io::Seek;
     file.seek(std::io::SeekFrom::End(0))
         .map_err(|source| CliError::io(&partial, source))?;
-    let mut written = written;
 
     let bar = progress::bar(None, &format!("backup {map}"), false, json);
     bar.set_position(count);
@@ -168,10 +213,23 @@ pub fn backup(
             bytes.push(b'\n');
             file.write_all(&bytes)
                 .map_err(|source| CliError::io(&partial, source))?;
+            hasher.update(&bytes);
             written += bytes.len() as u64;
             count += 1;
         }
+        // Canisters built before pages named the entries they leave out have
+        // no `skipped` field.
+        if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
+            for key in keys {
+                let key = to_json(env, &types.key, key, Format::Lossless)?;
+                bar.suspend(|| warn(json, &format!("skipped: the entry with key {key} is too large for one restore call")));
+                skipped.push(key);
+            }
+        }
         file.flush()
+            .map_err(|source| CliError::io(&partial, source))?;
+        file.get_ref()
+            .sync_data()
             .map_err(|source| CliError::io(&partial, source))?;
         pages += 1;
         bar.set_position(count);
@@ -180,14 +238,14 @@ pub fn backup(
             _ => None,
         };
         let Some(next) = next else { break };
-        let saved = json!({
-            "map": map,
-            "format": format_name,
-            "cursor": to_json(env, &types.key, &next, Format::Lossless)?,
-            "entries": count,
-            "bytes": written,
-        });
-        write_atomically(&state_path, saved.to_string().as_bytes())?;
+        let progress = BackupProgress {
+            cursor: to_json(env, &types.key, &next, Format::Lossless)?,
+            entries: count,
+            bytes: written,
+            partial_sha256: hex::encode(hasher.clone().finalize()),
+            skipped: skipped.clone(),
+        };
+        state.save(&binding, &progress)?;
         cursor = Some(next);
     }
     drop(file);
@@ -205,21 +263,28 @@ pub fn backup(
         .collect::<Result<_>>()?;
     let document = match format {
         Format::Json => Value::Array(entries),
-        Format::Lossless => json!({
-            "format": LOSSLESS_FORMAT,
-            "map": map,
-            "key": types.key.to_string(),
-            "value": types.value.to_string(),
-            "entries": entries,
-        }),
+        Format::Lossless => {
+            let mut document = json!({
+                "format": LOSSLESS_FORMAT,
+                "map": map,
+                "key": types.key.to_string(),
+                "value": types.value.to_string(),
+                "entries": entries,
+            });
+            if !skipped.is_empty() {
+                // The file says itself that it is not the whole map.
+                document["skipped"] = Value::Array(skipped.clone());
+            }
+            document
+        }
     };
     let text = serde_json::to_vec_pretty(&document).map_err(|e| CliError::Input(e.to_string()))?;
-    write_atomically(output_path, &text)?;
-    let _ = std::fs::remove_file(&partial);
-    let _ = std::fs::remove_file(&state_path);
+    durable::write_atomically(output_path, &text)?;
+    durable::remove(&partial)?;
+    state.remove()?;
     output(
         json,
-        json!({ "map": map, "entries": count, "pages": pages, "file": output_path }),
+        json!({ "map": map, "entries": count, "pages": pages, "file": output_path, "skipped": skipped }),
         || {
             format!(
                 "{count} entries of `{map}` in {pages} pages -> {}",
@@ -227,6 +292,15 @@ pub fn backup(
             )
         },
     );
+    if !skipped.is_empty() {
+        let keys: Vec<String> = skipped.iter().map(Value::to_string).collect();
+        return Err(CliError::Incomplete(format!(
+            "{} entries of `{map}` are not in {}: each is too large for one restore call (2 MiB of ingress), so the canister left it out rather than back it up in a form restore cannot take back. Their keys: {}. They are still in the canister and in a raw dump (`ic-backup dump`).",
+            skipped.len(),
+            output_path.display(),
+            keys.join(", ")
+        )));
+    }
     Ok(())
 }
 
@@ -280,7 +354,9 @@ pub fn read_entries(interface: &Interface, types: &MapTypes, path: &Path) -> Res
         .collect()
 }
 
-/// Splits `entries` into `restore_<map>` arguments that each fit `budget` bytes.
+/// Splits `entries` into `restore_<map>` arguments of at most `budget`
+/// bytes; an entry too large to share a batch travels alone, up to the
+/// [`MAX_ENTRY_BYTES`] one restore call can carry (what backup pages keep to).
 pub fn batches(
     interface: &Interface,
     types: &MapTypes,
@@ -297,12 +373,13 @@ pub fn batches(
     let mut size = header + 5;
     for (i, entry) in entries.iter().enumerate() {
         let entry_size = encode(std::slice::from_ref(entry))?.len() - header - 1;
-        if header + 5 + entry_size > budget {
+        if header + 1 + entry_size > MAX_ENTRY_BYTES as usize {
             return Err(CliError::Input(format!(
-                "entry {i} alone encodes to {entry_size} bytes, over the {budget} bytes a restore call can carry"
+                "entry {i} (key {}) alone encodes to {entry_size} bytes, over the {MAX_ENTRY_BYTES} bytes one restore call can carry",
+                key_text(interface, types, entry)
             )));
         }
-        if size + entry_size > budget {
+        if i > start && size + entry_size > budget {
             out.push((i - start, encode(&entries[start..i])?));
             start = i;
             size = header + 5;
@@ -315,115 +392,235 @@ pub fn batches(
     Ok(out)
 }
 
-pub fn restore(
+/// The key of an entry as it is in a lossless file, for messages.
+fn key_text(interface: &Interface, types: &MapTypes, entry: &IDLValue) -> String {
+    let IDLValue::Record(pair) = entry else {
+        return "?".into();
+    };
+    field_by_id(pair, 0)
+        .and_then(|key| to_json(&interface.env, &types.key, key, Format::Lossless).ok())
+        .map_or_else(|| "?".into(), |key| key.to_string())
+}
+
+/// Refuses a file that names a key twice: restoring it would report more
+/// entries than it stores, and which value wins would depend on batching.
+fn check_unique_keys(interface: &Interface, types: &MapTypes, entries: &[IDLValue], path: &Path) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let IDLValue::Record(pair) = entry else { continue };
+        let Some(key) = field_by_id(pair, 0) else { continue };
+        if let Some(first) = seen.insert(key.to_string(), i) {
+            return Err(CliError::Input(format!(
+                "{}: entry {i} (key {}) repeats the key of entry {first}; each key may appear once. Nothing was sent",
+                path.display(),
+                key_text(interface, types, entry)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What `restore` is bound to: resuming needs the same canister (offline, the
+/// image as the last recorded batch left it), map, types, file and mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RestoreBinding {
+    target: TargetId,
+    map: String,
+    key_type: String,
+    value_type: String,
+    input: PathBuf,
+    input_sha256: String,
+    replace: bool,
+}
+
+/// How far a restore got: with `--replace`, whether the map was cleared; the
+/// batches (and their entries) the canister has durably taken.
+#[derive(Debug, Serialize, Deserialize)]
+struct RestoreProgress {
+    cleared: bool,
+    batches: usize,
+    entries: u64,
+}
+
+/// How `ic-backup restore` runs.
+pub struct RestoreOptions<'a> {
+    pub map: &'a str,
+    pub input: &'a Path,
+    pub replace: bool,
+    /// Bytes per batch; at most [`CALL_BUDGET`](super::CALL_BUDGET).
+    pub batch_bytes: usize,
+    pub stop_after: Option<usize>,
+    pub json: bool,
+}
+
+/// `entry N` at the start of a canister's restore error: the entry's index
+/// within its batch.
+fn entry_index(message: &str) -> Option<(usize, &str)> {
+    let rest = message.strip_prefix("entry ")?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let index = rest[..digits].parse().ok()?;
+    Some((index, &rest[digits..]))
+}
+
+/// Asks the canister to check every batch (`validate_<map>`, a query that
+/// writes nothing), so that a file it would refuse is refused before
+/// anything is written. Errors name the entry's index in the file and its key.
+fn validate_all(
     target: &mut dyn Target,
     interface: &Interface,
+    types: &MapTypes,
     map: &str,
     input: &Path,
-    replace: bool,
-    stop_after: Option<usize>,
+    entries: &[IDLValue],
+    batches: &[(usize, Vec<u8>)],
     json: bool,
 ) -> Result<()> {
-    let types = interface.map(map)?;
-    let entries = read_entries(interface, &types, input)?;
-    let budget = super::CALL_BUDGET;
-    let batches = batches(interface, &types, &entries, budget)?;
-
-    let digest = hex::encode(Sha256::digest(
-        std::fs::read(input).map_err(|source| CliError::io(input, source))?,
-    ));
-    let state_path = with_suffix(input, ".restore-progress");
-    let state = read_json(&state_path).ok().filter(|s| {
-        s["map"] == map && s["file_sha256"] == digest.as_str() && s["replace"] == replace
-    });
-    let save = |phase: &str, batches: usize, entries: u64| {
-        let saved = json!({ "map": map, "file_sha256": digest, "replace": replace, "phase": phase, "batches": batches, "entries": entries });
-        write_atomically(&state_path, saved.to_string().as_bytes())
-    };
-    // With --replace the file is first restored over the map as it is: the
-    // canister checks every batch (key text included), so a file it refuses
-    // never gets as far as the clear. Then the map is cleared and restored.
-    let phases: &[&str] = if replace {
-        &["check", "final"]
-    } else {
-        &["final"]
-    };
-    let resume_phase = state
-        .as_ref()
-        .and_then(|s| s["phase"].as_str().map(str::to_string));
-    let first = resume_phase
-        .as_deref()
-        .and_then(|p| phases.iter().position(|q| *q == p))
-        .unwrap_or(0);
-    let method = format!("restore_{map}");
-    let mut sent = 0usize;
-    let mut restored = 0u64;
-    for (phase_index, phase) in phases.iter().enumerate().skip(first) {
-        let resuming = phase_index == first && state.is_some();
-        let mut done_batches = if resuming {
-            state
-                .as_ref()
-                .and_then(|s| s["batches"].as_u64())
-                .unwrap_or(0) as usize
-        } else {
-            0
-        };
-        restored = if resuming {
-            state
-                .as_ref()
-                .and_then(|s| s["entries"].as_u64())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        if replace && *phase == "final" && !resuming {
-            let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
-            let cleared: u64 = candid::decode_one(&reply)?;
-            if !json {
-                eprintln!("every batch was accepted; cleared {cleared} entries of `{map}` for the exact restore");
-            }
-        }
-        save(phase, done_batches, restored)?;
-        let label = if *phase == "check" {
-            format!("restore {map} (pass 1 of 2)")
-        } else {
-            format!("restore {map}")
-        };
-        let bar = progress::bar(Some(entries.len() as u64), &label, false, json);
-        bar.set_position(restored);
-        for (index, (count, arg)) in batches.iter().enumerate().skip(done_batches) {
-            if stop_after == Some(sent) {
-                bar.abandon();
-                return Err(CliError::Network(format!(
-                    "stopped after {sent} batches as asked; run the same command again to resume"
-                )));
-            }
-            let reply = target.update(&method, arg)?;
-            let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
-            let inserted = result.map_err(|error| CliError::Rejected {
-                method: method.clone(),
-                message: error,
-            })?;
-            if inserted != *count as u64 {
+    let method = format!("validate_{map}");
+    let bar = progress::bar(Some(entries.len() as u64), &format!("check {map}"), false, json);
+    let mut first = 0usize;
+    for (count, arg) in batches {
+        let reply = target.query(&method, arg)?;
+        let answer: std::result::Result<u64, String> = candid::decode_one(&reply)?;
+        match answer {
+            Ok(n) if n == *count as u64 => {}
+            Ok(n) => {
                 return Err(CliError::Rejected {
-                    method: method.clone(),
-                    message: format!(
-                        "expected {count} entries restored, the canister says {inserted}"
-                    ),
+                    method,
+                    message: format!("expected {count} entries checked, the canister says {n}"),
+                })
+            }
+            Err(message) => {
+                bar.abandon();
+                let located = entry_index(&message).and_then(|(index, rest)| {
+                    let entry = entries.get(first + index)?;
+                    Some(format!(
+                        "{}: entry {} (key {}){rest}",
+                        input.display(),
+                        first + index,
+                        key_text(interface, types, entry)
+                    ))
+                });
+                return Err(CliError::Rejected {
+                    method,
+                    message: located.unwrap_or(message),
                 });
             }
-            restored += inserted;
-            sent += 1;
-            done_batches = index + 1;
-            save(phase, done_batches, restored)?;
-            bar.set_position(restored);
         }
-        bar.finish_and_clear();
+        first += count;
+        bar.set_position(first as u64);
     }
-    let _ = std::fs::remove_file(&state_path);
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Restores one map from a file: every entry is checked against the map's
+/// types here and by the canister (`validate_<map>`) before anything is
+/// written; with `--replace` the map is then cleared; batches follow, each
+/// recorded once durable, so a rerun continues where the last one stopped.
+pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreOptions) -> Result<()> {
+    let RestoreOptions {
+        map,
+        input,
+        replace,
+        batch_bytes,
+        stop_after,
+        json,
+    } = options;
+    let types = interface.map(map)?;
+    let bytes = std::fs::read(input).map_err(|source| CliError::io(input, source))?;
+    let entries = read_entries(interface, &types, input)?;
+    check_unique_keys(interface, &types, &entries, input)?;
+    let batches = batches(interface, &types, &entries, batch_bytes.min(super::CALL_BUDGET))
+        .map_err(|error| CliError::Input(format!("{}: {error}; nothing was sent", input.display())))?;
+
+    let can_validate = interface.method(&format!("validate_{map}")).is_ok();
+    if can_validate {
+        validate_all(target, interface, &types, map, input, &entries, &batches, json)?;
+    } else if replace {
+        return Err(CliError::Input(format!(
+            "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
+        )));
+    } else {
+        warn(json, &format!(
+            "warning: the canister has no `validate_{map}` (an older backup-runtime): a batch it refuses leaves the batches before it restored"
+        ));
+    }
+
+    let binding = |target: &dyn Target| RestoreBinding {
+        target: target.id(),
+        map: map.to_string(),
+        key_type: types.key.to_string(),
+        value_type: types.value.to_string(),
+        input: durable::absolute(input),
+        input_sha256: hex::encode(Sha256::digest(&bytes)),
+        replace,
+    };
+    let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(
+        &with_suffix(input, ".restore-progress"),
+        "restore",
+        &binding(target),
+    );
+    let mut progress = match start {
+        Start::Resume(progress) if progress.batches <= batches.len() => progress,
+        Start::Resume(_) => {
+            warn(json, &format!("{} records more batches than the file has; starting over", state.path().display()));
+            RestoreProgress { cleared: false, batches: 0, entries: 0 }
+        }
+        Start::Fresh { why } => {
+            if let Some(why) = why {
+                warn(json, &why);
+            }
+            RestoreProgress { cleared: false, batches: 0, entries: 0 }
+        }
+    };
+    if replace && !progress.cleared {
+        let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
+        let cleared: u64 = candid::decode_one(&reply)?;
+        warn(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
+        progress.cleared = true;
+        if target.checkpoint()? {
+            state.save(&binding(target), &progress)?;
+        }
+    }
+    let method = format!("restore_{map}");
+    let bar = progress::bar(Some(entries.len() as u64), &format!("restore {map}"), false, json);
+    bar.set_position(progress.entries);
+    let mut sent = 0usize;
+    for (count, arg) in batches.iter().skip(progress.batches) {
+        if stop_after == Some(sent) {
+            bar.abandon();
+            target.finish()?;
+            return Err(CliError::Network(format!(
+                "stopped after {sent} batches as asked; run the same command again to resume"
+            )));
+        }
+        let reply = target.update(&method, arg)?;
+        let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
+        let inserted = result.map_err(|error| CliError::Rejected {
+            method: method.clone(),
+            message: error,
+        })?;
+        if inserted != *count as u64 {
+            return Err(CliError::Rejected {
+                method: method.clone(),
+                message: format!("expected {count} entries restored, the canister says {inserted}"),
+            });
+        }
+        progress.entries += inserted;
+        progress.batches += 1;
+        sent += 1;
+        if target.checkpoint()? {
+            state.save(&binding(target), &progress)?;
+        }
+        bar.set_position(progress.entries);
+    }
+    bar.finish_and_clear();
+    target.finish()?;
+    state.remove()?;
+    let restored = progress.entries;
     output(
         json,
-        json!({ "map": map, "entries": restored, "batches": batches.len() }),
+        json!({ "map": map, "entries": restored, "batches": batches.len(), "replaced": replace }),
         || {
             format!(
                 "{restored} entries restored into `{map}` in {} batches",
@@ -501,13 +698,25 @@ mod tests {
             seen.extend(items.iter().cloned());
         }
         assert_eq!(seen.len(), 1000);
-        let error = batches_error(&interface, &types, &entries);
-        assert!(error.contains("alone encodes"), "{error}");
-    }
-
-    fn batches_error(interface: &Interface, types: &MapTypes, entries: &[IDLValue]) -> String {
-        batches(interface, types, entries, 10)
-            .unwrap_err()
-            .to_string()
+        // A budget under one entry: each travels alone.
+        let alone = super::batches(&interface, &types, &entries[..5], 10).unwrap();
+        assert_eq!(alone.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1; 5]);
+        // An entry no restore call can carry is named by its index and key.
+        let mut huge = entries[..3].to_vec();
+        huge[2] = IDLValue::Record(vec![
+            IDLField {
+                id: candid::types::Label::Id(0),
+                val: IDLValue::Text("k".repeat(MAX_ENTRY_BYTES as usize)),
+            },
+            IDLField {
+                id: candid::types::Label::Id(1),
+                val: IDLValue::Record(vec![IDLField {
+                    id: candid::types::Label::Named("n".into()),
+                    val: IDLValue::Nat64(1),
+                }]),
+            },
+        ]);
+        let error = super::batches(&interface, &types, &huge, 1000).unwrap_err().to_string();
+        assert!(error.contains("entry 2 (key \"kkk") && error.contains("alone encodes"), "{}", &error[..200]);
     }
 }
