@@ -16,9 +16,28 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The temporary file `write_atomically` writes `path` through.
+fn temporary_of(path: &Path) -> PathBuf {
+    with_suffix(path, ".tmp")
+}
+
+/// Removes the temporary file an interrupted `write_atomically` of `path`
+/// may have left; call it where a command takes `path` over.
+pub fn clear_stale(path: &Path) -> Result<()> {
+    remove_quietly(&temporary_of(path))
+}
+
+fn remove_quietly(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CliError::io(path, source)),
+    }
+}
+
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = with_suffix(path, &format!(".tmp-{}", std::process::id()));
+    let temporary = temporary_of(path);
     let io = |source| CliError::io(&temporary, source);
     let result = (|| {
         let mut file = File::create(&temporary).map_err(io)?;
@@ -40,13 +59,12 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
     sync_dir(to)
 }
 
-/// Removes `path` durably; a file that is already gone is fine.
+/// Removes `path` (and any temporary file of it) durably; a file that is
+/// already gone is fine.
 pub fn remove(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => sync_dir(path),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(CliError::io(path, source)),
-    }
+    remove_quietly(&temporary_of(path))?;
+    remove_quietly(path)?;
+    sync_dir(path)
 }
 
 /// Syncs the directory that holds `path`, making a rename or a new file

@@ -64,6 +64,8 @@ where
     /// Reads the state at `path`, if any, and decides whether this run with
     /// `binding` continues it.
     pub fn open(path: &Path, command: &'static str, binding: &B) -> (Self, Start<P>) {
+        // A temporary file of an interrupted save is never the state.
+        let _ = durable::clear_stale(path);
         let resume = Resume {
             path: path.to_path_buf(),
             command,

@@ -65,6 +65,7 @@ impl Offline {
     /// first checkpoint or by `finish`.
     pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
+        durable::clear_stale(image)?;
         let controllers = if controller { vec![caller] } else { Vec::new() };
         let args = InstallArgs {
             controllers,

@@ -1,114 +1,11 @@
 //! The `ic-backup` binary, driven offline over the examples' real wasm in the
 //! embedded runner: every command, interruptions and bad files.
 
+mod common;
+
+use common::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn wasm(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../target/wasm32-unknown-unknown/release/{name}.wasm"
-    ));
-    assert!(
-        path.exists(),
-        "{} is missing: build it with scripts/test.sh",
-        path.display()
-    );
-    path
-}
-
-struct Offline {
-    wasm: PathBuf,
-    image: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Offline {
-    fn new(example: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Offline {
-            wasm: wasm(example),
-            image: dir.path().join("stable_memory.bin"),
-            dir,
-        }
-    }
-
-    /// An offline canister whose map holds `n` profiles, and the file they came from.
-    fn with_profiles(n: u32) -> (Self, PathBuf) {
-        let offline = Offline::new("profiles");
-        let source = offline.path("source.json");
-        profiles_file(&source, n);
-        offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
-        (offline, source)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ic-backup"))
-            .arg("--wasm")
-            .arg(&self.wasm)
-            .arg("--image")
-            .arg(&self.image)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and expects success; returns standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and expects failure with `code`; returns standard error.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
-
-fn principal(n: u32) -> String {
-    let mut bytes = [8u8; 29];
-    bytes[..4].copy_from_slice(&n.to_be_bytes());
-    candid::Principal::from_slice(&bytes).to_text()
-}
-
-/// A backup file of `n` profiles in the article's form.
-fn profiles_file(path: &Path, n: u32) {
-    let entries: Vec<Value> = (0..n)
-        .map(|i| {
-            json!([principal(i), {
-                "username": format!("user{i}"),
-                "email": format!("user{i}@example.org"),
-                "password": "x".repeat(i as usize % 300),
-                "updated_time_msecs": 1_700_000_000_000u64 + u64::from(i),
-            }])
-        })
-        .collect();
-    std::fs::write(path, serde_json::to_vec(&entries).unwrap()).unwrap();
-}
-
-fn entries(path: &Path) -> Value {
-    let document: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    match document {
-        Value::Array(_) => document,
-        other => other["entries"].clone(),
-    }
-}
+use std::process::Command;
 
 #[test]
 fn backup_damage_restore_compare() {

@@ -207,6 +207,8 @@ pub fn dump(
     let parallel = parallel.max(1);
     let size = stable_size(target)?;
     let partial = with_suffix(output_path, ".partial");
+    durable::clear_stale(output_path)?;
+    durable::clear_stale(&with_suffix(output_path, ".sha256"))?;
     let binding = DumpBinding {
         target: target.id(),
         output: durable::absolute(output_path),

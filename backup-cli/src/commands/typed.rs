@@ -108,6 +108,7 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
     let env = &interface.env;
     let method = format!("backup_{map}_page");
     let partial = with_suffix(output_path, ".partial");
+    durable::clear_stale(output_path)?;
     let binding = BackupBinding {
         target: target.id(),
         map: map.to_string(),

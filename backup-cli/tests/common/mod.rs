@@ -1,0 +1,152 @@
+//! What the CLI tests share: the ic-backup binary driven offline over an
+//! example's real wasm, and backup files of generated profiles.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn wasm(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../target/wasm32-unknown-unknown/release/{name}.wasm"
+    ));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with scripts/test.sh",
+        path.display()
+    );
+    path
+}
+
+pub struct Offline {
+    pub wasm: PathBuf,
+    pub image: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Offline {
+    pub fn new(example: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Offline {
+            wasm: wasm(example),
+            image: dir.path().join("stable_memory.bin"),
+            dir,
+        }
+    }
+
+    /// An offline canister whose map holds `n` profiles, and the file they came from.
+    pub fn with_profiles(n: u32) -> (Self, PathBuf) {
+        let offline = Offline::new("profiles");
+        let source = offline.path("source.json");
+        profiles_file(&source, n);
+        offline.ok(&["restore", "profiles", "-i", source.to_str().unwrap()]);
+        (offline, source)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(&self.image, args).output().unwrap()
+    }
+
+    /// The command line of `args` over `image`, to run or spawn.
+    pub fn command(&self, image: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ic-backup"));
+        command
+            .arg("--wasm")
+            .arg(&self.wasm)
+            .arg("--image")
+            .arg(image)
+            .args(args);
+        command
+    }
+
+    /// Runs over another image and expects success.
+    pub fn ok_on(&self, image: &Path, args: &[&str]) -> String {
+        let out = self.command(image, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} on {} failed: {}",
+            image.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `profile_count` of the profiles canister over `image`.
+    pub fn profile_count_on(&self, image: &Path) -> u64 {
+        let text = self.ok_on(image, &["call", "profile_count"]);
+        text.trim()
+            .trim_start_matches('(')
+            .split(' ')
+            .next()
+            .unwrap()
+            .replace('_', "")
+            .parse()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure with `code`; returns standard error.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+pub fn principal(n: u32) -> String {
+    let mut bytes = [8u8; 29];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    candid::Principal::from_slice(&bytes).to_text()
+}
+
+/// A backup file of `n` profiles in the article's form.
+pub fn profiles_file(path: &Path, n: u32) {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            json!([principal(i), {
+                "username": format!("user{i}"),
+                "email": format!("user{i}@example.org"),
+                "password": "x".repeat(i as usize % 300),
+                "updated_time_msecs": 1_700_000_000_000u64 + u64::from(i),
+            }])
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&entries).unwrap()).unwrap();
+}
+
+pub fn entries(path: &Path) -> Value {
+    let document: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    match document {
+        Value::Array(_) => document,
+        other => other["entries"].clone(),
+    }
+}
+
+
+/// A backup file of `n` profiles of about `size` bytes each, in the article's form.
+pub fn big_profiles_file(path: &Path, n: u32, size: usize) {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| json!([principal(i), { "username": format!("{i}:{}", "u".repeat(size)), "email": null, "password": null, "updated_time_msecs": null }]))
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&entries).unwrap()).unwrap();
+}

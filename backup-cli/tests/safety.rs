@@ -1,0 +1,303 @@
+//! Nothing lost, as a user meets it: each case of what was reproduced with
+//! the shipped `ic-backup` on the profiles canister offline, run on the real
+//! wasm, and each failing on the code before the fix.
+
+mod common;
+
+use candid::Principal;
+use canister_runner::{Canister, InstallArgs};
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The number of batches a restore's progress file records, in whatever
+/// shape it keeps it.
+fn batches_recorded(path: &Path) -> u64 {
+    let Ok(bytes) = std::fs::read(path) else {
+        return 0;
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return 0;
+    };
+    value
+        .pointer("/progress/batches")
+        .or_else(|| value.get("batches"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn case_1_a_restore_killed_once_two_batches_are_recorded_resumes_to_the_exact_map() {
+    let offline = Offline::new("profiles");
+    let source = offline.path("source.json");
+    big_profiles_file(&source, 80, 200_000);
+    let progress = with_suffix(&source, ".restore-progress");
+    let mut child = offline
+        .command(&offline.image, &["restore", "profiles", "-i", s(&source)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while batches_recorded(&progress) < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before it recorded 2 batches"
+        );
+        assert!(Instant::now() < deadline, "no progress recorded");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL, like Ctrl-C on a process that does not catch it
+    child.wait().unwrap();
+
+    let report: Value =
+        serde_json::from_str(offline.ok(&["--json", "restore", "profiles", "-i", s(&source)]).trim())
+            .unwrap();
+    assert_eq!(report["entries"], 80, "{report}");
+    assert_eq!(
+        offline.profile_count_on(&offline.image),
+        80,
+        "every entry the report counts is in the map"
+    );
+}
+
+/// Two images of the profiles canister of the same size, with different
+/// profiles: 300 in `a`, 300 others in `b`.
+fn two_images() -> (Offline, PathBuf) {
+    let (offline, _) = Offline::with_profiles(300);
+    let b = offline.path("b.bin");
+    let other = offline.path("other.json");
+    big_profiles_file(&other, 300, 30);
+    offline.ok_on(&b, &["restore", "profiles", "-i", s(&other)]);
+    assert_eq!(
+        std::fs::metadata(&b).unwrap().len(),
+        std::fs::metadata(&offline.image).unwrap().len()
+    );
+    (offline, b)
+}
+
+#[test]
+fn case_2_resume_state_never_mixes_two_targets() {
+    let (offline, b) = two_images();
+
+    // backup: interrupted on A, then run on B to the same file.
+    let out = offline.path("out.json");
+    let page = ["--max-bytes", "4000"];
+    let mut args = vec!["backup", "profiles", "-o", s(&out)];
+    args.extend(page);
+    let mut interrupted = args.clone();
+    interrupted.extend(["--stop-after", "3"]);
+    assert!(!offline.command(&offline.image, &interrupted).output().unwrap().status.success());
+    let run = offline.command(&b, &args).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let fresh = offline.path("fresh.json");
+    let mut fresh_args = vec!["backup", "profiles", "-o", s(&fresh)];
+    fresh_args.extend(page);
+    offline.ok_on(&b, &fresh_args);
+    assert_eq!(entries(&out), entries(&fresh), "only B's entries");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("starting over"),
+        "says why it did not resume: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // restore: interrupted into A, then the same file into a fresh image C.
+    let source = offline.path("big.json");
+    big_profiles_file(&source, 40, 200_000);
+    let c = offline.path("c.bin");
+    let restore = ["restore", "profiles", "-i", s(&source)];
+    let mut stopped = restore.to_vec();
+    stopped.extend(["--stop-after", "1"]);
+    assert!(!offline.command(&offline.image, &stopped).output().unwrap().status.success());
+    offline.ok_on(&c, &restore);
+    assert_eq!(offline.profile_count_on(&c), 40, "every batch went into C");
+
+    // dump: interrupted on A, then B to the same file; A and B have one size.
+    let dump = offline.path("dump.dat");
+    let dump_args = ["dump", "-o", s(&dump), "--chunk-bytes", "65536", "--parallel", "4"];
+    let mut stopped = dump_args.to_vec();
+    stopped.extend(["--stop-after", "8"]);
+    assert!(!offline.command(&offline.image, &stopped).output().unwrap().status.success());
+    offline.ok_on(&b, &dump_args);
+    assert!(std::fs::read(&dump).unwrap() == std::fs::read(&b).unwrap(), "the dump is B");
+}
+
+#[test]
+fn case_3_a_dump_never_extends_a_missing_or_short_partial_file() {
+    let (offline, _) = Offline::with_profiles(200);
+    let dump = offline.path("dump.dat");
+    let partial = with_suffix(&dump, ".partial");
+    let progress = with_suffix(&dump, ".progress");
+    let args = ["dump", "-o", s(&dump), "--chunk-bytes", "65536", "--parallel", "4"];
+    let mut stopped = args.to_vec();
+    stopped.extend(["--stop-after", "8"]);
+    let image = std::fs::read(&offline.image).unwrap();
+    let manifest = with_suffix(&dump, ".sha256");
+
+    for damage in ["missing", "short"] {
+        offline.fails(&stopped, 1);
+        match damage {
+            "missing" => std::fs::remove_file(&partial).unwrap(),
+            _ => {
+                let file = std::fs::OpenOptions::new().write(true).open(&partial).unwrap();
+                file.set_len(65536).unwrap();
+            }
+        }
+        offline.ok(&args);
+        assert!(std::fs::read(&dump).unwrap() == image, "{damage} partial: the dump is the image");
+        offline.ok(&["verify", "--manifest", s(&manifest)]);
+        std::fs::remove_file(&dump).unwrap();
+    }
+
+    // The process dies between the final rename and removing the progress file.
+    offline.fails(&stopped, 1);
+    let saved = std::fs::read(&progress).unwrap();
+    offline.ok(&args);
+    std::fs::write(&progress, saved).unwrap();
+    offline.ok(&args);
+    assert!(std::fs::read(&dump).unwrap() == image, "the dump is the image");
+    offline.ok(&["verify", "--manifest", s(&manifest)]);
+}
+
+#[test]
+fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
+    let (offline, _) = Offline::with_profiles(50);
+    let before = std::fs::read(&offline.image).unwrap();
+    let random = offline.path("random.dat");
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let bytes: Vec<u8> = (0..9_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&random, &bytes).unwrap();
+    // The image is checked before anything is asked or written.
+    let error = offline.fails(&["load", "-i", s(&random)], 2);
+    assert!(
+        error.contains("not a MemoryManager") && error.contains("--force") && error.contains("Nothing was written"),
+        "{error}"
+    );
+    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+
+    // An image of another canister: its maps differ.
+    let ledger = Offline::new("ledger");
+    ledger.ok(&["call", "set_nickname", "(7 : nat64, \"seven\")"]);
+    let mut other = std::fs::read(&ledger.image).unwrap();
+    other.resize(other.len().max(before.len()), 0);
+    let other_path = offline.path("ledger.bin");
+    std::fs::write(&other_path, &other).unwrap();
+    let error = offline.fails(&["load", "-i", s(&other_path)], 2);
+    assert!(error.contains("maps differ") && error.contains("memory"), "{error}");
+    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+
+    // A matching image, but no terminal to confirm at and no --yes.
+    let (source, _) = Offline::with_profiles(60);
+    let error = offline.fails(&["load", "-i", s(&source.image)], 2);
+    assert!(error.contains("--yes") && error.contains("blocks"), "{error}");
+    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+}
+
+#[test]
+fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry() {
+    let (offline, _) = Offline::with_profiles(10);
+    let before = std::fs::read(&offline.image).unwrap();
+    let bad = offline.path("bad.json");
+    big_profiles_file(&bad, 40, 200_000);
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&bad).unwrap()).unwrap();
+    document[29][0] = json!("not-a-principal");
+    std::fs::write(&bad, serde_json::to_vec(&document).unwrap()).unwrap();
+    let error = offline.fails(&["restore", "profiles", "-i", s(&bad), "--replace"], 1);
+    assert!(
+        error.contains("entry 29 (key \"not-a-principal\")") && error.contains("nothing was restored"),
+        "{error}"
+    );
+    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+
+    // A key twice in the file is refused before anything is sent.
+    document[29][0] = document[3][0].clone();
+    std::fs::write(&bad, serde_json::to_vec(&document).unwrap()).unwrap();
+    let error = offline.fails(&["restore", "profiles", "-i", s(&bad), "--replace"], 2);
+    assert!(error.contains("entry 29") && error.contains("entry 3"), "{error}");
+    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+}
+
+#[test]
+fn case_6_verify_refuses_a_bad_manifest_without_panicking() {
+    let (offline, _) = Offline::with_profiles(5);
+    let manifest = offline.path("m.sha256");
+    let size = std::fs::metadata(&offline.image).unwrap().len();
+    let digest = "0".repeat(64);
+    for (block_size, blocks, expected) in [
+        (0u64, 0usize, "block_size between"),
+        (32 << 20, 1, "block_size between"),
+        (65536, 3, "block digests"),
+    ] {
+        let document = json!({ "size": size, "sha256": digest, "block_size": block_size, "blocks": vec![digest.clone(); blocks] });
+        std::fs::write(&manifest, document.to_string()).unwrap();
+        let error = offline.fails(&["verify", "--manifest", s(&manifest)], 2);
+        assert!(error.contains(expected) && error.contains("m.sha256"), "{error}");
+    }
+    std::fs::write(&manifest, "{\"size\": -1}").unwrap();
+    let error = offline.fails(&["verify", "--manifest", s(&manifest)], 2);
+    assert!(error.contains("not a manifest"), "{error}");
+}
+
+#[test]
+fn case_7_backup_names_every_entry_too_large_to_restore_and_the_dump_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("stable_memory.bin");
+    let wasm_bytes = std::fs::read(wasm("profiles")).unwrap();
+    let mut canister = Canister::install(&wasm_bytes, InstallArgs::default()).unwrap();
+    let big_owner = Principal::from_slice(&[5; 29]);
+    for n in 1..=8u8 {
+        // 1.95 MiB: under the 2 MiB a call may carry, over what a restore
+        // call can carry with its header and the rest of the message.
+        let name = if n == 5 { "B".repeat(2_050_000) } else { format!("user{n}") };
+        let arg = format!("(record {{ username = opt \"{name}\" }})");
+        let arg = candid_parser::parse_idl_args(&arg).unwrap().to_bytes().unwrap();
+        canister
+            .update(Principal::from_slice(&[n; 29]), "set_profile", &arg)
+            .result
+            .unwrap();
+    }
+    canister.save_image(&image).unwrap();
+    let offline = Offline {
+        wasm: wasm("profiles"),
+        image: image.clone(),
+        dir,
+    };
+    let before = std::fs::read(&image).unwrap();
+
+    let out = offline.path("profiles.json");
+    let error = offline.fails(&["backup", "profiles", "-o", s(&out)], 1);
+    assert!(
+        error.contains(&big_owner.to_text()) && error.contains("too large") && error.contains("dump"),
+        "{error}"
+    );
+    let document: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(document["entries"].as_array().unwrap().len(), 7);
+    assert_eq!(document["skipped"], json!([big_owner.to_text()]));
+
+    // What was backed up restores; the raw dump holds the rest.
+    let fresh = offline.path("fresh.bin");
+    offline.ok_on(&fresh, &["restore", "profiles", "-i", s(&out)]);
+    assert_eq!(offline.profile_count_on(&fresh), 7);
+    let dump = offline.path("dump.dat");
+    offline.ok(&["dump", "-o", s(&dump)]);
+    assert!(std::fs::read(&dump).unwrap() == before);
+}
