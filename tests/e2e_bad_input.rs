@@ -28,13 +28,7 @@ fn filled(cast: &Cast) -> Canister {
 
 /// Runs `f`, then checks stable memory is exactly what it was.
 fn unchanged<T>(canister: &mut Canister, f: impl FnOnce(&mut Canister) -> T) -> T {
-    let before = canister.stable_memory().to_vec();
-    let out = f(canister);
-    assert!(
-        canister.stable_memory() == &before[..],
-        "stable memory changed"
-    );
-    out
+    backup_tests::unchanged(canister, "the refused call", f)
 }
 
 #[test]

@@ -55,16 +55,6 @@ fn over_image(image: Vec<u8>, cast: &Cast) -> Canister {
     Canister::from_image(&wasm("profiles"), image, args).expect("loading the image")
 }
 
-fn unchanged<T>(canister: &mut Canister, what: &str, f: impl FnOnce(&mut Canister) -> T) -> T {
-    let before = canister.stable_memory().to_vec();
-    let out = f(canister);
-    assert!(
-        canister.stable_memory() == &before[..],
-        "{what} changed stable memory"
-    );
-    out
-}
-
 /// Every page of `backup_profiles_page`: the entries and the skipped keys.
 fn cursor_backup(canister: &mut Canister, caller: Principal) -> (Vec<(String, Profile)>, Vec<String>) {
     let (mut entries, mut skipped, mut after) = (Vec::new(), Vec::new(), None::<String>);

@@ -97,6 +97,18 @@ pub fn query<A: ArgumentEncoder, R: for<'a> candid::Deserialize<'a> + candid::Ca
     call::<A, (R,)>(canister, false, caller, method, args).map(|(r,)| r)
 }
 
+/// Runs `f`, then checks that stable memory is byte for byte what it was;
+/// `what` names the step in the failure.
+pub fn unchanged<T>(canister: &mut Canister, what: &str, f: impl FnOnce(&mut Canister) -> T) -> T {
+    let before = canister.stable_memory().to_vec();
+    let out = f(canister);
+    assert!(
+        canister.stable_memory() == &before[..],
+        "{what} changed stable memory"
+    );
+    out
+}
+
 /// The limits the backup client checks every call against.
 pub use backup_runtime::limits::{INGRESS_LIMIT, QUERY_REPLY_LIMIT};
 

@@ -113,6 +113,24 @@ pub fn prefix_digest(path: &Path, len: u64) -> Result<Option<(String, Sha256)>> 
     Ok(Some((hex::encode(hasher.clone().finalize()), hasher)))
 }
 
+/// A hasher over the first `len` bytes of the partial file `path` when they
+/// are intact (hash to `digest`), to go on with what is appended; otherwise
+/// why the partial file cannot be extended.
+pub fn intact_prefix(path: &Path, len: u64, digest: &str) -> Result<std::result::Result<Sha256, String>> {
+    Ok(match prefix_digest(path, len)? {
+        Some((found, hasher)) if found == digest => Ok(hasher),
+        found => Err(format!(
+            "{} {}; starting over",
+            path.display(),
+            if found.is_some() {
+                "differs from what was recorded"
+            } else {
+                "is missing or shorter than recorded"
+            }
+        )),
+    })
+}
+
 /// The absolute form of `path`, for recording where a file is: its
 /// directory resolved (the file itself may not exist yet).
 pub fn absolute(path: &Path) -> PathBuf {

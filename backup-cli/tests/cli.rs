@@ -175,16 +175,7 @@ fn an_interrupted_restore_resumes_without_loss_or_duplication() {
         1,
     );
     assert!(error.contains("run the same command again"), "{error}");
-    let count = offline.ok(&["call", "profile_count"]);
-    let count: u64 = count
-        .trim()
-        .trim_start_matches('(')
-        .split(' ')
-        .next()
-        .unwrap()
-        .replace('_', "")
-        .parse()
-        .unwrap();
+    let count = offline.profile_count_on(&offline.image);
     assert!(count > 0 && count < 40, "one batch went in: {count}");
     let done = offline.ok(&[
         "--json",

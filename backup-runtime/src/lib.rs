@@ -46,8 +46,10 @@
 //!   `RefCell<StableBTreeMap<K, V, M>>`, used as `NAME.with(|m| m.borrow().get(&k))`;
 //! * for each field not marked `skip`, the endpoints
 //!   `backup_name(offset, count)` (query), `backup_name_page(after, max_bytes)`
-//!   (query), `restore_name(entries)` (update) and `clear_name()` (update),
-//!   all guarded by `is_authorized`;
+//!   (query), `restore_name(entries)` (update), `validate_name(entries)`
+//!   (query: every check of `restore_name`, writing nothing) and
+//!   `clear_name()` (update), all guarded by `is_authorized`; after a
+//!   `stable_write` they refuse until the canister is upgraded;
 //! * the guards [`is_authorized`](#guards) and `is_stable_authorized`, the admin
 //!   endpoints `authorize`, `deauthorize`, `list_authorized`, `stable_authorize`,
 //!   `stable_deauthorize`, and the raw endpoints `stable_size`, `stable_read`,

@@ -115,6 +115,20 @@ struct Encoded<K> {
     at_end: bool,
 }
 
+impl<K> Encoded<K> {
+    /// No entries, at the end of the map.
+    fn empty() -> Self {
+        Encoded {
+            count: 0,
+            values: Vec::new(),
+            skipped_count: 0,
+            skipped: Vec::new(),
+            last_key: None,
+            at_end: true,
+        }
+    }
+}
+
 /// What to do with an entry too large for one restore call.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TooLarge {
@@ -151,14 +165,7 @@ where
     M: Memory + 'a,
     C: KeyCodec<K>,
 {
-    let mut out = Encoded {
-        count: 0,
-        values: Vec::new(),
-        skipped_count: 0,
-        skipped: Vec::new(),
-        last_key: None,
-        at_end: true,
-    };
+    let mut out = Encoded::empty();
     for entry in entries {
         let walked = out.count + out.skipped_count;
         if out.count == max_count || (walked > 0 && instructions() >= limits.max_instructions) {
@@ -238,14 +245,7 @@ where
     C: KeyCodec<K>,
 {
     let encoded = if offset >= map.len() {
-        Encoded {
-            count: 0,
-            values: Vec::new(),
-            skipped_count: 0,
-            skipped: Vec::new(),
-            last_key: None,
-            at_end: true,
-        }
+        Encoded::empty()
     } else {
         let mut entries = map.iter();
         if offset > 0 {

@@ -106,6 +106,14 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Tells a person (on standard error) what happened along the way; quiet
+/// when output is for scripts.
+pub fn notice(json: bool, message: &str) {
+    if !json && !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{message}");
+    }
+}
+
 /// Prints `value` as JSON for scripts, or `text` for people.
 pub fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if QUIET.load(std::sync::atomic::Ordering::Relaxed) {

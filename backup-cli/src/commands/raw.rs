@@ -1,6 +1,6 @@
 //! Raw stable memory: `dump`, `load`, `verify`, and `inspect` of an image.
 
-use super::output;
+use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::progress;
@@ -218,14 +218,10 @@ pub fn dump(
         Resume::<DumpBinding, DumpProgress>::open(&with_suffix(output_path, ".progress"), "dump", &binding);
     let resumed = match start {
         Start::Resume(progress) if progress.done <= size => {
-            match durable::prefix_digest(&partial, progress.done)? {
-                Some((digest, hasher)) if digest == progress.partial_sha256 => Some((progress.done, hasher)),
-                found => {
-                    note(json, &format!(
-                        "{} {}; starting over",
-                        partial.display(),
-                        if found.is_some() { "differs from what was recorded" } else { "is missing or shorter than recorded" }
-                    ));
+            match durable::intact_prefix(&partial, progress.done, &progress.partial_sha256)? {
+                Ok(hasher) => Some((progress.done, hasher)),
+                Err(why) => {
+                    notice(json, &why);
                     None
                 }
             }
@@ -233,7 +229,7 @@ pub fn dump(
         Start::Resume(_) => None,
         Start::Fresh { why } => {
             if let Some(why) = why {
-                note(json, &why);
+                notice(json, &why);
             }
             None
         }
@@ -313,12 +309,6 @@ pub fn dump(
         },
     );
     Ok(())
-}
-
-fn note(json: bool, message: &str) {
-    if !json {
-        eprintln!("{message}");
-    }
 }
 
 /// What a memory of an image holds, for comparing two images' maps.
@@ -405,7 +395,7 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
     let layout = match Layout::parse(image) {
         Ok(layout) => layout,
         Err(error) if force => {
-            note(false, &format!("warning (--force): {}: {error}", input.display()));
+            notice(false, &format!("warning (--force): {}: {error}", input.display()));
             return Ok(None);
         }
         Err(error) => return Err(refuse(error.to_string())),
@@ -417,7 +407,7 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
     let live_layout = match Layout::parse_header(&head, live_size) {
         Ok(live) => live,
         Err(error) if force => {
-            note(false, &format!("warning (--force): the canister's stable memory: {error}"));
+            notice(false, &format!("warning (--force): the canister's stable memory: {error}"));
             return Ok(Some(layout));
         }
         Err(error) => {
@@ -436,7 +426,7 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
     let differences = map_differences(&live_maps, &image_maps);
     if !differences.is_empty() {
         if force {
-            note(false, &format!("warning (--force): the maps differ: {}", differences.join("; ")));
+            notice(false, &format!("warning (--force): the maps differ: {}", differences.join("; ")));
         } else {
             return Err(refuse(format!(
                 "its maps differ from the canister's: {}",

@@ -1,7 +1,7 @@
 //! `backup` and `restore`: typed entries, page by page and batch by batch,
 //! both resumable.
 
-use super::output;
+use super::{notice, output};
 use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Format};
@@ -85,12 +85,6 @@ pub struct BackupOptions<'a> {
     pub json: bool,
 }
 
-fn warn(json: bool, message: &str) {
-    if !json {
-        eprintln!("{message}");
-    }
-}
-
 /// Backs up one map page by page into a partial file, recording after each
 /// durable page where the next one starts; then writes the backup file
 /// atomically. Entries too large to restore are named, the file is written
@@ -124,20 +118,18 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
     );
     // Resume only over a partial file whose recorded prefix is intact.
     let resumed = match start {
-        Start::Resume(progress) => match durable::prefix_digest(&partial, progress.bytes)? {
-            Some((digest, hasher)) if digest == progress.partial_sha256 => Some((progress, hasher)),
-            found => {
-                warn(json, &format!(
-                    "{} {}; starting over",
-                    partial.display(),
-                    if found.is_some() { "differs from what was recorded" } else { "is missing or shorter than recorded" }
-                ));
-                None
+        Start::Resume(progress) => {
+            match durable::intact_prefix(&partial, progress.bytes, &progress.partial_sha256)? {
+                Ok(hasher) => Some((progress, hasher)),
+                Err(why) => {
+                    notice(json, &why);
+                    None
+                }
             }
-        },
+        }
         Start::Fresh { why } => {
             if let Some(why) = why {
-                warn(json, &why);
+                notice(json, &why);
             }
             None
         }
@@ -223,7 +215,7 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
         if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
             for key in keys {
                 let key = to_json(env, &types.key, key, Format::Lossless)?;
-                bar.suspend(|| warn(json, &format!("skipped: the entry with key {key} is too large for one restore call")));
+                bar.suspend(|| notice(json, &format!("skipped: the entry with key {key} is too large for one restore call")));
                 skipped.push(key);
             }
         }
@@ -542,7 +534,7 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
             "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
         )));
     } else {
-        warn(json, &format!(
+        notice(json, &format!(
             "warning: the canister has no `validate_{map}` (an older backup-runtime): a batch it refuses leaves the batches before it restored"
         ));
     }
@@ -564,12 +556,12 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
     let mut progress = match start {
         Start::Resume(progress) if progress.batches <= batches.len() => progress,
         Start::Resume(_) => {
-            warn(json, &format!("{} records more batches than the file has; starting over", state.path().display()));
+            notice(json, &format!("{} records more batches than the file has; starting over", state.path().display()));
             RestoreProgress { cleared: false, batches: 0, entries: 0 }
         }
         Start::Fresh { why } => {
             if let Some(why) = why {
-                warn(json, &why);
+                notice(json, &why);
             }
             RestoreProgress { cleared: false, batches: 0, entries: 0 }
         }
@@ -577,7 +569,7 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
     if replace && !progress.cleared {
         let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
         let cleared: u64 = candid::decode_one(&reply)?;
-        warn(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
+        notice(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
         progress.cleared = true;
         if target.checkpoint()? {
             state.save(&binding(target), &progress)?;
