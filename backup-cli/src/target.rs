@@ -62,7 +62,7 @@ impl Offline {
     /// Loads `wasm` over the image at `image` (checked to be a
     /// `MemoryManager` image first), or installs it on empty stable memory
     /// when the file does not exist yet; the image is then created by the
-    /// first checkpoint or by `finish`.
+    /// first checkpoint or by `finish` after an update.
     pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         durable::clear_stale(image)?;
@@ -86,9 +86,11 @@ impl Offline {
                 Some(digest),
             )
         } else {
+            // Not written until an update runs: a command that only reads,
+            // or is refused, leaves no file behind.
             (
                 Canister::install(&module, args).map_err(CliError::runner(wasm))?,
-                true,
+                false,
                 None,
             )
         };

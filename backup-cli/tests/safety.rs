@@ -227,6 +227,11 @@ fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry(
         "{error}"
     );
     assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    // Over an image that does not exist yet, a refused file leaves none behind.
+    let never = offline.path("never.bin");
+    let run = offline.command(&never, &["restore", "profiles", "-i", s(&bad)]).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(!never.exists(), "a refused restore created an image");
 
     // A key twice in the file is refused before anything is sent.
     document[29][0] = document[3][0].clone();

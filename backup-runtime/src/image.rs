@@ -374,7 +374,8 @@ pub fn open_image(
 }
 
 /// Writes this thread's stable memory to `path`, through a temporary file
-/// beside it so that a failure leaves any earlier file whole.
+/// beside it that is synced and renamed, so that a failure or a crash leaves
+/// any earlier file whole.
 #[cfg(not(target_family = "wasm"))]
 pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
     let io = |source| ImageError::Io {
@@ -385,8 +386,18 @@ pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
     temporary.push(".partial");
     let temporary = PathBuf::from(temporary);
     let stable = crate::memory::stable_memory();
-    std::fs::write(&temporary, stable.borrow().as_slice()).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    let mut file = std::fs::File::create(&temporary).map_err(io)?;
+    std::io::Write::write_all(&mut file, stable.borrow().as_slice()).map_err(io)?;
+    // Synced before the rename, and the directory after it, so that a crash
+    // leaves the old image or the new one.
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(io)?;
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    if let Ok(dir) = std::fs::File::open(dir.unwrap_or(std::path::Path::new("."))) {
+        dir.sync_all().map_err(io)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
