@@ -35,7 +35,7 @@ fn seed(name: &str) -> u64 {
     let base = std::env::var("KILL_TEST_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
-        .unwrap_or(0x5EED_0F_1C_BAC_0u64);
+        .unwrap_or(0x5EED_0F1C_BAC0_u64);
     name.bytes().fold(base, |h, b| h.rotate_left(5) ^ u64::from(b)) | 1
 }
 

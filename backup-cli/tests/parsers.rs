@@ -8,7 +8,7 @@
 //! failure can be replayed.
 
 use backup_cli::commands::raw::{read_layout, Manifest};
-use backup_cli::commands::typed::read_entries;
+use backup_cli::commands::restore::read_entries;
 use backup_cli::interface::Interface;
 use backup_cli::resume::{Resume, Start};
 use serde_json::{json, Value};

@@ -93,6 +93,17 @@ pub struct VirtualMemoryInfo {
     pub buckets: Vec<u16>,
 }
 
+/// What a byte of an image belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Region {
+    /// The `MemoryManager`'s own header page.
+    Header,
+    /// A bucket of virtual memory `id`.
+    Memory(u8),
+    /// No allocated bucket.
+    Unallocated,
+}
+
 /// The header of a `StableBTreeMap` found at the start of a virtual memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapHeader {
@@ -260,20 +271,17 @@ impl Layout {
         Some(BUCKETS_START + u64::from(*memory.buckets.first()?) * bucket_bytes)
     }
 
-    /// The virtual memory that owns the image's byte at `offset`:
-    /// `Ok(None)` for the manager's own header page, `Err(())` for a byte in
-    /// no allocated bucket.
-    pub fn owner_of(&self, offset: u64) -> Result<Option<u8>, ()> {
+    /// What holds the image's byte at `offset`.
+    pub fn owner_of(&self, offset: u64) -> Region {
         if offset < BUCKETS_START {
-            return Ok(None);
+            return Region::Header;
         }
         let bucket_bytes = u64::from(self.bucket_size_pages) * WASM_PAGE_SIZE;
         let bucket = (offset - BUCKETS_START) / bucket_bytes;
         self.memories
             .iter()
             .find(|memory| memory.buckets.iter().any(|&b| u64::from(b) == bucket))
-            .map(|memory| Some(memory.id))
-            .ok_or(())
+            .map_or(Region::Unallocated, |memory| Region::Memory(memory.id))
     }
 
     /// The `StableBTreeMap` header at the start of virtual memory `id`:

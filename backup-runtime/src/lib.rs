@@ -107,7 +107,7 @@ pub mod restore;
 
 pub use auth::{AccessError, AdminSet, Guard, RawAccessSet};
 pub use backup_derive::Backupable;
-pub use image::{ImageError, Layout, MapHeader, VirtualMemoryInfo};
+pub use image::{ImageError, Layout, MapHeader, Region, VirtualMemoryInfo};
 pub use key::{CandidKey, KeyCodec, KeyText, TextKey};
 pub use memory::{memory, stable_memory, Memory};
 pub use page::{BackupPage, PageError, PageLimits};

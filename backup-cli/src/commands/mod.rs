@@ -2,6 +2,7 @@
 
 pub mod other;
 pub mod raw;
+pub mod restore;
 pub mod typed;
 
 use crate::cli::{Cli, Command};
@@ -43,7 +44,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             stop_after,
         } => {
             let interface = interface(target, cli)?;
-            let options = typed::RestoreOptions {
+            let options = restore::RestoreOptions {
                 map,
                 input,
                 replace: *replace,
@@ -51,7 +52,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
                 stop_after: *stop_after,
                 json,
             };
-            typed::restore(target, &interface, options)
+            restore::restore(target, &interface, options)
         }
         Command::Dump {
             output,

@@ -8,7 +8,7 @@ use crate::resume::{Resume, Start, TargetId};
 use crate::target::Target;
 use backup_runtime::image::HEADER_LEN;
 use backup_runtime::limits::{INGRESS_LIMIT, MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK};
-use backup_runtime::{ImageError, Layout, MapHeader};
+use backup_runtime::{ImageError, Layout, MapHeader, Region};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -443,9 +443,9 @@ fn touched(layout: Option<&Layout>, changed: &[usize], block: u64) -> BTreeMap<S
     for &i in changed {
         let part = match layout.map(|layout| layout.owner_of(i as u64 * block)) {
             None => "unknown (not an image)".to_string(),
-            Some(Ok(None)) => "the MemoryManager header".to_string(),
-            Some(Ok(Some(id))) => format!("memory {id}"),
-            Some(Err(())) => "unallocated space".to_string(),
+            Some(Region::Header) => "the MemoryManager header".to_string(),
+            Some(Region::Memory(id)) => format!("memory {id}"),
+            Some(Region::Unallocated) => "unallocated space".to_string(),
         };
         *parts.entry(part).or_insert(0) += 1;
     }
