@@ -9,6 +9,9 @@ use candid_parser::utils::CandidSource;
 pub struct Interface {
     pub env: TypeEnv,
     service: Type,
+    /// The SHA-256 of the interface's text, so resume state can be bound to
+    /// the exact types a run used.
+    pub sha256: String,
 }
 
 /// The Candid types of one map's endpoints.
@@ -32,7 +35,13 @@ impl Interface {
         let service = service.ok_or_else(|| {
             CliError::Input("the Candid interface has no `service` declaration".into())
         })?;
-        Ok(Interface { env, service })
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        Ok(Interface {
+            env,
+            service,
+            sha256,
+        })
     }
 
     /// The methods of the service.

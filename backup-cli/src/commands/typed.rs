@@ -59,6 +59,7 @@ struct BackupBinding {
     map: String,
     key_type: String,
     value_type: String,
+    interface_sha256: String,
     output: PathBuf,
     format: String,
 }
@@ -107,6 +108,7 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
         map: map.to_string(),
         key_type: types.key.to_string(),
         value_type: types.value.to_string(),
+        interface_sha256: interface.sha256.clone(),
         output: durable::absolute(output_path),
         format: format!("{format:?}").to_lowercase(),
     };
