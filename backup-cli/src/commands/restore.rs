@@ -368,14 +368,8 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::typed::tests::DID;
     use candid::types::value::IDLField;
-
-    const DID: &str = r#"
-        type Page = record { entries : vec record { text; record { n : nat64 } }; next : opt text; len : nat64 };
-        service : {
-            backup_things_page : (opt text, opt nat64) -> (Page) query;
-            restore_things : (vec record { text; record { n : nat64 } }) -> (variant { Ok : nat64; Err : text });
-        }"#;
 
     #[test]
     fn restore_batches_fit_the_budget_and_keep_every_entry() {

@@ -303,10 +303,11 @@ pub(super) fn field_by_id(fields: &[IDLField], id: u32) -> Option<&IDLValue> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    const DID: &str = r#"
+    /// A service with one map, for the request-building tests here and in `restore`.
+    pub(in crate::commands) const DID: &str = r#"
         type Page = record { entries : vec record { text; record { n : nat64 } }; next : opt text; len : nat64 };
         service : {
             backup_things_page : (opt text, opt nat64) -> (Page) query;
