@@ -5,20 +5,131 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
-use crate::expand::{admins_static, private, respan};
+use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
+use syn::Ident;
 
-const CDK_PATH: &str = "::backup_runtime::__private::ic_cdk";
+/// Whether a method is a query or an update.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Query,
+    Update,
+}
 
-fn method(kind: &str, guard: &str, manual_reply: bool) -> TokenStream {
-    let p = private();
-    let kind = format_ident!("{kind}");
-    if manual_reply {
-        quote!(#[#p::ic_cdk::#kind(guard = #guard, crate = #CDK_PATH, manual_reply = true)])
-    } else {
-        quote!(#[#p::ic_cdk::#kind(guard = #guard, crate = #CDK_PATH)])
+/// Which generated guard admits a method's callers.
+#[derive(Clone, Copy)]
+pub enum Guard {
+    Admin,
+    Raw,
+}
+
+/// One generated canister method: its Candid name and how it is exported.
+/// The Rust function behind it has a private name, so it never clashes with
+/// the author's own items.
+pub struct Method {
+    pub candid: String,
+    pub kind: Kind,
+    pub guard: Guard,
+    /// Replies with bytes the runtime encoded (`manual_reply`).
+    pub manual_reply: bool,
+}
+
+impl Method {
+    fn new(candid: impl Into<String>, kind: Kind, guard: Guard) -> Self {
+        Method {
+            candid: candid.into(),
+            kind,
+            guard,
+            manual_reply: false,
+        }
+    }
+
+    /// The Rust name of the function: `__backupable_<candid name>`.
+    pub fn ident(&self) -> Ident {
+        format_ident!("__backupable_{}", self.candid)
+    }
+
+    /// `#[ic_cdk::query(name = "...", guard = "...", crate = "...")]`, and
+    /// next to it an item named as ic-cdk names the export of an author's
+    /// `#[query] fn <candid name>`: a method of the author's with the same
+    /// Candid name then fails `cargo check` with "the name
+    /// `__canister_method_<candid name>` is defined multiple times", instead
+    /// of clashing in the linker.
+    fn attribute(&self) -> TokenStream {
+        let p = private();
+        let kind = match self.kind {
+            Kind::Query => format_ident!("query"),
+            Kind::Update => format_ident!("update"),
+        };
+        let guard = match self.guard {
+            Guard::Admin => "is_authorized",
+            Guard::Raw => "is_stable_authorized",
+        };
+        let name = &self.candid;
+        let cdk = format!("{PRIVATE_PATH}::ic_cdk");
+        let reply = self.manual_reply.then(|| quote!(, manual_reply = true));
+        quote!(#[#p::ic_cdk::#kind(name = #name, guard = #guard, crate = #cdk #reply)])
+    }
+
+    fn marker(&self) -> TokenStream {
+        let marker = format_ident!("__canister_method_{}", self.candid);
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, non_snake_case)]
+            fn #marker() {}
+        }
+    }
+
+    /// The method: `doc`, the ic-cdk attribute, and `rest` (the signature
+    /// and body after the name).
+    fn define(&self, doc: &str, rest: TokenStream) -> TokenStream {
+        let attribute = self.attribute();
+        let marker = self.marker();
+        let ident = self.ident();
+        quote! {
+            #[doc = #doc]
+            #attribute
+            fn #ident #rest
+            #marker
+        }
+    }
+}
+
+/// The methods of every map, by their Candid names: the one list the clash
+/// check and the expansion both read.
+#[derive(Clone, Copy)]
+pub enum MapMethod {
+    Backup,
+    BackupPage,
+    Restore,
+    Validate,
+    Clear,
+}
+
+impl MapMethod {
+    pub const ALL: [MapMethod; 5] = [
+        MapMethod::Backup,
+        MapMethod::BackupPage,
+        MapMethod::Restore,
+        MapMethod::Validate,
+        MapMethod::Clear,
+    ];
+
+    /// The method of the map whose endpoint suffix is `base`.
+    pub fn of(self, base: &str) -> Method {
+        let (candid, kind) = match self {
+            MapMethod::Backup => (format!("backup_{base}"), Kind::Query),
+            MapMethod::BackupPage => (format!("backup_{base}_page"), Kind::Query),
+            MapMethod::Restore => (format!("restore_{base}"), Kind::Update),
+            MapMethod::Validate => (format!("validate_{base}"), Kind::Query),
+            MapMethod::Clear => (format!("clear_{base}"), Kind::Update),
+        };
+        Method {
+            manual_reply: matches!(self, MapMethod::Backup | MapMethod::BackupPage),
+            ..Method::new(candid, kind, Guard::Admin)
+        }
     }
 }
 
@@ -44,80 +155,82 @@ fn map_endpoints(map: &Map) -> TokenStream {
     let p = private();
     let name = map.static_name();
     let value = map.value;
+    let key = map.key;
     let (wire, codec) = if map.attrs.text_key.is_some() {
         (quote!(#p::String), quote!(#p::TextKey))
     } else {
-        let key = map.key;
         (quote!(#key), quote!(#p::CandidKey))
     };
     let base = map.endpoint_base();
-    let backup = format_ident!("backup_{}", base);
-    let backup_page = format_ident!("backup_{}_page", base);
-    let restore = format_ident!("restore_{}", base);
-    let validate = format_ident!("validate_{}", base);
-    let clear = format_ident!("clear_{}", base);
-    let key = map.key;
     let field = map.ident.to_string();
-    let backup_doc = format!(" Backup of `{field}`: up to `count` entries from position `offset`, fewer when the reply would pass 1.5 MiB; empty past the end.");
-    let page_doc = format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size.");
-    let restore_doc = format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid.");
-    let validate_doc = format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give.");
-    let clear_doc =
-        format!(" Empties `{field}`, for an exact restore; returns how many entries it held.");
-    let query_reply = method("query", "is_authorized", true);
-    let query = method("query", "is_authorized", false);
-    let update = method("update", "is_authorized", false);
-    quote! {
-        #[doc = #backup_doc]
-        #query_reply
-        fn #backup(offset: u64, count: u64) -> #p::Vec<(#wire, #value)> {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            let reply = #name.with(|map| {
-                #p::page::encode_offset_page::<_, _, _, #codec>(
-                    &map.borrow(), offset, count, #p::PageLimits::default(), &#p::instruction_counter,
-                )
-            });
-            #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
-            #p::Vec::new()
-        }
-
-        #[doc = #page_doc]
-        #query_reply
-        fn #backup_page(after: ::std::option::Option<#wire>, max_bytes: ::std::option::Option<u64>) -> #p::BackupPage<#wire, #value> {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            let reply = #p::PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
-                #name.with(|map| {
-                    #p::page::encode_cursor_page::<_, _, _, #codec>(
-                        &map.borrow(), after, limits, &#p::instruction_counter,
+    let fresh = quote!(#p::or_trap(#p::raw::check_heap_fresh()););
+    let backup = MapMethod::Backup.of(&base).define(
+        &format!(" Backup of `{field}`: up to `count` entries from position `offset`, fewer when the reply would pass 1.5 MiB; empty past the end."),
+        quote! {
+            (offset: u64, count: u64) -> #p::Vec<(#wire, #value)> {
+                #fresh
+                let reply = #name.with(|map| {
+                    #p::page::encode_offset_page::<_, _, _, #codec>(
+                        &map.borrow(), offset, count, #p::PageLimits::default(), &#p::instruction_counter,
                     )
-                })
-            });
-            #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
-            #p::BackupPage { entries: #p::Vec::new(), next: ::std::option::Option::None, len: 0, skipped: #p::Vec::new() }
-        }
-
-        #[doc = #restore_doc]
-        #update
-        fn #restore(entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            #p::restore::check::<#key, #value, #codec>(entries)
-                .map(|checked| #name.with(|map| #p::restore::insert_all(&mut map.borrow_mut(), checked)))
-                .map_err(|error| error.to_string())
-        }
-
-        #[doc = #validate_doc]
-        #query
-        fn #validate(entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            #p::restore::validate::<#key, #value, #codec>(entries).map_err(|error| error.to_string())
-        }
-
-        #[doc = #clear_doc]
-        #update
-        fn #clear() -> u64 {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            #name.with(|map| #p::restore::clear(&mut map.borrow_mut()))
-        }
+                });
+                #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
+                #p::Vec::new()
+            }
+        },
+    );
+    let backup_page = MapMethod::BackupPage.of(&base).define(
+        &format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size; `skipped` names entries too large for one restore call."),
+        quote! {
+            (after: ::std::option::Option<#wire>, max_bytes: ::std::option::Option<u64>) -> #p::BackupPage<#wire, #value> {
+                #fresh
+                let reply = #p::PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
+                    #name.with(|map| {
+                        #p::page::encode_cursor_page::<_, _, _, #codec>(
+                            &map.borrow(), after, limits, &#p::instruction_counter,
+                        )
+                    })
+                });
+                #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
+                #p::BackupPage { entries: #p::Vec::new(), next: ::std::option::Option::None, len: 0, skipped: #p::Vec::new() }
+            }
+        },
+    );
+    let restore = MapMethod::Restore.of(&base).define(
+        &format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid."),
+        quote! {
+            (entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
+                #fresh
+                #p::restore::check::<#key, #value, #codec>(entries)
+                    .map(|checked| #name.with(|map| #p::restore::insert_all(&mut map.borrow_mut(), checked)))
+                    .map_err(|error| error.to_string())
+            }
+        },
+    );
+    let validate = MapMethod::Validate.of(&base).define(
+        &format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give."),
+        quote! {
+            (entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
+                #fresh
+                #p::restore::validate::<#key, #value, #codec>(entries).map_err(|error| error.to_string())
+            }
+        },
+    );
+    let clear = MapMethod::Clear.of(&base).define(
+        &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),
+        quote! {
+            () -> u64 {
+                #fresh
+                #name.with(|map| #p::restore::clear(&mut map.borrow_mut()))
+            }
+        },
+    );
+    quote! {
+        #backup
+        #backup_page
+        #restore
+        #validate
+        #clear
     }
 }
 
@@ -152,85 +265,110 @@ fn guards(auth_id: &proc_macro2::Literal) -> TokenStream {
 fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
     let p = private();
     let admins = admins_static();
-    let admin_update = method("update", "is_authorized", false);
-    let admin_query = method("query", "is_authorized", false);
-    let raw_update = method("update", "is_stable_authorized", false);
+    let fresh = quote!(#p::or_trap(#p::raw::check_heap_fresh()););
+    let authorize = Method::new("authorize", Kind::Update, Guard::Admin).define(
+        " Adds a principal to the admin set (stable memory); admins may back up and restore.",
+        quote! {
+            (principal: #p::Principal) {
+                #fresh
+                #p::or_trap(#admins.with(|admins| {
+                    let mut admins = admins.borrow_mut();
+                    #p::auth::authorize(admins.get_or_create(#auth_id, __backup_admin_memory)?, principal)
+                }));
+            }
+        },
+    );
+    let deauthorize = Method::new("deauthorize", Kind::Update, Guard::Admin).define(
+        " Removes a principal from the admin set; controllers keep access.",
+        quote! {
+            (principal: #p::Principal) {
+                #fresh
+                #p::or_trap(#admins.with(|admins| {
+                    if let ::std::option::Option::Some(set) = admins.borrow_mut().get(#auth_id, __backup_admin_memory)? {
+                        #p::auth::deauthorize(set, &principal);
+                    }
+                    #p::Result::<(), #p::auth::AccessError>::Ok(())
+                }));
+            }
+        },
+    );
+    let list = Method::new("list_authorized", Kind::Query, Guard::Admin).define(
+        " The admin set; controllers are not listed but always have access.",
+        quote! {
+            () -> #p::Vec<#p::Principal> {
+                #fresh
+                let set = #admins.with(|admins| {
+                    admins.borrow_mut().get(#auth_id, __backup_admin_memory).map(|set| set.map(|set| #p::auth::list(set)).unwrap_or_default())
+                });
+                #p::or_trap(set)
+            }
+        },
+    );
+    let stable_authorize = Method::new("stable_authorize", Kind::Update, Guard::Raw).define(
+        " Grants raw stable memory access until the next upgrade.",
+        quote! {
+            (principal: #p::Principal) {
+                #p::or_trap(#p::auth::with_raw_access(|raw| #p::auth::stable_authorize(raw, principal)));
+            }
+        },
+    );
+    let stable_deauthorize = Method::new("stable_deauthorize", Kind::Update, Guard::Raw).define(
+        " Revokes raw stable memory access.",
+        quote! {
+            (principal: #p::Principal) {
+                #p::auth::with_raw_access(|raw| #p::auth::stable_deauthorize(raw, &principal));
+            }
+        },
+    );
     quote! {
-        #[doc = " Adds a principal to the admin set (stable memory); admins may back up and restore."]
-        #admin_update
-        fn authorize(principal: #p::Principal) {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            #p::or_trap(#admins.with(|admins| {
-                let mut admins = admins.borrow_mut();
-                #p::auth::authorize(admins.get_or_create(#auth_id, __backup_admin_memory)?, principal)
-            }));
-        }
-
-        #[doc = " Removes a principal from the admin set; controllers keep access."]
-        #admin_update
-        fn deauthorize(principal: #p::Principal) {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            #p::or_trap(#admins.with(|admins| {
-                if let ::std::option::Option::Some(set) = admins.borrow_mut().get(#auth_id, __backup_admin_memory)? {
-                    #p::auth::deauthorize(set, &principal);
-                }
-                #p::Result::<(), #p::auth::AccessError>::Ok(())
-            }));
-        }
-
-        #[doc = " The admin set; controllers are not listed but always have access."]
-        #admin_query
-        fn list_authorized() -> #p::Vec<#p::Principal> {
-            #p::or_trap(#p::raw::check_heap_fresh());
-            let set = #admins.with(|admins| {
-                admins.borrow_mut().get(#auth_id, __backup_admin_memory).map(|set| set.map(|set| #p::auth::list(set)).unwrap_or_default())
-            });
-            #p::or_trap(set)
-        }
-
-        #[doc = " Grants raw stable memory access until the next upgrade."]
-        #raw_update
-        fn stable_authorize(principal: #p::Principal) {
-            #p::or_trap(#p::auth::with_raw_access(|raw| #p::auth::stable_authorize(raw, principal)));
-        }
-
-        #[doc = " Revokes raw stable memory access."]
-        #raw_update
-        fn stable_deauthorize(principal: #p::Principal) {
-            #p::auth::with_raw_access(|raw| #p::auth::stable_deauthorize(raw, &principal));
-        }
+        #authorize
+        #deauthorize
+        #list
+        #stable_authorize
+        #stable_deauthorize
     }
 }
 
 fn raw_endpoints() -> TokenStream {
     let p = private();
-    let raw_query = method("query", "is_stable_authorized", false);
-    let raw_update = method("update", "is_stable_authorized", false);
+    let size = Method::new("stable_size", Kind::Query, Guard::Raw).define(
+        " Size of stable memory in bytes.",
+        quote! {
+            () -> u64 {
+                #p::raw::stable_size(&#p::memory::stable_memory())
+            }
+        },
+    );
+    let read = Method::new("stable_read", Kind::Query, Guard::Raw).define(
+        " Reads `length` bytes of stable memory at `offset` (at most 1.9375 MiB).",
+        quote! {
+            (offset: u64, length: u64) -> #p::ByteBuf {
+                let bytes = #p::raw::stable_read(&#p::memory::stable_memory(), offset, length);
+                #p::ByteBuf::from(#p::or_trap(bytes))
+            }
+        },
+    );
+    let write = Method::new("stable_write", Kind::Update, Guard::Raw).define(
+        " Writes bytes at `offset` (at most the current end of stable memory), growing it as needed. The typed endpoints refuse afterwards until the canister is upgraded, so that its heap reads the new memory.",
+        quote! {
+            (offset: u64, data: #p::ByteBuf) {
+                #p::or_trap(#p::raw::stable_write(&#p::memory::stable_memory(), offset, &data));
+            }
+        },
+    );
+    let digest = Method::new("stable_digest", Kind::Query, Guard::Raw).define(
+        " SHA-256 of each `block_size` block of `length` bytes from `offset` (at most 16 MiB, blocks of at least 4 KiB). Call it as an update for a certified answer.",
+        quote! {
+            (offset: u64, length: u64, block_size: u64) -> #p::Vec<#p::ByteBuf> {
+                let digests = #p::raw::stable_digest(&#p::memory::stable_memory(), offset, length, block_size);
+                #p::or_trap(digests).into_iter().map(|digest| #p::ByteBuf::from(digest.to_vec())).collect()
+            }
+        },
+    );
     quote! {
-        #[doc = " Size of stable memory in bytes."]
-        #raw_query
-        fn stable_size() -> u64 {
-            #p::raw::stable_size(&#p::memory::stable_memory())
-        }
-
-        #[doc = " Reads `length` bytes of stable memory at `offset` (at most 1.9375 MiB)."]
-        #raw_query
-        fn stable_read(offset: u64, length: u64) -> #p::ByteBuf {
-            let bytes = #p::raw::stable_read(&#p::memory::stable_memory(), offset, length);
-            #p::ByteBuf::from(#p::or_trap(bytes))
-        }
-
-        #[doc = " Writes bytes at `offset` (at most the current end of stable memory), growing it as needed. The typed endpoints refuse afterwards until the canister is upgraded, so that its heap reads the new memory."]
-        #raw_update
-        fn stable_write(offset: u64, data: #p::ByteBuf) {
-            #p::or_trap(#p::raw::stable_write(&#p::memory::stable_memory(), offset, &data));
-        }
-
-        #[doc = " SHA-256 of each `block_size` block of `length` bytes from `offset` (at most 16 MiB, blocks of at least 4 KiB). Call it as an update for a certified answer."]
-        #raw_query
-        fn stable_digest(offset: u64, length: u64, block_size: u64) -> #p::Vec<#p::ByteBuf> {
-            let digests = #p::raw::stable_digest(&#p::memory::stable_memory(), offset, length, block_size);
-            #p::or_trap(digests).into_iter().map(|digest| #p::ByteBuf::from(digest.to_vec())).collect()
-        }
+        #size
+        #read
+        #write
+        #digest
     }
 }

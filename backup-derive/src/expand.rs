@@ -21,9 +21,16 @@ pub fn derive(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>> {
 }
 
 /// `::backup_runtime::__private`, the only path generated code names
-/// besides `::std` and what ic-cdk's macros name themselves.
+/// besides `::std` and what ic-cdk's macros name themselves. ic-cdk takes it
+/// as a string (`crate = "..."`), the rest of the expansion as tokens.
+pub const PRIVATE_PATH: &str = "::backup_runtime::__private";
+
 pub fn private() -> TokenStream {
-    quote!(::backup_runtime::__private)
+    let segments = PRIVATE_PATH
+        .trim_start_matches("::")
+        .split("::")
+        .map(|segment| syn::Ident::new(segment, Span::call_site()));
+    quote!(#(::#segments)*)
 }
 
 /// The name of the static that holds the admin set.
@@ -36,11 +43,29 @@ fn expand(input: &Input) -> TokenStream {
     let type_checks = type_checks(input);
     let endpoints = crate::endpoints::expand(input);
     let image = image_access(input);
+    let once = once_per_crate(input);
     quote! {
+        #once
         #statics
         #type_checks
         #endpoints
         #image
+    }
+}
+
+/// An exported macro, which lives at the crate's root whatever module the
+/// struct is in: a second `#[derive(Backupable)]` in the crate fails
+/// `cargo check` with an error whose name says what to do, on the second
+/// struct, rather than with duplicate export symbols in the linker.
+fn once_per_crate(input: &Input) -> TokenStream {
+    let name = syn::Ident::new(
+        "only_one_struct_per_crate_may_derive_Backupable__it_declares_every_map",
+        input.original.ident.span(),
+    );
+    quote! {
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! #name { () => {} }
     }
 }
 
@@ -237,7 +262,8 @@ mod tests {
     use std::collections::BTreeMap;
     use syn::{parse_quote, DeriveInput, Item};
 
-    /// Every generated method, with its kind (`query`/`update`) and guard.
+    /// Every generated method by its Candid name, with its kind
+    /// (`query`/`update`) and guard.
     fn methods(input: DeriveInput) -> BTreeMap<String, (String, String)> {
         let output = derive(&input).unwrap_or_else(|errors| panic!("{}", errors[0]));
         let file: syn::File = syn::parse2(output).expect("the expansion parses as items");
@@ -249,17 +275,21 @@ mod tests {
                 if kind != "query" && kind != "update" {
                     continue;
                 }
-                let mut guard = String::new();
+                let (mut guard, mut name) = (String::new(), String::new());
                 attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("guard") {
                         guard = meta.value()?.parse::<syn::LitStr>()?.value();
+                    } else if meta.path.is_ident("name") {
+                        name = meta.value()?.parse::<syn::LitStr>()?.value();
                     } else {
                         meta.value()?.parse::<syn::Expr>()?;
                     }
                     Ok(())
                 })
                 .unwrap();
-                methods.insert(function.sig.ident.to_string(), (kind.clone(), guard));
+                // The Rust name is private; the Candid name is the method's.
+                assert_eq!(function.sig.ident, format!("__backupable_{name}"));
+                methods.insert(name, (kind.clone(), guard));
             }
         }
         methods

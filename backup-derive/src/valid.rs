@@ -2,6 +2,7 @@
 
 use crate::ast::{Input, Map};
 use crate::ctxt::Ctxt;
+use crate::endpoints::MapMethod;
 use quote::ToTokens;
 use std::collections::BTreeMap;
 
@@ -101,12 +102,14 @@ fn out_of_range(option: &str, value: u64) -> String {
 }
 
 impl Map<'_> {
-    /// The suffix of this map's endpoints.
-    pub fn endpoint_base(&self) -> syn::Ident {
-        self.attrs
+    /// The suffix of this map's endpoints (a raw identifier's `r#` dropped).
+    pub fn endpoint_base(&self) -> String {
+        let base = self
+            .attrs
             .rename
             .as_ref()
-            .map_or_else(|| self.ident.clone(), |rename| rename.value.clone())
+            .map_or_else(|| self.ident.to_string(), |rename| rename.value.to_string());
+        base.strip_prefix("r#").map(str::to_string).unwrap_or(base)
     }
 
     /// `PROFILES` for field `profiles`.
@@ -116,15 +119,9 @@ impl Map<'_> {
         syn::Ident::new(&name, self.ident.span())
     }
 
+    /// The Candid names of this map's methods.
     pub fn endpoint_names(&self) -> [String; 5] {
-        let base = self.endpoint_base().to_string();
-        let base = base.strip_prefix("r#").unwrap_or(&base).to_string();
-        [
-            format!("backup_{base}"),
-            format!("backup_{base}_page"),
-            format!("restore_{base}"),
-            format!("validate_{base}"),
-            format!("clear_{base}"),
-        ]
+        let base = self.endpoint_base();
+        MapMethod::ALL.map(|method| method.of(&base).candid)
     }
 }
