@@ -20,6 +20,63 @@ pub fn derive(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>> {
     Ok(parsed.map(|input| expand(&input)).unwrap_or_default())
 }
 
+/// What a refused struct still declares, the way serde_derive and thiserror
+/// emit a minimal item: the statics (when the struct is not generic), the two
+/// guards and the image functions, with bodies that never run. Code of the
+/// crate that names them then compiles, and the user sees only the real
+/// mistakes.
+pub fn stub(input: &DeriveInput) -> TokenStream {
+    let p = private();
+    let generic = !input.generics.params.is_empty();
+    let fields: Vec<&syn::Field> = match &input.data {
+        syn::Data::Struct(data) if !generic => data.fields.iter().collect(),
+        _ => Vec::new(),
+    };
+    let statics = fields.iter().filter_map(|field| {
+        let ident = field.ident.as_ref()?.to_string();
+        let name = syn::Ident::new(
+            &ident.strip_prefix("r#").unwrap_or(&ident).to_uppercase(),
+            Span::call_site(),
+        );
+        let (vis, ty) = (&field.vis, &field.ty);
+        Some(quote!(#vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#p::never());))
+    });
+    let ident = &input.ident;
+    let image = (!generic).then(|| {
+        quote! {
+            #[cfg(not(target_family = "wasm"))]
+            #[automatically_derived]
+            impl #ident {
+                pub fn open_image(
+                    _path: impl ::std::convert::AsRef<::std::path::Path>,
+                ) -> #p::Result<#p::image::Layout, #p::image::ImageError> {
+                    #p::never()
+                }
+                pub fn save_image(
+                    _path: impl ::std::convert::AsRef<::std::path::Path>,
+                ) -> #p::Result<(), #p::image::ImageError> {
+                    #p::never()
+                }
+                pub fn reload() {
+                    #p::never()
+                }
+            }
+        }
+    });
+    quote! {
+        ::std::thread_local! {
+            #(#statics)*
+        }
+        pub fn is_authorized() -> #p::Result<(), #p::String> {
+            #p::never()
+        }
+        pub fn is_stable_authorized() -> #p::Result<(), #p::String> {
+            #p::never()
+        }
+        #image
+    }
+}
+
 /// `::backup_runtime::__private`, the only path generated code names
 /// besides `::std` and what ic-cdk's macros name themselves. ic-cdk takes it
 /// as a string (`crate = "..."`), the rest of the expansion as tokens.

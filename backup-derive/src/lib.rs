@@ -16,7 +16,14 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Backupable, attributes(backup))]
 pub fn derive_backupable(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(&input)
-        .unwrap_or_else(ctxt::to_compile_errors)
-        .into()
+    match expand::derive(&input) {
+        Ok(expansion) => expansion.into(),
+        // The errors, and the items the rest of the crate names, so that
+        // each mistake is reported once, without follow-on errors.
+        Err(errors) => {
+            let mut output = ctxt::to_compile_errors(errors);
+            output.extend(expand::stub(&input));
+            output.into()
+        }
+    }
 }

@@ -158,6 +158,12 @@ pub mod __private {
     pub fn assert_candid<T: CandidType + DeserializeOwned>() {}
     pub fn assert_key_text<T: KeyText>() {}
 
+    /// The body of what a refused `#[derive(Backupable)]` still declares:
+    /// the crate does not compile, so it never runs.
+    pub fn never<T>() -> T {
+        unreachable!("#[derive(Backupable)] refused this struct; the crate cannot have compiled")
+    }
+
     /// Traps with `message` when a generated endpoint's logic fails; the IC
     /// rolls back every change of the call and rejects it with the message.
     pub fn or_trap<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
