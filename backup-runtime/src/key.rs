@@ -6,8 +6,11 @@ use serde::de::DeserializeOwned;
 /// A key that travels as text (`#[backup(key = text)]`), as the Factland
 /// article sends principals.
 ///
-/// Implemented for [`Principal`], [`String`] and the unsigned integers
-/// (decimal). Implement it for your own key type to use `key = text` with it.
+/// Implemented for [`Principal`] (its text form), [`String`], the integers
+/// (decimal, `-` for negatives) and byte keys, `[u8; N]` and `Vec<u8>`
+/// (lower-case hex). Implement it for your own key type to use `key = text`
+/// with it: `to_key_text` gives the one text of a key, `from_key_text`
+/// parses it and says what it expected when it cannot.
 /// A key has exactly one text: the endpoints refuse any text that is not
 /// what `to_key_text` writes for the key it parses to (`007` for `7`), so
 /// two texts can never name one key.
@@ -86,6 +89,91 @@ macro_rules! unsigned_key_text {
 }
 
 unsigned_key_text!(u8, u16, u32, u64, u128, usize);
+
+macro_rules! signed_key_text {
+    ($($ty:ty),*) => {$(
+        impl KeyText for $ty {
+            fn to_key_text(&self) -> String {
+                self.to_string()
+            }
+
+            fn from_key_text(text: &str) -> Result<Self, String> {
+                // `parse` accepts `+1` and `-0`, which `to_key_text` never
+                // writes; the canonical check of `TextKey` refuses them too.
+                if text.starts_with('+') {
+                    return Err(format!(
+                        "expected a decimal {} (`-` for negatives, no `+`), found `{text}`",
+                        stringify!($ty)
+                    ));
+                }
+                text.parse().map_err(|error| {
+                    format!("expected a decimal {}, found `{text}`: {error}", stringify!($ty))
+                })
+            }
+        }
+    )*};
+}
+
+signed_key_text!(i8, i16, i32, i64, i128, isize);
+
+/// Lower-case hex, two digits a byte: the text of byte keys.
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
+fn from_hex(text: &str, what: &str) -> Result<Vec<u8>, String> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if text.len() % 2 != 0 {
+        return Err(format!(
+            "expected {what} in lower-case hex (two digits a byte), found {} digits in `{text}`",
+            text.len()
+        ));
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| format!("expected {what} in lower-case hex, found `{text}`"))
+}
+
+/// Fixed-size byte keys (hashes, ids) as lower-case hex.
+impl<const N: usize> KeyText for [u8; N] {
+    fn to_key_text(&self) -> String {
+        to_hex(self)
+    }
+
+    fn from_key_text(text: &str) -> Result<Self, String> {
+        let bytes = from_hex(text, &format!("{N} bytes"))?;
+        <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| {
+            format!(
+                "expected {N} bytes ({} hex digits), found {} in `{text}`",
+                2 * N,
+                bytes.len() * 2
+            )
+        })
+    }
+}
+
+/// Byte-string (blob) keys as lower-case hex.
+impl KeyText for Vec<u8> {
+    fn to_key_text(&self) -> String {
+        to_hex(self)
+    }
+
+    fn from_key_text(text: &str) -> Result<Self, String> {
+        from_hex(text, "a byte string")
+    }
+}
 
 /// Converts a map key to the form it has in the Candid interface and back.
 ///
@@ -170,6 +258,27 @@ mod tests {
         assert!(u32::from_key_text(" 1").is_err());
         assert!(u32::from_key_text("").is_err());
         assert_eq!(u128::from_key_text(&u128::MAX.to_key_text()), Ok(u128::MAX));
+    }
+
+    #[test]
+    fn signed_integers_and_byte_keys_round_trip_and_are_strict() {
+        for n in [i64::MIN, -1, 0, 7, i64::MAX] {
+            assert_eq!(<TextKey as KeyCodec<i64>>::from_wire(n.to_key_text()), Ok(n));
+        }
+        for text in ["+7", "-0", "007", "-007", " 7", ""] {
+            assert!(<TextKey as KeyCodec<i32>>::from_wire(text.into()).is_err(), "{text}");
+        }
+        let id = [0u8, 1, 0xab, 0xff];
+        assert_eq!(id.to_key_text(), "0001abff");
+        assert_eq!(<TextKey as KeyCodec<[u8; 4]>>::from_wire("0001abff".into()), Ok(id));
+        for text in ["0001ABFF", "0001abf", "0001abff00", "zz01abff"] {
+            let error = <TextKey as KeyCodec<[u8; 4]>>::from_wire(text.into()).unwrap_err();
+            assert!(error.contains(text) || error.contains("canonical"), "{text}: {error}");
+        }
+        let blob = vec![0xde, 0xad];
+        assert_eq!(<TextKey as KeyCodec<Vec<u8>>>::from_wire("dead".into()), Ok(blob));
+        assert_eq!(<TextKey as KeyCodec<Vec<u8>>>::from_wire(String::new()), Ok(Vec::new()));
+        assert!(<TextKey as KeyCodec<Vec<u8>>>::from_wire("DEAD".into()).is_err());
     }
 
     #[test]
