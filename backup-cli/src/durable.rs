@@ -1,85 +1,42 @@
-//! Files that survive a crash: every file the CLI writes goes through a
-//! temporary file that is synced, renamed over the target and followed by a
-//! sync of its directory, so the target is the old file or the new one,
-//! never a mix, even after `kill -9` or a power cut.
+//! Files that survive a crash: every file the CLI writes goes through
+//! `backup-common`'s atomic, synced writes (the same the runtime and the
+//! runner save images with); here they report errors the CLI's way, with
+//! the checks of partial files a resume relies on.
 
 use crate::error::{CliError, Result};
+use backup_common::durable;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// `path` with `suffix` appended to its file name.
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
+pub use backup_common::durable::with_suffix;
 
-/// The temporary file `write_atomically` writes `path` through.
-fn temporary_of(path: &Path) -> PathBuf {
-    with_suffix(path, ".tmp")
-}
-
-/// Removes the temporary file an interrupted `write_atomically` of `path`
-/// may have left; call it where a command takes `path` over.
-pub fn clear_stale(path: &Path) -> Result<()> {
-    remove_quietly(&temporary_of(path))
-}
-
-fn remove_quietly(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(CliError::io(path, source)),
+fn cli_error(error: durable::FileError) -> CliError {
+    CliError::Io {
+        path: error.path.display().to_string(),
+        source: error.source,
     }
 }
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = temporary_of(path);
-    let io = |source| CliError::io(&temporary, source);
-    let result = (|| {
-        let mut file = File::create(&temporary).map_err(io)?;
-        file.write_all(bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    durable::write_atomically(path, bytes).map_err(cli_error)
 }
 
-/// Renames `from` over `to` and syncs the directory, so the rename itself is
-/// durable.
+/// Renames `from` over `to`, durably.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).map_err(|source| CliError::io(to, source))?;
-    sync_dir(to)
+    durable::rename(from, to).map_err(cli_error)
 }
 
-/// Removes `path` (and any temporary file of it) durably; a file that is
-/// already gone is fine.
+/// Removes `path` (and any temporary file of it) durably.
 pub fn remove(path: &Path) -> Result<()> {
-    remove_quietly(&temporary_of(path))?;
-    remove_quietly(path)?;
-    sync_dir(path)
+    durable::remove(path).map_err(cli_error)
 }
 
-/// Syncs the directory that holds `path`, making a rename or a new file
-/// in it durable.
-pub fn sync_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    // Directories cannot be opened for syncing on every platform; where they
-    // can, a failure to sync is an error.
-    if let Ok(handle) = File::open(dir) {
-        handle.sync_all().map_err(|source| CliError::io(dir, source))?;
-    }
-    Ok(())
+/// Removes the temporary file an interrupted write of `path` may have left.
+pub fn clear_stale(path: &Path) -> Result<()> {
+    durable::clear_stale(path).map_err(cli_error)
 }
 
 /// The SHA-256 of the first `len` bytes of `path`, and the hasher that
@@ -148,17 +105,6 @@ pub fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_writes_replace_whole_files_and_leave_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("file.json");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "no temporary file left behind");
-    }
 
     #[test]
     fn prefix_digests_need_the_whole_prefix() {

@@ -381,31 +381,18 @@ pub fn open_image(
     Ok(layout)
 }
 
-/// Writes this thread's stable memory to `path`, through a temporary file
-/// beside it that is synced and renamed, so that a failure or a crash leaves
-/// any earlier file whole.
+/// Writes this thread's stable memory to `path` atomically and durably
+/// (a synced temporary file renamed over it), so that a failure or a crash
+/// leaves any earlier file whole.
 #[cfg(not(target_family = "wasm"))]
 pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
-    let io = |source| ImageError::Io {
-        path: path.into(),
-        source,
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".partial");
-    let temporary = PathBuf::from(temporary);
     let stable = crate::memory::stable_memory();
-    let mut file = std::fs::File::create(&temporary).map_err(io)?;
-    std::io::Write::write_all(&mut file, stable.borrow().as_slice()).map_err(io)?;
-    // Synced before the rename, and the directory after it, so that a crash
-    // leaves the old image or the new one.
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&temporary, path).map_err(io)?;
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-    if let Ok(dir) = std::fs::File::open(dir.unwrap_or(std::path::Path::new("."))) {
-        dir.sync_all().map_err(io)?;
-    }
-    Ok(())
+    let bytes = stable.borrow();
+    backup_common::durable::write_atomically(path, bytes.as_slice())
+        .map_err(|error| ImageError::Io {
+            path: error.path,
+            source: error.source,
+        })
 }
 
 #[cfg(test)]

@@ -1,22 +1,13 @@
-//! The Internet Computer's limits, and the budgets this crate keeps under them.
+//! The Internet Computer's limits (defined once, in `backup-common`, which
+//! the runner enforces too), and the budgets this crate keeps under them.
 //!
 //! A query method can also be called as an update (a replicated query), where
 //! the reply limit is 2 MiB instead of 3 MiB; the default page budget fits both.
 
-/// One wasm page of stable memory.
-pub const WASM_PAGE_SIZE: u64 = 64 * 1024;
-
-/// Largest argument of an ingress message.
-pub const INGRESS_LIMIT: usize = 2 * 1024 * 1024;
-/// Largest reply of an update call.
-pub const UPDATE_REPLY_LIMIT: usize = 2 * 1024 * 1024;
-/// Largest reply of a query call.
-pub const QUERY_REPLY_LIMIT: usize = 3 * 1024 * 1024;
-
-/// Instructions a query may execute.
-pub const QUERY_INSTRUCTION_LIMIT: u64 = 5_000_000_000;
-/// Instructions an update may execute.
-pub const UPDATE_INSTRUCTION_LIMIT: u64 = 40_000_000_000;
+pub use backup_common::limits::{
+    INGRESS_LIMIT, QUERY_INSTRUCTION_LIMIT, QUERY_REPLY_LIMIT, UPDATE_INSTRUCTION_LIMIT,
+    UPDATE_REPLY_LIMIT, UPGRADE_INSTRUCTION_LIMIT, WASM_PAGE_SIZE,
+};
 
 /// Bytes of encoded entries a backup page carries unless the caller asks for
 /// another budget: 1.5 MiB, under both reply limits with room for the header.

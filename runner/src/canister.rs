@@ -257,28 +257,16 @@ impl Canister {
         self.store.data().stable.bytes()
     }
 
-    /// Writes the stable memory image to `path`, through a temporary file
-    /// that is synced and renamed, so that a failure or a crash leaves any
-    /// earlier file whole.
+    /// Writes the stable memory image to `path` atomically and durably (a
+    /// synced temporary file renamed over it), so that a failure or a crash
+    /// leaves any earlier file whole.
     pub fn save_image(&self, path: &Path) -> Result<(), RunnerError> {
-        let io = |source| RunnerError::Io {
-            path: path.into(),
-            source,
-        };
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let mut file = std::fs::File::create(&partial).map_err(io)?;
-        std::io::Write::write_all(&mut file, self.stable_memory()).map_err(io)?;
-        // Synced before the rename, and the directory after it, so that a
-        // crash leaves the old image or the new one.
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&partial, path).map_err(io)?;
-        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-        if let Ok(dir) = std::fs::File::open(dir.unwrap_or(Path::new("."))) {
-            dir.sync_all().map_err(io)?;
-        }
-        Ok(())
+        backup_common::durable::write_atomically(path, self.stable_memory()).map_err(|error| {
+            RunnerError::Io {
+                path: error.path,
+                source: error.source,
+            }
+        })
     }
 
     /// What the canister printed with `ic0.debug_print`, oldest first.

@@ -1,4 +1,5 @@
-//! The IC's limits, as the runner enforces them.
+//! The IC's limits, as the runner enforces them: the defaults are the
+//! figures of `backup-common`, which the runtime keeps under.
 
 /// Limits enforced on every call. The defaults are the IC's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,14 +24,15 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        use backup_common::limits as ic;
         Limits {
-            ingress_bytes: 2 * 1024 * 1024,
-            update_reply_bytes: 2 * 1024 * 1024,
-            query_reply_bytes: 3 * 1024 * 1024,
-            query_instructions: 5_000_000_000,
-            update_instructions: 40_000_000_000,
-            upgrade_instructions: 300_000_000_000,
-            max_stable_pages: 8 * 1024 * 1024 * 1024 / (64 * 1024),
+            ingress_bytes: ic::INGRESS_LIMIT,
+            update_reply_bytes: ic::UPDATE_REPLY_LIMIT,
+            query_reply_bytes: ic::QUERY_REPLY_LIMIT,
+            query_instructions: ic::QUERY_INSTRUCTION_LIMIT,
+            update_instructions: ic::UPDATE_INSTRUCTION_LIMIT,
+            upgrade_instructions: ic::UPGRADE_INSTRUCTION_LIMIT,
+            max_stable_pages: 8 * 1024 * 1024 * 1024 / ic::WASM_PAGE_SIZE,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-pub const PAGE: u64 = 64 * 1024;
+pub const PAGE: u64 = backup_common::limits::WASM_PAGE_SIZE;
 
 #[derive(Default)]
 pub struct StableMemory {

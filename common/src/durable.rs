@@ -1,0 +1,133 @@
+//! Files that survive a crash: written to a temporary file beside the target,
+//! synced, renamed over it, and the directory synced, so the target is the
+//! old file or the new one, never a mix, even after `kill -9` or a power cut.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A file operation that failed, and on which file.
+#[derive(Debug)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn on(path: &Path) -> impl Fn(std::io::Error) -> FileError + '_ {
+    move |source| FileError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `path` with `suffix` appended to its file name.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The temporary file [`write_atomically`] writes `path` through.
+pub fn temporary_of(path: &Path) -> PathBuf {
+    with_suffix(path, ".tmp")
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let temporary = temporary_of(path);
+    let result = (|| {
+        let mut file = File::create(&temporary).map_err(on(&temporary))?;
+        file.write_all(bytes).map_err(on(&temporary))?;
+        file.sync_all().map_err(on(&temporary))?;
+        drop(file);
+        rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Renames `from` over `to` and syncs the directory, so the rename itself is
+/// durable.
+pub fn rename(from: &Path, to: &Path) -> Result<(), FileError> {
+    std::fs::rename(from, to).map_err(on(to))?;
+    sync_dir(to)
+}
+
+/// Removes `path` (and any temporary file of it) durably; a file that is
+/// already gone is fine.
+pub fn remove(path: &Path) -> Result<(), FileError> {
+    remove_quietly(&temporary_of(path))?;
+    remove_quietly(path)?;
+    sync_dir(path)
+}
+
+/// Removes the temporary file an interrupted [`write_atomically`] of `path`
+/// may have left; call it where a program takes `path` over.
+pub fn clear_stale(path: &Path) -> Result<(), FileError> {
+    remove_quietly(&temporary_of(path))
+}
+
+fn remove_quietly(path: &Path) -> Result<(), FileError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(on(path)(source)),
+    }
+}
+
+/// Syncs the directory that holds `path`, making a rename or a new file in
+/// it durable.
+pub fn sync_dir(path: &Path) -> Result<(), FileError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Directories cannot be opened for syncing on every platform; where they
+    // can, a failure to sync is an error.
+    if let Ok(handle) = File::open(dir) {
+        handle.sync_all().map_err(on(dir))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_replace_whole_files_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file.json");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+        std::fs::write(temporary_of(&path), b"half").unwrap();
+        remove(&path).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("file");
+        let error = write_atomically(&path, b"x").unwrap_err();
+        assert!(error.to_string().contains("missing-dir"), "{error}");
+    }
+}
