@@ -85,6 +85,16 @@ impl Default for InstallArgs {
     }
 }
 
+/// One entry point to run: which, for whom, with what, under which limits.
+struct Run<'a> {
+    entry: Entry,
+    method: &'a str,
+    caller: Principal,
+    arg: &'a [u8],
+    reply_limit: usize,
+    instructions: u64,
+}
+
 /// The heap of an instance: linear memory and mutable globals.
 #[derive(Default)]
 struct HeapSnapshot {
@@ -370,9 +380,15 @@ impl Canister {
         self.save_heap();
         self.store.data_mut().stable.begin();
         self.store.data_mut().time_nanos += 1_000_000;
-        let outcome = self.execute(entry, method, caller, arg, reply_limit, limit, |store| {
-            function.call(store, &[], &mut [])
-        });
+        let run = Run {
+            entry,
+            method,
+            caller,
+            arg,
+            reply_limit,
+            instructions: limit,
+        };
+        let outcome = self.execute(run, |store| function.call(store, &[], &mut []));
         stats.instructions = outcome.1;
         let (result, keep) = match outcome.0 {
             Err(message) => (reject(RejectCode::CanisterError, message), false),
@@ -406,46 +422,40 @@ impl Canister {
         let Some(function) = self.instance.get_func(&self.store, export) else {
             return Ok(());
         };
-        let limit = self.limits.upgrade_instructions;
-        self.execute(
+        let run = Run {
             entry,
-            export,
-            Principal::anonymous(),
+            method: export,
+            caller: Principal::anonymous(),
             arg,
-            0,
-            limit,
-            |store| function.call(store, &[], &mut []),
-        )
-        .0
-        .map(|_| ())
+            reply_limit: 0,
+            instructions: self.limits.upgrade_instructions,
+        };
+        self.execute(run, |store| function.call(store, &[], &mut []))
+            .0
+            .map(|_| ())
     }
 
-    /// Runs one entry point with fuel `limit`; returns its response or the
-    /// trap message, and the instructions it used.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs one entry point under `run`'s limits; returns its response or
+    /// the trap message, and the instructions it used.
     fn execute(
         &mut self,
-        entry: Entry,
-        method: &str,
-        caller: Principal,
-        arg: &[u8],
-        reply_limit: usize,
-        limit: u64,
-        run: impl FnOnce(&mut Store<Env>) -> Result<(), wasmi::Error>,
+        run: Run<'_>,
+        call: impl FnOnce(&mut Store<Env>) -> Result<(), wasmi::Error>,
     ) -> (Result<Option<Response>, String>, u64) {
+        let limit = run.instructions;
         let fuel_set = self.store.set_fuel(limit);
         self.store.data_mut().message = Some(Message {
-            entry,
-            method: method.to_string(),
-            caller,
-            arg: arg.to_vec(),
+            entry: run.entry,
+            method: run.method.to_string(),
+            caller: run.caller,
+            arg: run.arg.to_vec(),
             reply: Vec::new(),
-            reply_limit,
+            reply_limit: run.reply_limit,
             response: None,
             fuel_at_start: limit,
         });
         let result = fuel_set.map_err(|error| error.to_string()).and_then(|()| {
-            run(&mut self.store).map_err(|error| match error.as_trap_code() {
+            call(&mut self.store).map_err(|error| match error.as_trap_code() {
                 Some(TrapCode::OutOfFuel) => {
                     format!("the call exceeded the instruction limit of {limit}")
                 }

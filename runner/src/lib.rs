@@ -42,5 +42,5 @@ mod stable;
 
 pub use canister::{CallResult, CallStats, Canister, InstallArgs, Reject, RejectCode};
 pub use error::RunnerError;
-pub use host::IMPLEMENTED as IMPLEMENTED_IC0;
+pub use host::implemented as implemented_ic0;
 pub use limits::Limits;

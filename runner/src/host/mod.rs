@@ -1,0 +1,233 @@
+//! The `ic0` system API, as Rust canisters built with ic-cdk 0.20 and
+//! ic-stable-structures 0.7 import it. Each function checks its arguments the
+//! way the IC does and traps (returns an error) where the IC would.
+//!
+//! The functions are grouped by concern, each a table of (name, how to link
+//! it) in its own module: [`message`], [`stable`], [`system`], [`debug`].
+//! What the runner implements is read off those tables, nowhere else.
+
+mod debug;
+mod message;
+mod stable;
+mod system;
+
+use crate::stable::StableMemory;
+use candid::Principal;
+use wasmi::errors::LinkerError;
+use wasmi::{Caller, Error, ExternType, Linker, Module, Val};
+
+/// Which entry point is running: the system API differs between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Init,
+    PreUpgrade,
+    PostUpgrade,
+    Update,
+    Query,
+}
+
+impl Entry {
+    fn can_reply(self) -> bool {
+        matches!(self, Entry::Update | Entry::Query)
+    }
+
+    fn has_argument(self) -> bool {
+        !matches!(self, Entry::PreUpgrade)
+    }
+}
+
+/// What a method left behind: a reply, or its own reject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    Reply(Vec<u8>),
+    Reject(String),
+}
+
+/// The message being executed.
+pub struct Message {
+    pub entry: Entry,
+    pub method: String,
+    pub caller: Principal,
+    pub arg: Vec<u8>,
+    pub reply: Vec<u8>,
+    pub reply_limit: usize,
+    pub response: Option<Response>,
+    pub fuel_at_start: u64,
+}
+
+/// The store's data: everything the system API reads and writes.
+pub struct Env {
+    pub stable: StableMemory,
+    pub message: Option<Message>,
+    pub canister_id: Principal,
+    pub controllers: Vec<Principal>,
+    pub time_nanos: u64,
+    pub version: u64,
+    pub certified_data: Vec<u8>,
+    pub memory: Option<wasmi::Memory>,
+    pub log: Vec<String>,
+    pub echo_debug: bool,
+}
+
+type Ctx<'a> = Caller<'a, Env>;
+
+fn trap(message: impl Into<String>) -> Error {
+    Error::new(message.into())
+}
+
+fn message<'a>(caller: &'a Ctx<'_>, api: &str) -> Result<&'a Message, Error> {
+    caller
+        .data()
+        .message
+        .as_ref()
+        .ok_or_else(|| trap(format!("ic0.{api} called outside a message")))
+}
+
+fn message_mut<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message, Error> {
+    caller
+        .data_mut()
+        .message
+        .as_mut()
+        .ok_or_else(|| trap(format!("ic0.{api} called outside a message")))
+}
+
+/// The message, if it may still reply or reject: only a query or an update
+/// may, and only once.
+fn replying_message<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message, Error> {
+    let message = message_mut(caller, api)?;
+    if !message.entry.can_reply() || message.response.is_some() {
+        return Err(trap(format!(
+            "ic0.{api}: this message cannot reply (already replied, or not a call)"
+        )));
+    }
+    Ok(message)
+}
+
+fn memory(caller: &Ctx<'_>) -> Result<wasmi::Memory, Error> {
+    caller
+        .data()
+        .memory
+        .ok_or_else(|| trap("the canister has no exported memory"))
+}
+
+/// Copies `bytes[offset..offset + size]` to the canister's memory at `dst`,
+/// trapping as the IC does when either range is out of bounds.
+fn copy_out(
+    caller: &mut Ctx<'_>,
+    api: &str,
+    bytes: &[u8],
+    dst: i32,
+    offset: i32,
+    size: i32,
+) -> Result<(), Error> {
+    let (dst, offset, size) = (
+        dst as u32 as usize,
+        offset as u32 as usize,
+        size as u32 as usize,
+    );
+    let source = offset
+        .checked_add(size)
+        .and_then(|end| bytes.get(offset..end))
+        .ok_or_else(|| {
+            trap(format!(
+                "ic0.{api}: offset {offset} + size {size} is past the {} bytes available",
+                bytes.len()
+            ))
+        })?;
+    memory(caller)?
+        .write(&mut *caller, dst, source)
+        .map_err(|_| {
+            trap(format!(
+                "ic0.{api}: destination {dst}..+{size} is outside the canister's memory"
+            ))
+        })
+}
+
+/// Copies `size` bytes at `src` out of the canister's memory. The range is
+/// checked before anything is allocated: a canister asking for `size = -1`
+/// gets a trap, not a 4 GiB buffer.
+fn read_in(caller: &Ctx<'_>, api: &str, src: i32, size: i32) -> Result<Vec<u8>, Error> {
+    let (src, size) = (src as u32 as usize, size as u32 as usize);
+    let heap = memory(caller)?.data(caller);
+    let bytes = src
+        .checked_add(size)
+        .and_then(|end| heap.get(src..end))
+        .ok_or_else(|| {
+            trap(format!(
+                "ic0.{api}: source {src}..+{size} is outside the canister's memory ({} bytes)",
+                heap.len()
+            ))
+        })?;
+    Ok(bytes.to_vec())
+}
+
+/// How one `ic0` function is linked: given the linker and the function's
+/// name, it registers the implementation under that name.
+type Define = fn(&mut Linker<Env>, &'static str) -> Result<(), LinkerError>;
+
+/// Every implemented function, by concern.
+const TABLES: [&[(&str, Define)]; 4] = [
+    message::IMPORTS,
+    stable::IMPORTS,
+    system::IMPORTS,
+    debug::IMPORTS,
+];
+
+/// The `ic0` functions this runner implements, by name.
+pub fn implemented() -> impl Iterator<Item = &'static str> {
+    TABLES
+        .into_iter()
+        .flat_map(|table| table.iter().map(|(name, _)| *name))
+}
+
+/// Links every import of `module`: the `ic0` functions of the tables, and for
+/// any other import a function that traps with the import's name when
+/// called, so a canister that uses it fails clearly instead of failing to load.
+pub fn link(linker: &mut Linker<Env>, module: &Module) -> Result<(), crate::RunnerError> {
+    let bad = |error: LinkerError| crate::RunnerError::BadModule(error.to_string());
+    for (name, define) in TABLES.into_iter().flatten() {
+        define(linker, name).map_err(bad)?;
+    }
+    for import in module.imports() {
+        let (namespace, name) = (import.module(), import.name());
+        if namespace == "ic0" && implemented().any(|implemented| implemented == name) {
+            continue;
+        }
+        let ExternType::Func(ty) = import.ty() else {
+            return Err(crate::RunnerError::BadModule(format!(
+                "imports `{namespace}.{name}`, which is not a function; a canister can only import ic0 functions"
+            )));
+        };
+        let what = format!("{namespace}.{name}");
+        linker
+            .func_new(
+                namespace,
+                name,
+                ty.clone(),
+                move |_: Ctx<'_>, _: &[Val], _: &mut [Val]| {
+                    Err(trap(format!(
+                        "{what} is not implemented by the embedded runner"
+                    )))
+                },
+            )
+            .map_err(bad)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_is_defined_once() {
+        let mut names: Vec<&str> = implemented().collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a function is in two tables");
+        for name in ["msg_reply", "stable64_write", "is_controller", "debug_print"] {
+            assert!(names.contains(&name), "{name}");
+        }
+    }
+}
