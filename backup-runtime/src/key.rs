@@ -65,19 +65,22 @@ impl KeyText for String {
     }
 }
 
-macro_rules! unsigned_key_text {
-    ($($ty:ty),*) => {$(
+macro_rules! integer_key_text {
+    ($sign:literal: $($ty:ty),*) => {$(
         impl KeyText for $ty {
             fn to_key_text(&self) -> String {
                 self.to_string()
             }
 
             fn from_key_text(text: &str) -> Result<Self, String> {
-                // `parse` accepts a leading `+`, which `to_key_text` never writes.
+                // `parse` accepts a leading `+` (and `-0`), which `to_key_text`
+                // never writes; the canonical check of `TextKey` refuses
+                // every other spelling too.
                 if text.starts_with('+') {
                     return Err(format!(
-                        "expected a decimal {} without sign, found `{text}`",
-                        stringify!($ty)
+                        "expected a decimal {} ({}), found `{text}`",
+                        stringify!($ty),
+                        $sign
                     ));
                 }
                 text.parse().map_err(|error| {
@@ -88,33 +91,8 @@ macro_rules! unsigned_key_text {
     )*};
 }
 
-unsigned_key_text!(u8, u16, u32, u64, u128, usize);
-
-macro_rules! signed_key_text {
-    ($($ty:ty),*) => {$(
-        impl KeyText for $ty {
-            fn to_key_text(&self) -> String {
-                self.to_string()
-            }
-
-            fn from_key_text(text: &str) -> Result<Self, String> {
-                // `parse` accepts `+1` and `-0`, which `to_key_text` never
-                // writes; the canonical check of `TextKey` refuses them too.
-                if text.starts_with('+') {
-                    return Err(format!(
-                        "expected a decimal {} (`-` for negatives, no `+`), found `{text}`",
-                        stringify!($ty)
-                    ));
-                }
-                text.parse().map_err(|error| {
-                    format!("expected a decimal {}, found `{text}`: {error}", stringify!($ty))
-                })
-            }
-        }
-    )*};
-}
-
-signed_key_text!(i8, i16, i32, i64, i128, isize);
+integer_key_text!("without sign": u8, u16, u32, u64, u128, usize);
+integer_key_text!("`-` for negatives, no `+`": i8, i16, i32, i64, i128, isize);
 
 /// Lower-case hex, two digits a byte: the text of byte keys.
 fn to_hex(bytes: &[u8]) -> String {

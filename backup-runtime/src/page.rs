@@ -216,17 +216,7 @@ fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
     Ok(message)
 }
 
-fn push_leb128(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
+use backup_common::leb128::push as push_leb128;
 
 /// The reply of `backup_<name>(offset, count)`, as Candid bytes of
 /// `vec record { K; V }`: up to `count` entries from position `offset`,

@@ -2,7 +2,9 @@
 //! Internet Computer's limits ([`limits`]), which the runtime keeps under and
 //! the runner enforces, and files written atomically and durably
 //! ([`durable`]), which the runtime, the runner and the CLI write images and
-//! state through. No dependencies beyond `std`.
+//! state through; and unsigned LEB128 ([`leb128`]), which Candid and wasm
+//! both use. No dependencies beyond `std`.
 
 pub mod durable;
+pub mod leb128;
 pub mod limits;

@@ -33,16 +33,8 @@ fn read_leb_u32(bytes: &[u8], at: &mut usize) -> Result<u32, RunnerError> {
     Err(RunnerError::BadModule("LEB128 number too long".into()))
 }
 
-fn push_leb_u32(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn push_leb_u32(out: &mut Vec<u8>, value: u32) {
+    backup_common::leb128::push(out, u64::from(value));
 }
 
 /// Checks the module and adds an export for each mutable global.
