@@ -5,9 +5,9 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
-use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
+use crate::expand::{admins_static, private, PRIVATE_PATH};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Ident;
 
@@ -138,7 +138,7 @@ pub fn expand(input: &Input) -> TokenStream {
         .maps
         .iter()
         .filter(|map| map.attrs.skip.is_none())
-        .map(|map| respan(map_endpoints(map), map.original.ty.span()));
+        .map(map_endpoints);
     let auth_id = proc_macro2::Literal::u8_unsuffixed(input.auth_memory_id() as u8);
     let guards = guards(&auth_id);
     let admin = admin_endpoints(&auth_id);
@@ -151,81 +151,77 @@ pub fn expand(input: &Input) -> TokenStream {
     }
 }
 
-fn map_endpoints(map: &Map) -> TokenStream {
+/// The marker type the derive implements `BackupMap` for, one per map.
+fn map_marker(map: &Map) -> Ident {
+    format_ident!("__BackupableMap_{}", map.static_name())
+}
+
+/// The `BackupMap` impl of a map: where its key and value types meet their
+/// bounds, once; its endpoints name only the marker, so a type that misses a
+/// bound is reported here, on the user's types, and nowhere else.
+fn map_impl(map: &Map) -> TokenStream {
     let p = private();
+    let marker = map_marker(map);
     let name = map.static_name();
-    let value = map.value;
-    let key = map.key;
+    let (key, value, memory) = (map.key, map.value, map.memory);
     let (wire, codec) = if map.attrs.text_key.is_some() {
         (quote!(#p::String), quote!(#p::TextKey))
     } else {
         (quote!(#key), quote!(#p::CandidKey))
     };
+    // On the key's tokens, so that a key without `KeyText` is reported there.
+    let codec = quote_spanned!(key.span()=> type Codec = #codec;);
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        struct #marker;
+
+        #[automatically_derived]
+        impl #p::endpoint::BackupMap for #marker {
+            type Key = #key;
+            type Value = #value;
+            type Memory = #memory;
+            type Wire = #wire;
+            #codec
+
+            fn with<R>(
+                f: impl ::std::ops::FnOnce(&#p::RefCell<#p::StableBTreeMap<Self::Key, Self::Value, Self::Memory>>) -> R,
+            ) -> R {
+                #name.with(f)
+            }
+        }
+    }
+}
+
+fn map_endpoints(map: &Map) -> TokenStream {
+    let p = private();
+    let m = map_marker(map);
+    let e = quote!(#p::endpoint);
     let base = map.endpoint_base();
     let field = map.ident.to_string();
-    let fresh = quote!(#p::or_trap(#p::raw::check_heap_fresh()););
     let backup = MapMethod::Backup.of(&base).define(
         &format!(" Backup of `{field}`: up to `count` entries from position `offset`, fewer when the reply would pass 1.5 MiB; empty past the end."),
-        quote! {
-            (offset: u64, count: u64) -> #p::Vec<(#wire, #value)> {
-                #fresh
-                let reply = #name.with(|map| {
-                    #p::page::encode_offset_page::<_, _, _, #codec>(
-                        &map.borrow(), offset, count, #p::PageLimits::default(), &#p::instruction_counter,
-                    )
-                });
-                #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
-                #p::Vec::new()
-            }
-        },
+        quote!((offset: u64, count: u64) -> #e::Entries<#m> { #e::backup::<#m>(offset, count) }),
     );
     let backup_page = MapMethod::BackupPage.of(&base).define(
         &format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size; `skipped` names entries too large for one restore call."),
-        quote! {
-            (after: ::std::option::Option<#wire>, max_bytes: ::std::option::Option<u64>) -> #p::BackupPage<#wire, #value> {
-                #fresh
-                let reply = #p::PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
-                    #name.with(|map| {
-                        #p::page::encode_cursor_page::<_, _, _, #codec>(
-                            &map.borrow(), after, limits, &#p::instruction_counter,
-                        )
-                    })
-                });
-                #p::ic_cdk::api::msg_reply(#p::or_trap(reply));
-                #p::BackupPage { entries: #p::Vec::new(), next: ::std::option::Option::None, len: 0, skipped: #p::Vec::new() }
-            }
-        },
+        quote!((after: #e::Cursor<#m>, max_bytes: ::std::option::Option<u64>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes) }),
     );
     let restore = MapMethod::Restore.of(&base).define(
         &format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid."),
-        quote! {
-            (entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
-                #fresh
-                #p::restore::check::<#key, #value, #codec>(entries)
-                    .map(|checked| #name.with(|map| #p::restore::insert_all(&mut map.borrow_mut(), checked)))
-                    .map_err(|error| error.to_string())
-            }
-        },
+        quote!((entries: #e::Entries<#m>) -> #p::Result<u64, #p::String> { #e::restore::<#m>(entries) }),
     );
     let validate = MapMethod::Validate.of(&base).define(
         &format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give."),
-        quote! {
-            (entries: #p::Vec<(#wire, #value)>) -> #p::Result<u64, #p::String> {
-                #fresh
-                #p::restore::validate::<#key, #value, #codec>(entries).map_err(|error| error.to_string())
-            }
-        },
+        quote!((entries: #e::Entries<#m>) -> #p::Result<u64, #p::String> { #e::validate::<#m>(entries) }),
     );
     let clear = MapMethod::Clear.of(&base).define(
         &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),
-        quote! {
-            () -> u64 {
-                #fresh
-                #name.with(|map| #p::restore::clear(&mut map.borrow_mut()))
-            }
-        },
+        quote!(() -> u64 { #e::clear::<#m>() }),
     );
+    let implementation = map_impl(map);
     quote! {
+        #implementation
         #backup
         #backup_page
         #restore

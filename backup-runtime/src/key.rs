@@ -1,7 +1,6 @@
 //! How map keys travel through the backup endpoints.
 
-use candid::{CandidType, Principal};
-use serde::de::DeserializeOwned;
+use candid::Principal;
 
 /// A key that travels as text (`#[backup(key = text)]`), as the Factland
 /// article sends principals.
@@ -158,8 +157,10 @@ impl KeyText for Vec<u8> {
 /// Chosen by the derive: [`CandidKey`] by default, [`TextKey`] under
 /// `key = text`.
 pub trait KeyCodec<K> {
-    /// The key's Candid type in the endpoints.
-    type Wire: CandidType + DeserializeOwned;
+    /// The key's type in the endpoints. Its Candid bounds are required
+    /// where it travels (pages, `BackupMap::Wire`), so that a key type that
+    /// is not Candid is reported once, there.
+    type Wire;
     /// The key as it goes out in a backup.
     fn to_wire(key: &K) -> Self::Wire;
     /// The key as it comes in to a restore or a cursor; the error says what
@@ -174,7 +175,7 @@ pub trait KeyCodec<K> {
 /// Keys travel as their own Candid type.
 pub struct CandidKey;
 
-impl<K: CandidType + DeserializeOwned + Clone> KeyCodec<K> for CandidKey {
+impl<K: Clone> KeyCodec<K> for CandidKey {
     type Wire = K;
 
     fn to_wire(key: &K) -> K {

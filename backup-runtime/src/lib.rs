@@ -97,6 +97,7 @@
 //! loading stable memory images), [`memory`] and [`limits`].
 
 pub mod auth;
+pub mod endpoint;
 pub mod image;
 mod key;
 pub mod limits;
@@ -129,6 +130,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::auth::{self, AdminSet, LazyAdminSet, RawAccessSet};
+    pub use crate::endpoint;
     pub use crate::image;
     pub use crate::key::{CandidKey, KeyCodec, KeyText, TextKey};
     pub use crate::memory::{self, Memory};

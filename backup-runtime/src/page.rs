@@ -164,6 +164,7 @@ where
     V: Storable + CandidType + 'a,
     M: Memory + 'a,
     C: KeyCodec<K>,
+    C::Wire: CandidType,
 {
     let mut out = Encoded::empty();
     for entry in entries {
@@ -233,6 +234,7 @@ where
     V: Storable + CandidType,
     M: Memory,
     C: KeyCodec<K>,
+    C::Wire: CandidType,
 {
     let encoded = if offset >= map.len() {
         Encoded::empty()
@@ -277,6 +279,7 @@ where
     V: Storable + CandidType,
     M: Memory,
     C: KeyCodec<K>,
+    C::Wire: CandidType,
 {
     let start = match after {
         None => Bound::Unbounded,
@@ -341,6 +344,7 @@ where
     V: Storable + CandidType + DeserializeOwned,
     M: Memory,
     C: KeyCodec<K>,
+    C::Wire: CandidType + DeserializeOwned,
 {
     let reply = encode_offset_page::<K, V, M, C>(map, offset, count, limits, &|| 0)?;
     candid::decode_one(&reply).map_err(|error| PageError::Encode(error.to_string()))
@@ -357,6 +361,7 @@ where
     V: Storable + CandidType + DeserializeOwned,
     M: Memory,
     C: KeyCodec<K>,
+    C::Wire: CandidType + DeserializeOwned,
 {
     let reply = encode_cursor_page::<K, V, M, C>(map, after, limits, &|| 0)?;
     candid::decode_one(&reply).map_err(|error| PageError::Encode(error.to_string()))

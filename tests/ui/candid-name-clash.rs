@@ -1,3 +1,4 @@
+// errors: 1 (one mistake)
 // A method of the canister's own whose Candid name is one the derive
 // generates: refused, naming the method.
 use backup_runtime::prelude::*;

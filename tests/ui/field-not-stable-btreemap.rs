@@ -1,3 +1,4 @@
+// errors: 1 (one mistake)
 use backup_runtime::prelude::*;
 
 #[derive(Backupable)]

@@ -1,3 +1,4 @@
+// errors: 2 (rustc also reports the struct itself, whose field needs `V: Storable`)
 use backup_runtime::prelude::*;
 
 #[derive(Backupable)]

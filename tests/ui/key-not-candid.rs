@@ -1,3 +1,4 @@
+// errors: 2 (two derives are missing on the key, CandidType and Deserialize)
 use backup_runtime::prelude::*;
 
 /// A key that is Storable but has no Candid type.

@@ -1,3 +1,4 @@
+// errors: 1 (one mistake)
 // One mistake in the struct is one error: the statics and guards the rest of
 // the crate uses are still declared, so their uses add none.
 use backup_runtime::prelude::*;

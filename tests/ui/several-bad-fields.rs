@@ -1,3 +1,4 @@
+// errors: 6 (six mistakes)
 use backup_runtime::prelude::*;
 
 #[derive(Backupable)]

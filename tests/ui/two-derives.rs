@@ -1,3 +1,4 @@
+// errors: 1 (one mistake)
 // One struct declares every map of a canister: a second derive in the same
 // crate, even in another module, is refused.
 use backup_runtime::prelude::*;

@@ -1,3 +1,4 @@
+// errors: 3 (three unknown options)
 use backup_runtime::prelude::*;
 
 #[derive(Backupable)]
