@@ -5,6 +5,7 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
+use crate::valid::Checked;
 use crate::expand::{admins_static, private, PRIVATE_PATH};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -133,13 +134,13 @@ impl MapMethod {
     }
 }
 
-pub fn expand(input: &Input) -> TokenStream {
+pub fn expand(input: &Input, checked: &Checked) -> TokenStream {
     let maps = input
         .maps
         .iter()
         .filter(|map| map.attrs.skip.is_none())
         .map(map_endpoints);
-    let auth_id = proc_macro2::Literal::u8_unsuffixed(input.auth_memory_id() as u8);
+    let auth_id = checked.auth.literal();
     let guards = guards(&auth_id);
     let admin = admin_endpoints(&auth_id);
     let raw = raw_endpoints();

@@ -3,7 +3,8 @@
 
 use crate::ast::{Input, Map};
 use crate::ctxt::Ctxt;
-use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use crate::valid::{Checked, MemoryId};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
@@ -11,13 +12,15 @@ use syn::DeriveInput;
 pub fn derive(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>> {
     let cx = Ctxt::new();
     let parsed = Input::from_syn(&cx, input);
-    if let Some(parsed) = &parsed {
-        parsed.validate(&cx);
-    }
+    let checked = parsed.as_ref().and_then(|parsed| parsed.validate(&cx));
     cx.check()?;
-    // `from_syn` returns `None` only after recording an error, so `check` has
-    // already returned; an empty expansion is the harmless answer otherwise.
-    Ok(parsed.map(|input| expand(&input)).unwrap_or_default())
+    // `from_syn` and `validate` return `None` only after recording an error,
+    // so `check` has already returned; an empty expansion is the harmless
+    // answer otherwise.
+    Ok(match (parsed, checked) {
+        (Some(input), Some(checked)) => expand(&input, &checked),
+        _ => TokenStream::new(),
+    })
 }
 
 /// What a refused struct still declares, the way serde_derive and thiserror
@@ -95,11 +98,11 @@ pub fn admins_static() -> syn::Ident {
     syn::Ident::new("__BACKUP_ADMINS", proc_macro2::Span::call_site())
 }
 
-fn expand(input: &Input) -> TokenStream {
-    let statics = statics(input);
+fn expand(input: &Input, checked: &Checked) -> TokenStream {
+    let statics = statics(input, checked);
     let type_checks = type_checks(input);
-    let endpoints = crate::endpoints::expand(input);
-    let image = image_access(input);
+    let endpoints = crate::endpoints::expand(input, checked);
+    let image = image_access(input, checked);
     let once = once_per_crate(input);
     quote! {
         #once
@@ -129,9 +132,9 @@ fn once_per_crate(input: &Input) -> TokenStream {
 impl Input<'_> {
     /// `memory(MemoryId::new(id))`, through the struct's `memory = ...`
     /// function or the runtime's own manager.
-    pub fn memory_for(&self, id: u64) -> TokenStream {
+    pub fn memory_for(&self, id: MemoryId) -> TokenStream {
         let p = private();
-        let id = Literal::u8_unsuffixed(id as u8);
+        let id = id.literal();
         match &self.attrs.memory {
             Some(function) => quote!(#function(#p::MemoryId::new(#id))),
             None => quote!(#p::memory::memory(#p::MemoryId::new(#id))),
@@ -155,14 +158,10 @@ impl Input<'_> {
 }
 
 impl Map<'_> {
-    pub fn memory_id(&self) -> u64 {
-        self.attrs.memory_id.as_ref().map_or(0, |id| id.value)
-    }
-
     /// `<StableBTreeMap<K, V, M>>::init(memory)`, on the field's span.
-    fn init(&self, input: &Input) -> TokenStream {
+    fn init(&self, input: &Input, id: MemoryId) -> TokenStream {
         let ty = &self.original.ty;
-        let memory = input.memory_for(self.memory_id());
+        let memory = input.memory_for(id);
         respan(quote!(<#ty>::init(#memory)), ty.span())
     }
 }
@@ -191,9 +190,9 @@ pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-fn statics(input: &Input) -> TokenStream {
+fn statics(input: &Input, checked: &Checked) -> TokenStream {
     let p = private();
-    let maps = input.maps.iter().map(|map| {
+    let maps = input.maps.iter().zip(&checked.maps).map(|(map, &id)| {
         let docs = map
             .original
             .attrs
@@ -202,7 +201,7 @@ fn statics(input: &Input) -> TokenStream {
         let vis = &map.original.vis;
         let name = map.static_name();
         let ty = &map.original.ty;
-        let init = map.init(input);
+        let init = map.init(input, id);
         quote! {
             #(#docs)*
             #vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#init);
@@ -210,7 +209,7 @@ fn statics(input: &Input) -> TokenStream {
     });
     let admins = admins_static();
     let admin_memory = input.admin_memory_type();
-    let admin_init = input.memory_for(input.auth_memory_id());
+    let admin_init = input.memory_for(checked.auth);
     quote! {
         ::std::thread_local! {
             #(#maps)*
@@ -254,20 +253,19 @@ fn type_checks(input: &Input) -> TokenStream {
     }
 }
 
-fn image_access(input: &Input) -> TokenStream {
+fn image_access(input: &Input, checked: &Checked) -> TokenStream {
     let p = private();
     let ident = &input.original.ident;
     let admins = admins_static();
-    let mut ids: Vec<Literal> = input
+    let ids = checked
         .maps
         .iter()
-        .map(|map| Literal::u8_unsuffixed(map.memory_id() as u8))
-        .collect();
-    ids.push(Literal::u8_unsuffixed(input.auth_memory_id() as u8));
+        .chain([&checked.auth])
+        .map(|id| id.literal());
     let owns_manager = input.attrs.memory.is_none();
-    let reloads = input.maps.iter().map(|map| {
+    let reloads = input.maps.iter().zip(&checked.maps).map(|(map, &id)| {
         let name = map.static_name();
-        let init = map.init(input);
+        let init = map.init(input, id);
         quote!(#name.with(|map| *map.borrow_mut() = #init);)
     });
     quote! {

@@ -11,15 +11,54 @@ pub const MAX_MEMORY_ID: u64 = 254;
 /// Where the admin set lives unless the struct says otherwise.
 pub const DEFAULT_AUTH_MEMORY_ID: u64 = 254;
 
+/// A `MemoryId` that passed validation: in range, unique, not the admin
+/// set's. Only [`Input::validate`] makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryId(u8);
+
+impl MemoryId {
+    /// The id as an unsuffixed literal, for `MemoryId::new(#id)`.
+    pub fn literal(self) -> proc_macro2::Literal {
+        proc_macro2::Literal::u8_unsuffixed(self.0)
+    }
+}
+
+/// What validation proved: the memory id of each map (in the order of
+/// `Input::maps`) and of the admin set.
+pub struct Checked {
+    pub maps: Vec<MemoryId>,
+    pub auth: MemoryId,
+}
+
+fn checked(value: u64) -> Option<MemoryId> {
+    u8::try_from(value)
+        .ok()
+        .filter(|id| u64::from(*id) <= MAX_MEMORY_ID)
+        .map(MemoryId)
+}
+
 impl Input<'_> {
-    pub fn auth_memory_id(&self) -> u64 {
+    fn auth_memory_id(&self) -> u64 {
         self.attrs
             .auth_memory_id
             .as_ref()
             .map_or(DEFAULT_AUTH_MEMORY_ID, |id| id.value)
     }
 
-    pub fn validate(&self, cx: &Ctxt) {
+    /// Records every mistake in `cx`; when there is none, the checked ids.
+    pub fn validate(&self, cx: &Ctxt) -> Option<Checked> {
+        self.check(cx);
+        Some(Checked {
+            maps: self
+                .maps
+                .iter()
+                .map(|map| checked(map.attrs.memory_id.as_ref()?.value))
+                .collect::<Option<_>>()?,
+            auth: checked(self.auth_memory_id())?,
+        })
+    }
+
+    fn check(&self, cx: &Ctxt) {
         if let Some(id) = &self.attrs.auth_memory_id {
             if id.value > MAX_MEMORY_ID {
                 cx.error_spanned_by(&id.original, out_of_range("auth_memory_id", id.value));
