@@ -6,9 +6,9 @@
 
 use crate::ast::{Input, Map};
 use crate::valid::Checked;
-use crate::expand::{admins_static, private, PRIVATE_PATH};
+use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::Ident;
 
@@ -171,7 +171,7 @@ fn map_impl(map: &Map) -> TokenStream {
         (quote!(#key), quote!(#p::CandidKey))
     };
     // On the key's tokens, so that a key without `KeyText` is reported there.
-    let codec = quote_spanned!(key.span()=> type Codec = #codec;);
+    let codec = respan(quote!(type Codec = #codec;), key.span());
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
