@@ -70,6 +70,22 @@ pub fn prefix_digest(path: &Path, len: u64) -> Result<Option<(String, Sha256)>> 
     Ok(Some((hex::encode(hasher.clone().finalize()), hasher)))
 }
 
+/// Opens the partial file `path` to go on writing after its first `len`
+/// bytes (the ones a resume proved intact): anything after them is dropped.
+pub fn open_partial(path: &Path, len: u64) -> Result<File> {
+    use std::io::{Seek, SeekFrom};
+    let io = |source| CliError::io(path, source);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    file.set_len(len).map_err(io)?;
+    file.seek(SeekFrom::End(0)).map_err(io)?;
+    Ok(file)
+}
+
 /// A hasher over the first `len` bytes of the partial file `path` when they
 /// are intact (hash to `digest`), to go on with what is appended; otherwise
 /// why the partial file cannot be extended.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The block size of a dump's manifest.
@@ -235,16 +235,7 @@ pub fn dump(
         }
     };
     let (mut done, mut hasher) = resumed.unwrap_or((0, Sha256::new()));
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&partial)
-        .map_err(|source| CliError::io(&partial, source))?;
-    file.set_len(done)
-        .map_err(|source| CliError::io(&partial, source))?;
-    file.seek(SeekFrom::End(0))
-        .map_err(|source| CliError::io(&partial, source))?;
+    let mut file = durable::open_partial(&partial, done)?;
 
     let bar = progress::bar(Some(size), "dump", true, json);
     bar.set_position(done);

@@ -145,19 +145,8 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
         }
         None => (None, 0, 0, Sha256::new(), Vec::new()),
     };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&partial)
-        .map_err(|source| CliError::io(&partial, source))?;
-    // Drop anything written after the last recorded page.
-    file.set_len(written)
-        .map_err(|source| CliError::io(&partial, source))?;
-    let mut file = std::io::BufWriter::new(file);
-    use std::io::Seek;
-    file.seek(std::io::SeekFrom::End(0))
-        .map_err(|source| CliError::io(&partial, source))?;
+    // Drops anything written after the last recorded page.
+    let mut file = std::io::BufWriter::new(durable::open_partial(&partial, written)?);
 
     let bar = progress::bar(None, &format!("backup {map}"), false, json);
     bar.set_position(count);
