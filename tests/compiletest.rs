@@ -34,8 +34,15 @@ fn one_error_per_mistake_on_the_users_tokens() {
         let stderr = std::fs::read_to_string(path.with_extension("stderr")).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let lines: Vec<&str> = stderr.lines().collect();
-        let errors: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("error")).collect();
-        assert_eq!(errors.len(), expected, "{name}: {} errors, expected {expected}:\n{stderr}", errors.len());
+        let errors: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("error"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            expected,
+            "{name}: {} errors, expected {expected}:\n{stderr}",
+            errors.len()
+        );
         for &i in &errors {
             let location = lines[i + 1..]
                 .iter()

@@ -160,8 +160,13 @@ fn every_endpoint_admits_exactly_whom_the_design_says() {
                     canister
                         .upgrade(&wasm("profiles"), b"DIDL\x00\x00")
                         .unwrap();
-                    update::<_, ()>(&mut canister, cast.controller, "stable_authorize", (cast.raw,))
-                        .unwrap();
+                    update::<_, ()>(
+                        &mut canister,
+                        cast.controller,
+                        "stable_authorize",
+                        (cast.raw,),
+                    )
+                    .unwrap();
                 }
             } else {
                 let reject = result.expect_err(&format!("{name} was let into {}", endpoint.method));

@@ -56,7 +56,10 @@ fn over_image(image: Vec<u8>, cast: &Cast) -> Canister {
 }
 
 /// Every page of `backup_profiles_page`: the entries and the skipped keys.
-fn cursor_backup(canister: &mut Canister, caller: Principal) -> (Vec<(String, Profile)>, Vec<String>) {
+fn cursor_backup(
+    canister: &mut Canister,
+    caller: Principal,
+) -> (Vec<(String, Profile)>, Vec<String>) {
     let (mut entries, mut skipped, mut after) = (Vec::new(), Vec::new(), None::<String>);
     loop {
         let arg = candid::encode_args((after.clone(), None::<u64>)).unwrap();
@@ -76,8 +79,9 @@ fn cursor_backup(canister: &mut Canister, caller: Principal) -> (Vec<(String, Pr
 #[test]
 fn an_entry_too_large_to_restore_is_named_and_skipped_and_the_cursor_goes_on() {
     let cast = Cast::new();
-    let mut small: Vec<(Principal, Profile)> =
-        (1..=6).map(|n| (user(n), named(&format!("user{n}")))).collect();
+    let mut small: Vec<(Principal, Profile)> = (1..=6)
+        .map(|n| (user(n), named(&format!("user{n}"))))
+        .collect();
     // 2.2 MiB: under the 2.5 MiB a page could carry, over what a restore
     // call can (2 MiB of ingress); 3 MiB: over both.
     let big = (user(3).to_text(), named(&"b".repeat(2_200_000)));
@@ -96,7 +100,10 @@ fn an_entry_too_large_to_restore_is_named_and_skipped_and_the_cursor_goes_on() {
     assert_eq!(entries, expected, "every entry that fits, in key order");
     let mut named_keys = vec![big.0.clone(), huge.0.clone()];
     named_keys.sort_by_key(|text| Principal::from_text(text).unwrap());
-    assert_eq!(skipped, named_keys, "each entry left out is named by its key");
+    assert_eq!(
+        skipped, named_keys,
+        "each entry left out is named by its key"
+    );
 
     // What was backed up restores into a fresh canister.
     let mut fresh = install("profiles", &cast);
@@ -151,7 +158,10 @@ fn guards_and_authorize_never_write_over_what_the_admin_memory_holds() {
                 )
                 .unwrap_err()
             });
-            assert!(reject.message.contains("not authorized"), "{what}: {reject}");
+            assert!(
+                reject.message.contains("not authorized"),
+                "{what}: {reject}"
+            );
             unchanged(&mut canister, what, |c| {
                 query::<_, u64>(c, caller, "profile_count", ()).unwrap_err()
             });
@@ -193,7 +203,8 @@ fn a_raw_write_starts_at_most_at_the_end_of_memory() {
             .unwrap_err()
         });
         assert!(
-            reject.message.contains("at most at the end") && reject.message.contains(&size.to_string()),
+            reject.message.contains("at most at the end")
+                && reject.message.contains(&size.to_string()),
             "{reject}"
         );
     }
@@ -212,15 +223,17 @@ fn a_raw_write_starts_at_most_at_the_end_of_memory() {
 fn after_a_raw_write_typed_endpoints_refuse_until_the_upgrade() {
     let cast = Cast::new();
     let mut canister = install("profiles", &cast);
-    let first: Vec<(String, Profile)> =
-        (1..=10).map(|n| (user(n).to_text(), named(&format!("old{n}")))).collect();
+    let first: Vec<(String, Profile)> = (1..=10)
+        .map(|n| (user(n).to_text(), named(&format!("old{n}"))))
+        .collect();
     restore_in_batches(&mut canister, cast.controller, "profiles", &first);
     update::<_, ()>(&mut canister, cast.controller, "authorize", (cast.admin,)).unwrap();
 
     // The image to load: another canister's memory, with other profiles.
     let mut other = install("profiles", &cast);
-    let second: Vec<(String, Profile)> =
-        (20..=40).map(|n| (user(n).to_text(), named(&format!("new{n}")))).collect();
+    let second: Vec<(String, Profile)> = (20..=40)
+        .map(|n| (user(n).to_text(), named(&format!("new{n}"))))
+        .collect();
     restore_in_batches(&mut other, cast.controller, "profiles", &second);
     update::<_, ()>(&mut other, cast.controller, "authorize", (cast.admin,)).unwrap();
     let image = other.stable_memory().to_vec();
@@ -239,13 +252,29 @@ fn after_a_raw_write_typed_endpoints_refuse_until_the_upgrade() {
 
     let entry = vec![(user(9).to_text(), named("late"))];
     let calls: Vec<(&str, bool, Vec<u8>)> = vec![
-        ("restore_profiles", true, candid::encode_one(&entry).unwrap()),
+        (
+            "restore_profiles",
+            true,
+            candid::encode_one(&entry).unwrap(),
+        ),
         ("clear_profiles", true, candid::encode_args(()).unwrap()),
         ("authorize", true, candid::encode_one(user(77)).unwrap()),
         ("deauthorize", true, candid::encode_one(cast.admin).unwrap()),
-        ("backup_profiles_page", false, candid::encode_args((None::<String>, None::<u64>)).unwrap()),
-        ("backup_profiles", false, candid::encode_args((0u64, 10u64)).unwrap()),
-        ("validate_profiles", false, candid::encode_one(&entry).unwrap()),
+        (
+            "backup_profiles_page",
+            false,
+            candid::encode_args((None::<String>, None::<u64>)).unwrap(),
+        ),
+        (
+            "backup_profiles",
+            false,
+            candid::encode_args((0u64, 10u64)).unwrap(),
+        ),
+        (
+            "validate_profiles",
+            false,
+            candid::encode_one(&entry).unwrap(),
+        ),
         ("list_authorized", false, candid::encode_args(()).unwrap()),
     ];
     for (method, is_update, arg) in &calls {
@@ -259,14 +288,22 @@ fn after_a_raw_write_typed_endpoints_refuse_until_the_upgrade() {
                 result.result.unwrap_err()
             });
             assert!(
-                reject.message.contains("raw memory was written; upgrade the canister first"),
+                reject
+                    .message
+                    .contains("raw memory was written; upgrade the canister first"),
                 "{method}: {reject}"
             );
         }
     }
-    assert_eq!(canister.stable_memory(), &image[..], "the loaded image is whole");
+    assert_eq!(
+        canister.stable_memory(),
+        &image[..],
+        "the loaded image is whole"
+    );
 
-    canister.upgrade(&wasm("profiles"), b"DIDL\x00\x00").unwrap();
+    canister
+        .upgrade(&wasm("profiles"), b"DIDL\x00\x00")
+        .unwrap();
     assert_eq!(cursor_backup(&mut canister, cast.admin).0, {
         let mut sorted = second.clone();
         sorted.sort_by_key(|(key, _)| Principal::from_text(key).unwrap());
@@ -280,7 +317,10 @@ fn a_key_has_exactly_one_text_and_appears_once_per_batch() {
     let cast = Cast::new();
     let mut ledger = install("ledger", &cast);
     let before = ledger.stable_memory().to_vec();
-    let batch = vec![("7".to_string(), "seven".to_string()), ("007".to_string(), "again".to_string())];
+    let batch = vec![
+        ("7".to_string(), "seven".to_string()),
+        ("007".to_string(), "again".to_string()),
+    ];
     for method in ["validate_nicknames", "restore_nicknames"] {
         let result: Result<u64, String> = if method.starts_with("validate") {
             query(&mut ledger, cast.controller, method, (batch.clone(),)).unwrap()
@@ -289,27 +329,54 @@ fn a_key_has_exactly_one_text_and_appears_once_per_batch() {
         };
         let error = result.unwrap_err();
         assert!(
-            error.contains("entry 1") && error.contains("canonical text `7`") && error.contains("`007`"),
+            error.contains("entry 1")
+                && error.contains("canonical text `7`")
+                && error.contains("`007`"),
             "{method}: {error}"
         );
     }
     assert_eq!(ledger.stable_memory(), &before[..]);
-    let twice = vec![("7".to_string(), "seven".to_string()), ("7".to_string(), "again".to_string())];
-    let error = update::<_, Result<u64, String>>(&mut ledger, cast.controller, "restore_nicknames", (twice,))
-        .unwrap()
-        .unwrap_err();
-    assert!(error.contains("entry 1 (key `7`)") && error.contains("entry 0"), "{error}");
+    let twice = vec![
+        ("7".to_string(), "seven".to_string()),
+        ("7".to_string(), "again".to_string()),
+    ];
+    let error = update::<_, Result<u64, String>>(
+        &mut ledger,
+        cast.controller,
+        "restore_nicknames",
+        (twice,),
+    )
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        error.contains("entry 1 (key `7`)") && error.contains("entry 0"),
+        "{error}"
+    );
     assert_eq!(ledger.stable_memory(), &before[..]);
 
     // Principals parse case-insensitively; only the canonical text is a key.
     let mut profiles = install("profiles", &cast);
     let text = user(4).to_text();
-    let batch = vec![(text.clone(), named("lower")), (text.to_uppercase(), named("upper"))];
-    let error = update::<_, Result<u64, String>>(&mut profiles, cast.controller, "restore_profiles", (batch,))
-        .unwrap()
-        .unwrap_err();
-    assert!(error.contains("entry 1") && error.contains("canonical"), "{error}");
-    assert_eq!(query::<_, u64>(&mut profiles, cast.controller, "profile_count", ()).unwrap(), 0);
+    let batch = vec![
+        (text.clone(), named("lower")),
+        (text.to_uppercase(), named("upper")),
+    ];
+    let error = update::<_, Result<u64, String>>(
+        &mut profiles,
+        cast.controller,
+        "restore_profiles",
+        (batch,),
+    )
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        error.contains("entry 1") && error.contains("canonical"),
+        "{error}"
+    );
+    assert_eq!(
+        query::<_, u64>(&mut profiles, cast.controller, "profile_count", ()).unwrap(),
+        0
+    );
 }
 
 #[test]
@@ -323,14 +390,20 @@ fn validate_runs_every_check_of_restore_and_writes_nothing() {
     assert_eq!(answer, Ok(30));
     let mut bad = good.clone();
     bad[29].0 = "not-a-principal".into();
-    let validated: Result<u64, String> =
-        query(&mut canister, cast.controller, "validate_profiles", (bad.clone(),)).unwrap();
+    let validated: Result<u64, String> = query(
+        &mut canister,
+        cast.controller,
+        "validate_profiles",
+        (bad.clone(),),
+    )
+    .unwrap();
     let restored: Result<u64, String> = unchanged(&mut canister, "a refused restore", |c| {
         update(c, cast.controller, "restore_profiles", (bad,)).unwrap()
     });
     assert_eq!(validated, restored, "the same answer as restore");
     assert!(validated.unwrap_err().starts_with("entry 29"));
-    let reject = query::<_, Result<u64, String>>(&mut canister, cast.stranger, "validate_profiles", (good,))
-        .unwrap_err();
+    let reject =
+        query::<_, Result<u64, String>>(&mut canister, cast.stranger, "validate_profiles", (good,))
+            .unwrap_err();
     assert!(reject.message.contains("not authorized"), "{reject}");
 }

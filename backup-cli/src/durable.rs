@@ -89,7 +89,11 @@ pub fn open_partial(path: &Path, len: u64) -> Result<File> {
 /// A hasher over the first `len` bytes of the partial file `path` when they
 /// are intact (hash to `digest`), to go on with what is appended; otherwise
 /// why the partial file cannot be extended.
-pub fn intact_prefix(path: &Path, len: u64, digest: &str) -> Result<std::result::Result<Sha256, String>> {
+pub fn intact_prefix(
+    path: &Path,
+    len: u64,
+    digest: &str,
+) -> Result<std::result::Result<Sha256, String>> {
     Ok(match prefix_digest(path, len)? {
         Some((found, hasher)) if found == digest => Ok(hasher),
         found => Err(format!(
@@ -130,6 +134,8 @@ mod tests {
         let (digest, _) = prefix_digest(&path, 3).unwrap().unwrap();
         assert_eq!(digest, hex::encode(Sha256::digest(b"abc")));
         assert!(prefix_digest(&path, 7).unwrap().is_none());
-        assert!(prefix_digest(&dir.path().join("missing"), 0).unwrap().is_none());
+        assert!(prefix_digest(&dir.path().join("missing"), 0)
+            .unwrap()
+            .is_none());
     }
 }

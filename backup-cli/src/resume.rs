@@ -228,7 +228,10 @@ mod tests {
         else {
             panic!("another image resumed the state")
         };
-        assert!(why.contains("target was") && why.contains("/a.bin") && why.contains("/b.bin"), "{why}");
+        assert!(
+            why.contains("target was") && why.contains("/a.bin") && why.contains("/b.bin"),
+            "{why}"
+        );
         assert!(why.contains(&path.display().to_string()), "{why}");
         let Start::Fresh { why: Some(why) } = Resume::<Binding, u64>::open(&path, "dump", &a).1
         else {

@@ -36,7 +36,9 @@ fn seed(name: &str) -> u64 {
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(0x5EED_0F1C_BAC0_u64);
-    name.bytes().fold(base, |h, b| h.rotate_left(5) ^ u64::from(b)) | 1
+    name.bytes()
+        .fold(base, |h, b| h.rotate_left(5) ^ u64::from(b))
+        | 1
 }
 
 /// Every file of `dir`, by name.
@@ -133,7 +135,10 @@ fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) 
 fn profiles_image(n: u32, name: &str) -> BTreeMap<String, Vec<u8>> {
     let (offline, source) = Offline::with_profiles(n);
     let mut out = BTreeMap::new();
-    out.insert("stable_memory.bin".to_string(), std::fs::read(&offline.image).unwrap());
+    out.insert(
+        "stable_memory.bin".to_string(),
+        std::fs::read(&offline.image).unwrap(),
+    );
     out.insert(name.to_string(), std::fs::read(source).unwrap());
     out
 }
@@ -151,7 +156,14 @@ fn backup_survives_kills() {
     survives_kills(
         "backup",
         &start,
-        &["backup", "profiles", "-o", "out.json", "--max-bytes", "1500"],
+        &[
+            "backup",
+            "profiles",
+            "-o",
+            "out.json",
+            "--max-bytes",
+            "1500",
+        ],
     );
 }
 
@@ -162,7 +174,14 @@ fn restore_survives_kills() {
     survives_kills(
         "restore",
         &start,
-        &["restore", "profiles", "-i", "new.json", "--batch-bytes", "3000"],
+        &[
+            "restore",
+            "profiles",
+            "-i",
+            "new.json",
+            "--batch-bytes",
+            "3000",
+        ],
     );
 }
 
@@ -173,7 +192,15 @@ fn restore_replace_survives_kills() {
     survives_kills(
         "restore --replace",
         &start,
-        &["restore", "profiles", "-i", "new.json", "--replace", "--batch-bytes", "3000"],
+        &[
+            "restore",
+            "profiles",
+            "-i",
+            "new.json",
+            "--replace",
+            "--batch-bytes",
+            "3000",
+        ],
     );
 }
 
@@ -183,7 +210,15 @@ fn dump_survives_kills() {
     survives_kills(
         "dump",
         &start,
-        &["dump", "-o", "dump.dat", "--chunk-bytes", "65536", "--parallel", "2"],
+        &[
+            "dump",
+            "-o",
+            "dump.dat",
+            "--chunk-bytes",
+            "65536",
+            "--parallel",
+            "2",
+        ],
     );
 }
 
@@ -195,6 +230,13 @@ fn load_survives_kills() {
     survives_kills(
         "load",
         &start,
-        &["load", "-i", "repaired.dat", "--yes", "--block-bytes", "16384"],
+        &[
+            "load",
+            "-i",
+            "repaired.dat",
+            "--yes",
+            "--block-bytes",
+            "16384",
+        ],
     );
 }

@@ -65,7 +65,11 @@ fn swap_a_value(rng: &mut Rng, document: &Value) -> Value {
                 swap(rng, &mut items[i]);
             }
             Value::Object(map) if !map.is_empty() && !stop => {
-                let key = map.keys().nth(rng.below(map.len())).cloned().unwrap_or_default();
+                let key = map
+                    .keys()
+                    .nth(rng.below(map.len()))
+                    .cloned()
+                    .unwrap_or_default();
                 if let Some(value) = map.get_mut(&key) {
                     swap(rng, value);
                 }
@@ -122,7 +126,10 @@ fn never_panics<T>(path: &Path, inputs: Vec<Vec<u8>>, parse: impl Fn(&Path) -> R
         std::fs::write(path, &bytes).unwrap();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(path)));
         match outcome {
-            Err(_) => panic!("case {case}: the parser of {name} panicked on {} bytes", bytes.len()),
+            Err(_) => panic!(
+                "case {case}: the parser of {name} panicked on {} bytes",
+                bytes.len()
+            ),
             Ok(Err(message)) => assert!(
                 message.contains(&name),
                 "case {case}: the error does not name the file: {message}"
@@ -159,7 +166,9 @@ fn resume_states() {
     let path = dir.path().join("out.json.progress");
     let binding = json!({ "target": { "kind": "offline", "image": "/x.bin", "sha256": "aa" }, "map": "profiles" });
     let (resume, _) = Resume::<Value, Value>::open(&path, "backup", &binding);
-    resume.save(&binding, &json!({ "cursor": "k", "entries": 3 })).unwrap();
+    resume
+        .save(&binding, &json!({ "cursor": "k", "entries": 3 }))
+        .unwrap();
     let valid = std::fs::read(&path).unwrap();
     assert!(matches!(
         Resume::<Value, Value>::open(&path, "backup", &binding).1,
@@ -181,7 +190,8 @@ fn images() {
     let dir = tempfile::tempdir().unwrap();
     // A real image: the profiles canister's, made by the runner.
     let wasm = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-unknown-unknown/release/profiles.wasm"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wasm32-unknown-unknown/release/profiles.wasm"),
     )
     .expect("the profiles wasm: build it with scripts/test.sh");
     let mut canister = canister_runner::Canister::install(&wasm, Default::default()).unwrap();

@@ -62,9 +62,12 @@ fn case_1_a_restore_killed_once_two_batches_are_recorded_resumes_to_the_exact_ma
     child.kill().unwrap(); // SIGKILL, like Ctrl-C on a process that does not catch it
     child.wait().unwrap();
 
-    let report: Value =
-        serde_json::from_str(offline.ok(&["--json", "restore", "profiles", "-i", s(&source)]).trim())
-            .unwrap();
+    let report: Value = serde_json::from_str(
+        offline
+            .ok(&["--json", "restore", "profiles", "-i", s(&source)])
+            .trim(),
+    )
+    .unwrap();
     assert_eq!(report["entries"], 80, "{report}");
     assert_eq!(
         offline.profile_count_on(&offline.image),
@@ -99,9 +102,18 @@ fn case_2_resume_state_never_mixes_two_targets() {
     args.extend(page);
     let mut interrupted = args.clone();
     interrupted.extend(["--stop-after", "3"]);
-    assert!(!offline.command(&offline.image, &interrupted).output().unwrap().status.success());
+    assert!(!offline
+        .command(&offline.image, &interrupted)
+        .output()
+        .unwrap()
+        .status
+        .success());
     let run = offline.command(&b, &args).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let fresh = offline.path("fresh.json");
     let mut fresh_args = vec!["backup", "profiles", "-o", s(&fresh)];
     fresh_args.extend(page);
@@ -120,18 +132,39 @@ fn case_2_resume_state_never_mixes_two_targets() {
     let restore = ["restore", "profiles", "-i", s(&source)];
     let mut stopped = restore.to_vec();
     stopped.extend(["--stop-after", "1"]);
-    assert!(!offline.command(&offline.image, &stopped).output().unwrap().status.success());
+    assert!(!offline
+        .command(&offline.image, &stopped)
+        .output()
+        .unwrap()
+        .status
+        .success());
     offline.ok_on(&c, &restore);
     assert_eq!(offline.profile_count_on(&c), 40, "every batch went into C");
 
     // dump: interrupted on A, then B to the same file; A and B have one size.
     let dump = offline.path("dump.dat");
-    let dump_args = ["dump", "-o", s(&dump), "--chunk-bytes", "65536", "--parallel", "4"];
+    let dump_args = [
+        "dump",
+        "-o",
+        s(&dump),
+        "--chunk-bytes",
+        "65536",
+        "--parallel",
+        "4",
+    ];
     let mut stopped = dump_args.to_vec();
     stopped.extend(["--stop-after", "8"]);
-    assert!(!offline.command(&offline.image, &stopped).output().unwrap().status.success());
+    assert!(!offline
+        .command(&offline.image, &stopped)
+        .output()
+        .unwrap()
+        .status
+        .success());
     offline.ok_on(&b, &dump_args);
-    assert!(std::fs::read(&dump).unwrap() == std::fs::read(&b).unwrap(), "the dump is B");
+    assert!(
+        std::fs::read(&dump).unwrap() == std::fs::read(&b).unwrap(),
+        "the dump is B"
+    );
 }
 
 #[test]
@@ -140,7 +173,15 @@ fn case_3_a_dump_never_extends_a_missing_or_short_partial_file() {
     let dump = offline.path("dump.dat");
     let partial = with_suffix(&dump, ".partial");
     let progress = with_suffix(&dump, ".progress");
-    let args = ["dump", "-o", s(&dump), "--chunk-bytes", "65536", "--parallel", "4"];
+    let args = [
+        "dump",
+        "-o",
+        s(&dump),
+        "--chunk-bytes",
+        "65536",
+        "--parallel",
+        "4",
+    ];
     let mut stopped = args.to_vec();
     stopped.extend(["--stop-after", "8"]);
     let image = std::fs::read(&offline.image).unwrap();
@@ -151,12 +192,18 @@ fn case_3_a_dump_never_extends_a_missing_or_short_partial_file() {
         match damage {
             "missing" => std::fs::remove_file(&partial).unwrap(),
             _ => {
-                let file = std::fs::OpenOptions::new().write(true).open(&partial).unwrap();
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&partial)
+                    .unwrap();
                 file.set_len(65536).unwrap();
             }
         }
         offline.ok(&args);
-        assert!(std::fs::read(&dump).unwrap() == image, "{damage} partial: the dump is the image");
+        assert!(
+            std::fs::read(&dump).unwrap() == image,
+            "{damage} partial: the dump is the image"
+        );
         offline.ok(&["verify", "--manifest", s(&manifest)]);
         std::fs::remove_file(&dump).unwrap();
     }
@@ -167,7 +214,10 @@ fn case_3_a_dump_never_extends_a_missing_or_short_partial_file() {
     offline.ok(&args);
     std::fs::write(&progress, saved).unwrap();
     offline.ok(&args);
-    assert!(std::fs::read(&dump).unwrap() == image, "the dump is the image");
+    assert!(
+        std::fs::read(&dump).unwrap() == image,
+        "the dump is the image"
+    );
     offline.ok(&["verify", "--manifest", s(&manifest)]);
 }
 
@@ -189,10 +239,15 @@ fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
     // The image is checked before anything is asked or written.
     let error = offline.fails(&["load", "-i", s(&random)], 2);
     assert!(
-        error.contains("not a MemoryManager") && error.contains("--force") && error.contains("Nothing was written"),
+        error.contains("not a MemoryManager")
+            && error.contains("--force")
+            && error.contains("Nothing was written"),
         "{error}"
     );
-    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    assert!(
+        std::fs::read(&offline.image).unwrap() == before,
+        "the image changed"
+    );
 
     // An image of another canister: its maps differ.
     let ledger = Offline::new("ledger");
@@ -202,14 +257,26 @@ fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
     let other_path = offline.path("ledger.bin");
     std::fs::write(&other_path, &other).unwrap();
     let error = offline.fails(&["load", "-i", s(&other_path)], 2);
-    assert!(error.contains("maps differ") && error.contains("memory"), "{error}");
-    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    assert!(
+        error.contains("maps differ") && error.contains("memory"),
+        "{error}"
+    );
+    assert!(
+        std::fs::read(&offline.image).unwrap() == before,
+        "the image changed"
+    );
 
     // A matching image, but no terminal to confirm at and no --yes.
     let (source, _) = Offline::with_profiles(60);
     let error = offline.fails(&["load", "-i", s(&source.image)], 2);
-    assert!(error.contains("--yes") && error.contains("blocks"), "{error}");
-    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    assert!(
+        error.contains("--yes") && error.contains("blocks"),
+        "{error}"
+    );
+    assert!(
+        std::fs::read(&offline.image).unwrap() == before,
+        "the image changed"
+    );
 }
 
 #[test]
@@ -223,13 +290,20 @@ fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry(
     std::fs::write(&bad, serde_json::to_vec(&document).unwrap()).unwrap();
     let error = offline.fails(&["restore", "profiles", "-i", s(&bad), "--replace"], 1);
     assert!(
-        error.contains("entry 29 (key \"not-a-principal\")") && error.contains("nothing was restored"),
+        error.contains("entry 29 (key \"not-a-principal\")")
+            && error.contains("nothing was restored"),
         "{error}"
     );
-    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    assert!(
+        std::fs::read(&offline.image).unwrap() == before,
+        "the image changed"
+    );
     // Over an image that does not exist yet, a refused file leaves none behind.
     let never = offline.path("never.bin");
-    let run = offline.command(&never, &["restore", "profiles", "-i", s(&bad)]).output().unwrap();
+    let run = offline
+        .command(&never, &["restore", "profiles", "-i", s(&bad)])
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(1));
     assert!(!never.exists(), "a refused restore created an image");
 
@@ -237,8 +311,14 @@ fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry(
     document[29][0] = document[3][0].clone();
     std::fs::write(&bad, serde_json::to_vec(&document).unwrap()).unwrap();
     let error = offline.fails(&["restore", "profiles", "-i", s(&bad), "--replace"], 2);
-    assert!(error.contains("entry 29") && error.contains("entry 3"), "{error}");
-    assert!(std::fs::read(&offline.image).unwrap() == before, "the image changed");
+    assert!(
+        error.contains("entry 29") && error.contains("entry 3"),
+        "{error}"
+    );
+    assert!(
+        std::fs::read(&offline.image).unwrap() == before,
+        "the image changed"
+    );
 }
 
 #[test]
@@ -255,7 +335,10 @@ fn case_6_verify_refuses_a_bad_manifest_without_panicking() {
         let document = json!({ "size": size, "sha256": digest, "block_size": block_size, "blocks": vec![digest.clone(); blocks] });
         std::fs::write(&manifest, document.to_string()).unwrap();
         let error = offline.fails(&["verify", "--manifest", s(&manifest)], 2);
-        assert!(error.contains(expected) && error.contains("m.sha256"), "{error}");
+        assert!(
+            error.contains(expected) && error.contains("m.sha256"),
+            "{error}"
+        );
     }
     std::fs::write(&manifest, "{\"size\": -1}").unwrap();
     let error = offline.fails(&["verify", "--manifest", s(&manifest)], 2);
@@ -272,9 +355,16 @@ fn case_7_backup_names_every_entry_too_large_to_restore_and_the_dump_keeps_it() 
     for n in 1..=8u8 {
         // 1.95 MiB: under the 2 MiB a call may carry, over what a restore
         // call can carry with its header and the rest of the message.
-        let name = if n == 5 { "B".repeat(2_050_000) } else { format!("user{n}") };
+        let name = if n == 5 {
+            "B".repeat(2_050_000)
+        } else {
+            format!("user{n}")
+        };
         let arg = format!("(record {{ username = opt \"{name}\" }})");
-        let arg = candid_parser::parse_idl_args(&arg).unwrap().to_bytes().unwrap();
+        let arg = candid_parser::parse_idl_args(&arg)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
         canister
             .update(Principal::from_slice(&[n; 29]), "set_profile", &arg)
             .result
@@ -291,7 +381,9 @@ fn case_7_backup_names_every_entry_too_large_to_restore_and_the_dump_keeps_it() 
     let out = offline.path("profiles.json");
     let error = offline.fails(&["backup", "profiles", "-o", s(&out)], 1);
     assert!(
-        error.contains(&big_owner.to_text()) && error.contains("too large") && error.contains("dump"),
+        error.contains(&big_owner.to_text())
+            && error.contains("too large")
+            && error.contains("dump"),
         "{error}"
     );
     let document: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();

@@ -5,8 +5,8 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
-use crate::valid::Checked;
 use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
+use crate::valid::Checked;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;

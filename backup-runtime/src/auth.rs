@@ -47,7 +47,10 @@ fn describe(bytes: &[u8]) -> String {
     }
     let magic = &bytes[..3.min(bytes.len())];
     if magic.iter().all(u8::is_ascii_graphic) {
-        format!("a structure with magic `{}`", String::from_utf8_lossy(magic))
+        format!(
+            "a structure with magic `{}`",
+            String::from_utf8_lossy(magic)
+        )
     } else {
         format!("bytes {:02x?}", &bytes[..bytes.len().min(8)])
     }

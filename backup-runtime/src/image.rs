@@ -388,11 +388,12 @@ pub fn open_image(
 pub fn save_image(path: &std::path::Path) -> Result<(), ImageError> {
     let stable = crate::memory::stable_memory();
     let bytes = stable.borrow();
-    backup_common::durable::write_atomically(path, bytes.as_slice())
-        .map_err(|error| ImageError::Io {
+    backup_common::durable::write_atomically(path, bytes.as_slice()).map_err(|error| {
+        ImageError::Io {
             path: error.path,
             source: error.source,
-        })
+        }
+    })
 }
 
 #[cfg(test)]

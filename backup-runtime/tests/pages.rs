@@ -1,8 +1,7 @@
 //! Backup pages: every entry exactly once, never over the budget.
 
 use backup_runtime::limits::{
-    MAX_ENTRY_BYTES,
-    DEFAULT_PAGE_BYTES, MAX_PAGE_BYTES, QUERY_REPLY_LIMIT, UPDATE_REPLY_LIMIT,
+    DEFAULT_PAGE_BYTES, MAX_ENTRY_BYTES, MAX_PAGE_BYTES, QUERY_REPLY_LIMIT, UPDATE_REPLY_LIMIT,
 };
 use backup_runtime::page::{
     cursor_page, encode_cursor_page, encode_offset_page, offset_page, BackupPage, PageError,

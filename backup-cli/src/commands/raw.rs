@@ -31,7 +31,10 @@ fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<
     if bytes.len() as u64 != length {
         return Err(CliError::Rejected {
             method: "stable_read".into(),
-            message: format!("expected {length} bytes at offset {offset}, found {}", bytes.len()),
+            message: format!(
+                "expected {length} bytes at offset {offset}, found {}",
+                bytes.len()
+            ),
         });
     }
     Ok(bytes.into_vec())
@@ -97,10 +100,13 @@ impl Manifest {
     /// Reads and checks a manifest; every mistake is an error that names the file.
     pub fn read(path: &Path) -> Result<Manifest> {
         let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-        let bad = |why: String| CliError::Input(format!("{}: not a manifest: {why}", path.display()));
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| bad(
-            format!("expected JSON with `size`, `sha256`, `block_size` and `blocks`: {error}")
-        ))?;
+        let bad =
+            |why: String| CliError::Input(format!("{}: not a manifest: {why}", path.display()));
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| {
+            bad(format!(
+                "expected JSON with `size`, `sha256`, `block_size` and `blocks`: {error}"
+            ))
+        })?;
         if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&manifest.block_size) {
             return Err(bad(format!(
                 "expected a block_size between {MIN_DIGEST_BLOCK} and {MAX_DIGEST_RANGE}, found {}",
@@ -116,12 +122,15 @@ impl Manifest {
                 manifest.blocks.len()
             )));
         }
-        let is_digest = |text: &str| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_digest =
+            |text: &str| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
         if !is_digest(&manifest.sha256) {
             return Err(bad("expected `sha256` to be 64 hex digits".into()));
         }
         if let Some(i) = manifest.blocks.iter().position(|block| !is_digest(block)) {
-            return Err(bad(format!("expected block {i}'s digest to be 64 hex digits")));
+            return Err(bad(format!(
+                "expected block {i}'s digest to be 64 hex digits"
+            )));
         }
         Ok(manifest)
     }
@@ -129,10 +138,8 @@ impl Manifest {
     /// The manifest of the image file at `path`, read block by block.
     fn of_file(path: &Path) -> Result<Manifest> {
         let io = |source| CliError::io(path, source);
-        let mut file = std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(path).map_err(io)?,
-        );
+        let mut file =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
         let (mut whole, mut blocks, mut size) = (Sha256::new(), Vec::new(), 0u64);
         let mut block = vec![0u8; MANIFEST_BLOCK as usize];
         loop {
@@ -214,8 +221,11 @@ pub fn dump(
         output: durable::absolute(output_path),
         size,
     };
-    let (state, start) =
-        Resume::<DumpBinding, DumpProgress>::open(&with_suffix(output_path, ".progress"), "dump", &binding);
+    let (state, start) = Resume::<DumpBinding, DumpProgress>::open(
+        &with_suffix(output_path, ".progress"),
+        "dump",
+        &binding,
+    );
     let resumed = match start {
         Start::Resume(progress) if progress.done <= size => {
             match durable::intact_prefix(&partial, progress.done, &progress.partial_sha256)? {
@@ -264,7 +274,10 @@ pub fn dump(
             if bytes.len() as u64 != expected {
                 return Err(CliError::Rejected {
                     method: "stable_read".into(),
-                    message: format!("expected {expected} bytes at offset {done}, found {}", bytes.len()),
+                    message: format!(
+                        "expected {expected} bytes at offset {done}, found {}",
+                        bytes.len()
+                    ),
                 });
             }
             file.write_all(&bytes)
@@ -275,10 +288,13 @@ pub fn dump(
         }
         file.sync_data()
             .map_err(|source| CliError::io(&partial, source))?;
-        state.save(&binding, &DumpProgress {
-            done,
-            partial_sha256: hex::encode(hasher.clone().finalize()),
-        })?;
+        state.save(
+            &binding,
+            &DumpProgress {
+                done,
+                partial_sha256: hex::encode(hasher.clone().finalize()),
+            },
+        )?;
         bar.set_position(done);
     }
     file.sync_all()
@@ -376,7 +392,13 @@ pub struct LoadOptions<'a> {
 
 /// Checks the image against the canister: a `MemoryManager` image whose
 /// maps match the canister's, unless forced.
-fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u64, force: bool) -> Result<Option<Layout>> {
+fn check_image(
+    target: &mut dyn Target,
+    image: &[u8],
+    input: &Path,
+    live_size: u64,
+    force: bool,
+) -> Result<Option<Layout>> {
     let refuse = |why: String| {
         CliError::Input(format!(
             "{}: {why}. Nothing was written; pass --force to load it anyway",
@@ -386,7 +408,10 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
     let layout = match Layout::parse(image) {
         Ok(layout) => layout,
         Err(error) if force => {
-            notice(false, &format!("warning (--force): {}: {error}", input.display()));
+            notice(
+                false,
+                &format!("warning (--force): {}: {error}", input.display()),
+            );
             return Ok(None);
         }
         Err(error) => return Err(refuse(error.to_string())),
@@ -407,7 +432,9 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
             )))
         }
     };
-    let live_maps = maps_of(&live_layout, &mut |offset, length| stable_read(target, offset, length))?;
+    let live_maps = maps_of(&live_layout, &mut |offset, length| {
+        stable_read(target, offset, length)
+    })?;
     let image_maps = maps_of(&layout, &mut |offset, length| {
         Ok(image
             .get(offset as usize..(offset + length) as usize)
@@ -417,7 +444,13 @@ fn check_image(target: &mut dyn Target, image: &[u8], input: &Path, live_size: u
     let differences = map_differences(&live_maps, &image_maps);
     if !differences.is_empty() {
         if force {
-            notice(false, &format!("warning (--force): the maps differ: {}", differences.join("; ")));
+            notice(
+                false,
+                &format!(
+                    "warning (--force): the maps differ: {}",
+                    differences.join("; ")
+                ),
+            );
         } else {
             return Err(refuse(format!(
                 "its maps differ from the canister's: {}",
@@ -574,7 +607,8 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
     let live = live_digests(target, size, block)?;
     let differing: Vec<usize> = (0..manifest.blocks.len())
         .filter(|&i| {
-            !manifest.blocks[i].eq_ignore_ascii_case(&hex::encode(live.get(i).copied().unwrap_or_default()))
+            !manifest.blocks[i]
+                .eq_ignore_ascii_case(&hex::encode(live.get(i).copied().unwrap_or_default()))
         })
         .collect();
     if !differing.is_empty() {

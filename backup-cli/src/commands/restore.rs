@@ -115,11 +115,20 @@ fn key_text(interface: &Interface, types: &MapTypes, entry: &IDLValue) -> String
 
 /// Refuses a file that names a key twice: restoring it would report more
 /// entries than it stores, and which value wins would depend on batching.
-fn check_unique_keys(interface: &Interface, types: &MapTypes, entries: &[IDLValue], path: &Path) -> Result<()> {
+fn check_unique_keys(
+    interface: &Interface,
+    types: &MapTypes,
+    entries: &[IDLValue],
+    path: &Path,
+) -> Result<()> {
     let mut seen = std::collections::HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
-        let IDLValue::Record(pair) = entry else { continue };
-        let Some(key) = field_by_id(pair, 0) else { continue };
+        let IDLValue::Record(pair) = entry else {
+            continue;
+        };
+        let Some(key) = field_by_id(pair, 0) else {
+            continue;
+        };
         if let Some(first) = seen.insert(key.to_string(), i) {
             return Err(CliError::Input(format!(
                 "{}: entry {i} (key {}) repeats the key of entry {first}; each key may appear once. Nothing was sent",
@@ -169,7 +178,9 @@ pub struct RestoreOptions<'a> {
 /// within its batch.
 fn entry_index(message: &str) -> Option<(usize, &str)> {
     let rest = message.strip_prefix("entry ")?;
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let index = rest[..digits].parse().ok()?;
     Some((index, &rest[digits..]))
 }
@@ -237,7 +248,11 @@ impl Plan<'_> {
 /// types here and by the canister (`validate_<map>`) before anything is
 /// written; with `--replace` the map is then cleared; batches follow, each
 /// recorded once durable, so a rerun continues where the last one stopped.
-pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreOptions) -> Result<()> {
+pub fn restore(
+    target: &mut dyn Target,
+    interface: &Interface,
+    options: RestoreOptions,
+) -> Result<()> {
     let RestoreOptions {
         map,
         input,
@@ -250,8 +265,13 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
     let bytes = std::fs::read(input).map_err(|source| CliError::io(input, source))?;
     let entries = read_entries(interface, &types, input)?;
     check_unique_keys(interface, &types, &entries, input)?;
-    let batches = batches(interface, &types, &entries, batch_bytes.min(super::CALL_BUDGET))
-        .map_err(|error| CliError::Input(format!("{}: {error}; nothing was sent", input.display())))?;
+    let batches = batches(
+        interface,
+        &types,
+        &entries,
+        batch_bytes.min(super::CALL_BUDGET),
+    )
+    .map_err(|error| CliError::Input(format!("{}: {error}; nothing was sent", input.display())))?;
     let plan = Plan {
         interface,
         types,
@@ -299,14 +319,28 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
     let mut progress = match start {
         Start::Resume(progress) if progress.batches <= batches.len() => progress,
         Start::Resume(_) => {
-            notice(json, &format!("{} records more batches than the file has; starting over", state.path().display()));
-            RestoreProgress { cleared: false, batches: 0, entries: 0 }
+            notice(
+                json,
+                &format!(
+                    "{} records more batches than the file has; starting over",
+                    state.path().display()
+                ),
+            );
+            RestoreProgress {
+                cleared: false,
+                batches: 0,
+                entries: 0,
+            }
         }
         Start::Fresh { why } => {
             if let Some(why) = why {
                 notice(json, &why);
             }
-            RestoreProgress { cleared: false, batches: 0, entries: 0 }
+            RestoreProgress {
+                cleared: false,
+                batches: 0,
+                entries: 0,
+            }
         }
     };
     if replace && !progress.cleared {
@@ -319,7 +353,12 @@ pub fn restore(target: &mut dyn Target, interface: &Interface, options: RestoreO
         }
     }
     let method = format!("restore_{map}");
-    let bar = progress::bar(Some(entries.len() as u64), &format!("restore {map}"), false, json);
+    let bar = progress::bar(
+        Some(entries.len() as u64),
+        &format!("restore {map}"),
+        false,
+        json,
+    );
     bar.set_position(progress.entries);
     for (sent, (count, arg)) in batches.iter().skip(progress.batches).enumerate() {
         if stop_after == Some(sent) {
@@ -406,7 +445,10 @@ mod tests {
         assert_eq!(seen.len(), 1000);
         // A budget under one entry: each travels alone.
         let alone = super::batches(&interface, &types, &entries[..5], 10).unwrap();
-        assert_eq!(alone.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1; 5]);
+        assert_eq!(
+            alone.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![1; 5]
+        );
         // An entry no restore call can carry is named by its index and key.
         let mut huge = entries[..3].to_vec();
         huge[2] = IDLValue::Record(vec![
@@ -422,7 +464,13 @@ mod tests {
                 }]),
             },
         ]);
-        let error = super::batches(&interface, &types, &huge, 1000).unwrap_err().to_string();
-        assert!(error.contains("entry 2 (key \"kkk") && error.contains("alone encodes"), "{}", &error[..200]);
+        let error = super::batches(&interface, &types, &huge, 1000)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("entry 2 (key \"kkk") && error.contains("alone encodes"),
+            "{}",
+            &error[..200]
+        );
     }
 }

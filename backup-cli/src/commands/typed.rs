@@ -5,7 +5,7 @@ use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
-use crate::json::{to_json, from_json, Format};
+use crate::json::{from_json, to_json, Format};
 use crate::progress;
 use crate::resume::{Resume, Start, TargetId};
 use crate::target::Target;
@@ -89,7 +89,11 @@ pub struct BackupOptions<'a> {
 /// durable page where the next one starts; then writes the backup file
 /// atomically. Entries too large to restore are named, the file is written
 /// without them, and the command fails.
-pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOptions) -> Result<()> {
+pub fn backup(
+    target: &mut dyn Target,
+    interface: &Interface,
+    options: BackupOptions,
+) -> Result<()> {
     let BackupOptions {
         map,
         output: output_path,
@@ -139,9 +143,21 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
         Some((progress, hasher)) => {
             let cursor = match &progress.cursor {
                 Value::Null => None,
-                key => Some(from_json(env, &types.key, key, Format::Lossless, "the saved cursor")?),
+                key => Some(from_json(
+                    env,
+                    &types.key,
+                    key,
+                    Format::Lossless,
+                    "the saved cursor",
+                )?),
             };
-            (cursor, progress.entries, progress.bytes, hasher, progress.skipped)
+            (
+                cursor,
+                progress.entries,
+                progress.bytes,
+                hasher,
+                progress.skipped,
+            )
         }
         None => (None, 0, 0, Sha256::new(), Vec::new()),
     };
@@ -205,7 +221,14 @@ pub fn backup(target: &mut dyn Target, interface: &Interface, options: BackupOpt
         if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
             for key in keys {
                 let key = to_json(env, &types.key, key, Format::Lossless)?;
-                bar.suspend(|| notice(json, &format!("skipped: the entry with key {key} is too large for one restore call")));
+                bar.suspend(|| {
+                    notice(
+                        json,
+                        &format!(
+                            "skipped: the entry with key {key} is too large for one restore call"
+                        ),
+                    )
+                });
                 skipped.push(key);
             }
         }

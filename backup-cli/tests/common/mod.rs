@@ -142,7 +142,6 @@ pub fn entries(path: &Path) -> Value {
     }
 }
 
-
 /// A backup file of `n` profiles of about `size` bytes each, in the article's form.
 pub fn big_profiles_file(path: &Path, n: u32, size: usize) {
     let entries: Vec<Value> = (0..n)

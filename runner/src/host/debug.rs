@@ -10,7 +10,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
-                    let text = String::from_utf8_lossy(&read_in(&caller, name, src, size)?).into_owned();
+                    let text =
+                        String::from_utf8_lossy(&read_in(&caller, name, src, size)?).into_owned();
                     if caller.data().echo_debug {
                         eprintln!("[canister] {text}");
                     }

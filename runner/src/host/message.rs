@@ -75,11 +75,15 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("msg_reply", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |mut caller: Ctx<'_>| -> Result<(), Error> {
-                let message = replying_message(&mut caller, name)?;
-                message.response = Some(Response::Reply(std::mem::take(&mut message.reply)));
-                Ok(())
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<(), Error> {
+                    let message = replying_message(&mut caller, name)?;
+                    message.response = Some(Response::Reply(std::mem::take(&mut message.reply)));
+                    Ok(())
+                },
+            )
             .map(drop)
     }),
     ("msg_reject", |linker, name| {
@@ -90,8 +94,9 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
                     let text = read_in(&caller, name, src, size)?;
                     let message = replying_message(&mut caller, name)?;
-                    message.response =
-                        Some(Response::Reject(String::from_utf8_lossy(&text).into_owned()));
+                    message.response = Some(Response::Reject(
+                        String::from_utf8_lossy(&text).into_owned(),
+                    ));
                     Ok(())
                 },
             )
@@ -118,12 +123,18 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("msg_cycles_available128", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
-                copy_out(&mut caller, name, &0u128.to_le_bytes(), dst, 0, 16)
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
+                    copy_out(&mut caller, name, &0u128.to_le_bytes(), dst, 0, 16)
+                },
+            )
             .map(drop)
     }),
     ("msg_deadline", |linker, name| {
-        linker.func_wrap("ic0", name, |_: Ctx<'_>| -> i64 { 0 }).map(drop)
+        linker
+            .func_wrap("ic0", name, |_: Ctx<'_>| -> i64 { 0 })
+            .map(drop)
     }),
 ];

@@ -226,7 +226,12 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "a function is in two tables");
-        for name in ["msg_reply", "stable64_write", "is_controller", "debug_print"] {
+        for name in [
+            "msg_reply",
+            "stable64_write",
+            "is_controller",
+            "debug_print",
+        ] {
             assert!(names.contains(&name), "{name}");
         }
     }

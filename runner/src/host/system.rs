@@ -30,14 +30,20 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("canister_cycle_balance128", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
-                copy_out(&mut caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
+                    copy_out(&mut caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
+                },
+            )
             .map(drop)
     }),
     ("canister_status", |linker, name| {
         // 1: running.
-        linker.func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 1 }).map(drop)
+        linker
+            .func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 1 })
+            .map(drop)
     }),
     ("canister_version", |linker, name| {
         linker
@@ -107,7 +113,9 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .map(drop)
     }),
     ("data_certificate_present", |linker, name| {
-        linker.func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 0 }).map(drop)
+        linker
+            .func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 0 })
+            .map(drop)
     }),
     ("global_timer_set", |linker, name| {
         linker
