@@ -6,7 +6,6 @@
 
 use crate::ast::{Input, Map};
 use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
-use crate::valid::Checked;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
@@ -134,15 +133,14 @@ impl MapMethod {
     }
 }
 
-pub fn expand(input: &Input, checked: &Checked) -> TokenStream {
+pub fn expand(input: &Input) -> TokenStream {
     let maps = input
         .maps
         .iter()
         .filter(|map| map.attrs.skip.is_none())
         .map(map_endpoints);
-    let auth_id = checked.auth.literal();
-    let guards = guards(&auth_id);
-    let admin = admin_endpoints(&auth_id);
+    let guards = guards();
+    let admin = admin_endpoints();
     let raw = raw_endpoints();
     quote! {
         #guards
@@ -231,7 +229,7 @@ fn map_endpoints(map: &Map) -> TokenStream {
     }
 }
 
-fn guards(auth_id: &proc_macro2::Literal) -> TokenStream {
+fn guards() -> TokenStream {
     let p = private();
     let admins = admins_static();
     quote! {
@@ -243,7 +241,7 @@ fn guards(auth_id: &proc_macro2::Literal) -> TokenStream {
             let (caller, controller) = #p::caller();
             #admins
                 .with(|admins| {
-                    #p::auth::admin_guard(&caller, controller, &mut admins.borrow_mut(), #auth_id, __backup_admin_memory)
+                    #p::auth::admin_guard(&caller, controller, &mut admins.borrow_mut(), __backup_admin_memory)
                 })
                 .map_err(|error| error.to_string())
         }
@@ -259,10 +257,10 @@ fn guards(auth_id: &proc_macro2::Literal) -> TokenStream {
     }
 }
 
-fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
+fn admin_endpoints() -> TokenStream {
     let p = private();
     let admins = admins_static();
-    let fresh = quote!(#p::or_trap(#p::raw::check_heap_fresh()););
+    let fresh = quote!(#p::endpoint::fresh(););
     let authorize = Method::new("authorize", Kind::Update, Guard::Admin).define(
         " Adds a principal to the admin set (stable memory); admins may back up and restore.",
         quote! {
@@ -270,7 +268,7 @@ fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
                 #fresh
                 #p::or_trap(#admins.with(|admins| {
                     let mut admins = admins.borrow_mut();
-                    #p::auth::authorize(admins.get_or_create(#auth_id, __backup_admin_memory)?, principal)
+                    #p::auth::authorize(admins.get_or_create(__backup_admin_memory)?, principal)
                 }));
             }
         },
@@ -281,7 +279,7 @@ fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
             (principal: #p::Principal) {
                 #fresh
                 #p::or_trap(#admins.with(|admins| {
-                    if let ::std::option::Option::Some(set) = admins.borrow_mut().get(#auth_id, __backup_admin_memory)? {
+                    if let ::std::option::Option::Some(set) = admins.borrow_mut().get(__backup_admin_memory)? {
                         #p::auth::deauthorize(set, &principal);
                     }
                     #p::Result::<(), #p::auth::AccessError>::Ok(())
@@ -295,7 +293,7 @@ fn admin_endpoints(auth_id: &proc_macro2::Literal) -> TokenStream {
             () -> #p::Vec<#p::Principal> {
                 #fresh
                 let set = #admins.with(|admins| {
-                    admins.borrow_mut().get(#auth_id, __backup_admin_memory).map(|set| set.map(|set| #p::auth::list(set)).unwrap_or_default())
+                    admins.borrow_mut().get(__backup_admin_memory).map(|set| set.map(|set| #p::auth::list(set)).unwrap_or_default())
                 });
                 #p::or_trap(set)
             }

@@ -36,11 +36,7 @@ pub fn stub(input: &DeriveInput) -> TokenStream {
         _ => Vec::new(),
     };
     let statics = fields.iter().filter_map(|field| {
-        let ident = field.ident.as_ref()?.to_string();
-        let name = syn::Ident::new(
-            &ident.strip_prefix("r#").unwrap_or(&ident).to_uppercase(),
-            Span::call_site(),
-        );
+        let name = crate::valid::static_name(field.ident.as_ref()?);
         let (vis, ty) = (&field.vis, &field.ty);
         Some(quote!(#vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#p::never());))
     });
@@ -101,7 +97,7 @@ pub fn admins_static() -> syn::Ident {
 fn expand(input: &Input, checked: &Checked) -> TokenStream {
     let statics = statics(input, checked);
     let type_checks = type_checks(input);
-    let endpoints = crate::endpoints::expand(input, checked);
+    let endpoints = crate::endpoints::expand(input);
     let image = image_access(input, checked);
     let once = once_per_crate(input);
     quote! {
@@ -210,11 +206,12 @@ fn statics(input: &Input, checked: &Checked) -> TokenStream {
     let admins = admins_static();
     let admin_memory = input.admin_memory_type();
     let admin_init = input.memory_for(checked.auth);
+    let auth_id = checked.auth.literal();
     quote! {
         ::std::thread_local! {
             #(#maps)*
             static #admins: #p::RefCell<#p::LazyAdminSet<#admin_memory>> =
-                const { #p::RefCell::new(#p::LazyAdminSet::new()) };
+                const { #p::RefCell::new(#p::LazyAdminSet::new(#auth_id)) };
         }
 
         /// The memory of the admin set.

@@ -11,8 +11,9 @@ pub const MAX_MEMORY_ID: u64 = 254;
 /// Where the admin set lives unless the struct says otherwise.
 pub const DEFAULT_AUTH_MEMORY_ID: u64 = 254;
 
-/// A `MemoryId` that passed validation: in range, unique, not the admin
-/// set's. Only [`Input::validate`] makes one.
+/// A `MemoryId` in range, made only by [`Input::validate`]; the expansion,
+/// which takes it, runs only once validation recorded no error (so it is
+/// also unique and not the admin set's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryId(u8);
 
@@ -129,6 +130,14 @@ impl Input<'_> {
     }
 }
 
+/// The static a field declares: its name in upper case (`PROFILES` for
+/// `profiles`), without a raw identifier's `r#`.
+pub fn static_name(field: &syn::Ident) -> syn::Ident {
+    let name = field.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name).to_uppercase();
+    syn::Ident::new(&name, field.span())
+}
+
 fn out_of_range(option: &str, value: u64) -> String {
     format!(
         "expected {option} between 0 and {MAX_MEMORY_ID}, found {value}{}",
@@ -153,9 +162,7 @@ impl Map<'_> {
 
     /// `PROFILES` for field `profiles`.
     pub fn static_name(&self) -> syn::Ident {
-        let name = self.ident.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name).to_uppercase();
-        syn::Ident::new(&name, self.ident.span())
+        static_name(self.ident)
     }
 
     /// The Candid names of this map's methods.

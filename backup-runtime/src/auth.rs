@@ -5,6 +5,7 @@
 //! empties it and raw access has to be granted again each time. Controllers
 //! pass both checks without being in either set.
 
+use crate::image::{describe_bytes, MANAGER_MAGIC, MAP_MAGIC};
 use candid::Principal;
 use ic_stable_structures::{Memory, StableBTreeMap};
 use std::cell::RefCell;
@@ -23,6 +24,8 @@ pub type RawAccessSet = BTreeSet<Principal>;
 /// memory that holds something else, so a call refused or answered before
 /// anyone was authorized leaves stable memory exactly as it was.
 pub struct LazyAdminSet<M: Memory> {
+    /// The `MemoryId` of the set's memory, for messages.
+    memory_id: u8,
     set: Option<AdminSet<M>>,
 }
 
@@ -41,32 +44,42 @@ fn admin_set_signature() -> [u8; 12] {
 /// magic, version 1, max key size 29 (a principal), max value size 0.
 const ADMIN_SET_V1: [u8; 12] = [b'B', b'T', b'R', 1, 29, 0, 0, 0, 0, 0, 0, 0];
 
+/// Whether a memory starting with `header` holds the admin set. The
+/// signature is only built for a header that starts like a map.
+fn is_admin_set(header: &[u8; 12]) -> bool {
+    header[..3] == MAP_MAGIC[..] && (*header == ADMIN_SET_V1 || *header == admin_set_signature())
+}
+
+/// What a memory starting with `bytes` holds, for messages.
 fn describe(bytes: &[u8]) -> String {
     if bytes.iter().all(|byte| *byte == 0) {
-        return "zeros".into();
-    }
-    let magic = &bytes[..3.min(bytes.len())];
-    if magic.iter().all(u8::is_ascii_graphic) {
-        format!(
-            "a structure with magic `{}`",
-            String::from_utf8_lossy(magic)
-        )
+        "zeros".into()
     } else {
-        format!("bytes {:02x?}", &bytes[..bytes.len().min(8)])
+        format!("a structure with magic {}", describe_bytes(&bytes[..3]))
     }
 }
 
 impl<M: Memory> LazyAdminSet<M> {
-    pub const fn new() -> Self {
-        LazyAdminSet { set: None }
+    /// The admin set kept in the memory with id `memory_id`.
+    pub const fn new(memory_id: u8) -> Self {
+        LazyAdminSet {
+            memory_id,
+            set: None,
+        }
+    }
+
+    fn taken(&self, found: String) -> AccessError {
+        AccessError::AdminMemoryTaken {
+            memory_id: self.memory_id,
+            found,
+        }
     }
 
     /// The set, if stable memory holds one: `Ok(None)` when its memory is
     /// empty, an error when the memory (or stable memory itself) holds
-    /// something else. `open` hands out the set's memory, `memory_id`.
+    /// something else. `open` hands out the set's memory.
     pub fn get(
         &mut self,
-        memory_id: u8,
         open: impl FnOnce() -> M,
     ) -> Result<Option<&mut AdminSet<M>>, AccessError> {
         if self.set.is_none() {
@@ -80,14 +93,11 @@ impl<M: Memory> LazyAdminSet<M> {
             // write a new one over it.
             let mut magic = [0u8; 3];
             stable.read(0, &mut magic);
-            if &magic != b"MGR" {
-                return Err(AccessError::AdminMemoryTaken {
-                    memory_id,
-                    found: format!(
-                        "stable memory that is not a MemoryManager image ({})",
-                        describe(&magic)
-                    ),
-                });
+            if magic != *MANAGER_MAGIC {
+                return Err(self.taken(format!(
+                    "stable memory that is not a MemoryManager image ({})",
+                    describe(&magic)
+                )));
             }
             let memory = open();
             if memory.size() == 0 {
@@ -95,11 +105,8 @@ impl<M: Memory> LazyAdminSet<M> {
             }
             let mut header = [0u8; 12];
             memory.read(0, &mut header);
-            if header != admin_set_signature() && header != ADMIN_SET_V1 {
-                return Err(AccessError::AdminMemoryTaken {
-                    memory_id,
-                    found: describe(&header),
-                });
+            if !is_admin_set(&header) {
+                return Err(self.taken(describe(&header)));
             }
             self.set = Some(StableBTreeMap::init(memory));
         }
@@ -108,29 +115,14 @@ impl<M: Memory> LazyAdminSet<M> {
 
     /// The set, created if its memory is empty; an error if the memory holds
     /// anything else, which is then left as it is.
-    pub fn get_or_create(
-        &mut self,
-        memory_id: u8,
-        open: impl Fn() -> M,
-    ) -> Result<&mut AdminSet<M>, AccessError> {
-        if self.get(memory_id, &open)?.is_none() {
-            self.set = Some(StableBTreeMap::new(open()));
-        }
-        self.set.as_mut().ok_or(AccessError::AdminMemoryTaken {
-            memory_id,
-            found: "nothing usable".into(),
-        })
+    pub fn get_or_create(&mut self, open: impl Fn() -> M) -> Result<&mut AdminSet<M>, AccessError> {
+        self.get(&open)?;
+        Ok(self.set.get_or_insert_with(|| StableBTreeMap::new(open())))
     }
 
     /// Forgets the opened set, so the next use reads stable memory again.
     pub fn reset(&mut self) {
         self.set = None;
-    }
-}
-
-impl<M: Memory> Default for LazyAdminSet<M> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -142,7 +134,6 @@ pub fn admin_guard<M: Memory>(
     caller: &Principal,
     is_controller: bool,
     admins: &mut LazyAdminSet<M>,
-    memory_id: u8,
     open: impl FnOnce() -> M,
 ) -> Result<(), AccessError> {
     if *caller == Principal::anonymous() || is_controller {
@@ -151,7 +142,7 @@ pub fn admin_guard<M: Memory>(
     if crate::raw::check_heap_fresh().is_err() {
         return Err(AccessError::StaleHeap { caller: *caller });
     }
-    match admins.get(memory_id, open) {
+    match admins.get(open) {
         Ok(set) => check_admin(caller, false, set.map(|set| &*set)),
         Err(AccessError::AdminMemoryTaken { memory_id, found }) => {
             Err(AccessError::DeniedAdminMemoryTaken {

@@ -91,7 +91,9 @@ transparent!(
     Cursor = Option<M::Wire>
 );
 
-fn fresh() {
+/// Traps with [`StaleHeap`](crate::raw::StaleHeap)'s message after a raw
+/// write, until the upgrade: the first line of every typed endpoint.
+pub fn fresh() {
     crate::__private::or_trap(crate::raw::check_heap_fresh());
 }
 

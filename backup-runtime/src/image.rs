@@ -9,9 +9,9 @@ use crate::limits::WASM_PAGE_SIZE;
 use std::fmt;
 use std::path::PathBuf;
 
-const MANAGER_MAGIC: &[u8; 3] = b"MGR";
+pub(crate) const MANAGER_MAGIC: &[u8; 3] = b"MGR";
 const MANAGER_VERSION: u8 = 1;
-const MAP_MAGIC: &[u8; 3] = b"BTR";
+pub(crate) const MAP_MAGIC: &[u8; 3] = b"BTR";
 const MAP_VERSIONS: [u8; 2] = [1, 2];
 const MAX_MEMORIES: usize = 255;
 const MAX_BUCKETS: usize = 32768;
@@ -338,7 +338,7 @@ impl MapHeader {
     }
 }
 
-fn describe_bytes(bytes: &[u8]) -> String {
+pub(crate) fn describe_bytes(bytes: &[u8]) -> String {
     if bytes.iter().all(|b| b.is_ascii_graphic()) {
         format!("`{}`", String::from_utf8_lossy(bytes))
     } else {
