@@ -13,6 +13,7 @@ use crate::error::Result;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::Sha256;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,34 @@ pub enum Start<P> {
     Fresh { why: Option<String> },
     /// From saved progress.
     Resume(P),
+}
+
+/// Progress of a command that appends to a partial file: how many of its
+/// first bytes are durable, and their SHA-256.
+pub trait PartialProgress {
+    fn prefix(&self) -> (u64, &str);
+}
+
+impl<P: PartialProgress> Start<P> {
+    /// Where a command that appends to `partial` starts: its saved progress
+    /// and a hasher over the partial file's recorded prefix, when that prefix
+    /// is intact; otherwise from the beginning, after telling why.
+    pub fn over_partial(self, partial: &Path, json: bool) -> Result<Option<(P, Sha256)>> {
+        let why = match self {
+            Start::Resume(progress) => {
+                let (len, digest) = progress.prefix();
+                match durable::intact_prefix(partial, len, digest)? {
+                    Ok(hasher) => return Ok(Some((progress, hasher))),
+                    Err(why) => Some(why),
+                }
+            }
+            Start::Fresh { why } => why,
+        };
+        if let Some(why) = why {
+            crate::commands::notice(json, &why);
+        }
+        Ok(None)
+    }
 }
 
 /// The state file of one command.

@@ -244,10 +244,7 @@ fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
             && error.contains("Nothing was written"),
         "{error}"
     );
-    assert!(
-        std::fs::read(&offline.image).unwrap() == before,
-        "the image changed"
-    );
+    offline.assert_image_unchanged(&before);
 
     // An image of another canister: its maps differ.
     let ledger = Offline::new("ledger");
@@ -261,10 +258,7 @@ fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
         error.contains("maps differ") && error.contains("memory"),
         "{error}"
     );
-    assert!(
-        std::fs::read(&offline.image).unwrap() == before,
-        "the image changed"
-    );
+    offline.assert_image_unchanged(&before);
 
     // A matching image, but no terminal to confirm at and no --yes.
     let (source, _) = Offline::with_profiles(60);
@@ -273,10 +267,7 @@ fn case_4_load_refuses_what_is_not_a_matching_image_and_changes_nothing() {
         error.contains("--yes") && error.contains("blocks"),
         "{error}"
     );
-    assert!(
-        std::fs::read(&offline.image).unwrap() == before,
-        "the image changed"
-    );
+    offline.assert_image_unchanged(&before);
 }
 
 #[test]
@@ -294,10 +285,7 @@ fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry(
             && error.contains("nothing was restored"),
         "{error}"
     );
-    assert!(
-        std::fs::read(&offline.image).unwrap() == before,
-        "the image changed"
-    );
+    offline.assert_image_unchanged(&before);
     // Over an image that does not exist yet, a refused file leaves none behind.
     let never = offline.path("never.bin");
     let run = offline
@@ -315,10 +303,7 @@ fn case_5_restore_replace_of_a_refused_file_changes_nothing_and_names_the_entry(
         error.contains("entry 29") && error.contains("entry 3"),
         "{error}"
     );
-    assert!(
-        std::fs::read(&offline.image).unwrap() == before,
-        "the image changed"
-    );
+    offline.assert_image_unchanged(&before);
 }
 
 #[test]

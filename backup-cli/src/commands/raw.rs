@@ -4,7 +4,7 @@ use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::progress;
-use crate::resume::{Resume, Start, TargetId};
+use crate::resume::{PartialProgress, Resume, TargetId};
 use crate::target::Target;
 use backup_runtime::image::HEADER_LEN;
 use backup_runtime::limits::{INGRESS_LIMIT, MAX_DIGEST_RANGE, MAX_RAW_READ, MIN_DIGEST_BLOCK};
@@ -27,7 +27,12 @@ fn stable_size(target: &mut dyn Target) -> Result<u64> {
 
 fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<u8>> {
     let reply = target.query("stable_read", &candid::encode_args((offset, length))?)?;
-    let bytes: serde_bytes::ByteBuf = candid::decode_one(&reply)?;
+    read_reply(&reply, offset, length)
+}
+
+/// The bytes of a `stable_read(offset, length)` reply, which must be all of them.
+fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
+    let bytes: serde_bytes::ByteBuf = candid::decode_one(reply)?;
     if bytes.len() as u64 != length {
         return Err(CliError::Rejected {
             method: "stable_read".into(),
@@ -198,6 +203,12 @@ struct DumpProgress {
     partial_sha256: String,
 }
 
+impl PartialProgress for DumpProgress {
+    fn prefix(&self) -> (u64, &str) {
+        (self.done, &self.partial_sha256)
+    }
+}
+
 pub fn dump(
     target: &mut dyn Target,
     output_path: &Path,
@@ -226,24 +237,11 @@ pub fn dump(
         "dump",
         &binding,
     );
-    let resumed = match start {
-        Start::Resume(progress) if progress.done <= size => {
-            match durable::intact_prefix(&partial, progress.done, &progress.partial_sha256)? {
-                Ok(hasher) => Some((progress.done, hasher)),
-                Err(why) => {
-                    notice(json, &why);
-                    None
-                }
-            }
-        }
-        Start::Resume(_) => None,
-        Start::Fresh { why } => {
-            if let Some(why) = why {
-                notice(json, &why);
-            }
-            None
-        }
-    };
+    // A recorded length past the memory's size is not a dump of it.
+    let resumed = start
+        .over_partial(&partial, json)?
+        .filter(|(progress, _)| progress.done <= size)
+        .map(|(progress, hasher)| (progress.done, hasher));
     let (mut done, mut hasher) = resumed.unwrap_or((0, Sha256::new()));
     let mut file = durable::open_partial(&partial, done)?;
 
@@ -269,17 +267,7 @@ pub fn dump(
             )));
         }
         for reply in target.queries(&calls) {
-            let bytes: serde_bytes::ByteBuf = candid::decode_one(&reply?)?;
-            let expected = chunk.min(size - done);
-            if bytes.len() as u64 != expected {
-                return Err(CliError::Rejected {
-                    method: "stable_read".into(),
-                    message: format!(
-                        "expected {expected} bytes at offset {done}, found {}",
-                        bytes.len()
-                    ),
-                });
-            }
+            let bytes = read_reply(&reply?, done, chunk.min(size - done))?;
             file.write_all(&bytes)
                 .map_err(|source| CliError::io(&partial, source))?;
             hasher.update(&bytes);

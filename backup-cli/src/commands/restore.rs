@@ -300,21 +300,22 @@ pub fn restore(
         ));
     }
 
-    let input_sha256 = hex::encode(Sha256::digest(&bytes));
-    let binding = |target: &dyn Target| RestoreBinding {
+    // Offline, the target's part of the binding (the image's digest) moves
+    // with every batch; it is read again each time progress is saved.
+    let mut binding = RestoreBinding {
         target: target.id(),
         map: map.to_string(),
         key_type: types.key.to_string(),
         value_type: types.value.to_string(),
         interface_sha256: interface.sha256.clone(),
         input: durable::absolute(input),
-        input_sha256: input_sha256.clone(),
+        input_sha256: hex::encode(Sha256::digest(&bytes)),
         replace,
     };
     let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(
         &with_suffix(input, ".restore-progress"),
         "restore",
-        &binding(target),
+        &binding,
     );
     let mut progress = match start {
         Start::Resume(progress) if progress.batches <= batches.len() => progress,
@@ -349,7 +350,8 @@ pub fn restore(
         notice(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
         progress.cleared = true;
         if target.checkpoint()? {
-            state.save(&binding(target), &progress)?;
+            binding.target = target.id();
+            state.save(&binding, &progress)?;
         }
     }
     let method = format!("restore_{map}");
@@ -383,7 +385,8 @@ pub fn restore(
         progress.entries += inserted;
         progress.batches += 1;
         if target.checkpoint()? {
-            state.save(&binding(target), &progress)?;
+            binding.target = target.id();
+            state.save(&binding, &progress)?;
         }
         bar.set_position(progress.entries);
     }

@@ -7,7 +7,7 @@ use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Format};
 use crate::progress;
-use crate::resume::{Resume, Start, TargetId};
+use crate::resume::{PartialProgress, Resume, TargetId};
 use crate::target::Target;
 use candid::types::value::{IDLField, IDLValue};
 use candid::types::{Type, TypeInner};
@@ -75,6 +75,12 @@ struct BackupProgress {
     skipped: Vec<Value>,
 }
 
+impl PartialProgress for BackupProgress {
+    fn prefix(&self) -> (u64, &str) {
+        (self.bytes, &self.partial_sha256)
+    }
+}
+
 /// How `ic-backup backup` runs.
 pub struct BackupOptions<'a> {
     pub map: &'a str,
@@ -122,23 +128,7 @@ pub fn backup(
         &binding,
     );
     // Resume only over a partial file whose recorded prefix is intact.
-    let resumed = match start {
-        Start::Resume(progress) => {
-            match durable::intact_prefix(&partial, progress.bytes, &progress.partial_sha256)? {
-                Ok(hasher) => Some((progress, hasher)),
-                Err(why) => {
-                    notice(json, &why);
-                    None
-                }
-            }
-        }
-        Start::Fresh { why } => {
-            if let Some(why) = why {
-                notice(json, &why);
-            }
-            None
-        }
-    };
+    let resumed = start.over_partial(&partial, json)?;
     let (mut cursor, mut count, mut written, mut hasher, mut skipped) = match resumed {
         Some((progress, hasher)) => {
             let cursor = match &progress.cursor {

@@ -76,6 +76,14 @@ impl Offline {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Checks that the image is byte for byte `before`.
+    pub fn assert_image_unchanged(&self, before: &[u8]) {
+        assert!(
+            std::fs::read(&self.image).unwrap() == before,
+            "the image changed"
+        );
+    }
+
     /// `profile_count` of the profiles canister over `image`.
     pub fn profile_count_on(&self, image: &Path) -> u64 {
         let text = self.ok_on(image, &["call", "profile_count"]);
