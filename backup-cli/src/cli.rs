@@ -92,8 +92,10 @@ pub enum Command {
         /// The file to write.
         #[arg(short, long)]
         output: PathBuf,
-        /// `json` is the article's `[[key, value], ...]`; `lossless` keeps
-        /// nat64 above 2^53, blobs, nested options exactly.
+        /// `lossless` keeps nat64 above 2^53, blobs, nested options exactly;
+        /// `agent-js` is what the article's backup.js writes and restore.js
+        /// reads (`opt` as [] or [x], numbers inexact above 2^53); `json` is
+        /// plain `[[key, value], ...]` with `opt` as null or the value.
         #[arg(long, value_enum, default_value = "lossless")]
         format: Format,
         /// Bytes per page (the canister's default is 1.5 MiB).
@@ -110,9 +112,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  ic-backup restore profiles -i profiles.json --replace")]
     Restore {
         map: String,
-        /// The backup file (either format).
+        /// The backup file: lossless, agent-js (the article's backup.js) or
+        /// plain JSON, told apart from the file itself.
         #[arg(short, long)]
         input: PathBuf,
+        /// The form of a `[[key, value], ...]` file, when the file alone
+        /// does not say (an `opt vec` that is `[]` everywhere).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
         /// Empty the map first, for an exact restore.
         #[arg(long)]
         replace: bool,

@@ -47,8 +47,51 @@ fn backup_damage_restore_compare() {
         entries(&backup),
         "restored exactly, the intruder gone"
     );
-    // The article's file and ours agree on every entry.
+    // The plain JSON file we restored and the one we backed up agree.
     assert_eq!(entries(&backup), entries(&source));
+}
+
+/// The article's own files: what its backup.js printed (made by agent-js in
+/// `scripts/agent-js/fixtures.mjs`) restores, and `--format agent-js` gives
+/// back the same file byte for byte.
+#[test]
+fn the_article_backup_js_file_restores_and_backs_up_byte_for_byte() {
+    let offline = Offline::new("profiles");
+    let article = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/agent-js/profiles.json");
+    offline.ok(&["restore", "profiles", "-i", article.to_str().unwrap()]);
+    assert!(offline
+        .ok(&["call", "profile_count"])
+        .contains("40 : nat64"));
+    let ours = offline.path("ours.json");
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        ours.to_str().unwrap(),
+        "--format",
+        "agent-js",
+        "--max-bytes",
+        "2000",
+    ]);
+    assert_eq!(
+        std::fs::read(&ours).unwrap(),
+        std::fs::read(&article).unwrap(),
+        "backup --format agent-js writes what backup.js wrote"
+    );
+    // The same file told as plain JSON is refused, naming what it found.
+    let error = offline.fails(
+        &[
+            "restore",
+            "profiles",
+            "-i",
+            article.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        2,
+    );
+    assert!(error.contains("expected text, found [\"user"), "{error}");
 }
 
 #[test]

@@ -286,12 +286,12 @@ fn backup_files() {
     .unwrap();
     let path = dir.path().join("accounts.json");
     std::fs::write(&path, &lossless).unwrap();
-    read_entries(&interface, &types, &path).expect("the valid backup reads");
+    read_entries(&interface, &types, &path, None).expect("the valid backup reads");
     let article = serde_json::to_vec(&json!([[1, { "owner": "aaaaa-aa", "balance": 5, "kind": { "Checking": null }, "limits": null, "memo": null, "score": 1.0, "delta": -3 }]])).unwrap();
     let mut rng = Rng::new(4);
     for valid in [lossless, article] {
         never_panics(&path, inputs(&mut rng, &valid), |path| {
-            read_entries(&interface, &types, path).map_err(|error| error.to_string())
+            read_entries(&interface, &types, path, None).map_err(|error| error.to_string())
         });
     }
 }

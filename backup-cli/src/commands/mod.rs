@@ -42,6 +42,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             replace,
             batch_bytes,
             stop_after,
+            format,
         } => {
             let interface = interface(target, cli)?;
             let options = restore::RestoreOptions {
@@ -50,6 +51,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
                 replace: *replace,
                 batch_bytes: *batch_bytes,
                 stop_after: *stop_after,
+                format: *format,
                 json,
             };
             restore::restore(target, &interface, options)

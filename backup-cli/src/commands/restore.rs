@@ -6,7 +6,7 @@ use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
-use crate::json::{from_json, to_json, Format};
+use crate::json::{to_json, Codec, Format};
 use crate::progress;
 use crate::resume::{Resume, Start, TargetId};
 use crate::target::Target;
@@ -19,23 +19,56 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// The entries of a backup file (either format) as Candid values of the
-/// map's entry type, all checked before anything is sent.
-pub fn read_entries(interface: &Interface, types: &MapTypes, path: &Path) -> Result<Vec<IDLValue>> {
+/// A backup file read and checked against the map's types.
+pub struct BackupFile {
+    pub entries: Vec<IDLValue>,
+    /// The form the file was read in.
+    pub format: Format,
+    /// Numbers that the form holds inexactly (agent-js above 2^53), and where the first is.
+    pub lossy: Option<(u64, String)>,
+}
+
+/// The entries of a backup file (any format) as Candid values of the map's
+/// entry type, all checked before anything is sent. An array of entries is
+/// read in `format`, or, without one, in whichever of the agent-js and
+/// plain forms it is written in; a file both read differently is refused.
+pub fn read_entries(
+    interface: &Interface,
+    types: &MapTypes,
+    path: &Path,
+    format: Option<Format>,
+) -> Result<BackupFile> {
     let document = read_json(path)?;
-    let (entries, format) = match &document {
-        Value::Array(entries) => (entries, Format::Json),
-        Value::Object(object) if object.get("format").and_then(Value::as_str) == Some(LOSSLESS_FORMAT) => {
-            let entries = object.get("entries").and_then(Value::as_array).ok_or_else(|| {
-                CliError::Input(format!("{}: a lossless backup without `entries`", path.display()))
-            })?;
-            (entries, Format::Lossless)
+    let in_file =
+        |error: CliError| CliError::Input(format!("{}: {error}; nothing was sent", path.display()));
+    let (entries, forms): (_, &[Format]) = match (&document, format) {
+        (Value::Object(object), None | Some(Format::Lossless))
+            if object.get("format").and_then(Value::as_str) == Some(LOSSLESS_FORMAT) =>
+        {
+            let entries = object
+                .get("entries")
+                .and_then(Value::as_array)
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "{}: a lossless backup without `entries`",
+                        path.display()
+                    ))
+                })?;
+            (entries, &[Format::Lossless])
         }
-        _ => {
+        (Value::Array(entries), None) => (entries, &[Format::AgentJs, Format::Json]),
+        (Value::Array(entries), Some(Format::AgentJs)) => (entries, &[Format::AgentJs]),
+        (Value::Array(entries), Some(Format::Json)) => (entries, &[Format::Json]),
+        (_, format) => {
+            let expected = match format {
+                Some(Format::Lossless) => format!("a lossless file (`\"format\": \"{LOSSLESS_FORMAT}\"`)"),
+                Some(format) => format!("`[[key, value], ...]` (the {} form)", format.name()),
+                None => format!("a backup: `[[key, value], ...]` or a lossless file (`\"format\": \"{LOSSLESS_FORMAT}\"`)"),
+            };
             return Err(CliError::Input(format!(
-                "{}: expected a backup: `[[key, value], ...]` or a lossless file (`\"format\": \"{LOSSLESS_FORMAT}\"`)",
+                "{}: expected {expected}",
                 path.display()
-            )))
+            )));
         }
     };
     let TypeInner::Vec(entry_type) = interface
@@ -47,22 +80,37 @@ pub fn read_entries(interface: &Interface, types: &MapTypes, path: &Path) -> Res
             "the restore endpoint does not take a vector".into(),
         ));
     };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            from_json(
-                &interface.env,
-                &entry_type,
-                entry,
-                format,
-                &format!("entry {i}"),
-            )
-            .map_err(|error| {
-                CliError::Input(format!("{}: {error}; nothing was sent", path.display()))
-            })
+    let read = |format: Format| -> Result<BackupFile> {
+        let codec = Codec::new(&interface.env, format);
+        let entries = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| codec.from_json(&entry_type, entry, &format!("entry {i}")))
+            .collect::<Result<_>>()?;
+        let lossy =
+            (codec.lossy() > 0).then(|| (codec.lossy(), codec.first_lossy().unwrap_or_default()));
+        Ok(BackupFile {
+            entries,
+            format,
+            lossy,
         })
-        .collect()
+    };
+    match forms {
+        [only] => read(*only).map_err(in_file),
+        _ => match (read(Format::AgentJs), read(Format::Json)) {
+            (Ok(agent_js), Ok(plain)) if agent_js.entries != plain.entries => {
+                Err(CliError::Input(format!(
+                    "{}: the file reads as the agent-js form (`opt` as [] or [x]) and as plain JSON (`opt` as null or x), with different values; say which with --format agent-js or --format json. Nothing was sent",
+                    path.display()
+                )))
+            }
+            (Ok(file), _) | (Err(_), Ok(file)) => Ok(file),
+            (Err(agent_js), Err(plain)) => Err(CliError::Input(format!(
+                "{}: not a backup of this map in the agent-js form ({agent_js}) nor in plain JSON ({plain}); nothing was sent",
+                path.display()
+            ))),
+        },
+    }
 }
 
 /// Splits `entries` into `restore_<map>` arguments of at most `budget`
@@ -151,6 +199,9 @@ struct RestoreBinding {
     interface_sha256: String,
     input: PathBuf,
     input_sha256: String,
+    /// The form the file was read in.
+    #[serde(default)]
+    format: String,
     replace: bool,
 }
 
@@ -171,6 +222,8 @@ pub struct RestoreOptions<'a> {
     /// Bytes per batch; at most [`CALL_BUDGET`](super::CALL_BUDGET).
     pub batch_bytes: usize,
     pub stop_after: Option<usize>,
+    /// The file's form; `None` to tell it from the file.
+    pub format: Option<Format>,
     pub json: bool,
 }
 
@@ -259,11 +312,22 @@ pub fn restore(
         replace,
         batch_bytes,
         stop_after,
+        format,
         json,
     } = options;
     let types = interface.map(map)?;
     let bytes = std::fs::read(input).map_err(|source| CliError::io(input, source))?;
-    let entries = read_entries(interface, &types, input)?;
+    let BackupFile {
+        entries,
+        format,
+        lossy,
+    } = read_entries(interface, &types, input, format)?;
+    if let Some((n, first)) = lossy {
+        notice(json, &format!(
+            "warning: {} is in the agent-js form, whose numbers are JavaScript numbers: {n} of them are above 2^53 - 1 (the first at {first}) and may have been rounded when the file was written. They are restored as they are in the file",
+            input.display()
+        ));
+    }
     check_unique_keys(interface, &types, &entries, input)?;
     let batches = batches(
         interface,
@@ -310,6 +374,7 @@ pub fn restore(
         interface_sha256: interface.sha256.clone(),
         input: durable::absolute(input),
         input_sha256: hex::encode(Sha256::digest(&bytes)),
+        format: format.name().to_string(),
         replace,
     };
     let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(

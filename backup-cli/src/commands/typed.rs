@@ -5,7 +5,7 @@ use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
-use crate::json::{from_json, to_json, Format};
+use crate::json::{from_json, to_json, Codec, Format};
 use crate::progress;
 use crate::resume::{PartialProgress, Resume, TargetId};
 use crate::target::Target;
@@ -73,6 +73,12 @@ struct BackupProgress {
     bytes: u64,
     partial_sha256: String,
     skipped: Vec<Value>,
+    /// Numbers written so far that JavaScript does not hold exactly (agent-js form).
+    #[serde(default)]
+    lossy: u64,
+    /// The key of the first entry holding one.
+    #[serde(default)]
+    first_lossy: Option<Value>,
 }
 
 impl PartialProgress for BackupProgress {
@@ -129,7 +135,8 @@ pub fn backup(
     );
     // Resume only over a partial file whose recorded prefix is intact.
     let resumed = start.over_partial(&partial, json)?;
-    let (mut cursor, mut count, mut written, mut hasher, mut skipped) = match resumed {
+    let codec = Codec::new(env, format);
+    let (mut cursor, mut count, mut written, mut hasher, mut skipped, mut lossy) = match resumed {
         Some((progress, hasher)) => {
             let cursor = match &progress.cursor {
                 Value::Null => None,
@@ -147,9 +154,10 @@ pub fn backup(
                 progress.bytes,
                 hasher,
                 progress.skipped,
+                (progress.lossy, progress.first_lossy),
             )
         }
-        None => (None, 0, 0, Sha256::new(), Vec::new()),
+        None => (None, 0, 0, Sha256::new(), Vec::new(), (0, None)),
     };
     // Drops anything written after the last recorded page.
     let mut file = std::io::BufWriter::new(durable::open_partial(&partial, written)?);
@@ -193,12 +201,14 @@ pub fn backup(
                 .ok_or_else(|| CliError::Input("an entry without a key".into()))?;
             let value = field_by_id(pair, 1)
                 .ok_or_else(|| CliError::Input("an entry without a value".into()))?;
-            let line = json!([
-                to_json(env, &types.key, key, format)?,
-                to_json(env, &types.value, value, format)?
-            ]);
-            let mut bytes =
-                serde_json::to_vec(&line).map_err(|e| CliError::Input(e.to_string()))?;
+            let before = codec.lossy();
+            let mut bytes = codec.entry_text((&types.key, &types.value), key, value)?;
+            if codec.lossy() > before {
+                lossy.0 += codec.lossy() - before;
+                if lossy.1.is_none() {
+                    lossy.1 = Some(to_json(env, &types.key, key, Format::Lossless)?);
+                }
+            }
             bytes.push(b'\n');
             file.write_all(&bytes)
                 .map_err(|source| CliError::io(&partial, source))?;
@@ -240,6 +250,8 @@ pub fn backup(
             bytes: written,
             partial_sha256: hex::encode(hasher.clone().finalize()),
             skipped: skipped.clone(),
+            lossy: lossy.0,
+            first_lossy: lossy.1.clone(),
         };
         state.save(&binding, &progress)?;
         cursor = Some(next);
@@ -250,37 +262,44 @@ pub fn backup(
     // Assemble the file from the lines of the partial file.
     let lines =
         std::fs::read_to_string(&partial).map_err(|source| CliError::io(&partial, source))?;
-    let entries: Vec<Value> = lines
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))
-        })
-        .collect::<Result<_>>()?;
-    let document = match format {
-        Format::Json => Value::Array(entries),
-        Format::Lossless => {
-            let mut document = json!({
-                "format": LOSSLESS_FORMAT,
-                "map": map,
-                "key": types.key.to_string(),
-                "value": types.value.to_string(),
-                "entries": entries,
-            });
-            if !skipped.is_empty() {
-                // The file says itself that it is not the whole map.
-                document["skipped"] = Value::Array(skipped.clone());
-            }
-            document
+    let text = match format {
+        // What `console.log(JSON.stringify(entries))` prints.
+        Format::AgentJs => {
+            format!("[{}]\n", lines.lines().collect::<Vec<_>>().join(",")).into_bytes()
+        }
+        Format::Json | Format::Lossless => {
+            let entries: Vec<Value> = lines
+                .lines()
+                .map(|line| {
+                    serde_json::from_str(line)
+                        .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))
+                })
+                .collect::<Result<_>>()?;
+            let document = if format == Format::Json {
+                Value::Array(entries)
+            } else {
+                let mut document = json!({
+                    "format": LOSSLESS_FORMAT,
+                    "map": map,
+                    "key": types.key.to_string(),
+                    "value": types.value.to_string(),
+                    "entries": entries,
+                });
+                if !skipped.is_empty() {
+                    // The file says itself that it is not the whole map.
+                    document["skipped"] = Value::Array(skipped.clone());
+                }
+                document
+            };
+            serde_json::to_vec_pretty(&document).map_err(|e| CliError::Input(e.to_string()))?
         }
     };
-    let text = serde_json::to_vec_pretty(&document).map_err(|e| CliError::Input(e.to_string()))?;
     durable::write_atomically(output_path, &text)?;
     durable::remove(&partial)?;
     state.remove()?;
     output(
         json,
-        json!({ "map": map, "entries": count, "pages": pages, "file": output_path, "skipped": skipped }),
+        json!({ "map": map, "entries": count, "pages": pages, "file": output_path, "skipped": skipped, "inexact_numbers": lossy.0 }),
         || {
             format!(
                 "{count} entries of `{map}` in {pages} pages -> {}",
@@ -288,6 +307,15 @@ pub fn backup(
             )
         },
     );
+    if let (n @ 1.., Some(key)) = lossy {
+        notice(
+            json,
+            &format!(
+                "warning: {n} numbers in {} are not exact in JavaScript (above 2^53 - 1, beyond 64 bits, or NaN/infinite), the first in the entry with key {key}: the article's restore.js will read them rounded. `--format lossless` keeps them exact",
+                output_path.display()
+            ),
+        );
+    }
     if !skipped.is_empty() {
         let keys: Vec<String> = skipped.iter().map(Value::to_string).collect();
         return Err(CliError::Incomplete(format!(

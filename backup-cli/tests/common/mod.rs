@@ -127,7 +127,7 @@ pub fn principal(n: u32) -> String {
     candid::Principal::from_slice(&bytes).to_text()
 }
 
-/// A backup file of `n` profiles in the article's form.
+/// A backup file of `n` profiles in plain JSON (`opt` as null or the value).
 pub fn profiles_file(path: &Path, n: u32) {
     let entries: Vec<Value> = (0..n)
         .map(|i| {
@@ -150,7 +150,7 @@ pub fn entries(path: &Path) -> Value {
     }
 }
 
-/// A backup file of `n` profiles of about `size` bytes each, in the article's form.
+/// A backup file of `n` profiles of about `size` bytes each, in plain JSON.
 pub fn big_profiles_file(path: &Path, n: u32, size: usize) {
     let entries: Vec<Value> = (0..n)
         .map(|i| json!([principal(i), { "username": format!("{i}:{}", "u".repeat(size)), "email": null, "password": null, "updated_time_msecs": null }]))
