@@ -89,7 +89,7 @@ impl Case {
         let args = IDLArgs::from_bytes_with_types(
             &self.candid,
             &self.interface.env,
-            &[types.entries.clone()],
+            std::slice::from_ref(&types.entries),
         )
         .unwrap();
         let IDLValue::Vec(entries) = &args.args[0] else {
