@@ -25,30 +25,50 @@ const EXAMPLES: &str = "\
 Examples:
   # offline: the canister's wasm over a snapshot's stable memory
   ic-backup --wasm profiles.wasm --image stable_memory.bin backup profiles -o profiles.json
-  # a local replica, with a dfx identity
-  ic-backup --network local --identity default --canister bkyz2-fmaaa-aaaaa-qaaaq-cai auth list
-  # mainnet, with a PEM file
-  ic-backup --network ic --pem admin.pem --canister <id> dump -o stable_memory.dat";
+  # in a dfx or icp-cli project: its local network, its default identity, a canister by name
+  ic-backup --canister backend auth list
+  # mainnet, with a named identity (dfx's or icp-cli's) and a canister id
+  ic-backup --network ic --identity admin --canister <id> dump -o stable_memory.dat
+  # an encrypted key file, its password in a file
+  ic-backup --network https://testnet.example.org --pem admin.pem --password-file pw --canister <id> backup profiles -o p.json";
 
 #[derive(Args, Debug, Clone)]
 pub struct Connection {
-    /// `local` (http://127.0.0.1:4943, fetches the root key), `ic` (mainnet),
-    /// or the URL of a replica.
+    /// `ic` (mainnet), a URL, or a network (or icp-cli environment) of the
+    /// project the command runs in: `local` is what the project's dfx.json
+    /// or icp.yaml says, else the tool's default (dfx: 127.0.0.1:4943,
+    /// icp-cli: 127.0.0.1:8000), at the port a running replica wrote down.
     #[arg(long, global = true, default_value = "local")]
     pub network: String,
 
-    /// The canister id (live mode).
+    /// Fetch the root key from the network even where the project states it
+    /// (it is fetched from every network but mainnet anyway).
+    #[arg(long, global = true)]
+    pub fetch_root_key: bool,
+
+    /// The canister (live mode): its id, or its name in the project's
+    /// canister id files (dfx's canister_ids.json, icp-cli's mappings).
     #[arg(long, global = true)]
     pub canister: Option<String>,
 
-    /// A dfx identity by name (~/.config/dfx/identity/<name>/identity.pem) or
-    /// an icp-cli identity (~/.config/icp/identity/<name>/identity.pem).
+    /// An identity by name, from dfx's store (~/.config/dfx/identity) or
+    /// icp-cli's (its identity_list.json); `dfx:<name>` or `icp:<name>` when
+    /// both have the name. Live mode without --identity or --pem uses the
+    /// project's tool's default identity (dfx's, or icp-cli's in an icp.yaml
+    /// project).
     #[arg(long, global = true, conflicts_with = "pem")]
     pub identity: Option<String>,
 
-    /// A PEM file holding the identity's private key (Ed25519, secp256k1 or P-256).
+    /// A PEM file holding the identity's private key (Ed25519, secp256k1 or
+    /// P-256; PKCS#8 or SEC1; or an encrypted PKCS#8 key, which asks for
+    /// its password).
     #[arg(long, global = true)]
     pub pem: Option<PathBuf>,
+
+    /// The password of an encrypted identity, on the first line of this
+    /// file; without it, ic-backup asks at the terminal.
+    #[arg(long, global = true)]
+    pub password_file: Option<PathBuf>,
 
     /// Offline mode: the canister's wasm module.
     #[arg(long, global = true, requires = "image")]
@@ -176,6 +196,12 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+
+    /// Print the principal calls are made as: the identity named, else the
+    /// project's tool's default (offline without one, the fixed offline
+    /// operator). Add it to a canister's admin set with `auth add`.
+    #[command(after_help = "Example:\n  ic-backup auth add $(ic-backup --identity admin whoami)")]
+    Whoami,
 
     /// Show an image's MemoryManager layout and the StableBTreeMaps in it.
     #[command(after_help = "Example:\n  ic-backup inspect stable_memory.bin")]

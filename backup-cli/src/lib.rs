@@ -5,16 +5,17 @@ pub mod cli;
 pub mod commands;
 pub mod durable;
 pub mod error;
+pub mod identity;
 pub mod interface;
 pub mod json;
 mod progress;
+pub mod project;
 pub mod resume;
 pub mod target;
 
 use clap::Parser;
 use cli::{Cli, Connection};
 use error::{CliError, Result};
-use std::path::PathBuf;
 use target::{Live, Offline, Target};
 
 /// Parses the command line, runs the command, and exits with its code.
@@ -29,8 +30,10 @@ pub fn main() {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     // `inspect` reads a file and needs no canister.
-    if let cli::Command::Inspect { image } = &cli.command {
-        return commands::raw::inspect(image, cli.json);
+    match &cli.command {
+        cli::Command::Inspect { image } => return commands::raw::inspect(image, cli.json),
+        cli::Command::Whoami => return whoami(&cli.connection, cli.json),
+        _ => {}
     }
     let mut target = connect(&cli.connection)?;
     let result = commands::run(target.as_mut(), &cli);
@@ -53,36 +56,68 @@ fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
         )?));
     }
     let canister = connection.canister.as_deref().ok_or_else(|| {
-        CliError::Input("expected --canister <id> (live) or --wasm and --image (offline)".into())
+        CliError::Input(
+            "expected --canister <id or name> (live) or --wasm and --image (offline)".into(),
+        )
     })?;
-    let canister = candid::Principal::from_text(canister).map_err(|error| {
-        CliError::Input(format!(
-            "expected a canister id for --canister, found `{canister}`: {error}"
-        ))
-    })?;
-    let identity = identity(connection)?.ok_or_else(|| {
-        CliError::Input("expected --identity <name> or --pem <file>: the canister only answers authorized callers".into())
-    })?;
-    let (url, local) = network_url(&connection.network)?;
-    Ok(Box::new(Live::connect(&url, local, identity, canister)?))
+    let project = project()?;
+    let network = project::resolve_network(
+        &connection.network,
+        project.as_ref(),
+        &project::Homes::from_env(),
+        connection.fetch_root_key,
+    )?;
+    let canister = project::resolve_canister(canister, &connection.network, project.as_ref())?;
+    let identity = live_identity(connection, project.as_ref())?;
+    Ok(Box::new(Live::connect(&network, identity, canister)?))
 }
 
-/// The URL of `--network`, and whether it is a local replica (whose root
-/// key must be fetched).
-pub fn network_url(network: &str) -> Result<(String, bool)> {
-    match network {
-        "local" => Ok(("http://127.0.0.1:4943".into(), true)),
-        "ic" => Ok(("https://icp-api.io".into(), false)),
-        url if url.starts_with("http://") || url.starts_with("https://") => {
-            let local = url.contains("://127.0.0.1")
-                || url.contains("://localhost")
-                || url.contains("://[::1]");
-            Ok((url.to_string(), local))
-        }
-        other => Err(CliError::Input(format!(
-            "expected --network local, ic or an http(s) URL, found `{other}`"
-        ))),
+/// The dfx or icp-cli project the command runs in, if any.
+fn project() -> Result<Option<project::Project>> {
+    let cwd = std::env::current_dir()
+        .map_err(|source| CliError::io(std::path::Path::new("."), source))?;
+    project::Project::find(&cwd)
+}
+
+/// The identity of live calls: the one named, else the default identity of
+/// the project's tool (icp-cli's in an icp.yaml project, dfx's otherwise).
+fn live_identity(
+    connection: &Connection,
+    project: Option<&project::Project>,
+) -> Result<Box<dyn ic_agent::Identity>> {
+    if let Some(identity) = identity(connection)? {
+        return Ok(identity);
     }
+    let tool = match project.map(|project| project.kind) {
+        Some(project::Kind::Icp) => identity::Tool::Icp,
+        _ => identity::Tool::Dfx,
+    };
+    let password = identity::Password {
+        file: connection.password_file.clone(),
+    };
+    identity::Stores::from_env().load(None, Some(tool), &password)
+}
+
+/// `whoami`: the principal live calls are made as (offline, the same
+/// identity, or the fixed offline operator when none is named).
+fn whoami(connection: &Connection, json: bool) -> Result<()> {
+    let offline = connection.wasm.is_some();
+    let principal = match identity(connection)? {
+        Some(identity) => identity.sender().map_err(CliError::Input)?,
+        None if offline => offline_operator(),
+        None => live_identity(connection, project()?.as_ref())?
+            .sender()
+            .map_err(CliError::Input)?,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "principal": principal.to_text() })
+        );
+    } else {
+        println!("{principal}");
+    }
+    Ok(())
 }
 
 /// The principal of offline calls when no identity is given: stable across
@@ -91,43 +126,18 @@ fn offline_operator() -> candid::Principal {
     candid::Principal::self_authenticating(b"ic-backup offline operator")
 }
 
+/// The identity of `--pem` or `--identity`; `None` when neither is given.
 fn identity(connection: &Connection) -> Result<Option<Box<dyn ic_agent::Identity>>> {
-    let path = match (&connection.pem, &connection.identity) {
-        (Some(pem), _) => pem.clone(),
-        (None, Some(name)) => identity_file(name)?,
-        (None, None) => return Ok(None),
+    let password = identity::Password {
+        file: connection.password_file.clone(),
     };
-    let pem = std::fs::read(&path).map_err(|source| CliError::io(&path, source))?;
-    load_pem(&pem)
-        .map(Some)
-        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
-}
-
-fn identity_file(name: &str) -> Result<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let candidates = [
-        home.join(".config/dfx/identity")
-            .join(name)
-            .join("identity.pem"),
-        home.join(".config/icp/identity")
-            .join(name)
-            .join("identity.pem"),
-        home.join(".local/share/icp-cli/identity/keys")
-            .join(format!("{name}.pem")),
-    ];
-    candidates
-        .iter()
-        .find(|path| path.exists())
-        .cloned()
-        .ok_or_else(|| {
-            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            CliError::Input(format!(
-                "no identity `{name}`: looked for {}",
-                tried.join(", ")
-            ))
-        })
+    match (&connection.pem, &connection.identity) {
+        (Some(pem), _) => identity::load_pem_file(pem, &password).map(Some),
+        (None, Some(name)) => identity::Stores::from_env()
+            .load(Some(name), None, &password)
+            .map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// An identity from PEM bytes: Ed25519, secp256k1 or P-256, as dfx and
@@ -150,24 +160,6 @@ pub fn load_pem(pem: &[u8]) -> std::result::Result<Box<dyn ic_agent::Identity>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn networks() {
-        assert_eq!(
-            network_url("local").unwrap(),
-            ("http://127.0.0.1:4943".to_string(), true)
-        );
-        assert_eq!(
-            network_url("ic").unwrap(),
-            ("https://icp-api.io".to_string(), false)
-        );
-        assert!(network_url("http://localhost:8000").unwrap().1);
-        assert!(!network_url("https://example.org").unwrap().1);
-        assert!(network_url("mainnet")
-            .unwrap_err()
-            .to_string()
-            .contains("`mainnet`"));
-    }
 
     #[test]
     fn pem_identities() {

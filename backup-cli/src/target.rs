@@ -3,6 +3,7 @@
 
 use crate::durable;
 use crate::error::{CliError, Result};
+use crate::project::{Network, RootKey};
 use crate::resume::TargetId;
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs};
@@ -176,13 +177,14 @@ pub struct Live {
 }
 
 impl Live {
-    /// Connects to `url` as `identity`; fetches the root key for a local replica.
+    /// Connects to `network` as `identity`, with the network's root key
+    /// (fetched from it unless it is mainnet or the project states it).
     pub fn connect(
-        url: &str,
-        local: bool,
+        network: &Network,
         identity: Box<dyn ic_agent::Identity>,
         canister: Principal,
     ) -> Result<Self> {
+        let url = &network.url;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -194,10 +196,22 @@ impl Live {
             .with_boxed_identity(identity)
             .build()
             .map_err(|error| CliError::Network(format!("{url}: {error}")))?;
-        if local {
-            runtime.block_on(agent.fetch_root_key()).map_err(|error| {
-                CliError::Network(format!("fetching the root key of {url}: {error}"))
-            })?;
+        match &network.root_key {
+            RootKey::Mainnet => {}
+            RootKey::Known(key) => agent.set_root_key(key.clone()),
+            RootKey::Fetch => {
+                runtime.block_on(agent.fetch_root_key()).map_err(|error| {
+                    CliError::Network(format!(
+                        "fetching the root key of {url} (from {}): {error}{}",
+                        network.source,
+                        if url.contains(":4943") {
+                            "; if this is icp-cli's local network, it listens on 8000: run from its project, or give --network http://127.0.0.1:8000"
+                        } else {
+                            ""
+                        }
+                    ))
+                })?;
+            }
         }
         Ok(Live {
             agent,

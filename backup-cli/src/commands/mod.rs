@@ -81,6 +81,8 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
         ),
         Command::Verify { manifest } => raw::verify(target, manifest, json),
         Command::Inspect { image } => raw::inspect(image, json),
+        // Answered by `run` before any target is opened.
+        Command::Whoami => Err(CliError::Input("`whoami` needs no canister".into())),
     }
 }
 
