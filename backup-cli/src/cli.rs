@@ -23,8 +23,9 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  # offline: the canister's wasm over a snapshot's stable memory
+  # offline: the canister's wasm over a stable memory image, or a downloaded snapshot folder
   ic-backup --wasm profiles.wasm --image stable_memory.bin backup profiles -o profiles.json
+  ic-backup --snapshot ./snapshot backup profiles -o profiles.json
   # in a dfx or icp-cli project: its local network, its default identity, a canister by name
   ic-backup --canister backend auth list
   # mainnet, with a named identity (dfx's or icp-cli's) and a canister id
@@ -79,6 +80,13 @@ pub struct Connection {
     /// written back to it.
     #[arg(long, global = true, requires = "wasm")]
     pub image: Option<PathBuf>,
+
+    /// Offline mode: a snapshot folder as `dfx canister snapshot download`
+    /// or `icp canister snapshot download` wrote it (its module, gzipped or
+    /// not, over its stable memory). Changes are written back to its
+    /// stable_memory.bin and metadata.json.
+    #[arg(long, global = true, conflicts_with_all = ["wasm", "image"])]
+    pub snapshot: Option<PathBuf>,
 
     /// Offline mode: do not make the caller a controller of the canister.
     #[arg(long, global = true)]
@@ -203,8 +211,11 @@ pub enum Command {
     #[command(after_help = "Example:\n  ic-backup auth add $(ic-backup --identity admin whoami)")]
     Whoami,
 
-    /// Show an image's MemoryManager layout and the StableBTreeMaps in it.
-    #[command(after_help = "Example:\n  ic-backup inspect stable_memory.bin")]
+    /// Show an image's (or a snapshot folder's) MemoryManager layout and
+    /// the StableBTreeMaps in it.
+    #[command(
+        after_help = "Examples:\n  ic-backup inspect stable_memory.bin\n  ic-backup inspect ./snapshot"
+    )]
     Inspect { image: PathBuf },
 
     /// Compare the canister's stable memory with a dump's manifest.

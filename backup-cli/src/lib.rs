@@ -11,6 +11,7 @@ pub mod json;
 mod progress;
 pub mod project;
 pub mod resume;
+pub mod snapshot;
 pub mod target;
 
 use clap::Parser;
@@ -43,15 +44,25 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
-    if let (Some(wasm), Some(image)) = (&connection.wasm, &connection.image) {
-        let caller = match identity(connection)? {
+    let offline_caller = || -> Result<candid::Principal> {
+        Ok(match identity(connection)? {
             Some(identity) => identity.sender().map_err(CliError::Input)?,
             None => offline_operator(),
-        };
+        })
+    };
+    if let Some(dir) = &connection.snapshot {
+        let snapshot = snapshot::Snapshot::open(dir)?;
+        return Ok(Box::new(Offline::open_snapshot(
+            snapshot,
+            offline_caller()?,
+            !connection.not_controller,
+        )?));
+    }
+    if let (Some(wasm), Some(image)) = (&connection.wasm, &connection.image) {
         return Ok(Box::new(Offline::open(
             wasm,
             image,
-            caller,
+            offline_caller()?,
             !connection.not_controller,
         )?));
     }
@@ -101,7 +112,7 @@ fn live_identity(
 /// `whoami`: the principal live calls are made as (offline, the same
 /// identity, or the fixed offline operator when none is named).
 fn whoami(connection: &Connection, json: bool) -> Result<()> {
-    let offline = connection.wasm.is_some();
+    let offline = connection.wasm.is_some() || connection.snapshot.is_some();
     let principal = match identity(connection)? {
         Some(identity) => identity.sender().map_err(CliError::Input)?,
         None if offline => offline_operator(),

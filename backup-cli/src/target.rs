@@ -5,6 +5,7 @@ use crate::durable;
 use crate::error::{CliError, Result};
 use crate::project::{Network, RootKey};
 use crate::resume::TargetId;
+use crate::snapshot::Snapshot;
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs};
 use sha2::{Digest, Sha256};
@@ -57,6 +58,10 @@ pub struct Offline {
     /// The SHA-256 of the image file as it is on disk; `None` before it exists.
     digest: Option<String>,
     saved_at: Instant,
+    /// The snapshot folder the image is in, if it is one.
+    snapshot: Option<Snapshot>,
+    /// Whether this run changed the snapshot's stable memory.
+    wrote_snapshot: bool,
 }
 
 impl Offline {
@@ -65,6 +70,31 @@ impl Offline {
     /// when the file does not exist yet; the image is then created by the
     /// first checkpoint or by `finish` after an update.
     pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
+        Self::open_with(wasm, image, false, caller, controller)
+    }
+
+    /// Loads a downloaded snapshot folder's module over its stable memory.
+    pub fn open_snapshot(snapshot: Snapshot, caller: Principal, controller: bool) -> Result<Self> {
+        let mut offline = Self::open_with(
+            &snapshot.wasm(),
+            &snapshot.stable_memory(),
+            true,
+            caller,
+            controller,
+        )?;
+        offline.snapshot = Some(snapshot);
+        Ok(offline)
+    }
+
+    /// `missing_is_empty`: a missing image is an empty stable memory to
+    /// upgrade into (a snapshot's), not a canister to install.
+    fn open_with(
+        wasm: &Path,
+        image: &Path,
+        missing_is_empty: bool,
+        caller: Principal,
+        controller: bool,
+    ) -> Result<Self> {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         durable::clear_stale(image)?;
         let controllers = if controller { vec![caller] } else { Vec::new() };
@@ -72,8 +102,12 @@ impl Offline {
             controllers,
             ..InstallArgs::default()
         };
-        let (canister, changed, digest) = if image.exists() {
-            let bytes = std::fs::read(image).map_err(|source| CliError::io(image, source))?;
+        let (canister, changed, digest) = if image.exists() || missing_is_empty {
+            let bytes = if image.exists() {
+                std::fs::read(image).map_err(|source| CliError::io(image, source))?
+            } else {
+                Vec::new()
+            };
             // An image the canister's MemoryManager does not recognise would be
             // silently replaced by an empty one: refuse it before loading.
             if !bytes.is_empty() {
@@ -102,6 +136,8 @@ impl Offline {
             changed,
             digest,
             saved_at: Instant::now(),
+            snapshot: None,
+            wrote_snapshot: false,
         })
     }
 
@@ -119,6 +155,10 @@ impl Offline {
             let digest = hex::encode(Sha256::digest(bytes));
             if self.digest.as_deref() != Some(digest.as_str()) {
                 durable::write_atomically(&self.image, bytes)?;
+                if let Some(snapshot) = &mut self.snapshot {
+                    snapshot.record_stable_memory_size(bytes.len() as u64)?;
+                    self.wrote_snapshot = true;
+                }
             }
             self.digest = Some(digest);
             self.changed = false;
@@ -164,7 +204,14 @@ impl Target for Offline {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.save()
+        self.save()?;
+        if let (Some(snapshot), true) = (&self.snapshot, self.wrote_snapshot) {
+            eprintln!(
+                "warning: the stable memory of the snapshot in {} changed, its heap (wasm_memory.bin) did not: after `dfx canister snapshot upload` (or icp's) and loading the snapshot, upgrade the canister before anything else calls it, so its heap reads the new stable memory",
+                snapshot.dir.display()
+            );
+        }
+        Ok(())
     }
 }
 

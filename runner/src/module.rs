@@ -37,8 +37,38 @@ fn push_leb_u32(out: &mut Vec<u8>, value: u32) {
     backup_common::leb128::push(out, u64::from(value));
 }
 
+/// The largest module the IC installs once decompressed (100 MiB).
+pub const MAX_MODULE_BYTES: u64 = 100 << 20;
+
+/// The module itself: as the IC does, a gzip-compressed module (what dfx
+/// and icp-cli build with `gzip: true`, and what a snapshot download holds)
+/// is decompressed first.
+pub fn decompress(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, RunnerError> {
+    use std::io::Read;
+    if !wasm.starts_with(&[0x1f, 0x8b]) {
+        return Ok(std::borrow::Cow::Borrowed(wasm));
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(wasm)
+        .take(MAX_MODULE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|error| {
+            RunnerError::BadModule(format!(
+                "a gzip-compressed module that does not decompress: {error}"
+            ))
+        })?;
+    if out.len() as u64 > MAX_MODULE_BYTES {
+        return Err(RunnerError::BadModule(format!(
+            "a gzip-compressed module over {MAX_MODULE_BYTES} bytes once decompressed, the IC's limit"
+        )));
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// Checks the module and adds an export for each mutable global.
 pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
+    let wasm = decompress(wasm)?;
+    let wasm = wasm.as_ref();
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
         return Err(RunnerError::BadModule(format!(
             "expected a wasm module (magic `\\0asm`), found {} bytes starting {:02x?}",
@@ -124,7 +154,8 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
 /// The `candid:service` metadata of a module (`icp:public candid:service` or
 /// `icp:private candid:service` custom section), if it has one.
 pub fn candid_section(wasm: &[u8]) -> Option<String> {
-    for payload in Parser::new(0).parse_all(wasm) {
+    let wasm = decompress(wasm).ok()?;
+    for payload in Parser::new(0).parse_all(&wasm) {
         if let Ok(Payload::CustomSection(section)) = payload {
             if section.name().ends_with(" candid:service") {
                 return String::from_utf8(section.data().to_vec()).ok();

@@ -636,6 +636,14 @@ pub fn read_layout(path: &Path) -> Result<(Vec<u8>, Layout)> {
 }
 
 pub fn inspect(path: &Path, json: bool) -> Result<()> {
+    // A snapshot folder: its stable memory.
+    let stable;
+    let path = if path.is_dir() {
+        stable = crate::snapshot::Snapshot::open(path)?.stable_memory();
+        stable.as_path()
+    } else {
+        path
+    };
     let (image, layout) = read_layout(path)?;
     let mut memories = Vec::new();
     for memory in &layout.memories {

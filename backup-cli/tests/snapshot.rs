@@ -1,0 +1,158 @@
+//! A snapshot folder as `dfx canister snapshot download` writes it (its
+//! module gzip-compressed), used as it is by the offline commands.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// The folder of a snapshot of `offline`'s canister: metadata.json,
+/// wasm_module.bin (gzipped), wasm_memory.bin, stable_memory.bin.
+fn download(offline: &Offline, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&offline.wasm).unwrap())
+        .unwrap();
+    let module = gz.finish().unwrap();
+    let stable = std::fs::read(&offline.image).unwrap();
+    std::fs::write(dir.join("wasm_module.bin"), &module).unwrap();
+    std::fs::write(dir.join("stable_memory.bin"), &stable).unwrap();
+    std::fs::write(dir.join("wasm_memory.bin"), vec![0xa5; 65536]).unwrap();
+    let metadata = json!({
+        "source": { "TakenFromCanister": null },
+        "taken_at_timestamp": 1_764_000_000_000_000_000u64,
+        "wasm_module_size": module.len(),
+        "exported_globals": [],
+        "wasm_memory_size": 65536,
+        "stable_memory_size": stable.len(),
+        "wasm_chunk_store": [],
+        "canister_version": 3,
+        "certified_data": [],
+        "global_timer": null,
+        "on_low_wasm_memory_hook_status": null,
+    });
+    std::fs::write(
+        dir.join("metadata.json"),
+        serde_json::to_vec_pretty(&metadata).unwrap(),
+    )
+    .unwrap();
+}
+
+fn on_snapshot(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg("--snapshot")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = on_snapshot(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_downloaded_snapshot_works_as_it_is() {
+    let (offline, _) = Offline::with_profiles(60);
+    let dir = offline.path("snapshot");
+    download(&offline, &dir);
+
+    // Backups from the folder equal backups from the wasm and image.
+    let from_image = offline.path("from-image.json");
+    offline.ok(&["backup", "profiles", "-o", from_image.to_str().unwrap()]);
+    let from_snapshot = offline.path("from-snapshot.json");
+    ok(
+        &dir,
+        &["backup", "profiles", "-o", from_snapshot.to_str().unwrap()],
+    );
+    assert_eq!(entries(&from_snapshot), entries(&from_image));
+    assert!(ok(&dir, &["inspect", dir.to_str().unwrap()]).contains("entries"));
+
+    // A change goes to stable_memory.bin, and metadata.json follows, so the
+    // folder opens again (and uploads) whole.
+    let stranger = "(record { username = opt \"new\"; email = null; password = null; updated_time_msecs = null })";
+    let out = on_snapshot(
+        &dir,
+        &["--pem", &pem(&offline), "call", "set_profile", stranger],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("upgrade the canister"),
+        "the heap warning"
+    );
+    assert!(ok(&dir, &["call", "profile_count"]).contains("61 : nat64"));
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(
+        metadata["stable_memory_size"].as_u64().unwrap(),
+        std::fs::metadata(dir.join("stable_memory.bin"))
+            .unwrap()
+            .len()
+    );
+    assert_eq!(
+        metadata["canister_version"], 3,
+        "the rest of the metadata kept"
+    );
+}
+
+#[test]
+fn an_incomplete_download_is_refused_and_left_as_it_is() {
+    let (offline, _) = Offline::with_profiles(10);
+    let dir = offline.path("snapshot");
+    download(&offline, &dir);
+    let stable = std::fs::read(dir.join("stable_memory.bin")).unwrap();
+    std::fs::write(
+        dir.join("stable_memory.bin"),
+        &stable[..stable.len() - 4096],
+    )
+    .unwrap();
+    let out = on_snapshot(&dir, &["call", "clear_profiles"]);
+    assert_eq!(out.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("an incomplete download"), "{error}");
+    assert_eq!(
+        std::fs::read(dir.join("stable_memory.bin")).unwrap(),
+        &stable[..stable.len() - 4096]
+    );
+
+    let error = String::from_utf8_lossy(
+        &on_snapshot(&offline.path("nothing"), &["call", "profile_count"]).stderr,
+    )
+    .to_string();
+    assert!(error.contains("expected a snapshot folder"), "{error}");
+}
+
+#[test]
+fn a_snapshot_of_empty_stable_memory_has_no_stable_memory_file() {
+    let offline = Offline::new("profiles");
+    let dir = offline.path("snapshot");
+    // A canister that never touched stable memory: the image is empty.
+    std::fs::write(&offline.image, b"").unwrap();
+    download(&offline, &dir);
+    std::fs::remove_file(dir.join("stable_memory.bin")).unwrap();
+    assert!(ok(&dir, &["call", "profile_count"]).contains("0 : nat64"));
+    assert!(
+        !dir.join("stable_memory.bin").exists(),
+        "a query writes nothing"
+    );
+}
+
+/// A key file for calls as a non-controller with a principal of its own.
+fn pem(offline: &Offline) -> String {
+    let path = offline.path("caller.pem");
+    std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nMFMCAQEwBQYDK2VwBCIEIB5Ku8gKo4FiQy0BmL5wfXbyMyEUI9UdShH7MvjcPpTyoSMDIQDyEn9V8EOHBqRRkvbt2TfBfMxr8Q1NZ0PE4aBv6G0rUw==\n-----END PRIVATE KEY-----\n").unwrap();
+    path.to_str().unwrap().to_string()
+}
