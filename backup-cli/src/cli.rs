@@ -160,6 +160,24 @@ pub enum Command {
         stop_after: Option<usize>,
     },
 
+    /// Rewrite one map in the current layout, verified: back it up, restore
+    /// it with --replace (which starts the map again in the current
+    /// layout), back it up again and compare. For maps that
+    /// ic-stable-structures 0.5 wrote (`inspect` shows them as V1), whose
+    /// keys and values may otherwise not outgrow their slots. Resumable;
+    /// the backup is kept.
+    #[command(after_help = "Example:\n  ic-backup migrate profiles --via profiles.before.json")]
+    Migrate {
+        map: String,
+        /// The backup the map is rewritten from (default `<map>.migrate.json`);
+        /// overwritten when a migration starts, kept when it ends.
+        #[arg(long)]
+        via: Option<PathBuf>,
+        /// Stop after this many steps, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+
     /// Dump raw stable memory to an image with parallel `stable_read`
     /// queries, resumable, with a SHA-256 manifest beside it.
     #[command(after_help = "Example:\n  ic-backup dump -o stable_memory.dat --parallel 16")]

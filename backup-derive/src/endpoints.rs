@@ -6,6 +6,7 @@
 
 use crate::ast::{Input, Map};
 use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
+use crate::valid::Checked;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
@@ -133,12 +134,13 @@ impl MapMethod {
     }
 }
 
-pub fn expand(input: &Input) -> TokenStream {
+pub fn expand(input: &Input, checked: &Checked) -> TokenStream {
     let maps = input
         .maps
         .iter()
-        .filter(|map| map.attrs.skip.is_none())
-        .map(map_endpoints);
+        .zip(&checked.maps)
+        .filter(|(map, _)| map.attrs.skip.is_none())
+        .map(|(map, &id)| map_endpoints(map, input.memory_for(id)));
     let guards = guards();
     let admin = admin_endpoints();
     let raw = raw_endpoints();
@@ -158,7 +160,7 @@ fn map_marker(map: &Map) -> Ident {
 /// The `BackupMap` impl of a map: where its key and value types meet their
 /// bounds, once; its endpoints name only the marker, so a type that misses a
 /// bound is reported here, on the user's types, and nowhere else.
-fn map_impl(map: &Map) -> TokenStream {
+fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
     let p = private();
     let marker = map_marker(map);
     let name = map.static_name();
@@ -183,6 +185,10 @@ fn map_impl(map: &Map) -> TokenStream {
             type Wire = #wire;
             #codec
 
+            fn memory() -> Self::Memory {
+                #memory_expr
+            }
+
             fn with<R>(
                 f: impl ::std::ops::FnOnce(&#p::RefCell<#p::StableBTreeMap<Self::Key, Self::Value, Self::Memory>>) -> R,
             ) -> R {
@@ -192,7 +198,8 @@ fn map_impl(map: &Map) -> TokenStream {
     }
 }
 
-fn map_endpoints(map: &Map) -> TokenStream {
+/// `memory_expr` opens the map's memory.
+fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
     let p = private();
     let m = map_marker(map);
     let e = quote!(#p::endpoint);
@@ -218,7 +225,7 @@ fn map_endpoints(map: &Map) -> TokenStream {
         &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),
         quote!(() -> u64 { #e::clear::<#m>() }),
     );
-    let implementation = map_impl(map);
+    let implementation = map_impl(map, memory_expr);
     quote! {
         #implementation
         #backup

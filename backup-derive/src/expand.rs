@@ -97,7 +97,7 @@ pub fn admins_static() -> syn::Ident {
 fn expand(input: &Input, checked: &Checked) -> TokenStream {
     let statics = statics(input, checked);
     let type_checks = type_checks(input);
-    let endpoints = crate::endpoints::expand(input);
+    let endpoints = crate::endpoints::expand(input, checked);
     let image = image_access(input, checked);
     let once = once_per_crate(input);
     quote! {

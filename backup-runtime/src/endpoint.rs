@@ -33,6 +33,9 @@ pub trait BackupMap: 'static {
     /// How keys travel: `CandidKey`, or `TextKey` under `key = text`.
     type Codec: KeyCodec<Self::Key, Wire = Self::Wire>;
 
+    /// A handle on the map's memory (its header tells the map's layout).
+    fn memory() -> Self::Memory;
+
     /// Runs `f` on the map's static.
     fn with<R>(
         f: impl FnOnce(&RefCell<StableBTreeMap<Self::Key, Self::Value, Self::Memory>>) -> R,
@@ -138,7 +141,7 @@ pub fn backup_page<M: BackupMap>(after: Cursor<M>, max_bytes: Option<u64>) -> Pa
 /// `restore_<name>(entries)`: every entry checked before the map is touched.
 pub fn restore<M: BackupMap>(entries: Entries<M>) -> Result<u64, String> {
     fresh();
-    restore::check::<M::Key, M::Value, M::Codec>(entries.0)
+    restore::check::<M::Key, M::Value, M::Codec>(entries.0, v1_layout::<M>())
         .map(|checked| M::with(|map| restore::insert_all(&mut map.borrow_mut(), checked)))
         .map_err(|error| error.to_string())
 }
@@ -146,11 +149,23 @@ pub fn restore<M: BackupMap>(entries: Entries<M>) -> Result<u64, String> {
 /// `validate_<name>(entries)`: the checks of `restore_<name>`, writing nothing.
 pub fn validate<M: BackupMap>(entries: Entries<M>) -> Result<u64, String> {
     fresh();
-    restore::validate::<M::Key, M::Value, M::Codec>(entries.0).map_err(|error| error.to_string())
+    restore::validate::<M::Key, M::Value, M::Codec>(entries.0, v1_layout::<M>())
+        .map_err(|error| error.to_string())
+}
+
+/// The map's V1 layout, if ic-stable-structures 0.5 or earlier wrote it. An
+/// empty stable memory holds no map: it is not opened, so that a refused
+/// batch on a fresh canister writes nothing.
+fn v1_layout<M: BackupMap>() -> Option<restore::V1Layout> {
+    use ic_stable_structures::Memory as _;
+    if crate::memory::stable_memory().size() == 0 {
+        return None;
+    }
+    restore::V1Layout::of(&M::memory())
 }
 
 /// `clear_<name>()`.
 pub fn clear<M: BackupMap>() -> u64 {
     fresh();
-    M::with(|map| restore::clear(&mut map.borrow_mut()))
+    M::with(|map| restore::clear(&mut map.borrow_mut(), M::memory()))
 }

@@ -27,6 +27,15 @@ pub enum RestoreError {
         bytes: usize,
         max: u32,
     },
+    /// The key or value of entry `index` is larger than the map's V1 layout
+    /// holds (a map ic-stable-structures 0.5 or earlier wrote).
+    OverV1Layout {
+        index: usize,
+        key: Option<String>,
+        part: &'static str,
+        bytes: usize,
+        max: u32,
+    },
     /// Entry `index` has the same key as entry `first`: restoring both would
     /// report two entries and store one.
     DuplicateKey {
@@ -51,6 +60,11 @@ impl fmt::Display for RestoreError {
             RestoreError::OverBound { index, key, part, bytes, max } => write!(
                 f,
                 "entry {index}{}: expected a {part} of at most {max} bytes (its Storable bound), found {bytes}; nothing was restored",
+                key_note(key)
+            ),
+            RestoreError::OverV1Layout { index, key, part, bytes, max } => write!(
+                f,
+                "entry {index}{}: the {part} is {bytes} bytes, but this map is in the V1 layout that ic-stable-structures 0.5 and earlier wrote, whose {part}s hold at most {max} bytes; a larger one would corrupt the map (ic-stable-structures 0.6 and later write it past its slot). Rewrite the map in the current layout first (`ic-backup migrate <map>`: a verified backup, clear and restore); nothing was restored",
                 key_note(key)
             ),
             RestoreError::DuplicateKey { index, first, key } => write!(
@@ -85,10 +99,62 @@ fn check_bound<T: Storable>(
     Ok(())
 }
 
+/// The bounds of a map in the V1 layout (`BTR`, version 1), which
+/// ic-stable-structures 0.5 and earlier wrote: its nodes keep each key and
+/// value in a slot of the size the map was created with. Later versions
+/// read such a map, but a key or value larger than its slot, inserted into
+/// one of its old nodes, overwrites what follows: the map is corrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct V1Layout {
+    pub max_key_size: u32,
+    pub max_value_size: u32,
+}
+
+impl V1Layout {
+    /// The layout of the map in `memory`, if it is a V1 map.
+    pub fn of<M: Memory>(memory: &M) -> Option<V1Layout> {
+        if memory.size() == 0 {
+            return None;
+        }
+        let mut header = [0u8; 12];
+        memory.read(0, &mut header);
+        let u32_at = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        (header[..3] == *b"BTR" && header[3] == 1).then(|| V1Layout {
+            max_key_size: u32_at(4),
+            max_value_size: u32_at(8),
+        })
+    }
+}
+
+fn check_v1<T: Storable>(
+    value: &T,
+    max: u32,
+    index: usize,
+    key: &Option<String>,
+    part: &'static str,
+) -> Result<(), RestoreError> {
+    let bytes = value.to_bytes().len();
+    if bytes > max as usize {
+        return Err(RestoreError::OverV1Layout {
+            index,
+            key: key.clone(),
+            part,
+            bytes,
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// Converts and checks every entry of `batch` (key text, `Storable` bounds,
-/// each key once), writing nothing: the entries ready to insert, or the first
-/// entry that would be refused.
-pub fn check<K, V, C>(batch: Vec<(C::Wire, V)>) -> Result<Vec<(K, V)>, RestoreError>
+/// the slots of a V1 map, each key once), writing nothing: the entries ready
+/// to insert, or the first entry that would be refused.
+pub fn check<K, V, C>(
+    batch: Vec<(C::Wire, V)>,
+    v1: Option<V1Layout>,
+) -> Result<Vec<(K, V)>, RestoreError>
 where
     K: Storable + Ord + Clone,
     V: Storable,
@@ -101,6 +167,10 @@ where
         let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
         check_bound(&key, index, &described, "key")?;
         check_bound(&value, index, &described, "value")?;
+        if let Some(layout) = v1 {
+            check_v1(&key, layout.max_key_size, index, &described, "key")?;
+            check_v1(&value, layout.max_value_size, index, &described, "value")?;
+        }
         if let Some(&first) = seen.get(&key) {
             return Err(RestoreError::DuplicateKey {
                 index,
@@ -116,21 +186,26 @@ where
 
 /// The answer of `validate_<name>`: how many entries `restore_<name>` would
 /// insert, or why it would refuse the batch.
-pub fn validate<K, V, C>(batch: Vec<(C::Wire, V)>) -> Result<u64, RestoreError>
+pub fn validate<K, V, C>(
+    batch: Vec<(C::Wire, V)>,
+    v1: Option<V1Layout>,
+) -> Result<u64, RestoreError>
 where
     K: Storable + Ord + Clone,
     V: Storable,
     C: KeyCodec<K>,
 {
-    check::<K, V, C>(batch).map(|checked| checked.len() as u64)
+    check::<K, V, C>(batch, v1).map(|checked| checked.len() as u64)
 }
 
 /// Inserts every entry of `batch` into `map` (overwriting existing keys) and
 /// returns how many were inserted, after checking every entry first: on an
 /// error the map is untouched.
+/// `v1` is the map's layout if it is a V1 map ([`V1Layout::of`] its memory).
 pub fn restore<K, V, M, C>(
     map: &mut StableBTreeMap<K, V, M>,
     batch: Vec<(C::Wire, V)>,
+    v1: Option<V1Layout>,
 ) -> Result<u64, RestoreError>
 where
     K: Storable + Ord + Clone,
@@ -138,7 +213,7 @@ where
     M: Memory,
     C: KeyCodec<K>,
 {
-    Ok(insert_all(map, check::<K, V, C>(batch)?))
+    Ok(insert_all(map, check::<K, V, C>(batch, v1)?))
 }
 
 /// Inserts entries that [`check`] passed; returns how many. The generated
@@ -158,14 +233,16 @@ where
     count
 }
 
-/// Removes every entry of `map` and returns how many there were.
-pub fn clear<K, V, M>(map: &mut StableBTreeMap<K, V, M>) -> u64
+/// Removes every entry of `map` and returns how many there were. The map
+/// starts again in the current layout (`StableBTreeMap::new` over its
+/// memory): `clear_new` would keep a V1 map's layout and its slot bounds.
+pub fn clear<K, V, M>(map: &mut StableBTreeMap<K, V, M>, memory: M) -> u64
 where
     K: Storable + Ord + Clone,
     V: Storable,
     M: Memory,
 {
     let len = map.len();
-    map.clear_new();
+    *map = StableBTreeMap::new(memory);
     len
 }

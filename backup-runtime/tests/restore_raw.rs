@@ -24,7 +24,7 @@ fn a_batch_with_one_bad_key_changes_nothing() {
         ("2vxsx-fae-not-a-principal".to_string(), 2),
         (good, 3),
     ];
-    let error = restore::<_, _, _, TextKey>(&mut map, batch).unwrap_err();
+    let error = restore::<_, _, _, TextKey>(&mut map, batch, None).unwrap_err();
     assert!(
         matches!(error, RestoreError::BadKey { index: 1, .. }),
         "{error}"
@@ -42,17 +42,19 @@ fn a_batch_with_one_bad_key_changes_nothing() {
 
 #[test]
 fn a_good_batch_inserts_everything_and_overwrites() {
-    let mut map: StableBTreeMap<u64, u64, _> = StableBTreeMap::init(VectorMemory::default());
+    let memory = VectorMemory::default();
+    let mut map: StableBTreeMap<u64, u64, _> = StableBTreeMap::init(memory.clone());
     map.insert(1, 100);
-    let restored = restore::<_, _, _, CandidKey>(&mut map, vec![(1, 1), (2, 2), (3, 3)]).unwrap();
+    let restored =
+        restore::<_, _, _, CandidKey>(&mut map, vec![(1, 1), (2, 2), (3, 3)], None).unwrap();
     assert_eq!(restored, 3);
     assert_eq!(
         map.iter().map(|e| e.into_pair()).collect::<Vec<_>>(),
         vec![(1, 1), (2, 2), (3, 3)]
     );
-    assert_eq!(clear(&mut map), 3);
+    assert_eq!(clear(&mut map, memory.clone()), 3);
     assert!(map.is_empty());
-    assert_eq!(clear(&mut map), 0);
+    assert_eq!(clear(&mut map, memory), 0);
 }
 
 /// A value whose `Storable` bound is 4 bytes.
@@ -82,7 +84,7 @@ fn a_value_over_its_storable_bound_is_refused_before_any_insert() {
     let mut map: StableBTreeMap<u64, Tag, _> = StableBTreeMap::init(memory.clone());
     let before = snapshot(&memory);
     let batch = vec![(1, Tag("ok".into())), (2, Tag("too long".into()))];
-    let error = restore::<_, _, _, CandidKey>(&mut map, batch).unwrap_err();
+    let error = restore::<_, _, _, CandidKey>(&mut map, batch, None).unwrap_err();
     assert_eq!(
         error,
         RestoreError::OverBound {
@@ -202,4 +204,46 @@ fn digests_are_sha256_of_each_block() {
         stable_digest(&memory, u64::MAX, 1, 65536),
         Err(RawError::Overflow { .. })
     ));
+}
+
+/// A map ic-stable-structures 0.5 wrote keeps each value in a slot of the
+/// size it was created with: its header (`BTR`, version 1) says so, and a
+/// larger value is refused before anything is written.
+#[test]
+fn a_v1_map_refuses_what_its_slots_cannot_hold() {
+    use backup_runtime::restore::V1Layout;
+    let memory = VectorMemory::default();
+    memory.grow(1);
+    let mut header = b"BTR\x01".to_vec();
+    header.extend_from_slice(&32u32.to_le_bytes());
+    header.extend_from_slice(&8u32.to_le_bytes());
+    memory.write(0, &header);
+    let layout = V1Layout::of(&memory);
+    assert_eq!(
+        layout,
+        Some(V1Layout {
+            max_key_size: 32,
+            max_value_size: 8
+        })
+    );
+    let batch = vec![(1u64, "12345678".to_string()), (2, "123456789".to_string())];
+    let error =
+        backup_runtime::restore::validate::<u64, String, CandidKey>(batch, layout).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            RestoreError::OverV1Layout {
+                index: 1,
+                bytes: 9,
+                max: 8,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("ic-backup migrate"), "{error}");
+    // Current maps have no such slots.
+    let current = VectorMemory::default();
+    let _map: StableBTreeMap<u64, String, _> = StableBTreeMap::init(current.clone());
+    assert_eq!(V1Layout::of(&current), None);
 }

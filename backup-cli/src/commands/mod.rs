@@ -1,5 +1,6 @@
 //! The commands, each over a [`Target`](crate::target::Target).
 
+pub mod migrate;
 pub mod other;
 pub mod raw;
 pub mod restore;
@@ -55,6 +56,17 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
                 json,
             };
             restore::restore(target, &interface, options)
+        }
+        Command::Migrate {
+            map,
+            via,
+            stop_after,
+        } => {
+            let interface = interface(target, cli)?;
+            let via = via
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from(format!("{map}.migrate.json")));
+            migrate::migrate(target, &interface, map, &via, *stop_after, json)
         }
         Command::Dump {
             output,

@@ -649,7 +649,20 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     for memory in &layout.memories {
         let map = match layout.map_header(&image, memory.id) {
             Ok(Some(header)) => {
-                json!({ "version": header.version, "entries": header.len, "root": header.root_addr })
+                let mut map = json!({ "version": header.version, "entries": header.len, "root": header.root_addr });
+                if header.version == 1 {
+                    let u32_at = |at: usize| {
+                        u32::from_le_bytes([
+                            header.layout[at],
+                            header.layout[at + 1],
+                            header.layout[at + 2],
+                            header.layout[at + 3],
+                        ])
+                    };
+                    map["v1_slots"] =
+                        json!({ "max_key_size": u32_at(0), "max_value_size": u32_at(4) });
+                }
+                map
             }
             Ok(None) => Value::Null,
             Err(ImageError::NotAMap { found, .. }) => json!({ "not_a_map": found }),
@@ -688,6 +701,12 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
                 map if map.get("not_a_map").is_some() => {
                     format!("not a StableBTreeMap ({})", map["not_a_map"])
                 }
+                map if map.get("v1_slots").is_some() => format!(
+                    "StableBTreeMap v1, {} entries; V1 slots: keys up to {} bytes, values up to {}",
+                    map["entries"],
+                    map["v1_slots"]["max_key_size"],
+                    map["v1_slots"]["max_value_size"]
+                ),
                 map => format!(
                     "StableBTreeMap v{}, {} entries",
                     map["version"], map["entries"]
@@ -699,6 +718,24 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
                 memory["bytes"].as_u64().unwrap_or(0),
             );
             text.push_str(&format!("{id:>4}  {bytes:>10}  {buckets:>8}  {contents}\n"));
+        }
+        let v1: Vec<String> = summary["memories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|memory| memory["btreemap"].get("v1_slots").is_some())
+            .map(|memory| memory["id"].to_string())
+            .collect();
+        if !v1.is_empty() {
+            let (memories, holds) = if v1.len() == 1 {
+                ("Memory", "holds a map")
+            } else {
+                ("Memories", "hold maps")
+            };
+            text.push_str(&format!(
+                "\n{memories} {} {holds} in the V1 layout, which ic-stable-structures 0.5 and earlier wrote: each key and value has a slot of the size above. Reading and backing it up are safe, and so are writes that fit the slots (ic-backup's restore refuses any other). A larger key or value written by ic-stable-structures 0.6 or later, the canister's own updates included, overwrites what follows it: the map is corrupt. To lift the bounds, rewrite the map in the current layout: `ic-backup migrate <map>` (a verified backup, clear and restore).\n",
+                v1.join(", ")
+            ));
         }
         text.trim_end().to_string()
     });

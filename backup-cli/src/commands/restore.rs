@@ -235,7 +235,13 @@ fn entry_index(message: &str) -> Option<(usize, &str)> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     let index = rest[..digits].parse().ok()?;
-    Some((index, &rest[digits..]))
+    let rest = &rest[digits..];
+    // The client names the key itself, from the file.
+    let rest = rest
+        .strip_prefix(" (key `")
+        .and_then(|key| key.find("`)").map(|end| &key[end + 2..]))
+        .unwrap_or(rest);
+    Some((index, rest))
 }
 
 /// A file read, checked and cut into batches, ready to be sent.
@@ -540,5 +546,15 @@ mod tests {
             "{}",
             &error[..200]
         );
+    }
+
+    #[test]
+    fn a_canister_error_is_located_in_the_file_once() {
+        assert_eq!(
+            entry_index("entry 12 (key `a`b`): too big"),
+            Some((12, ": too big"))
+        );
+        assert_eq!(entry_index("entry 3: bad"), Some((3, ": bad")));
+        assert_eq!(entry_index("no entry"), None);
     }
 }
