@@ -77,24 +77,11 @@ pub struct Stores {
 impl Stores {
     /// As dfx and icp-cli find them on this machine.
     pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let home = var("HOME");
-        let dfx = var("DFX_CONFIG_ROOT")
-            .or_else(|| home.clone())
-            .map(|root| root.join(".config/dfx"));
-        let icp = match var("ICP_HOME") {
-            Some(icp_home) => Some(icp_home.join("identity")),
-            None if cfg!(target_os = "macos") => home
-                .map(|home| home.join("Library/Application Support/org.dfinity.icp-cli/identity")),
-            None => var("XDG_DATA_HOME")
-                .or_else(|| home.map(|home| home.join(".local/share")))
-                .map(|data| data.join("icp-cli/identity")),
-        };
-        Stores { dfx, icp }
+        let homes = crate::project::Homes::from_env();
+        Stores {
+            dfx: homes.dfx_config,
+            icp: homes.icp_identity,
+        }
     }
 
     /// The identity `name` (`dfx:<name>` or `icp:<name>` to say whose), or

@@ -139,13 +139,17 @@ fn is_mainnet(url: &str) -> bool {
         .any(|mainnet| host == *mainnet || host.ends_with(&format!(".{mainnet}")))
 }
 
-/// The places the tools' shared files are, from the environment.
+/// The places dfx and icp-cli keep their shared files, from the environment.
 #[derive(Clone, Debug, Default)]
 pub struct Homes {
-    /// dfx's `~/.config/dfx`.
+    /// dfx's `~/.config/dfx` (`DFX_CONFIG_ROOT` moves `~`).
     pub dfx_config: Option<PathBuf>,
     /// dfx's shared network data, `~/.local/share/dfx/network`.
     pub dfx_networks: Option<PathBuf>,
+    /// icp-cli's identity folder: `$ICP_HOME/identity`, else in the
+    /// platform's data folder (`~/.local/share/icp-cli/identity` on Linux,
+    /// `~/Library/Application Support/org.dfinity.icp-cli/identity` on macOS).
+    pub icp_identity: Option<PathBuf>,
 }
 
 impl Homes {
@@ -156,19 +160,29 @@ impl Homes {
                 .map(PathBuf::from)
         };
         let home = var("HOME");
-        let dfx_networks = if cfg!(target_os = "macos") {
+        // The platform's data folder, as the `directories` crate finds it.
+        let data = if cfg!(target_os = "macos") {
             home.as_ref()
-                .map(|home| home.join("Library/Application Support/org.dfinity.dfx/network"))
+                .map(|home| home.join("Library/Application Support"))
         } else {
-            var("XDG_DATA_HOME")
-                .or_else(|| home.as_ref().map(|home| home.join(".local/share")))
-                .map(|data| data.join("dfx/network"))
+            var("XDG_DATA_HOME").or_else(|| home.as_ref().map(|home| home.join(".local/share")))
+        };
+        let (dfx_data, icp_data) = if cfg!(target_os = "macos") {
+            ("org.dfinity.dfx", "org.dfinity.icp-cli")
+        } else {
+            ("dfx", "icp-cli")
         };
         Homes {
             dfx_config: var("DFX_CONFIG_ROOT")
-                .or(home)
+                .or_else(|| home.clone())
                 .map(|root| root.join(".config/dfx")),
-            dfx_networks,
+            dfx_networks: data
+                .as_ref()
+                .map(|data| data.join(dfx_data).join("network")),
+            icp_identity: match var("ICP_HOME") {
+                Some(icp_home) => Some(icp_home.join("identity")),
+                None => data.map(|data| data.join(icp_data).join("identity")),
+            },
         }
     }
 }
@@ -507,6 +521,7 @@ mod tests {
         let homes = Homes {
             dfx_config: Some(dir.path().join("home/.config/dfx")),
             dfx_networks: Some(dir.path().join("home/.local/share/dfx/network")),
+            icp_identity: None,
         };
         // No project: dfx's default, then its shared networks.json, then the
         // port the running replica wrote.

@@ -84,19 +84,43 @@ fn check_bound<T: Storable>(
     key: &Option<String>,
     part: &'static str,
 ) -> Result<(), RestoreError> {
-    if let Bound::Bounded { max_size, .. } = T::BOUND {
-        let bytes = value.to_bytes().len();
-        if bytes > max_size as usize {
-            return Err(RestoreError::OverBound {
-                index,
-                key: key.clone(),
-                part,
-                bytes,
-                max: max_size,
-            });
-        }
+    match T::BOUND {
+        Bound::Bounded { max_size, .. } => check_size(value, max_size, None, index, key, part),
+        Bound::Unbounded => Ok(()),
     }
-    Ok(())
+}
+
+/// Refuses `value` if its bytes pass `max`: its `Storable` bound, or the
+/// slot of a V1 map (`v1`).
+fn check_size<T: Storable>(
+    value: &T,
+    max: u32,
+    v1: Option<V1Layout>,
+    index: usize,
+    key: &Option<String>,
+    part: &'static str,
+) -> Result<(), RestoreError> {
+    let bytes = value.to_bytes().len();
+    if bytes <= max as usize {
+        return Ok(());
+    }
+    let key = key.clone();
+    Err(match v1 {
+        None => RestoreError::OverBound {
+            index,
+            key,
+            part,
+            bytes,
+            max,
+        },
+        Some(_) => RestoreError::OverV1Layout {
+            index,
+            key,
+            part,
+            bytes,
+            max,
+        },
+    })
 }
 
 /// The bounds of a map in the V1 layout (`BTR`, version 1), which
@@ -128,26 +152,6 @@ impl V1Layout {
     }
 }
 
-fn check_v1<T: Storable>(
-    value: &T,
-    max: u32,
-    index: usize,
-    key: &Option<String>,
-    part: &'static str,
-) -> Result<(), RestoreError> {
-    let bytes = value.to_bytes().len();
-    if bytes > max as usize {
-        return Err(RestoreError::OverV1Layout {
-            index,
-            key: key.clone(),
-            part,
-            bytes,
-            max,
-        });
-    }
-    Ok(())
-}
-
 /// Converts and checks every entry of `batch` (key text, `Storable` bounds,
 /// the slots of a V1 map, each key once), writing nothing: the entries ready
 /// to insert, or the first entry that would be refused.
@@ -168,8 +172,15 @@ where
         check_bound(&key, index, &described, "key")?;
         check_bound(&value, index, &described, "value")?;
         if let Some(layout) = v1 {
-            check_v1(&key, layout.max_key_size, index, &described, "key")?;
-            check_v1(&value, layout.max_value_size, index, &described, "value")?;
+            check_size(&key, layout.max_key_size, v1, index, &described, "key")?;
+            check_size(
+                &value,
+                layout.max_value_size,
+                v1,
+                index,
+                &described,
+                "value",
+            )?;
         }
         if let Some(&first) = seen.get(&key) {
             return Err(RestoreError::DuplicateKey {
