@@ -80,37 +80,69 @@ pub fn read_entries(
             "the restore endpoint does not take a vector".into(),
         ));
     };
-    let read = |format: Format| -> Result<BackupFile> {
-        let codec = Codec::new(&interface.env, format);
-        let entries = entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| codec.from_json(&entry_type, entry, &format!("entry {i}")))
-            .collect::<Result<_>>()?;
+    let path_of = |i: usize| format!("entry {i}");
+    let finish = |codec: Codec, entries: Vec<IDLValue>| {
         let lossy =
             (codec.lossy() > 0).then(|| (codec.lossy(), codec.first_lossy().unwrap_or_default()));
-        Ok(BackupFile {
+        BackupFile {
             entries,
-            format,
+            format: codec.format(),
             lossy,
-        })
+        }
     };
-    match forms {
-        [only] => read(*only).map_err(in_file),
-        _ => match (read(Format::AgentJs), read(Format::Json)) {
-            (Ok(agent_js), Ok(plain)) if agent_js.entries != plain.entries => {
-                Err(CliError::Input(format!(
-                    "{}: the file reads as the agent-js form (`opt` as [] or [x]) and as plain JSON (`opt` as null or x), with different values; say which with --format agent-js or --format json. Nothing was sent",
-                    path.display()
-                )))
-            }
-            (Ok(file), _) | (Err(_), Ok(file)) => Ok(file),
-            (Err(agent_js), Err(plain)) => Err(CliError::Input(format!(
-                "{}: not a backup of this map in the agent-js form ({agent_js}) nor in plain JSON ({plain}); nothing was sent",
-                path.display()
-            ))),
-        },
+    let read = |format: Format| -> Result<BackupFile> {
+        let codec = Codec::new(&interface.env, format);
+        let read = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| codec.from_json(&entry_type, entry, &path_of(i)))
+            .collect::<Result<_>>()?;
+        Ok(finish(codec, read))
+    };
+    if let [only] = forms {
+        return read(*only).map_err(in_file);
     }
+    // Which form: the file is read as agent-js; each entry is also read as
+    // plain JSON until that fails (at the first `opt` holding a value, in an
+    // agent-js file). A file plain JSON reads whole, with other values, is
+    // left for the user to say.
+    let agent_js = Codec::new(&interface.env, Format::AgentJs);
+    let plain = Codec::new(&interface.env, Format::Json);
+    let mut plain_reads = true;
+    let mut differs = None;
+    let mut read_entries = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        match agent_js.from_json(&entry_type, entry, &path_of(i)) {
+            Ok(value) => {
+                if plain_reads {
+                    match plain.from_json(&entry_type, entry, &path_of(i)) {
+                        Ok(other) => {
+                            if other != value {
+                                differs.get_or_insert(i);
+                            }
+                        }
+                        Err(_) => plain_reads = false,
+                    }
+                }
+                read_entries.push(value);
+            }
+            Err(not_agent_js) => {
+                return read(Format::Json).map_err(|not_plain| {
+                    CliError::Input(format!(
+                        "{}: not a backup of this map in the agent-js form ({not_agent_js}) nor in plain JSON ({not_plain}); nothing was sent",
+                        path.display()
+                    ))
+                })
+            }
+        }
+    }
+    if let (true, Some(i)) = (plain_reads, differs) {
+        return Err(CliError::Input(format!(
+            "{}: the file reads as the agent-js form (`opt` as [] or [x]) and as plain JSON (`opt` as null or x), with different values from entry {i} on; say which with --format agent-js or --format json. Nothing was sent",
+            path.display()
+        )));
+    }
+    Ok(finish(agent_js, read_entries))
 }
 
 /// Splits `entries` into `restore_<map>` arguments of at most `budget`
