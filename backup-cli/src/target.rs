@@ -98,8 +98,10 @@ impl Offline {
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         durable::clear_stale(image)?;
         let controllers = if controller { vec![caller] } else { Vec::new() };
+        // The operator installs: `canister_init` and the upgrade hooks run as them.
         let args = InstallArgs {
             controllers,
+            installer: Some(caller),
             ..InstallArgs::default()
         };
         let (canister, changed, digest) = if image.exists() || missing_is_empty {

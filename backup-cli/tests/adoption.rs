@@ -253,3 +253,23 @@ fn migrate_rewrites_the_map_in_the_current_layout_verified_and_resumable() {
     );
     assert_eq!(entries(&after).as_array().unwrap().len(), 43);
 }
+
+/// As on the IC, `canister_init` runs as the principal that installs: the
+/// article's canister makes its installer the admin.
+#[test]
+fn the_operator_who_installs_offline_is_the_installer() {
+    let adopted = Adopted {
+        offline: Offline::new("profiles"),
+        old_wasm: wasm("v1_fixture"),
+    };
+    let pem = adopted.offline.path("operator.pem");
+    std::fs::write(&pem, PEM).unwrap();
+    let pem = pem.to_str().unwrap();
+    let operator = adopted.offline.ok(&["--pem", pem, "whoami"]);
+    let admins = adopted.old_ok(&["--pem", pem, "call", "get_authorized"]);
+    assert!(admins.contains(operator.trim()), "{admins}");
+    assert!(
+        !admins.contains("2vxsx-fae"),
+        "not the anonymous principal: {admins}"
+    );
+}

@@ -61,6 +61,11 @@ pub struct CallResult {
 pub struct InstallArgs {
     /// The controllers, who always pass `ic0.is_controller`.
     pub controllers: Vec<Principal>,
+    /// Who installs (and later upgrades) the canister: the caller of
+    /// `canister_init` and of the upgrade hooks, as on the IC. By default
+    /// the first controller (on the IC the installer is a controller), or
+    /// the anonymous principal when there is none.
+    pub installer: Option<Principal>,
     /// The canister's own id.
     pub canister_id: Principal,
     /// The argument of `canister_init` (or of `canister_post_upgrade` when
@@ -76,6 +81,7 @@ impl Default for InstallArgs {
     fn default() -> Self {
         InstallArgs {
             controllers: Vec::new(),
+            installer: None,
             // rrkah-fqaaa-aaaaa-aaaaq-cai, the first canister id of a local replica.
             canister_id: Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 1, 1]),
             arg: b"DIDL\x00\x00".to_vec(),
@@ -114,6 +120,8 @@ pub struct Canister {
     saved: HeapSnapshot,
     /// The module's `candid:service` metadata, if any.
     candid_section: Option<String>,
+    /// The caller of the lifecycle hooks.
+    installer: Principal,
 }
 
 impl Canister {
@@ -165,6 +173,10 @@ impl Canister {
         stable: Vec<u8>,
         entry: Entry,
     ) -> Result<Canister, RunnerError> {
+        let installer = args
+            .installer
+            .or_else(|| args.controllers.first().copied())
+            .unwrap_or_else(Principal::anonymous);
         let mut config = Config::default();
         config.consume_fuel(true);
         let engine = Engine::new(&config);
@@ -191,6 +203,7 @@ impl Canister {
             limits: args.limits,
             saved: HeapSnapshot::default(),
             candid_section: crate::module::candid_section(wasm),
+            installer,
         };
         let (stage, export) = match entry {
             Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
@@ -215,11 +228,31 @@ impl Canister {
         self.call(Entry::Update, caller, method, arg)
     }
 
-    /// Upgrades to `wasm`: `canister_pre_upgrade` on the old module, then the
-    /// new module on an empty heap and the same stable memory, then
-    /// `canister_post_upgrade(arg)`. If any step fails, the canister is as it
-    /// was before.
+    /// Upgrades to `wasm` as the installer: `canister_pre_upgrade` on the
+    /// old module, then the new module on an empty heap and the same stable
+    /// memory, then `canister_post_upgrade(arg)`. If any step fails, the
+    /// canister is as it was before.
     pub fn upgrade(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
+        self.upgrade_as(self.installer, wasm, arg)
+    }
+
+    /// [`Canister::upgrade`] by `caller`, who runs the hooks (and installs
+    /// later upgrades).
+    pub fn upgrade_as(
+        &mut self,
+        caller: Principal,
+        wasm: &[u8],
+        arg: &[u8],
+    ) -> Result<(), RunnerError> {
+        let installer = std::mem::replace(&mut self.installer, caller);
+        let result = self.upgrade_steps(wasm, arg);
+        if result.is_err() {
+            self.installer = installer;
+        }
+        result
+    }
+
+    fn upgrade_steps(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
         let heap = self.snapshot();
         let (old_instance, old_globals, old_memory) = (
             self.instance,
@@ -425,7 +458,7 @@ impl Canister {
         let run = Run {
             entry,
             method: export,
-            caller: Principal::anonymous(),
+            caller: self.installer,
             arg,
             reply_limit: 0,
             instructions: self.limits.upgrade_instructions,

@@ -228,3 +228,65 @@ fn bad_modules_and_images_are_clear_errors() {
         "{error}"
     );
 }
+
+/// Remembers who ran its last lifecycle hook.
+const HOOKS: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_caller_size" (func $caller_size (result i32)))
+  (import "ic0" "msg_caller_copy" (func $caller_copy (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (func $remember
+    (i32.store (i32.const 0) (call $caller_size))
+    (call $caller_copy (i32.const 4) (i32.const 0) (call $caller_size)))
+  (func (export "canister_init") (call $remember))
+  (func (export "canister_post_upgrade") (call $remember))
+  (func (export "canister_query hook_caller")
+    (call $append (i32.const 4) (i32.load (i32.const 0)))
+    (call $reply))
+)
+"#;
+
+#[test]
+fn init_and_upgrade_hooks_run_as_the_installer() {
+    let wasm = wat::parse_str(HOOKS).unwrap();
+    let hook_caller = |canister: &mut Canister| {
+        Principal::from_slice(
+            &canister
+                .query(principal(9), "hook_caller", &[])
+                .result
+                .unwrap(),
+        )
+    };
+    // By default the first controller installs.
+    let mut canister = Canister::install(
+        &wasm,
+        InstallArgs {
+            controllers: vec![principal(1), principal(2)],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(hook_caller(&mut canister), principal(1));
+    canister.upgrade(&wasm, &[]).unwrap();
+    assert_eq!(
+        hook_caller(&mut canister),
+        principal(1),
+        "upgraded by the installer"
+    );
+    canister.upgrade_as(principal(2), &wasm, &[]).unwrap();
+    assert_eq!(hook_caller(&mut canister), principal(2));
+
+    // Named explicitly, over an image.
+    let mut canister = Canister::from_image(
+        &wasm,
+        Vec::new(),
+        InstallArgs {
+            installer: Some(principal(3)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(hook_caller(&mut canister), principal(3));
+}
