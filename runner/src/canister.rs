@@ -2,8 +2,9 @@
 //! and its stable memory image.
 
 use crate::error::RunnerError;
-use crate::host::{self, Entry, Env, Message, Response};
+use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
 use crate::limits::Limits;
+use crate::management::{self, Change, Mode, Randomness};
 use crate::module::{global_export_name, prepare};
 use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
@@ -75,6 +76,9 @@ pub struct InstallArgs {
     pub limits: Limits,
     /// Echo the canister's `debug_print` to standard error.
     pub echo_debug: bool,
+    /// The seed of the management canister's `raw_rand`: the same seed
+    /// gives the same random bytes, run after run.
+    pub seed: u64,
 }
 
 impl Default for InstallArgs {
@@ -87,6 +91,7 @@ impl Default for InstallArgs {
             arg: b"DIDL\x00\x00".to_vec(),
             limits: Limits::default(),
             echo_debug: std::env::var_os("RUNNER_DEBUG").is_some(),
+            seed: 0,
         }
     }
 }
@@ -99,6 +104,10 @@ struct Run<'a> {
     arg: &'a [u8],
     reply_limit: usize,
     instructions: u64,
+    /// In a reject callback: the reject it got.
+    reject: Option<(u32, String)>,
+    /// The call context was already answered by an earlier message.
+    context_replied: bool,
 }
 
 /// The heap of an instance: linear memory and mutable globals.
@@ -122,6 +131,11 @@ pub struct Canister {
     candid_section: Option<String>,
     /// The caller of the lifecycle hooks.
     installer: Principal,
+    /// SHA-256 of the installed module, as given.
+    module_hash: [u8; 32],
+    /// Creation and code deployments, for `canister_info`.
+    history: Vec<Change>,
+    randomness: Randomness,
 }
 
 impl Canister {
@@ -191,6 +205,8 @@ impl Canister {
             memory: None,
             log: Vec::new(),
             echo_debug: args.echo_debug,
+            building: None,
+            performed: Vec::new(),
         };
         let mut store = Store::new(&engine, env);
         let (instance, mutable_globals) =
@@ -204,7 +220,22 @@ impl Canister {
             saved: HeapSnapshot::default(),
             candid_section: crate::module::candid_section(wasm),
             installer,
+            module_hash: sha256(wasm),
+            history: Vec::new(),
+            randomness: Randomness::new(args.seed),
         };
+        let now = canister.store.data().time_nanos;
+        let controllers = canister.store.data().controllers.clone();
+        canister
+            .history
+            .push(Change::creation(now, installer, &controllers));
+        canister.history.push(Change::deployment(
+            now,
+            0,
+            installer,
+            Mode::install,
+            canister.module_hash,
+        ));
         let (stage, export) = match entry {
             Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
             _ => ("canister_init", "canister_init"),
@@ -265,6 +296,15 @@ impl Canister {
                 self.store.data_mut().stable.commit();
                 self.store.data_mut().version += 1;
                 self.candid_section = crate::module::candid_section(wasm);
+                self.module_hash = sha256(wasm);
+                let (now, version) = (self.store.data().time_nanos, self.store.data().version);
+                self.history.push(Change::deployment(
+                    now,
+                    version,
+                    self.installer,
+                    Mode::upgrade,
+                    self.module_hash,
+                ));
                 Ok(())
             }
             Err(error) => {
@@ -420,33 +460,183 @@ impl Canister {
             arg,
             reply_limit,
             instructions: limit,
+            reject: None,
+            context_replied: false,
         };
         let outcome = self.execute(run, |store| function.call(store, &[], &mut []));
         stats.instructions = outcome.1;
-        let (result, keep) = match outcome.0 {
-            Err(message) => (reject(RejectCode::CanisterError, message), false),
-            Ok(Some(Response::Reply(bytes))) => {
-                stats.bytes_out = bytes.len();
-                (Ok(bytes), true)
-            }
-            Ok(Some(Response::Reject(message))) => {
-                (reject(RejectCode::CanisterReject, message), true)
-            }
-            Ok(None) => (
-                reject(
-                    RejectCode::CanisterError,
-                    format!("the canister did not reply to `{method}`"),
-                ),
-                true,
-            ),
-        };
-        if entry == Entry::Query || !keep {
+        let kept = outcome.0.is_ok() && entry != Entry::Query;
+        let performed = std::mem::take(&mut self.store.data_mut().performed);
+        if kept {
+            self.store.data_mut().stable.commit();
+        } else {
             self.restore_saved_heap();
             self.store.data_mut().stable.rollback();
-        } else {
-            self.store.data_mut().stable.commit();
         }
+        let mut response = match outcome.0 {
+            Err(message) => {
+                return CallResult {
+                    result: reject(RejectCode::CanisterError, message),
+                    stats,
+                }
+            }
+            Ok(response) => response,
+        };
+        // The message's state is committed (as at an `await`); the calls it
+        // performed are delivered, and their callbacks run, one message each.
+        if kept {
+            stats.instructions += self.deliver(caller, reply_limit, performed, &mut response);
+        }
+        let result = match response {
+            Some(Response::Reply(bytes)) => {
+                stats.bytes_out = bytes.len();
+                Ok(bytes)
+            }
+            Some(Response::Reject(message)) => reject(RejectCode::CanisterReject, message),
+            None => reject(
+                RejectCode::CanisterError,
+                format!("the canister did not reply to `{method}`"),
+            ),
+        };
         CallResult { result, stats }
+    }
+
+    /// Delivers `calls` and runs their callbacks (and the calls those make)
+    /// in the call context of `caller`, whose answer, once given, goes to
+    /// `response`. Returns the instructions the callbacks used.
+    fn deliver(
+        &mut self,
+        caller: Principal,
+        reply_limit: usize,
+        calls: Vec<OutgoingCall>,
+        response: &mut Option<Response>,
+    ) -> u64 {
+        let mut used = 0;
+        let mut queue: std::collections::VecDeque<OutgoingCall> = calls.into();
+        while let Some(call) = queue.pop_front() {
+            let outcome = self.answer(&call);
+            let (entry, arg, rejected, callback) = match outcome {
+                Ok(reply) => (Entry::ReplyCallback, reply, None, call.reply),
+                Err((code, message)) => (
+                    Entry::RejectCallback,
+                    Vec::new(),
+                    Some((code as u32, message)),
+                    call.reject,
+                ),
+            };
+            let run = Run {
+                entry,
+                method: "",
+                caller,
+                arg: &arg,
+                reply_limit,
+                instructions: self.limits.update_instructions,
+                reject: rejected,
+                context_replied: response.is_some(),
+            };
+            match self.run_callback(run, callback) {
+                (Ok(answer), spent) => {
+                    used += spent;
+                    if response.is_none() {
+                        *response = answer;
+                    }
+                    queue.extend(std::mem::take(&mut self.store.data_mut().performed));
+                }
+                (Err(_), spent) => {
+                    used += spent;
+                    if let Some(cleanup) = call.cleanup {
+                        let run = Run {
+                            entry: Entry::Cleanup,
+                            method: "",
+                            caller,
+                            arg: &[],
+                            reply_limit: 0,
+                            instructions: self.limits.update_instructions,
+                            reject: None,
+                            context_replied: true,
+                        };
+                        used += self.run_callback(run, cleanup).1;
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    /// The answer to a call the canister made: the management canister's,
+    /// its own (a call to itself runs as an update), or, as the IC answers
+    /// for a canister that does not exist, a reject.
+    fn answer(&mut self, call: &OutgoingCall) -> Result<Vec<u8>, (RejectCode, String)> {
+        let own_id = self.store.data().canister_id;
+        if call.callee == Principal::management_canister() {
+            let heap_bytes = self
+                .store
+                .data()
+                .memory
+                .map_or(0, |memory| memory.data(&self.store).len() as u64);
+            let data = self.store.data();
+            let view = management::View {
+                canister_id: own_id,
+                controllers: &data.controllers,
+                module_hash: self.module_hash,
+                stable_bytes: data.stable.bytes().len() as u64,
+                heap_bytes,
+                history: &self.history,
+            };
+            return management::call(&view, &mut self.randomness, own_id, &call.method, &call.arg);
+        }
+        if call.callee == own_id {
+            return self
+                .update(own_id, &call.method, &call.arg)
+                .result
+                .map_err(|reject| (reject.code, reject.message));
+        }
+        Err((
+            RejectCode::DestinationInvalid,
+            format!("Canister {} not found", call.callee),
+        ))
+    }
+
+    /// Runs one callback (`fun(env)` from the module's table) as its own
+    /// message: kept if it returns, rolled back (with any calls it made)
+    /// if it traps.
+    fn run_callback(
+        &mut self,
+        run: Run<'_>,
+        callback: Callback,
+    ) -> (Result<Option<Response>, String>, u64) {
+        self.save_heap();
+        self.store.data_mut().stable.begin();
+        self.store.data_mut().time_nanos += 1_000_000;
+        let table = self
+            .instance
+            .get_table(&self.store, crate::module::TABLE_EXPORT);
+        let outcome = self.execute(run, |store| {
+            let table = table.ok_or_else(|| {
+                wasmi::Error::new("a callback, but the module has no function table")
+            })?;
+            let function = table
+                .get(&*store, u64::from(callback.fun))
+                .and_then(|value| match value {
+                    wasmi::Ref::Func(wasmi::Nullable::Val(function)) => Some(function),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    wasmi::Error::new(format!(
+                        "the callback {} is not a function of the table",
+                        callback.fun
+                    ))
+                })?;
+            function.call(store, &[Val::I32(callback.env as i32)], &mut [])
+        });
+        if outcome.0.is_ok() {
+            self.store.data_mut().stable.commit();
+        } else {
+            self.restore_saved_heap();
+            self.store.data_mut().stable.rollback();
+            self.store.data_mut().performed.clear();
+        }
+        outcome
     }
 
     /// Runs `canister_init`, `canister_pre_upgrade` or `canister_post_upgrade`
@@ -462,6 +652,8 @@ impl Canister {
             arg,
             reply_limit: 0,
             instructions: self.limits.upgrade_instructions,
+            reject: None,
+            context_replied: false,
         };
         self.execute(run, |store| function.call(store, &[], &mut []))
             .0
@@ -486,6 +678,8 @@ impl Canister {
             reply_limit: run.reply_limit,
             response: None,
             fuel_at_start: limit,
+            reject: run.reject,
+            context_replied: run.context_replied,
         });
         let result = fuel_set.map_err(|error| error.to_string()).and_then(|()| {
             call(&mut self.store).map_err(|error| match error.as_trap_code() {
@@ -497,6 +691,8 @@ impl Canister {
         });
         let used = limit.saturating_sub(self.store.get_fuel().unwrap_or(0));
         let message = self.store.data_mut().message.take();
+        // A call built and not performed goes nowhere.
+        self.store.data_mut().building = None;
         (result.map(|()| message.and_then(|m| m.response)), used)
     }
 
@@ -579,4 +775,9 @@ fn instantiate(
         .ok_or_else(|| RunnerError::MissingExport("its linear memory as `memory`".into()))?;
     store.data_mut().memory = Some(memory);
     Ok((instance, prepared.mutable_globals))
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }

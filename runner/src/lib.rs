@@ -37,6 +37,7 @@ mod canister;
 mod error;
 mod host;
 mod limits;
+mod management;
 mod module;
 mod stable;
 

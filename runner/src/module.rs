@@ -65,7 +65,12 @@ pub fn decompress(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, RunnerError
     Ok(std::borrow::Cow::Owned(out))
 }
 
-/// Checks the module and adds an export for each mutable global.
+/// The export the runner adds for the module's function table, through
+/// which it calls the callbacks of inter-canister calls.
+pub const TABLE_EXPORT: &str = "canister_runner table";
+
+/// Checks the module and adds an export for each mutable global, and one
+/// for its function table.
 pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     let wasm = decompress(wasm)?;
     let wasm = wasm.as_ref();
@@ -78,12 +83,16 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     }
     let mut mutable_globals = Vec::new();
     let mut global_index = 0u32;
+    let mut has_table = false;
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(|error| RunnerError::BadModule(error.to_string()))? {
             Payload::ImportSection(imports) => {
                 for import in imports {
                     let import =
                         import.map_err(|error| RunnerError::BadModule(error.to_string()))?;
+                    if let TypeRef::Table(_) = import.ty {
+                        has_table = true;
+                    }
                     if let TypeRef::Global(ty) = import.ty {
                         if ty.mutable {
                             mutable_globals.push(global_index);
@@ -92,6 +101,7 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
                     }
                 }
             }
+            Payload::TableSection(tables) => has_table |= tables.count() > 0,
             Payload::GlobalSection(globals) => {
                 for global in globals {
                     let global =
@@ -126,8 +136,18 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
         let mut inner = 0;
         let count = read_leb_u32(content, &mut inner)?;
         let mut section = Vec::with_capacity(content.len() + 40 * mutable_globals.len());
-        push_leb_u32(&mut section, count + mutable_globals.len() as u32);
+        push_leb_u32(
+            &mut section,
+            count + mutable_globals.len() as u32 + u32::from(has_table),
+        );
         section.extend_from_slice(&content[inner..]);
+        // Callbacks of inter-canister calls are entries of table 0.
+        if has_table {
+            push_leb_u32(&mut section, TABLE_EXPORT.len() as u32);
+            section.extend_from_slice(TABLE_EXPORT.as_bytes());
+            section.push(0x01);
+            push_leb_u32(&mut section, 0);
+        }
         for &index in &mutable_globals {
             let name = global_export_name(index);
             push_leb_u32(&mut section, name.len() as u32);

@@ -15,7 +15,7 @@ const COUNTER: &str = r#"
   (import "ic0" "stable64_grow" (func $stable_grow (param i64) (result i64)))
   (import "ic0" "stable64_read" (func $stable_read (param i64 i64 i64)))
   (import "ic0" "stable64_write" (func $stable_write (param i64 i64 i64)))
-  (import "ic0" "call_perform" (func $call_perform (result i32)))
+  (import "ic0" "cost_call" (func $cost_call (param i64 i64 i32)))
   (memory (export "memory") 1)
   (global $count (mut i32) (i32.const 0))
   (data (i32.const 100) "boom")
@@ -51,7 +51,9 @@ const COUNTER: &str = r#"
     (call $append (i32.const 0) (i32.const 3200000))
     (call $reply))
   (func (export "canister_update no_reply") (call $bump))
-  (func (export "canister_update call_out") (drop (call $call_perform)) (call $report))
+  (func (export "canister_update call_out")
+    (call $cost_call (i64.const 0) (i64.const 0) (i32.const 0))
+    (call $report))
 )
 "#;
 
@@ -168,9 +170,7 @@ fn an_unimplemented_import_loads_and_traps_with_its_name_when_called() {
         .result
         .unwrap_err();
     assert!(
-        reject
-            .message
-            .contains("ic0.call_perform is not implemented"),
+        reject.message.contains("ic0.cost_call is not implemented"),
         "{reject}"
     );
     assert_eq!(counters(&mut canister), [0, 0, 0]);
@@ -289,4 +289,142 @@ fn init_and_upgrade_hooks_run_as_the_installer() {
     )
     .unwrap();
     assert_eq!(hook_caller(&mut canister), principal(3));
+}
+
+/// Calls out: to the management canister's `raw_rand`, to a canister that
+/// does not exist, from a query; callbacks that reply, report a reject, or
+/// trap (and a cleanup that counts). Memory: 100 = reply callbacks that
+/// returned, 104 = the cleanups' sum of `env`, 108 = set before the await.
+const CALLER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "msg_reject_code" (func $reject_code (result i32)))
+  (import "ic0" "msg_reject_msg_size" (func $reject_size (result i32)))
+  (import "ic0" "msg_reject_msg_copy" (func $reject_copy (param i32 i32 i32)))
+  (import "ic0" "call_new" (func $call_new (param i32 i32 i32 i32 i32 i32 i32 i32)))
+  (import "ic0" "call_data_append" (func $call_data (param i32 i32)))
+  (import "ic0" "call_on_cleanup" (func $on_cleanup (param i32 i32)))
+  (import "ic0" "call_perform" (func $perform (result i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (memory (export "memory") 1)
+  (table 4 funcref)
+  (elem (i32.const 0) $replied $rejected $replied_then_trap $cleanup)
+  (data (i32.const 0) "raw_rand")
+  (data (i32.const 16) "DIDL\00\00")
+  (data (i32.const 32) "\01\02\03")
+  (data (i32.const 40) "boom")
+
+  (func $call (param $callee i32) (param $callee_size i32) (param $on_reply i32)
+    (call $call_new (local.get $callee) (local.get $callee_size) (i32.const 0) (i32.const 8)
+      (local.get $on_reply) (i32.const 7) (i32.const 1) (i32.const 7))
+    (call $call_data (i32.const 16) (i32.const 6))
+    (call $on_cleanup (i32.const 3) (i32.const 7))
+    (drop (call $perform)))
+
+  (func (export "canister_update rand")
+    (i32.store (i32.const 108) (i32.const 1))
+    (call $call (i32.const 0) (i32.const 0) (i32.const 0)))
+  (func (export "canister_update missing") (call $call (i32.const 32) (i32.const 3) (i32.const 0)))
+  (func (export "canister_update rand_then_trap")
+    (i32.store (i32.const 108) (i32.const 1))
+    (call $call (i32.const 0) (i32.const 0) (i32.const 2)))
+  (func (export "canister_query from_query") (call $call (i32.const 0) (i32.const 0) (i32.const 0)) (call $reply))
+  (func (export "canister_query state") (call $append (i32.const 100) (i32.const 12)) (call $reply))
+
+  (func $replied (param $env i32)
+    (i32.store (i32.const 100) (i32.add (i32.load (i32.const 100)) (i32.const 1)))
+    (call $arg_copy (i32.const 200) (i32.const 0) (call $arg_size))
+    (call $append (i32.const 200) (call $arg_size))
+    (call $reply))
+  (func $rejected (param $env i32)
+    (i32.store8 (i32.const 300) (call $reject_code))
+    (call $reject_copy (i32.const 301) (i32.const 0) (call $reject_size))
+    (call $append (i32.const 300) (i32.add (i32.const 1) (call $reject_size)))
+    (call $reply))
+  (func $replied_then_trap (param $env i32)
+    (i32.store (i32.const 100) (i32.const 99))
+    (call $trap (i32.const 40) (i32.const 4)))
+  (func $cleanup (param $env i32)
+    (i32.store (i32.const 104) (i32.add (i32.load (i32.const 104)) (local.get $env))))
+)
+"#;
+
+fn caller_canister(seed: u64) -> Canister {
+    Canister::install(
+        &wat::parse_str(CALLER).unwrap(),
+        InstallArgs {
+            controllers: vec![principal(1)],
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn state(canister: &mut Canister) -> [u32; 3] {
+    let reply = canister.query(principal(1), "state", &[]).result.unwrap();
+    let word = |i: usize| u32::from_le_bytes(reply[i * 4..i * 4 + 4].try_into().unwrap());
+    [word(0), word(1), word(2)]
+}
+
+#[test]
+fn raw_rand_answers_in_the_reply_callback_reproducibly_from_its_seed() {
+    let draw = |seed: u64| {
+        let mut canister = caller_canister(seed);
+        let first = canister.update(principal(2), "rand", &[]).result.unwrap();
+        let second = canister.update(principal(2), "rand", &[]).result.unwrap();
+        assert_eq!(state(&mut canister), [2, 0, 1]);
+        let first: Vec<u8> = candid::decode_one(&first).unwrap();
+        let second: Vec<u8> = candid::decode_one(&second).unwrap();
+        assert_eq!(first.len(), 32);
+        assert_ne!(first, second, "each draw is new");
+        first
+    };
+    assert_eq!(draw(7), draw(7), "the same seed, the same bytes");
+    assert_ne!(draw(7), draw(8));
+}
+
+#[test]
+fn a_call_to_a_canister_that_does_not_exist_is_rejected_with_the_ic_code() {
+    let mut canister = caller_canister(0);
+    let reply = canister
+        .update(principal(2), "missing", &[])
+        .result
+        .unwrap();
+    assert_eq!(
+        reply[0],
+        RejectCode::DestinationInvalid as u8,
+        "reject code 3"
+    );
+    let message = String::from_utf8_lossy(&reply[1..]).to_string();
+    let callee = Principal::from_slice(&[1, 2, 3]);
+    assert_eq!(message, format!("Canister {callee} not found"));
+}
+
+#[test]
+fn the_state_at_the_await_is_kept_when_the_callback_traps_and_cleanup_runs() {
+    let mut canister = caller_canister(0);
+    let reject = canister
+        .update(principal(2), "rand_then_trap", &[])
+        .result
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::CanisterError);
+    assert!(reject.message.contains("did not reply"), "{reject}");
+    // 108 written before the await is kept; the callback's 99 is undone;
+    // the cleanup ran with its env, 7.
+    assert_eq!(state(&mut canister), [0, 7, 1]);
+}
+
+#[test]
+fn a_query_cannot_call() {
+    let mut canister = caller_canister(0);
+    let reject = canister
+        .query(principal(2), "from_query", &[])
+        .result
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::CanisterError);
+    assert!(reject.message.contains("call_new"), "{reject}");
 }

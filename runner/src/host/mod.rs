@@ -6,15 +6,21 @@
 //! it) in its own module: [`message`], [`stable`], [`system`], [`debug`].
 //! What the runner implements is read off those tables, nowhere else.
 
+mod call;
 mod debug;
 mod message;
 mod stable;
 mod system;
 
+pub use call::{Callback, OutgoingCall};
+
 use crate::stable::StableMemory;
 use candid::Principal;
 use wasmi::errors::LinkerError;
 use wasmi::{Caller, Error, ExternType, Linker, Module, Val};
+
+/// The cycle balance every canister reports: the runner keeps no cycles.
+pub const CYCLE_BALANCE: u128 = 100_000_000_000_000;
 
 /// Which entry point is running: the system API differs between them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,15 +30,36 @@ pub enum Entry {
     PostUpgrade,
     Update,
     Query,
+    /// The reply callback of a call the canister made.
+    ReplyCallback,
+    /// The reject callback of a call the canister made.
+    RejectCallback,
+    /// The cleanup callback, after a callback trapped.
+    Cleanup,
 }
 
 impl Entry {
     fn can_reply(self) -> bool {
-        matches!(self, Entry::Update | Entry::Query)
+        matches!(
+            self,
+            Entry::Update | Entry::Query | Entry::ReplyCallback | Entry::RejectCallback
+        )
     }
 
     fn has_argument(self) -> bool {
-        !matches!(self, Entry::PreUpgrade)
+        !matches!(
+            self,
+            Entry::PreUpgrade | Entry::RejectCallback | Entry::Cleanup
+        )
+    }
+
+    /// Only updates and their callbacks make calls (not queries, which
+    /// are not replicated, nor the lifecycle hooks or cleanup).
+    fn can_call(self) -> bool {
+        matches!(
+            self,
+            Entry::Update | Entry::ReplyCallback | Entry::RejectCallback
+        )
     }
 }
 
@@ -53,6 +80,10 @@ pub struct Message {
     pub reply_limit: usize,
     pub response: Option<Response>,
     pub fuel_at_start: u64,
+    /// In a reject callback: the reject code and message.
+    pub reject: Option<(u32, String)>,
+    /// The call context was already answered by an earlier message.
+    pub context_replied: bool,
 }
 
 /// The store's data: everything the system API reads and writes.
@@ -67,6 +98,10 @@ pub struct Env {
     pub memory: Option<wasmi::Memory>,
     pub log: Vec<String>,
     pub echo_debug: bool,
+    /// The call between `ic0.call_new` and `ic0.call_perform`.
+    pub building: Option<OutgoingCall>,
+    /// Calls this message performed, delivered when it ends.
+    pub performed: Vec<OutgoingCall>,
 }
 
 type Ctx<'a> = Caller<'a, Env>;
@@ -95,7 +130,7 @@ fn message_mut<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message
 /// may, and only once.
 fn replying_message<'a>(caller: &'a mut Ctx<'_>, api: &str) -> Result<&'a mut Message, Error> {
     let message = message_mut(caller, api)?;
-    if !message.entry.can_reply() || message.response.is_some() {
+    if !message.entry.can_reply() || message.response.is_some() || message.context_replied {
         return Err(trap(format!(
             "ic0.{api}: this message cannot reply (already replied, or not a call)"
         )));
@@ -166,8 +201,9 @@ fn read_in(caller: &Ctx<'_>, api: &str, src: i32, size: i32) -> Result<Vec<u8>, 
 type Define = fn(&mut Linker<Env>, &'static str) -> Result<(), LinkerError>;
 
 /// Every implemented function, by concern.
-const TABLES: [&[(&str, Define)]; 4] = [
+const TABLES: [&[(&str, Define)]; 5] = [
     message::IMPORTS,
+    call::IMPORTS,
     stable::IMPORTS,
     system::IMPORTS,
     debug::IMPORTS,

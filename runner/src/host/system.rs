@@ -1,12 +1,9 @@
 //! The canister and the system: its id, controllers, cycles, status and
 //! version, time, instruction counters, certified data and timers.
 
-use super::{copy_out, message, read_in, trap, Ctx, Define, Entry};
+use super::{copy_out, message, read_in, trap, Ctx, Define, Entry, CYCLE_BALANCE};
 use candid::Principal;
 use wasmi::Error;
-
-/// The cycle balance every canister reports: the runner keeps no cycles.
-const CYCLE_BALANCE: u128 = 100_000_000_000_000;
 
 pub(super) const IMPORTS: &[(&str, Define)] = &[
     ("canister_self_size", |linker, name| {
