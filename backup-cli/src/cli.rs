@@ -92,6 +92,18 @@ pub struct Connection {
     #[arg(long, global = true)]
     pub not_controller: bool,
 
+    /// Offline mode: another controller of the canister (repeatable); the
+    /// canister's own id (rrkah-fqaaa-aaaaa-aaaaq-cai offline) lets it ask
+    /// the management canister for its own status.
+    #[arg(long = "controller", global = true, value_name = "PRINCIPAL")]
+    pub controllers: Vec<String>,
+
+    /// Offline mode: the seed of the management canister's `raw_rand`, so
+    /// that a run can be repeated with the same random bytes (without it,
+    /// each run draws a seed of its own).
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+
     /// The canister's Candid interface, when it does not publish one.
     #[arg(long, global = true)]
     pub did: Option<PathBuf>,

@@ -44,27 +44,39 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
-    let offline_caller = || -> Result<candid::Principal> {
-        Ok(match identity(connection)? {
-            Some(identity) => identity.sender().map_err(CliError::Input)?,
-            None => offline_operator(),
+    let operator = || -> Result<target::Operator> {
+        Ok(target::Operator {
+            caller: match identity(connection)? {
+                Some(identity) => identity.sender().map_err(CliError::Input)?,
+                None => offline_operator(),
+            },
+            controller: !connection.not_controller,
+            others: connection
+                .controllers
+                .iter()
+                .map(|text| {
+                    candid::Principal::from_text(text).map_err(|error| {
+                        CliError::Input(format!(
+                            "expected a principal for --controller, found `{text}`: {error}"
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?,
+            seed: connection.seed.unwrap_or_else(|| {
+                use std::hash::{BuildHasher, Hasher};
+                // std's per-process random keys: a seed no two runs share.
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+            }),
         })
     };
     if let Some(dir) = &connection.snapshot {
         let snapshot = snapshot::Snapshot::open(dir)?;
-        return Ok(Box::new(Offline::open_snapshot(
-            snapshot,
-            offline_caller()?,
-            !connection.not_controller,
-        )?));
+        return Ok(Box::new(Offline::open_snapshot(snapshot, operator()?)?));
     }
     if let (Some(wasm), Some(image)) = (&connection.wasm, &connection.image) {
-        return Ok(Box::new(Offline::open(
-            wasm,
-            image,
-            offline_caller()?,
-            !connection.not_controller,
-        )?));
+        return Ok(Box::new(Offline::open(wasm, image, operator()?)?));
     }
     let canister = connection.canister.as_deref().ok_or_else(|| {
         CliError::Input(

@@ -48,6 +48,19 @@ pub const CHECKPOINT_EVERY_STEP_BYTES: usize = 256 << 20;
 /// How often a large offline image is written while a command records progress.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Who runs offline commands, and how the canister is set up for them.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    /// The caller of every call, and the installer.
+    pub caller: Principal,
+    /// Whether the caller is a controller.
+    pub controller: bool,
+    /// More controllers.
+    pub others: Vec<Principal>,
+    /// The seed of the management canister's `raw_rand`.
+    pub seed: u64,
+}
+
 /// The offline target: the canister's wasm over an image file.
 pub struct Offline {
     canister: Canister,
@@ -69,19 +82,14 @@ impl Offline {
     /// `MemoryManager` image first), or installs it on empty stable memory
     /// when the file does not exist yet; the image is then created by the
     /// first checkpoint or by `finish` after an update.
-    pub fn open(wasm: &Path, image: &Path, caller: Principal, controller: bool) -> Result<Self> {
-        Self::open_with(wasm, image, false, caller, controller)
+    pub fn open(wasm: &Path, image: &Path, operator: Operator) -> Result<Self> {
+        Self::open_with(wasm, image, false, operator)
     }
 
     /// Loads a downloaded snapshot folder's module over its stable memory.
-    pub fn open_snapshot(snapshot: Snapshot, caller: Principal, controller: bool) -> Result<Self> {
-        let mut offline = Self::open_with(
-            &snapshot.wasm(),
-            &snapshot.stable_memory(),
-            true,
-            caller,
-            controller,
-        )?;
+    pub fn open_snapshot(snapshot: Snapshot, operator: Operator) -> Result<Self> {
+        let mut offline =
+            Self::open_with(&snapshot.wasm(), &snapshot.stable_memory(), true, operator)?;
         offline.snapshot = Some(snapshot);
         Ok(offline)
     }
@@ -92,16 +100,23 @@ impl Offline {
         wasm: &Path,
         image: &Path,
         missing_is_empty: bool,
-        caller: Principal,
-        controller: bool,
+        operator: Operator,
     ) -> Result<Self> {
+        let Operator {
+            caller,
+            controller,
+            others,
+            seed,
+        } = operator;
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         durable::clear_stale(image)?;
-        let controllers = if controller { vec![caller] } else { Vec::new() };
+        let mut controllers = if controller { vec![caller] } else { Vec::new() };
+        controllers.extend(others);
         // The operator installs: `canister_init` and the upgrade hooks run as them.
         let args = InstallArgs {
             controllers,
             installer: Some(caller),
+            seed,
             ..InstallArgs::default()
         };
         let (canister, changed, digest) = if image.exists() || missing_is_empty {

@@ -273,3 +273,45 @@ fn the_operator_who_installs_offline_is_the_installer() {
         "not the anonymous principal: {admins}"
     );
 }
+
+/// The article's `set_profile` asks the management canister's `raw_rand`
+/// for a password, reproducibly from `--seed`; its `authorize_controllers`
+/// asks `canister_status`, which only a canister's controllers may (so the
+/// canister must control itself, as on the IC).
+#[test]
+fn the_article_canister_calls_the_management_canister_offline() {
+    let adopted = Adopted {
+        offline: Offline::new("profiles"),
+        old_wasm: wasm("v1_fixture"),
+    };
+    let set = "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    let password = |seed: Option<&str>| {
+        let mut args = vec!["call", "set_profile", set];
+        if let Some(seed) = seed {
+            args.splice(0..0, ["--seed", seed]);
+        }
+        let reply = adopted.old_ok(&args);
+        let start = reply.find("password = opt \"").unwrap() + 16;
+        reply[start..start + 64].to_string()
+    };
+    let first = password(Some("7"));
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    assert_eq!(
+        password(Some("7")),
+        first,
+        "the same seed, the same password"
+    );
+    assert_ne!(password(Some("8")), first);
+    assert_ne!(password(None), password(None), "unseeded runs draw anew");
+
+    let out = adopted.old(&["call", "authorize_controllers"]);
+    let refusal = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && refusal.contains("IC0512"),
+        "{refusal}"
+    );
+    let itself = "rrkah-fqaaa-aaaaa-aaaaq-cai";
+    let added = adopted.old_ok(&["--controller", itself, "call", "authorize_controllers"]);
+    assert!(added.contains(itself), "{added}");
+    assert!(adopted.old_ok(&["call", "get_authorized"]).contains(itself));
+}

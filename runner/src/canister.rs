@@ -484,8 +484,11 @@ impl Canister {
         };
         // The message's state is committed (as at an `await`); the calls it
         // performed are delivered, and their callbacks run, one message each.
+        let mut trapped = None;
         if kept {
-            stats.instructions += self.deliver(caller, reply_limit, performed, &mut response);
+            let (used, trap) = self.deliver(caller, reply_limit, performed, &mut response);
+            stats.instructions += used;
+            trapped = trap;
         }
         let result = match response {
             Some(Response::Reply(bytes)) => {
@@ -493,9 +496,13 @@ impl Canister {
                 Ok(bytes)
             }
             Some(Response::Reject(message)) => reject(RejectCode::CanisterReject, message),
+            // A callback that trapped closes the call context with its error.
             None => reject(
                 RejectCode::CanisterError,
-                format!("the canister did not reply to `{method}`"),
+                match trapped {
+                    Some(trap) => format!("a callback of `{method}` trapped: {trap}"),
+                    None => format!("the canister did not reply to `{method}`"),
+                },
             ),
         };
         CallResult { result, stats }
@@ -503,15 +510,17 @@ impl Canister {
 
     /// Delivers `calls` and runs their callbacks (and the calls those make)
     /// in the call context of `caller`, whose answer, once given, goes to
-    /// `response`. Returns the instructions the callbacks used.
+    /// `response`. Returns the instructions the callbacks used, and the
+    /// last trap of a callback, if one trapped.
     fn deliver(
         &mut self,
         caller: Principal,
         reply_limit: usize,
         calls: Vec<OutgoingCall>,
         response: &mut Option<Response>,
-    ) -> u64 {
+    ) -> (u64, Option<String>) {
         let mut used = 0;
+        let mut trapped = None;
         let mut queue: std::collections::VecDeque<OutgoingCall> = calls.into();
         while let Some(call) = queue.pop_front() {
             let outcome = self.answer(&call);
@@ -542,8 +551,9 @@ impl Canister {
                     }
                     queue.extend(std::mem::take(&mut self.store.data_mut().performed));
                 }
-                (Err(_), spent) => {
+                (Err(trap), spent) => {
                     used += spent;
+                    trapped = Some(trap);
                     if let Some(cleanup) = call.cleanup {
                         let run = Run {
                             entry: Entry::Cleanup,
@@ -560,7 +570,7 @@ impl Canister {
                 }
             }
         }
-        used
+        (used, trapped)
     }
 
     /// The answer to a call the canister made: the management canister's,

@@ -15,7 +15,7 @@ const COUNTER: &str = r#"
   (import "ic0" "stable64_grow" (func $stable_grow (param i64) (result i64)))
   (import "ic0" "stable64_read" (func $stable_read (param i64 i64 i64)))
   (import "ic0" "stable64_write" (func $stable_write (param i64 i64 i64)))
-  (import "ic0" "cost_call" (func $cost_call (param i64 i64 i32)))
+  (import "ic0" "cost_http_request" (func $cost_http (param i64 i64 i32)))
   (memory (export "memory") 1)
   (global $count (mut i32) (i32.const 0))
   (data (i32.const 100) "boom")
@@ -52,7 +52,7 @@ const COUNTER: &str = r#"
     (call $reply))
   (func (export "canister_update no_reply") (call $bump))
   (func (export "canister_update call_out")
-    (call $cost_call (i64.const 0) (i64.const 0) (i32.const 0))
+    (call $cost_http (i64.const 0) (i64.const 0) (i32.const 0))
     (call $report))
 )
 "#;
@@ -170,7 +170,9 @@ fn an_unimplemented_import_loads_and_traps_with_its_name_when_called() {
         .result
         .unwrap_err();
     assert!(
-        reject.message.contains("ic0.cost_call is not implemented"),
+        reject
+            .message
+            .contains("ic0.cost_http_request is not implemented"),
         "{reject}"
     );
     assert_eq!(counters(&mut canister), [0, 0, 0]);
@@ -412,7 +414,12 @@ fn the_state_at_the_await_is_kept_when_the_callback_traps_and_cleanup_runs() {
         .result
         .unwrap_err();
     assert_eq!(reject.code, RejectCode::CanisterError);
-    assert!(reject.message.contains("did not reply"), "{reject}");
+    assert!(
+        reject
+            .message
+            .contains("trapped: the canister trapped: boom"),
+        "{reject}"
+    );
     // 108 written before the await is kept; the callback's 99 is undone;
     // the cleanup ran with its env, 7.
     assert_eq!(state(&mut canister), [0, 7, 1]);

@@ -4,7 +4,7 @@
 //! The runner delivers performed calls once the message that made them has
 //! ended, as the IC does (see `Canister::deliver`).
 
-use super::{copy_out, message, message_mut, read_in, trap, Ctx, Define};
+use super::{copy_out, message, message_mut, read_in, trap, Ctx, Define, Entry};
 use candid::Principal;
 use wasmi::Error;
 
@@ -152,13 +152,14 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .map(drop)
     }),
     ("msg_reject_code", |linker, name| {
+        // In a reply callback the code is 0: one callback may serve both.
         linker
             .func_wrap("ic0", name, move |caller: Ctx<'_>| -> Result<i32, Error> {
-                match &message(&caller, name)?.reject {
-                    Some((code, _)) => Ok(*code as i32),
-                    None => Err(trap(format!(
-                        "ic0.{name} is only available in a reject callback"
-                    ))),
+                let message = message(&caller, name)?;
+                match (&message.reject, message.entry) {
+                    (Some((code, _)), _) => Ok(*code as i32),
+                    (None, Entry::ReplyCallback) => Ok(0),
+                    _ => Err(trap(format!("ic0.{name} is only available in a callback"))),
                 }
             })
             .map(drop)

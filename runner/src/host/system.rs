@@ -36,6 +36,37 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             )
             .map(drop)
     }),
+    ("cost_call", |linker, name| {
+        // What an application subnet of 13 nodes charges: the call fee and
+        // a fee per byte of method name and argument.
+        linker
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>,
+                      method_name_size: i64,
+                      payload_size: i64,
+                      dst: i32|
+                      -> Result<(), Error> {
+                    let bytes = (method_name_size as u64).saturating_add(payload_size as u64);
+                    let cost = 260_000u128 + 1_000 * u128::from(bytes);
+                    copy_out(&mut caller, name, &cost.to_le_bytes(), dst, 0, 16)
+                },
+            )
+            .map(drop)
+    }),
+    ("canister_liquid_cycle_balance128", |linker, name| {
+        // No cycles are reserved or frozen in the runner: all are liquid.
+        linker
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
+                    copy_out(&mut caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
+                },
+            )
+            .map(drop)
+    }),
     ("canister_status", |linker, name| {
         // 1: running.
         linker
