@@ -16,3 +16,12 @@ pub const QUERY_INSTRUCTION_LIMIT: u64 = 5_000_000_000;
 pub const UPDATE_INSTRUCTION_LIMIT: u64 = 40_000_000_000;
 /// Instructions an install or upgrade may execute.
 pub const UPGRADE_INSTRUCTION_LIMIT: u64 = 300_000_000_000;
+
+/// Stable memory a query may read or write, in bytes (the IC counts 4 KiB pages).
+pub const QUERY_STABLE_ACCESS: u64 = 1 << 30;
+/// Stable memory an update (or a callback) may read, and may write, in bytes.
+pub const UPDATE_STABLE_ACCESS: u64 = 2 << 30;
+/// Stable memory an install or upgrade (all its hooks together) may read, and may write.
+pub const UPGRADE_STABLE_ACCESS: u64 = 8 << 30;
+/// The page the IC counts stable memory accesses in.
+pub const OS_PAGE_SIZE: u64 = 4096;

@@ -115,6 +115,8 @@ struct Run<'a> {
 struct HeapSnapshot {
     memory: Vec<u8>,
     globals: Vec<Val>,
+    /// Certified data is part of the state a trap undoes.
+    certified_data: Vec<u8>,
 }
 
 /// One canister, its wasm instance and its stable memory.
@@ -241,7 +243,15 @@ impl Canister {
             _ => ("canister_init", "canister_init"),
         };
         canister.store.data_mut().stable.begin();
-        if let Err(message) = canister.run_lifecycle(entry, export, &args.arg) {
+        let limits = canister.limits;
+        canister
+            .store
+            .data_mut()
+            .stable
+            .start_message(limits.upgrade_stable_access);
+        if let Err(message) =
+            canister.run_lifecycle(entry, export, &args.arg, limits.upgrade_instructions)
+        {
             return Err(RunnerError::Lifecycle { stage, message });
         }
         canister.store.data_mut().stable.commit();
@@ -251,6 +261,13 @@ impl Canister {
     /// Runs a query method: every change it makes is thrown away.
     pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
         self.call(Entry::Query, caller, method, arg)
+    }
+
+    /// Runs a query method as an update call runs it: replicated (so
+    /// `in_replicated_execution` is 1, and the reply at most 2 MiB), its
+    /// changes thrown away.
+    pub fn query_replicated(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::ReplicatedQuery, caller, method, arg)
     }
 
     /// Runs an update method: its changes are kept if it replies or rejects,
@@ -318,21 +335,38 @@ impl Canister {
         }
     }
 
-    /// The steps of an upgrade; `upgrade` undoes them all if one fails.
+    /// The steps of an upgrade; `upgrade` undoes them all if one fails. As
+    /// on the IC, the upgrade is one message: its hooks share one
+    /// instruction limit and one stable memory access limit.
     fn replace_module(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
         let failed = |stage| move |message| RunnerError::Lifecycle { stage, message };
-        self.run_lifecycle(Entry::PreUpgrade, "canister_pre_upgrade", &[])
+        let limits = self.limits;
+        self.store
+            .data_mut()
+            .stable
+            .start_message(limits.upgrade_stable_access);
+        let used = self
+            .run_lifecycle(
+                Entry::PreUpgrade,
+                "canister_pre_upgrade",
+                &[],
+                limits.upgrade_instructions,
+            )
             .map_err(failed("canister_pre_upgrade"))?;
-        let (instance, globals) = instantiate(
-            &self.engine,
-            &mut self.store,
-            wasm,
-            self.limits.upgrade_instructions,
-        )?;
+        let left = limits.upgrade_instructions.saturating_sub(used);
+        let (instance, globals) = instantiate(&self.engine, &mut self.store, wasm, left)?;
         self.instance = instance;
         self.mutable_globals = globals;
-        self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg)
+        // What the module's start function left.
+        let left = self.store.get_fuel().unwrap_or(0);
+        self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg, left)
+            .map(drop)
             .map_err(failed("canister_post_upgrade"))
+    }
+
+    /// The data the canister last certified (`ic0.certified_data_set`).
+    pub fn certified_data(&self) -> &[u8] {
+        &self.store.data().certified_data
     }
 
     /// The stable memory, as an image.
@@ -427,11 +461,7 @@ impl Canister {
                 stats,
             };
         }
-        let kind = if entry == Entry::Query {
-            "query"
-        } else {
-            "update"
-        };
+        let kind = if entry.is_query() { "query" } else { "update" };
         let export = format!("canister_{kind} {method}");
         let Some(function) = self.instance.get_func(&self.store, &export) else {
             let message = format!("the canister has no {kind} method `{method}`");
@@ -440,10 +470,16 @@ impl Canister {
                 stats,
             };
         };
+        // A query called as an update (replicated) replies at most what
+        // an update may, 2 MiB.
         let (limit, reply_limit) = match entry {
             Entry::Query => (
                 self.limits.query_instructions,
                 self.limits.query_reply_bytes,
+            ),
+            Entry::ReplicatedQuery => (
+                self.limits.query_instructions,
+                self.limits.update_reply_bytes,
             ),
             _ => (
                 self.limits.update_instructions,
@@ -452,6 +488,14 @@ impl Canister {
         };
         self.save_heap();
         self.store.data_mut().stable.begin();
+        self.store
+            .data_mut()
+            .stable
+            .start_message(if entry.is_query() {
+                self.limits.query_stable_access
+            } else {
+                self.limits.update_stable_access
+            });
         self.store.data_mut().time_nanos += 1_000_000;
         let run = Run {
             entry,
@@ -465,7 +509,7 @@ impl Canister {
         };
         let outcome = self.execute(run, |store| function.call(store, &[], &mut []));
         stats.instructions = outcome.1;
-        let kept = outcome.0.is_ok() && entry != Entry::Query;
+        let kept = outcome.0.is_ok() && !entry.is_query();
         let performed = std::mem::take(&mut self.store.data_mut().performed);
         if kept {
             self.store.data_mut().stable.commit();
@@ -617,6 +661,8 @@ impl Canister {
     ) -> (Result<Option<Response>, String>, u64) {
         self.save_heap();
         self.store.data_mut().stable.begin();
+        let limit = self.limits.update_stable_access;
+        self.store.data_mut().stable.start_message(limit);
         self.store.data_mut().time_nanos += 1_000_000;
         let table = self
             .instance
@@ -650,10 +696,17 @@ impl Canister {
     }
 
     /// Runs `canister_init`, `canister_pre_upgrade` or `canister_post_upgrade`
-    /// if the module exports it.
-    fn run_lifecycle(&mut self, entry: Entry, export: &str, arg: &[u8]) -> Result<(), String> {
+    /// if the module exports it, with at most `instructions`; returns the
+    /// instructions it used.
+    fn run_lifecycle(
+        &mut self,
+        entry: Entry,
+        export: &str,
+        arg: &[u8],
+        instructions: u64,
+    ) -> Result<u64, String> {
         let Some(function) = self.instance.get_func(&self.store, export) else {
-            return Ok(());
+            return Ok(0);
         };
         let run = Run {
             entry,
@@ -661,13 +714,12 @@ impl Canister {
             caller: self.installer,
             arg,
             reply_limit: 0,
-            instructions: self.limits.upgrade_instructions,
+            instructions,
             reject: None,
             context_replied: false,
         };
-        self.execute(run, |store| function.call(store, &[], &mut []))
-            .0
-            .map(|_| ())
+        let (result, used) = self.execute(run, |store| function.call(store, &[], &mut []));
+        result.map(|_| used)
     }
 
     /// Runs one entry point under `run`'s limits; returns its response or
@@ -713,6 +765,8 @@ impl Canister {
     }
 
     fn snapshot_into(&self, heap: &mut HeapSnapshot) {
+        heap.certified_data
+            .clone_from(&self.store.data().certified_data);
         heap.memory.clear();
         if let Some(memory) = self.store.data().memory {
             heap.memory.extend_from_slice(memory.data(&self.store));
@@ -743,6 +797,10 @@ impl Canister {
     }
 
     fn restore(&mut self, heap: &HeapSnapshot) {
+        self.store
+            .data_mut()
+            .certified_data
+            .clone_from(&heap.certified_data);
         if let Some(memory) = self.store.data().memory {
             let current = memory.data(&self.store).len();
             // Wasm memory cannot shrink; pages the call added are zeroed, as

@@ -14,8 +14,16 @@ pub struct Limits {
     pub query_instructions: u64,
     /// Instructions per update: 40 B.
     pub update_instructions: u64,
-    /// Instructions for install and for each upgrade step: 300 B.
+    /// Instructions for an install, or for a whole upgrade (its hooks
+    /// together): 300 B.
     pub upgrade_instructions: u64,
+    /// Stable memory one query may touch (read or write), and may write:
+    /// 1 GiB each.
+    pub query_stable_access: u64,
+    /// Stable memory one update (or callback) may touch, and may write: 2 GiB each.
+    pub update_stable_access: u64,
+    /// Stable memory an install or a whole upgrade may touch, and may write: 8 GiB each.
+    pub upgrade_stable_access: u64,
     /// Stable memory the runner lets a canister grow to, in 64 KiB pages.
     /// The IC allows 500 GiB; the runner keeps stable memory in RAM, so its
     /// default is 8 GiB.
@@ -32,6 +40,9 @@ impl Default for Limits {
             query_instructions: ic::QUERY_INSTRUCTION_LIMIT,
             update_instructions: ic::UPDATE_INSTRUCTION_LIMIT,
             upgrade_instructions: ic::UPGRADE_INSTRUCTION_LIMIT,
+            query_stable_access: ic::QUERY_STABLE_ACCESS,
+            update_stable_access: ic::UPDATE_STABLE_ACCESS,
+            upgrade_stable_access: ic::UPGRADE_STABLE_ACCESS,
             max_stable_pages: 8 * 1024 * 1024 * 1024 / ic::WASM_PAGE_SIZE,
         }
     }

@@ -5,12 +5,54 @@
 use std::collections::HashMap;
 
 pub const PAGE: u64 = backup_common::limits::WASM_PAGE_SIZE;
+/// The page the IC counts stable memory accesses in.
+const OS_PAGE: u64 = backup_common::limits::OS_PAGE_SIZE;
 
 #[derive(Default)]
 pub struct StableMemory {
     bytes: Vec<u8>,
     max_pages: u64,
     journal: Option<Journal>,
+    /// The 4 KiB pages the current message touched, and wrote.
+    accessed: PageSet,
+    dirty: PageSet,
+    /// What the current message may touch, and write, in 4 KiB pages.
+    limit: u64,
+}
+
+/// A set of 4 KiB pages, counted, cleared in the time it took to fill.
+#[derive(Default)]
+struct PageSet {
+    words: Vec<u64>,
+    touched: Vec<usize>,
+    count: u64,
+}
+
+impl PageSet {
+    /// Adds pages `first..=last`; returns how many are in the set now.
+    fn add(&mut self, first: u64, last: u64) -> u64 {
+        for page in first..=last {
+            let (word, bit) = ((page / 64) as usize, page % 64);
+            if word >= self.words.len() {
+                self.words.resize(word + 1, 0);
+            }
+            if self.words[word] == 0 {
+                self.touched.push(word);
+            }
+            if self.words[word] & (1 << bit) == 0 {
+                self.words[word] |= 1 << bit;
+                self.count += 1;
+            }
+        }
+        self.count
+    }
+
+    fn clear(&mut self) {
+        for word in self.touched.drain(..) {
+            self.words[word] = 0;
+        }
+        self.count = 0;
+    }
 }
 
 struct Journal {
@@ -24,7 +66,35 @@ impl StableMemory {
             bytes,
             max_pages,
             journal: None,
+            accessed: PageSet::default(),
+            dirty: PageSet::default(),
+            limit: u64::MAX,
         }
+    }
+
+    /// Starts counting a message's accesses, which may touch, and write, at
+    /// most `limit_bytes` of stable memory.
+    pub fn start_message(&mut self, limit_bytes: u64) {
+        self.accessed.clear();
+        self.dirty.clear();
+        self.limit = limit_bytes / OS_PAGE;
+    }
+
+    /// Counts an access to `len` bytes at `offset` (`write` if it writes),
+    /// refusing it, as the IC does, past the message's limit.
+    pub fn access(&mut self, offset: u64, len: u64, write: bool) -> Result<(), String> {
+        if len == 0 {
+            return Ok(());
+        }
+        let (first, last) = (offset / OS_PAGE, (offset + len - 1) / OS_PAGE);
+        let kb = self.limit * (OS_PAGE / 1024);
+        if self.accessed.add(first, last) > self.limit {
+            return Err(format!("Exceeded the limit for the number of accessed pages in the stable memory in a single message execution: limit: {kb} KB."));
+        }
+        if write && self.dirty.add(first, last) > self.limit {
+            return Err(format!("Exceeded the limit for the number of modified pages in the stable memory in a single message execution: limit: {kb} KB."));
+        }
+        Ok(())
     }
 
     pub fn bytes(&self) -> &[u8] {

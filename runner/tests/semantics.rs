@@ -435,3 +435,247 @@ fn a_query_cannot_call() {
     assert_eq!(reject.code, RejectCode::CanisterError);
     assert!(reject.message.contains("call_new"), "{reject}");
 }
+
+/// Stable memory through both APIs, certified data, replicated execution,
+/// and hooks that spin.
+const RULES: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (import "ic0" "stable_size" (func $size32 (result i32)))
+  (import "ic0" "stable_grow" (func $grow32 (param i32) (result i32)))
+  (import "ic0" "stable_read" (func $read32 (param i32 i32 i32)))
+  (import "ic0" "stable_write" (func $write32 (param i32 i32 i32)))
+  (import "ic0" "stable64_grow" (func $grow64 (param i64) (result i64)))
+  (import "ic0" "stable64_read" (func $read64 (param i64 i64 i64)))
+  (import "ic0" "stable64_write" (func $write64 (param i64 i64 i64)))
+  (import "ic0" "certified_data_set" (func $certify (param i32 i32)))
+  (import "ic0" "in_replicated_execution" (func $replicated (result i32)))
+  (memory (export "memory") 64)
+  (data (i32.const 0) "boom")
+  (data (i32.const 16) "certified")
+
+  (func $spin (local $i i32)
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100000)))))
+  (func (export "canister_init") (drop (call $grow64 (i64.const 4))))
+  (func (export "canister_pre_upgrade") (call $spin))
+  (func (export "canister_post_upgrade") (call $spin))
+  (func (export "canister_update spin") (call $spin) (call $reply))
+
+  ;; 8 KiB, 2 pages of 4 KiB, and 20 KiB, 5 pages.
+  (func (export "canister_query read_2_pages") (call $read64 (i64.const 1000) (i64.const 0) (i64.const 8192)) (call $reply))
+  (func (export "canister_query read_5_pages") (call $read64 (i64.const 1000) (i64.const 0) (i64.const 20480)) (call $reply))
+  (func (export "canister_query read_2_pages_twice")
+    (call $read64 (i64.const 1000) (i64.const 0) (i64.const 8192))
+    (call $read64 (i64.const 1000) (i64.const 0) (i64.const 8192))
+    (call $reply))
+  (func (export "canister_update write_5_pages") (call $write64 (i64.const 0) (i64.const 1000) (i64.const 20480)) (call $reply))
+
+  (func (export "canister_update api32")
+    ;; 4 pages already; grow 1 (old size 4), write "boom" at 70000, read it back
+    (if (i32.ne (call $grow32 (i32.const 1)) (i32.const 4)) (then (unreachable)))
+    (if (i32.ne (call $size32) (i32.const 5)) (then (unreachable)))
+    (call $write32 (i32.const 70000) (i32.const 0) (i32.const 4))
+    (call $read32 (i32.const 500) (i32.const 70000) (i32.const 4))
+    (call $append (i32.const 500) (i32.const 4))
+    (call $reply))
+  (func (export "canister_update grow32_past_4gib")
+    (i32.store (i32.const 500) (call $grow32 (i32.const 65536)))
+    (call $append (i32.const 500) (i32.const 4))
+    (call $reply))
+
+  (func (export "canister_update certify") (call $certify (i32.const 16) (i32.const 9)) (call $reply))
+  (func (export "canister_update certify_then_trap") (call $certify (i32.const 0) (i32.const 4)) (call $trap (i32.const 0) (i32.const 4)))
+  (func (export "canister_query certify_in_query") (call $certify (i32.const 16) (i32.const 9)) (call $reply))
+
+  (func (export "canister_query replicated")
+    (i32.store (i32.const 500) (call $replicated))
+    (call $append (i32.const 500) (i32.const 4))
+    (call $reply))
+  ;; 2.5 MB: within a query's 3 MiB, over an update's 2 MiB.
+  (func (export "canister_query big") (call $append (i32.const 0) (i32.const 2500000)) (call $reply))
+)
+"#;
+
+fn rules(limits: Limits) -> Canister {
+    Canister::install(
+        &wat::parse_str(RULES).unwrap(),
+        InstallArgs {
+            controllers: vec![principal(1)],
+            limits,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn stable_memory_access_is_limited_per_message_as_on_the_ic() {
+    let limits = Limits {
+        query_stable_access: 4 * 4096,
+        update_stable_access: 4 * 4096,
+        ..Limits::default()
+    };
+    let mut canister = rules(limits);
+    assert!(canister
+        .query(principal(2), "read_2_pages", &[])
+        .result
+        .is_ok());
+    // Pages read twice count once; each message starts from nothing.
+    assert!(canister
+        .query(principal(2), "read_2_pages_twice", &[])
+        .result
+        .is_ok());
+    assert!(canister
+        .query(principal(2), "read_2_pages", &[])
+        .result
+        .is_ok());
+    let reject = canister
+        .query(principal(2), "read_5_pages", &[])
+        .result
+        .unwrap_err();
+    assert!(
+        reject.message.contains("Exceeded the limit for the number of accessed pages in the stable memory in a single message execution: limit: 16 KB."),
+        "{reject}"
+    );
+    let before = canister.stable_memory().to_vec();
+    let reject = canister
+        .update(principal(2), "write_5_pages", &[])
+        .result
+        .unwrap_err();
+    assert!(
+        reject.message.contains("number of accessed pages"),
+        "{reject}"
+    );
+    assert_eq!(
+        canister.stable_memory(),
+        before,
+        "the refused write left nothing"
+    );
+    // The IC's own limits: 1 GiB for a query, 2 GiB for an update.
+    let ic = Limits::default();
+    assert_eq!(
+        (ic.query_stable_access, ic.update_stable_access),
+        (1 << 30, 2 << 30)
+    );
+}
+
+#[test]
+fn an_upgrade_has_one_instruction_limit_for_all_its_hooks() {
+    let mut canister = rules(Limits::default());
+    let hook = canister
+        .update(principal(1), "spin", &[])
+        .stats
+        .instructions;
+    let wasm = wat::parse_str(RULES).unwrap();
+    // Room for one hook and a half: each hook alone fits, both do not.
+    let limits = Limits {
+        upgrade_instructions: hook * 3 / 2,
+        ..Limits::default()
+    };
+    let mut canister = rules(limits);
+    let error = canister.upgrade(&wasm, &[]).unwrap_err().to_string();
+    assert!(
+        error.contains("canister_post_upgrade") && error.contains("instruction limit"),
+        "{error}"
+    );
+    let limits = Limits {
+        upgrade_instructions: hook * 5 / 2,
+        ..Limits::default()
+    };
+    rules(limits).upgrade(&wasm, &[]).unwrap();
+}
+
+#[test]
+fn the_32_bit_stable_memory_api_of_older_canisters() {
+    let mut canister = rules(Limits::default());
+    let reply = canister.update(principal(1), "api32", &[]).result.unwrap();
+    assert_eq!(reply, b"boom");
+    assert_eq!(&canister.stable_memory()[70000..70004], b"boom");
+    let reply = canister
+        .update(principal(1), "grow32_past_4gib", &[])
+        .result
+        .unwrap();
+    assert_eq!(
+        i32::from_le_bytes(reply.try_into().unwrap()),
+        -1,
+        "past 4 GiB: -1"
+    );
+}
+
+#[test]
+fn certified_data_is_set_by_updates_undone_by_traps_refused_in_queries() {
+    let mut canister = rules(Limits::default());
+    canister
+        .update(principal(1), "certify", &[])
+        .result
+        .unwrap();
+    assert_eq!(canister.certified_data(), b"certified");
+    assert!(canister
+        .update(principal(1), "certify_then_trap", &[])
+        .result
+        .is_err());
+    assert_eq!(canister.certified_data(), b"certified", "a trap undoes it");
+    for reject in [
+        canister
+            .query(principal(1), "certify_in_query", &[])
+            .result
+            .unwrap_err(),
+        canister
+            .query_replicated(principal(1), "certify_in_query", &[])
+            .result
+            .unwrap_err(),
+    ] {
+        assert!(
+            reject
+                .message
+                .contains("certified_data_set cannot be called"),
+            "{reject}"
+        );
+    }
+    assert_eq!(canister.certified_data(), b"certified");
+}
+
+#[test]
+fn a_query_called_as_an_update_is_replicated_and_replies_at_most_2_mib() {
+    let mut canister = rules(Limits::default());
+    let flag = |reply: Vec<u8>| i32::from_le_bytes(reply.try_into().unwrap());
+    assert_eq!(
+        flag(
+            canister
+                .query(principal(1), "replicated", &[])
+                .result
+                .unwrap()
+        ),
+        0
+    );
+    assert_eq!(
+        flag(
+            canister
+                .query_replicated(principal(1), "replicated", &[])
+                .result
+                .unwrap()
+        ),
+        1
+    );
+    assert_eq!(
+        canister
+            .query(principal(1), "big", &[])
+            .result
+            .unwrap()
+            .len(),
+        2_500_000
+    );
+    let reject = canister
+        .query_replicated(principal(1), "big", &[])
+        .result
+        .unwrap_err();
+    assert!(
+        reject
+            .message
+            .contains("exceeds the limit of 2097152 bytes"),
+        "{reject}"
+    );
+}

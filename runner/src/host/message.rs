@@ -1,6 +1,6 @@
 //! The message: its argument, caller and method name, and its reply or reject.
 
-use super::{copy_out, message, read_in, replying_message, trap, Ctx, Define, Entry, Response};
+use super::{copy_out, message, read_in, replying_message, trap, Ctx, Define, Response};
 use wasmi::Error;
 
 pub(super) const IMPORTS: &[(&str, Define)] = &[
@@ -60,7 +60,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                         return Err(trap(format!(
                             "the reply exceeds the limit of {} bytes for a {}",
                             message.reply_limit,
-                            if message.entry == Entry::Query {
+                            if message.entry.is_query() {
                                 "query"
                             } else {
                                 "update"

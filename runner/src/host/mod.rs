@@ -29,7 +29,10 @@ pub enum Entry {
     PreUpgrade,
     PostUpgrade,
     Update,
+    /// A query, not replicated (called as a query).
     Query,
+    /// A query method called as an update: replicated, its changes discarded.
+    ReplicatedQuery,
     /// The reply callback of a call the canister made.
     ReplyCallback,
     /// The reject callback of a call the canister made.
@@ -42,8 +45,23 @@ impl Entry {
     fn can_reply(self) -> bool {
         matches!(
             self,
-            Entry::Update | Entry::Query | Entry::ReplyCallback | Entry::RejectCallback
+            Entry::Update
+                | Entry::Query
+                | Entry::ReplicatedQuery
+                | Entry::ReplyCallback
+                | Entry::RejectCallback
         )
+    }
+
+    /// A query method, replicated or not: nothing it changes is kept.
+    pub fn is_query(self) -> bool {
+        matches!(self, Entry::Query | Entry::ReplicatedQuery)
+    }
+
+    /// Where `ic0.certified_data_set` may be called: not in queries, not
+    /// in cleanup.
+    fn can_certify(self) -> bool {
+        !matches!(self, Entry::Query | Entry::ReplicatedQuery | Entry::Cleanup)
     }
 
     fn has_argument(self) -> bool {

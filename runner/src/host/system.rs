@@ -130,6 +130,12 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                    let entry = message(&caller, name)?.entry;
+                    if !entry.can_certify() {
+                        return Err(trap(format!(
+                            "ic0.{name} cannot be called in {entry:?}: queries cannot certify data"
+                        )));
+                    }
                     if size > 32 {
                         return Err(trap(format!("ic0.{name}: at most 32 bytes, found {size}")));
                     }
