@@ -6,20 +6,31 @@
 //! queries, updates and upgrades with the IC's semantics where they matter
 //! for data safety:
 //!
-//! * a trap rolls back everything an update changed, heap and stable memory;
-//! * a query's changes are always thrown away;
+//! * a trap rolls back everything an update changed, heap, stable memory
+//!   and certified data;
+//! * a query's changes are always thrown away; a query may also be called
+//!   as an update is (replicated, replies up to 2 MiB);
+//! * `canister_init` and the upgrade hooks run as the installer;
 //! * an upgrade runs `canister_pre_upgrade`, then the new module on an empty
-//!   heap and the same stable memory, then `canister_post_upgrade`, and
-//!   leaves the canister as it was if any step fails;
+//!   heap and the same stable memory, then `canister_post_upgrade`, under
+//!   one instruction limit, and leaves the canister as it was if any step
+//!   fails; a gzip-compressed module is decompressed first;
 //! * arguments over 2 MiB are refused, replies over 2 MiB (update) or 3 MiB
 //!   (query) trap, and execution stops past 5 B (query), 40 B (update) or
-//!   300 B (install, upgrade) instructions, counted as wasmi fuel;
+//!   300 B (install, upgrade) instructions, counted as wasmi fuel; a
+//!   message touches at most 1 GiB (query), 2 GiB (update) or 8 GiB
+//!   (upgrade) of stable memory, as on the IC;
+//! * inter-canister calls: the state at the `await` is kept, callbacks run
+//!   as messages of their own (cleanup after a trap), a call to a canister
+//!   that does not exist is rejected with code 3, and the management
+//!   canister answers `raw_rand` (seeded), `canister_status` and
+//!   `canister_info` for the canister itself;
 //! * callers and controllers are principals the caller of the runner chooses.
 //!
-//! It is not a replica: one canister, no consensus, no inter-canister calls,
-//! no cycles accounting. Any import it does not implement is linked to a
-//! function that traps with the import's name, so a canister that needs it
-//! fails clearly when it calls it, not when it loads.
+//! It is not a replica: one canister, no consensus, no cycles accounting.
+//! Any import it does not implement is linked to a function that traps with
+//! the import's name, so a canister that needs it fails clearly when it
+//! calls it, not when it loads.
 //!
 //! ```no_run
 //! use canister_runner::{Canister, InstallArgs};
@@ -36,6 +47,10 @@
 mod canister;
 mod error;
 mod host;
+// The IC's metering, tested on its own; the runner counts with it once
+// its system API charges are in (the runner still counts wasmi fuel).
+#[allow(dead_code)]
+mod instrument;
 mod limits;
 mod management;
 mod module;

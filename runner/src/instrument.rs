@@ -1,0 +1,563 @@
+//! The IC's instruction metering, done to the module the way the IC does it
+//! (`rs/embedders/src/wasm_utils/instrumentation.rs` in dfinity/ic, metering
+//! type "new"), so that a count is what the IC would count.
+//!
+//! Every function body is cut into blocks at `loop`, `if`, `else`, `br`,
+//! `br_if`, `br_table`, `end`, `return` and `unreachable`. At the start of
+//! each block an exported counter is decreased by the summed cost of the
+//! block's instructions (the IC's cost table, [`cost`]); the function's
+//! first block costs one more. Where a block can be entered again (a
+//! function's start, a loop body) a negative counter traps. Before
+//! `memory.fill`, `memory.copy`, `memory.init`, `table.fill` and
+//! `table.copy` the counter is decreased by their size operand as well.
+//!
+//! Two things differ from the IC's output, neither in what is counted: the
+//! trap on a negative counter is an `unreachable` (the IC calls an import;
+//! the runner tells the two apart by the counter), and no imports are added,
+//! so no function index moves.
+
+use crate::error::RunnerError;
+use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection,
+    GlobalSection, GlobalType, Instruction, Module, SectionId, TypeSection, ValType,
+};
+use wasmparser::{Operator, Parser, Payload, TypeRef};
+
+/// The export of the instruction counter: the IC's own name for it.
+pub const COUNTER_EXPORT: &str = "canister counter_instructions";
+
+/// What one instruction costs on the IC (Wasm32), statically; bulk memory
+/// instructions also cost their size, charged when they run.
+pub fn cost(op: &Operator) -> u64 {
+    use Operator::*;
+    match op {
+        Block { .. } | Else | End | Loop { .. } => 0,
+        I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => 10,
+        F32Add | F32Sub | F32Mul | F32Ceil | F32Floor | F32Trunc | F32Nearest | F64Add | F64Sub
+        | F64Mul | F64Ceil | F64Floor | F64Trunc | F64Nearest => 2,
+        F32Div => 3,
+        F64Div => 5,
+        F32Min | F32Max | F64Min | F64Max => 18,
+        F32Copysign => 2,
+        F64Copysign => 3,
+        F32Sqrt => 5,
+        F64Sqrt => 8,
+        F32Eq | F32Ne | F32Lt | F32Gt | F32Le | F32Ge | F64Eq | F64Ne | F64Lt | F64Gt | F64Le
+        | F64Ge => 3,
+        F32ConvertI32S | F64ConvertI64S | F32ConvertI64S | F64ConvertI32S => 3,
+        F64ConvertI32U | F32ConvertI64U | F32ConvertI32U | F64ConvertI64U => 16,
+        I64TruncSatF32S | I64TruncSatF32U | I64TruncSatF64S | I64TruncSatF64U | I32TruncSatF32S
+        | I32TruncSatF32U | I32TruncSatF64S | I32TruncSatF64U => 20,
+        I32TruncF32S | I32TruncF32U | I32TruncF64S | I32TruncF64U | I64TruncF32S | I64TruncF32U
+        | I64TruncF64S | I64TruncF64U => 20,
+        GlobalGet { .. } | GlobalSet { .. } => 2,
+        TableGet { .. } | TableSet { .. } => 5,
+        TableGrow { .. } | MemoryGrow { .. } => 300,
+        MemorySize { .. } => 20,
+        TableSize { .. } => 100,
+        MemoryFill { .. }
+        | MemoryCopy { .. }
+        | TableFill { .. }
+        | TableCopy { .. }
+        | MemoryInit { .. }
+        | TableInit { .. } => 100,
+        DataDrop { .. } | ElemDrop { .. } => 300,
+        Call { .. } => 5,
+        CallIndirect { .. } => 10,
+        ReturnCall { .. } => 3,
+        ReturnCallIndirect { .. } => 60,
+        If { .. } | Br { .. } | BrIf { .. } | BrTable { .. } => 2,
+        RefIsNull => 5,
+        RefFunc { .. } => 130,
+        // Constants, integer arithmetic and comparisons, loads and stores,
+        // locals, select, conversions, drop, nop, return, unreachable: 1
+        // (and the IC's default for any other instruction).
+        _ => 1,
+    }
+}
+
+/// Where the counter is decreased, and by what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charge {
+    /// The static cost of the block that starts here; `reentrant` blocks
+    /// also check the counter.
+    Block { cost: u64, reentrant: bool },
+    /// The size operand on the stack (a bulk memory instruction follows).
+    Size,
+}
+
+/// The charges of a function body: (position in `ops`, charge), in the
+/// order the IC inserts them.
+fn charges(ops: &[Operator]) -> Vec<(usize, Charge)> {
+    use Operator::*;
+    let mut points = Vec::new();
+    let (mut start, mut cost, mut reentrant) = (0, 1u64, true);
+    for (position, op) in ops.iter().enumerate() {
+        cost += self::cost(op);
+        let next = match op {
+            Loop { .. } => Some(true),
+            If { .. }
+            | Else
+            | Br { .. }
+            | BrIf { .. }
+            | BrTable { .. }
+            | End
+            | Return
+            | Unreachable
+            | ReturnCall { .. }
+            | ReturnCallIndirect { .. } => Some(false),
+            MemoryFill { .. }
+            | MemoryCopy { .. }
+            | TableCopy { .. }
+            | TableFill { .. }
+            | MemoryInit { .. }
+            | TableInit { .. } => {
+                points.push((position, Charge::Size));
+                None
+            }
+            _ => None,
+        };
+        if let Some(next_reentrant) = next {
+            if reentrant || cost > 0 {
+                points.push((start, Charge::Block { cost, reentrant }));
+            }
+            (start, cost, reentrant) = (position + 1, 0, next_reentrant);
+        }
+    }
+    // Stable: at one position, a size charge pushed first stays first.
+    points.sort_by_key(|(position, _)| *position);
+    points
+}
+
+/// The module's counts, read before it is rewritten.
+#[derive(Default)]
+struct Shape {
+    types: u32,
+    imported_functions: u32,
+    defined_functions: u32,
+    imported_globals: u32,
+    defined_globals: u32,
+}
+
+impl Shape {
+    fn of(wasm: &[u8]) -> Result<Shape, RunnerError> {
+        let bad = |error: wasmparser::BinaryReaderError| RunnerError::BadModule(error.to_string());
+        let mut shape = Shape::default();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload.map_err(bad)? {
+                Payload::TypeSection(types) => {
+                    for group in types {
+                        shape.types += group.map_err(bad)?.types().len() as u32;
+                    }
+                }
+                Payload::ImportSection(imports) => {
+                    for import in imports {
+                        match import.map_err(bad)?.ty {
+                            TypeRef::Func(_) => shape.imported_functions += 1,
+                            TypeRef::Global(_) => shape.imported_globals += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                Payload::FunctionSection(functions) => shape.defined_functions = functions.count(),
+                Payload::GlobalSection(globals) => shape.defined_globals = globals.count(),
+                _ => {}
+            }
+        }
+        Ok(shape)
+    }
+}
+
+/// Rewrites a module with the metering, and adds the counter (exported as
+/// [`COUNTER_EXPORT`]) and the function that charges a size.
+struct Meter {
+    /// The type `(i64) -> (i64)` of the charging function.
+    charge_type: u32,
+    /// The charging function.
+    charge_function: u32,
+    /// The counter global.
+    counter: u32,
+    /// The sections this module has had, of those the metering adds to.
+    seen: Vec<SectionId>,
+}
+
+/// The order of the non-custom sections in a module.
+const SECTION_ORDER: [SectionId; 13] = [
+    SectionId::Type,
+    SectionId::Import,
+    SectionId::Function,
+    SectionId::Table,
+    SectionId::Memory,
+    SectionId::Tag,
+    SectionId::Global,
+    SectionId::Export,
+    SectionId::Start,
+    SectionId::Element,
+    SectionId::DataCount,
+    SectionId::Code,
+    SectionId::Data,
+];
+
+fn rank(id: SectionId) -> usize {
+    SECTION_ORDER
+        .iter()
+        .position(|&other| other == id)
+        .unwrap_or(SECTION_ORDER.len())
+}
+
+type Reencoded<T> = std::result::Result<T, ReencodeError<std::convert::Infallible>>;
+
+impl Meter {
+    fn add_type(&self, types: &mut TypeSection) {
+        types.ty().function([ValType::I64], [ValType::I64]);
+    }
+
+    fn add_function(&self, functions: &mut FunctionSection) {
+        functions.function(self.charge_type);
+    }
+
+    fn add_global(&self, globals: &mut GlobalSection) {
+        // Set by the runner before every message; until then (a start
+        // function) nothing runs out.
+        globals.global(
+            GlobalType {
+                val_type: ValType::I64,
+                mutable: true,
+                shared: false,
+            },
+            &ConstExpr::i64_const(i64::MAX),
+        );
+    }
+
+    fn add_export(&self, exports: &mut ExportSection) {
+        exports.export(COUNTER_EXPORT, ExportKind::Global, self.counter);
+    }
+
+    /// The IC's charging function: takes the size, decreases the counter by
+    /// it (to `i64::MIN` at most), traps if it went negative, returns the size.
+    fn add_charge_function(&self, code: &mut CodeSection) {
+        let mut function = Function::new([(1, ValType::I64)]);
+        let counter = self.counter;
+        function
+            .instructions()
+            .global_get(counter)
+            .local_get(0)
+            .i64_sub()
+            .local_tee(1)
+            .global_get(counter)
+            .i64_gt_s()
+            .if_(BlockType::Result(ValType::I64))
+            .i64_const(i64::MIN)
+            .else_()
+            .local_get(1)
+            .end()
+            .global_set(counter)
+            .global_get(counter)
+            .i64_const(0)
+            .i64_lt_s()
+            .if_(BlockType::Empty)
+            .unreachable()
+            .end()
+            .local_get(0)
+            .end();
+        code.function(&function);
+    }
+
+    fn charge(&self, function: &mut Function, charge: Charge) {
+        let counter = self.counter;
+        let mut sink = function.instructions();
+        match charge {
+            Charge::Block { cost, reentrant } => {
+                sink.global_get(counter)
+                    .i64_const(cost as i64)
+                    .i64_sub()
+                    .global_set(counter);
+                if reentrant {
+                    sink.global_get(counter)
+                        .i64_const(0)
+                        .i64_lt_s()
+                        .if_(BlockType::Empty)
+                        .unreachable()
+                        .end();
+                }
+            }
+            Charge::Size => {
+                sink.i64_extend_i32_u()
+                    .call(self.charge_function)
+                    .i32_wrap_i64();
+            }
+        }
+    }
+
+    /// Emits the sections the module lacks, between `after` and `before`.
+    fn missing_sections(
+        &mut self,
+        module: &mut Module,
+        after: Option<SectionId>,
+        before: Option<SectionId>,
+    ) {
+        let (low, high) = (
+            after.map_or(0, |id| rank(id) + 1),
+            before.map_or(SECTION_ORDER.len(), rank),
+        );
+        for id in [
+            SectionId::Type,
+            SectionId::Function,
+            SectionId::Global,
+            SectionId::Export,
+            SectionId::Code,
+        ] {
+            if self.seen.contains(&id) || !(low..high).contains(&rank(id)) {
+                continue;
+            }
+            self.seen.push(id);
+            match id {
+                SectionId::Type => {
+                    let mut types = TypeSection::new();
+                    self.add_type(&mut types);
+                    module.section(&types);
+                }
+                SectionId::Function => {
+                    let mut functions = FunctionSection::new();
+                    self.add_function(&mut functions);
+                    module.section(&functions);
+                }
+                SectionId::Global => {
+                    let mut globals = GlobalSection::new();
+                    self.add_global(&mut globals);
+                    module.section(&globals);
+                }
+                SectionId::Export => {
+                    let mut exports = ExportSection::new();
+                    self.add_export(&mut exports);
+                    module.section(&exports);
+                }
+                _ => {
+                    let mut code = CodeSection::new();
+                    self.add_charge_function(&mut code);
+                    module.section(&code);
+                }
+            }
+        }
+    }
+}
+
+impl Reencode for Meter {
+    type Error = std::convert::Infallible;
+
+    fn parse_type_section(
+        &mut self,
+        types: &mut TypeSection,
+        section: wasmparser::TypeSectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Type);
+        wasm_encoder::reencode::utils::parse_type_section(self, types, section)?;
+        self.add_type(types);
+        Ok(())
+    }
+
+    fn parse_function_section(
+        &mut self,
+        functions: &mut FunctionSection,
+        section: wasmparser::FunctionSectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Function);
+        wasm_encoder::reencode::utils::parse_function_section(self, functions, section)?;
+        self.add_function(functions);
+        Ok(())
+    }
+
+    fn parse_global_section(
+        &mut self,
+        globals: &mut GlobalSection,
+        section: wasmparser::GlobalSectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Global);
+        wasm_encoder::reencode::utils::parse_global_section(self, globals, section)?;
+        self.add_global(globals);
+        Ok(())
+    }
+
+    fn parse_export_section(
+        &mut self,
+        exports: &mut ExportSection,
+        section: wasmparser::ExportSectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Export);
+        wasm_encoder::reencode::utils::parse_export_section(self, exports, section)?;
+        self.add_export(exports);
+        Ok(())
+    }
+
+    fn parse_code_section(
+        &mut self,
+        code: &mut CodeSection,
+        section: wasmparser::CodeSectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Code);
+        for body in section {
+            let body = body?;
+            let mut function = self.new_function_with_parsed_locals(&body)?;
+            let ops = body
+                .get_operators_reader()?
+                .into_iter()
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let mut charges = charges(&ops).into_iter().peekable();
+            for (position, op) in ops.into_iter().enumerate() {
+                while let Some((_, charge)) = charges.next_if(|(at, _)| *at == position) {
+                    self.charge(&mut function, charge);
+                }
+                let instruction: Instruction = self.instruction(op)?;
+                function.instruction(&instruction);
+            }
+            code.function(&function);
+        }
+        self.add_charge_function(code);
+        Ok(())
+    }
+
+    fn intersperse_section_hook(
+        &mut self,
+        module: &mut Module,
+        after: Option<SectionId>,
+        before: Option<SectionId>,
+    ) -> Reencoded<()> {
+        self.missing_sections(module, after, before);
+        Ok(())
+    }
+}
+
+/// `wasm` with the IC's instruction metering.
+pub fn instrument(wasm: &[u8]) -> std::result::Result<Vec<u8>, RunnerError> {
+    let shape = Shape::of(wasm)?;
+    let mut meter = Meter {
+        charge_type: shape.types,
+        charge_function: shape.imported_functions + shape.defined_functions,
+        counter: shape.imported_globals + shape.defined_globals,
+        seen: Vec::new(),
+    };
+    let mut module = Module::new();
+    meter
+        .parse_core_module(&mut module, Parser::new(0), wasm)
+        .map_err(|error| RunnerError::BadModule(format!("instrumenting the module: {error}")))?;
+    Ok(module.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(wat: &str) -> Vec<Operator<'static>> {
+        let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                return body
+                    .get_operators_reader()
+                    .unwrap()
+                    .into_iter()
+                    .collect::<std::result::Result<_, _>>()
+                    .unwrap();
+            }
+        }
+        panic!("no function");
+    }
+
+    #[test]
+    fn blocks_are_charged_as_the_ic_charges_them() {
+        // local.get, i32.const, i32.add, end: 1 + 1 + 1 + 1 + 0.
+        let straight =
+            ops("(module (func (param i32) (result i32) local.get 0 i32.const 1 i32.add))");
+        assert_eq!(
+            charges(&straight),
+            vec![(
+                0,
+                Charge::Block {
+                    cost: 4,
+                    reentrant: true
+                }
+            )]
+        );
+
+        // A loop: the function's block up to `loop` (1 + 0), the loop body
+        // (local.get 1, i32.const 1, i32.sub, local.tee 1, br_if 2 = 6), and
+        // the rest (end of loop 0, i32.const 1, end 0 = 1).
+        let looping = ops(
+            "(module (func (local i32) (loop local.get 0 i32.const 1 i32.sub local.tee 0 br_if 0) i32.const 1 drop))",
+        );
+        assert_eq!(
+            charges(&looping),
+            vec![
+                (
+                    0,
+                    Charge::Block {
+                        cost: 1,
+                        reentrant: true
+                    }
+                ),
+                (
+                    1,
+                    Charge::Block {
+                        cost: 6,
+                        reentrant: true
+                    }
+                ),
+                // end of the loop: a block of cost 0, not charged
+                (
+                    7,
+                    Charge::Block {
+                        cost: 2,
+                        reentrant: false
+                    }
+                ),
+            ]
+        );
+
+        // Bulk memory: its size is charged just before it.
+        let fill =
+            ops("(module (memory 1) (func i32.const 0 i32.const 0 i32.const 10 memory.fill))");
+        assert_eq!(
+            charges(&fill),
+            vec![
+                (
+                    0,
+                    Charge::Block {
+                        cost: 104,
+                        reentrant: true
+                    }
+                ),
+                (3, Charge::Size),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_instrumented_module_is_valid_and_exports_the_counter() {
+        let wasm = wat::parse_str(
+            r#"(module
+                (memory (export "memory") 1)
+                (func (export "canister_update f") (local i32)
+                  (loop local.get 0 i32.const 1 i32.add local.tee 0 i32.const 10 i32.lt_u br_if 0)
+                  i32.const 0 i32.const 0 i32.const 100 memory.fill))"#,
+        )
+        .unwrap();
+        let instrumented = instrument(&wasm).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&instrumented)
+            .unwrap();
+        let exports: Vec<String> = Parser::new(0)
+            .parse_all(&instrumented)
+            .filter_map(|payload| match payload.unwrap() {
+                Payload::ExportSection(exports) => Some(
+                    exports
+                        .into_iter()
+                        .map(|export| export.unwrap().name.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert!(exports.contains(&COUNTER_EXPORT.to_string()), "{exports:?}");
+    }
+}
