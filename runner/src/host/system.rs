@@ -27,13 +27,9 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("canister_cycle_balance128", |linker, name| {
         linker
-            .func_wrap(
-                "ic0",
-                name,
-                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
-                    copy_out(&mut caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
-                },
-            )
+            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| {
+                balance_out(&mut caller, name, dst)
+            })
             .map(drop)
     }),
     ("cost_call", |linker, name| {
@@ -58,13 +54,9 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     ("canister_liquid_cycle_balance128", |linker, name| {
         // No cycles are reserved or frozen in the runner: all are liquid.
         linker
-            .func_wrap(
-                "ic0",
-                name,
-                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
-                    copy_out(&mut caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
-                },
-            )
+            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| {
+                balance_out(&mut caller, name, dst)
+            })
             .map(drop)
     }),
     ("canister_status", |linker, name| {
@@ -157,3 +149,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .map(drop)
     }),
 ];
+
+/// Writes the cycle balance, a u128, to the canister's memory at `dst`.
+fn balance_out(caller: &mut Ctx<'_>, name: &str, dst: i32) -> Result<(), Error> {
+    copy_out(caller, name, &CYCLE_BALANCE.to_le_bytes(), dst, 0, 16)
+}
