@@ -486,17 +486,11 @@ impl Canister {
                 self.limits.update_reply_bytes,
             ),
         };
-        self.save_heap();
-        self.store.data_mut().stable.begin();
-        self.store
-            .data_mut()
-            .stable
-            .start_message(if entry.is_query() {
-                self.limits.query_stable_access
-            } else {
-                self.limits.update_stable_access
-            });
-        self.store.data_mut().time_nanos += 1_000_000;
+        self.begin_message(if entry.is_query() {
+            self.limits.query_stable_access
+        } else {
+            self.limits.update_stable_access
+        });
         let run = Run {
             entry,
             method,
@@ -510,13 +504,7 @@ impl Canister {
         let outcome = self.execute(run, |store| function.call(store, &[], &mut []));
         stats.instructions = outcome.1;
         let kept = outcome.0.is_ok() && !entry.is_query();
-        let performed = std::mem::take(&mut self.store.data_mut().performed);
-        if kept {
-            self.store.data_mut().stable.commit();
-        } else {
-            self.restore_saved_heap();
-            self.store.data_mut().stable.rollback();
-        }
+        let performed = self.end_message(kept);
         let mut response = match outcome.0 {
             Err(message) => {
                 return CallResult {
@@ -529,7 +517,7 @@ impl Canister {
         // The message's state is committed (as at an `await`); the calls it
         // performed are delivered, and their callbacks run, one message each.
         let mut trapped = None;
-        if kept {
+        if !performed.is_empty() {
             let (used, trap) = self.deliver(caller, reply_limit, performed, &mut response);
             stats.instructions += used;
             trapped = trap;
@@ -588,14 +576,14 @@ impl Canister {
                 context_replied: response.is_some(),
             };
             match self.run_callback(run, callback) {
-                (Ok(answer), spent) => {
+                (Ok(answer), spent, calls) => {
                     used += spent;
                     if response.is_none() {
                         *response = answer;
                     }
-                    queue.extend(std::mem::take(&mut self.store.data_mut().performed));
+                    queue.extend(calls);
                 }
-                (Err(trap), spent) => {
+                (Err(trap), spent, _) => {
                     used += spent;
                     trapped = Some(trap);
                     if let Some(cleanup) = call.cleanup {
@@ -653,17 +641,14 @@ impl Canister {
 
     /// Runs one callback (`fun(env)` from the module's table) as its own
     /// message: kept if it returns, rolled back (with any calls it made)
-    /// if it traps.
+    /// if it traps. Returns its outcome, the instructions it used, and the
+    /// calls it made.
     fn run_callback(
         &mut self,
         run: Run<'_>,
         callback: Callback,
-    ) -> (Result<Option<Response>, String>, u64) {
-        self.save_heap();
-        self.store.data_mut().stable.begin();
-        let limit = self.limits.update_stable_access;
-        self.store.data_mut().stable.start_message(limit);
-        self.store.data_mut().time_nanos += 1_000_000;
+    ) -> (Result<Option<Response>, String>, u64, Vec<OutgoingCall>) {
+        self.begin_message(self.limits.update_stable_access);
         let table = self
             .instance
             .get_table(&self.store, crate::module::TABLE_EXPORT);
@@ -685,14 +670,32 @@ impl Canister {
                 })?;
             function.call(store, &[Val::I32(callback.env as i32)], &mut [])
         });
-        if outcome.0.is_ok() {
+        let calls = self.end_message(outcome.0.is_ok());
+        (outcome.0, outcome.1, calls)
+    }
+
+    /// Starts a message: what it may undo (the heap, a stable memory
+    /// journal), the stable memory it may touch, and the clock.
+    fn begin_message(&mut self, stable_access: u64) {
+        self.save_heap();
+        let env = self.store.data_mut();
+        env.stable.begin();
+        env.stable.start_message(stable_access);
+        env.time_nanos += 1_000_000;
+    }
+
+    /// Ends a message: keeps what it did and returns the calls it made, or
+    /// undoes it all, its calls included.
+    fn end_message(&mut self, keep: bool) -> Vec<OutgoingCall> {
+        let performed = std::mem::take(&mut self.store.data_mut().performed);
+        if keep {
             self.store.data_mut().stable.commit();
+            performed
         } else {
             self.restore_saved_heap();
             self.store.data_mut().stable.rollback();
-            self.store.data_mut().performed.clear();
+            Vec::new()
         }
-        outcome
     }
 
     /// Runs `canister_init`, `canister_pre_upgrade` or `canister_post_upgrade`
