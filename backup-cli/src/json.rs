@@ -169,19 +169,33 @@ impl<'a> Codec<'a> {
                 });
                 match exact {
                     Some(number) if safe => number,
-                    // What `Number(bigint)` gives: the nearest double.
+                    // What `Number(bigint)` gives: the nearest double (null
+                    // past the doubles), counted once.
                     _ => {
                         self.note_lossy("");
-                        js_float(text.parse::<f64>().unwrap_or(f64::NAN), self)
+                        let x = text.parse::<f64>().unwrap_or(f64::NAN);
+                        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
                     }
                 }
             }
         }
     }
 
+    /// A double as `JSON.stringify` writes it; NaN and the infinities become
+    /// null, and count as lossy.
+    fn js_float(&self, x: f64) -> Value {
+        serde_json::Number::from_f64(x).map_or_else(
+            || {
+                self.note_lossy("");
+                Value::Null
+            },
+            Value::Number,
+        )
+    }
+
     fn float(&self, x: f64) -> Value {
         match self.format {
-            Format::AgentJs => js_float(x, self),
+            Format::AgentJs => self.js_float(x),
             _ => {
                 serde_json::Number::from_f64(x).map_or_else(|| json!(x.to_string()), Value::Number)
             }
@@ -597,18 +611,6 @@ fn blob_from_json(json: &Value, path: &str) -> Result<Vec<u8>> {
             json,
         )
     })
-}
-
-/// A double as `JSON.stringify` writes it; NaN and the infinities become
-/// null, and count as lossy.
-fn js_float(x: f64, codec: &Codec) -> Value {
-    match serde_json::Number::from_f64(x) {
-        Some(number) => Value::Number(number),
-        None => {
-            codec.note_lossy("");
-            Value::Null
-        }
-    }
 }
 
 /// `value` as `JSON.stringify(value)` writes it: no spaces, and numbers as

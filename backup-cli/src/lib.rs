@@ -115,10 +115,7 @@ fn live_identity(
         Some(project::Kind::Icp) => identity::Tool::Icp,
         _ => identity::Tool::Dfx,
     };
-    let password = identity::Password {
-        file: connection.password_file.clone(),
-    };
-    identity::Stores::from_env().load(None, Some(tool), &password)
+    identity::Stores::from_env().load(None, Some(tool), &password(connection))
 }
 
 /// `whoami`: the principal live calls are made as (offline, the same
@@ -149,11 +146,16 @@ fn offline_operator() -> candid::Principal {
     candid::Principal::self_authenticating(b"ic-backup offline operator")
 }
 
+/// Where the password of an encrypted identity comes from.
+fn password(connection: &Connection) -> identity::Password {
+    identity::Password {
+        file: connection.password_file.clone(),
+    }
+}
+
 /// The identity of `--pem` or `--identity`; `None` when neither is given.
 fn identity(connection: &Connection) -> Result<Option<Box<dyn ic_agent::Identity>>> {
-    let password = identity::Password {
-        file: connection.password_file.clone(),
-    };
+    let password = password(connection);
     match (&connection.pem, &connection.identity) {
         (Some(pem), _) => identity::load_pem_file(pem, &password).map(Some),
         (None, Some(name)) => identity::Stores::from_env()

@@ -43,14 +43,15 @@ impl Snapshot {
                 ))
             })
         };
+        let sizes = [size("wasm_module_size")?, size("stable_memory_size")?];
         let snapshot = Snapshot {
             dir: dir.to_path_buf(),
-            metadata: metadata.clone(),
+            metadata,
         };
-        for (file, recorded) in [
-            (snapshot.wasm(), size("wasm_module_size")?),
-            (snapshot.stable_memory(), size("stable_memory_size")?),
-        ] {
+        for (file, recorded) in [snapshot.wasm(), snapshot.stable_memory()]
+            .into_iter()
+            .zip(sizes)
+        {
             let found = match std::fs::metadata(&file) {
                 Ok(meta) => meta.len(),
                 // A download writes no file for an empty stable memory.

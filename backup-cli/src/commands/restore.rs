@@ -1,7 +1,7 @@
 //! `restore`: a backup file back into a map, checked whole before anything
 //! is written, batch by batch under the ingress limit, resumable.
 
-use super::typed::{field_by_id, read_json, LOSSLESS_FORMAT};
+use super::typed::{field_by_id, parse_json, LOSSLESS_FORMAT};
 use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{CliError, Result};
@@ -26,6 +26,8 @@ pub struct BackupFile {
     pub format: Format,
     /// Numbers that the form holds inexactly (agent-js above 2^53), and where the first is.
     pub lossy: Option<(u64, String)>,
+    /// The SHA-256 of the file as it was read, for binding a resume to it.
+    pub sha256: String,
 }
 
 /// The entries of a backup file (any format) as Candid values of the map's
@@ -38,7 +40,10 @@ pub fn read_entries(
     path: &Path,
     format: Option<Format>,
 ) -> Result<BackupFile> {
-    let document = read_json(path)?;
+    let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let document = parse_json(path, &bytes)?;
+    drop(bytes);
     let in_file =
         |error: CliError| CliError::Input(format!("{}: {error}; nothing was sent", path.display()));
     let (entries, forms): (_, &[Format]) = match (&document, format) {
@@ -88,6 +93,7 @@ pub fn read_entries(
             entries,
             format: codec.format(),
             lossy,
+            sha256: sha256.clone(),
         }
     };
     let read = |format: Format| -> Result<BackupFile> {
@@ -354,11 +360,11 @@ pub fn restore(
         json,
     } = options;
     let types = interface.map(map)?;
-    let bytes = std::fs::read(input).map_err(|source| CliError::io(input, source))?;
     let BackupFile {
         entries,
         format,
         lossy,
+        sha256,
     } = read_entries(interface, &types, input, format)?;
     if let Some((n, first)) = lossy {
         notice(json, &format!(
@@ -411,7 +417,7 @@ pub fn restore(
         value_type: types.value.to_string(),
         interface_sha256: interface.sha256.clone(),
         input: durable::absolute(input),
-        input_sha256: hex::encode(Sha256::digest(&bytes)),
+        input_sha256: sha256,
         format: format.name().to_string(),
         replace,
     };

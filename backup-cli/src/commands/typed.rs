@@ -23,7 +23,12 @@ pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";
 
 pub(super) fn read_json(path: &Path) -> Result<Value> {
     let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    serde_json::from_slice(&bytes)
+    parse_json(path, &bytes)
+}
+
+/// The JSON document `bytes`, read from `path`.
+pub(super) fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes)
         .map_err(|error| CliError::Input(format!("{}: not JSON: {error}", path.display())))
 }
 
