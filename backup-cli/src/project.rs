@@ -483,6 +483,19 @@ mod tests {
     }
 
     #[test]
+    fn a_project_file_that_does_not_parse_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("icp.yaml"), "networks: [unclosed\n");
+        let error = Project::find(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("icp.yaml"), "{error}");
+        write(&dir.path().join("sub/dfx.json"), "{ not json");
+        let error = Project::find(&dir.path().join("sub"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("dfx.json"), "{error}");
+    }
+
+    #[test]
     fn mainnet_and_urls() {
         let homes = Homes::default();
         let ic = resolve("ic", None, &homes);
