@@ -3,13 +3,14 @@
 
 use crate::error::RunnerError;
 use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
+use crate::instrument::{COUNTER_EXPORT, START_EXPORT};
 use crate::limits::Limits;
 use crate::management::{self, Change, Mode, Randomness};
 use crate::module::{global_export_name, prepare};
 use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
 use std::path::Path;
-use wasmi::{Config, Engine, Instance, Linker, Module, Store, TrapCode, Val};
+use wasmi::{Config, Engine, Instance, Linker, Module, Store, Val};
 
 /// Why the IC would reject a call, with its reject code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,9 +194,7 @@ impl Canister {
             .installer
             .or_else(|| args.controllers.first().copied())
             .unwrap_or_else(Principal::anonymous);
-        let mut config = Config::default();
-        config.consume_fuel(true);
-        let engine = Engine::new(&config);
+        let engine = Engine::new(&Config::default());
         let env = Env {
             stable: StableMemory::new(stable, args.limits.max_stable_pages),
             message: None,
@@ -205,14 +204,14 @@ impl Canister {
             version: 0,
             certified_data: Vec::new(),
             memory: None,
+            counter: None,
             log: Vec::new(),
             echo_debug: args.echo_debug,
             building: None,
             performed: Vec::new(),
         };
         let mut store = Store::new(&engine, env);
-        let (instance, mutable_globals) =
-            instantiate(&engine, &mut store, wasm, args.limits.upgrade_instructions)?;
+        let (instance, mutable_globals) = instantiate(&engine, &mut store, wasm)?;
         let mut canister = Canister {
             engine,
             store,
@@ -238,10 +237,6 @@ impl Canister {
             Mode::install,
             canister.module_hash,
         ));
-        let (stage, export) = match entry {
-            Entry::PostUpgrade => ("canister_post_upgrade", "canister_post_upgrade"),
-            _ => ("canister_init", "canister_init"),
-        };
         canister.store.data_mut().stable.begin();
         let limits = canister.limits;
         canister
@@ -249,11 +244,7 @@ impl Canister {
             .data_mut()
             .stable
             .start_message(limits.upgrade_stable_access);
-        if let Err(message) =
-            canister.run_lifecycle(entry, export, &args.arg, limits.upgrade_instructions)
-        {
-            return Err(RunnerError::Lifecycle { stage, message });
-        }
+        canister.start_module(entry, &args.arg, limits.upgrade_instructions)?;
         canister.store.data_mut().stable.commit();
         Ok(canister)
     }
@@ -302,10 +293,11 @@ impl Canister {
 
     fn upgrade_steps(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
         let heap = self.snapshot();
-        let (old_instance, old_globals, old_memory) = (
+        let (old_instance, old_globals, old_memory, old_counter) = (
             self.instance,
             self.mutable_globals.clone(),
             self.store.data().memory,
+            self.store.data().counter,
         );
         self.store.data_mut().stable.begin();
         match self.replace_module(wasm, arg) {
@@ -328,6 +320,7 @@ impl Canister {
                 self.instance = old_instance;
                 self.mutable_globals = old_globals;
                 self.store.data_mut().memory = old_memory;
+                self.store.data_mut().counter = old_counter;
                 self.restore(&heap);
                 self.store.data_mut().stable.rollback();
                 Err(error)
@@ -353,15 +346,34 @@ impl Canister {
                 limits.upgrade_instructions,
             )
             .map_err(failed("canister_pre_upgrade"))?;
-        let left = limits.upgrade_instructions.saturating_sub(used);
-        let (instance, globals) = instantiate(&self.engine, &mut self.store, wasm, left)?;
+        let (instance, globals) = instantiate(&self.engine, &mut self.store, wasm)?;
         self.instance = instance;
         self.mutable_globals = globals;
-        // What the module's start function left.
-        let left = self.store.get_fuel().unwrap_or(0);
-        self.run_lifecycle(Entry::PostUpgrade, "canister_post_upgrade", arg, left)
-            .map(drop)
-            .map_err(failed("canister_post_upgrade"))
+        let left = limits.upgrade_instructions.saturating_sub(used);
+        self.start_module(Entry::PostUpgrade, arg, left).map(drop)
+    }
+
+    /// Runs a new module's start function, then `canister_init` or
+    /// `canister_post_upgrade` (`hook`), sharing `instructions`; returns
+    /// the instructions they used.
+    fn start_module(
+        &mut self,
+        hook: Entry,
+        arg: &[u8],
+        instructions: u64,
+    ) -> Result<u64, RunnerError> {
+        let failed = |stage| move |message| RunnerError::Lifecycle { stage, message };
+        let started = self
+            .run_lifecycle(Entry::Start, START_EXPORT, &[], instructions)
+            .map_err(failed("the module's start function"))?;
+        let stage = match hook {
+            Entry::PostUpgrade => "canister_post_upgrade",
+            _ => "canister_init",
+        };
+        let left = instructions.saturating_sub(started);
+        self.run_lifecycle(hook, stage, arg, left)
+            .map(|used| started + used)
+            .map_err(failed(stage))
     }
 
     /// The data the canister last certified (`ic0.certified_data_set`).
@@ -418,7 +430,7 @@ impl Canister {
             .get_typed_func::<(), i32>(&self.store, "get_candid_pointer")
             .ok()?;
         self.save_heap();
-        let _ = self.store.set_fuel(self.limits.query_instructions);
+        self.set_counter(self.limits.query_instructions);
         let text = function.call(&mut self.store, ()).ok().and_then(|pointer| {
             let memory = self.store.data().memory?;
             let data = memory.data(&self.store);
@@ -733,7 +745,7 @@ impl Canister {
         call: impl FnOnce(&mut Store<Env>) -> Result<(), wasmi::Error>,
     ) -> (Result<Option<Response>, String>, u64) {
         let limit = run.instructions;
-        let fuel_set = self.store.set_fuel(limit);
+        self.set_counter(limit);
         self.store.data_mut().message = Some(Message {
             entry: run.entry,
             method: run.method.to_string(),
@@ -742,23 +754,49 @@ impl Canister {
             reply: Vec::new(),
             reply_limit: run.reply_limit,
             response: None,
-            fuel_at_start: limit,
+            instruction_limit: limit,
             reject: run.reject,
             context_replied: run.context_replied,
         });
-        let result = fuel_set.map_err(|error| error.to_string()).and_then(|()| {
-            call(&mut self.store).map_err(|error| match error.as_trap_code() {
-                Some(TrapCode::OutOfFuel) => {
-                    format!("the call exceeded the instruction limit of {limit}")
-                }
-                _ => error.to_string(),
-            })
+        let result = call(&mut self.store);
+        let left = self.counter();
+        // The metering traps with `unreachable`, a system call with its
+        // own message: either way, the counter below zero says why.
+        let result = result.map_err(|error| {
+            if left < 0 {
+                format!("the call exceeded the instruction limit of {limit}")
+            } else {
+                error.to_string()
+            }
         });
-        let used = limit.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let used = limit.min((limit as i64).saturating_sub(left).max(0) as u64);
         let message = self.store.data_mut().message.take();
         // A call built and not performed goes nowhere.
         self.store.data_mut().building = None;
         (result.map(|()| message.and_then(|m| m.response)), used)
+    }
+
+    /// Sets the instructions the next message may execute.
+    fn set_counter(&mut self, instructions: u64) {
+        if let Some(counter) = self.store.data().counter {
+            let value = Val::I64(i64::try_from(instructions).unwrap_or(i64::MAX));
+            // The counter is the metering's own i64 global.
+            let _ = counter.set(&mut self.store, value);
+        }
+    }
+
+    /// The instructions the message may still execute (below zero once it
+    /// ran out).
+    fn counter(&self) -> i64 {
+        match self
+            .store
+            .data()
+            .counter
+            .map(|counter| counter.get(&self.store))
+        {
+            Some(Val::I64(left)) => left,
+            _ => 0,
+        }
     }
 
     fn snapshot(&self) -> HeapSnapshot {
@@ -824,20 +862,18 @@ impl Canister {
     }
 }
 
+/// Instantiates a module: its start function, exported by the metering,
+/// runs later, under the install's limits.
 fn instantiate(
     engine: &Engine,
     store: &mut Store<Env>,
     wasm: &[u8],
-    fuel: u64,
 ) -> Result<(Instance, Vec<u32>), RunnerError> {
     let prepared = prepare(wasm)?;
     let module = Module::new(engine, &prepared.bytes)
         .map_err(|error| RunnerError::BadModule(error.to_string()))?;
     let mut linker = Linker::new(engine);
     host::link(&mut linker, &module)?;
-    store
-        .set_fuel(fuel)
-        .map_err(|error| RunnerError::BadModule(error.to_string()))?;
     let instance = linker
         .instantiate_and_start(&mut *store, &module)
         .map_err(|error| RunnerError::BadModule(format!("instantiation failed: {error}")))?;
@@ -845,6 +881,7 @@ fn instantiate(
         .get_memory(&*store, "memory")
         .ok_or_else(|| RunnerError::MissingExport("its linear memory as `memory`".into()))?;
     store.data_mut().memory = Some(memory);
+    store.data_mut().counter = instance.get_global(&*store, COUNTER_EXPORT);
     Ok((instance, prepared.mutable_globals))
 }
 

@@ -27,6 +27,10 @@ use wasmparser::{Operator, Parser, Payload, TypeRef};
 /// The export of the instruction counter: the IC's own name for it.
 pub const COUNTER_EXPORT: &str = "canister counter_instructions";
 
+/// The export the module's start function becomes, as on the IC: the
+/// runner calls it under the instruction limit of the install or upgrade.
+pub const START_EXPORT: &str = "canister_start";
+
 /// What one instruction costs on the IC (Wasm32), statically; bulk memory
 /// instructions also cost their size, charged when they run.
 pub fn cost(op: &Operator) -> u64 {
@@ -178,6 +182,8 @@ struct Meter {
     charge_function: u32,
     /// The counter global.
     counter: u32,
+    /// The module's start function, exported as [`START_EXPORT`] instead.
+    start: Option<u32>,
     /// The sections this module has had, of those the metering adds to.
     seen: Vec<SectionId>,
 }
@@ -232,6 +238,9 @@ impl Meter {
 
     fn add_export(&self, exports: &mut ExportSection) {
         exports.export(COUNTER_EXPORT, ExportKind::Global, self.counter);
+        if let Some(start) = self.start {
+            exports.export(START_EXPORT, ExportKind::Func, start);
+        }
     }
 
     /// The IC's charging function: takes the size, decreases the counter by
@@ -428,20 +437,32 @@ impl Reencode for Meter {
     }
 }
 
-/// `wasm` with the IC's instruction metering.
-pub fn instrument(wasm: &[u8]) -> std::result::Result<Vec<u8>, RunnerError> {
+/// A module with the IC's instruction metering.
+pub struct Metered {
+    pub bytes: Vec<u8>,
+    /// The index of the counter global.
+    pub counter: u32,
+}
+
+/// `wasm` with the IC's instruction metering. `wasm` must have no start
+/// section; its start function, `start`, is exported as [`START_EXPORT`].
+pub fn instrument(wasm: &[u8], start: Option<u32>) -> std::result::Result<Metered, RunnerError> {
     let shape = Shape::of(wasm)?;
     let mut meter = Meter {
         charge_type: shape.types,
         charge_function: shape.imported_functions + shape.defined_functions,
         counter: shape.imported_globals + shape.defined_globals,
+        start,
         seen: Vec::new(),
     };
     let mut module = Module::new();
     meter
         .parse_core_module(&mut module, Parser::new(0), wasm)
         .map_err(|error| RunnerError::BadModule(format!("instrumenting the module: {error}")))?;
-    Ok(module.finish())
+    Ok(Metered {
+        bytes: module.finish(),
+        counter: meter.counter,
+    })
 }
 
 #[cfg(test)]
@@ -541,7 +562,7 @@ mod tests {
                   i32.const 0 i32.const 0 i32.const 100 memory.fill))"#,
         )
         .unwrap();
-        let instrumented = instrument(&wasm).unwrap();
+        let instrumented = instrument(&wasm, None).unwrap().bytes;
         wasmparser::Validator::new()
             .validate_all(&instrumented)
             .unwrap();

@@ -47,9 +47,6 @@
 mod canister;
 mod error;
 mod host;
-// The IC's metering, tested on its own; the runner counts with it once
-// its system API charges are in (the runner still counts wasmi fuel).
-#[allow(dead_code)]
 mod instrument;
 mod limits;
 mod management;

@@ -69,8 +69,53 @@ pub fn decompress(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, RunnerError
 /// which it calls the callbacks of inter-canister calls.
 pub const TABLE_EXPORT: &str = "canister_runner table";
 
-/// Checks the module and adds an export for each mutable global, and one
-/// for its function table.
+/// The sections of a module after its header: (id, content).
+fn sections(wasm: &[u8]) -> Result<Vec<(u8, &[u8])>, RunnerError> {
+    let mut sections = Vec::new();
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let size = read_leb_u32(wasm, &mut at)? as usize;
+        let content = at
+            .checked_add(size)
+            .and_then(|end| wasm.get(at..end))
+            .ok_or_else(|| {
+                RunnerError::BadModule(format!("section {id} runs past the end of the module"))
+            })?;
+        at += size;
+        sections.push((id, content));
+    }
+    Ok(sections)
+}
+
+fn push_section(out: &mut Vec<u8>, id: u8, content: &[u8]) {
+    out.push(id);
+    push_leb_u32(out, content.len() as u32);
+    out.extend_from_slice(content);
+}
+
+const START_SECTION: u8 = 8;
+const EXPORT_SECTION: u8 = 7;
+
+/// The module without its start section, and the start function: as on the
+/// IC, it runs as part of the install or upgrade, under its limits.
+fn take_start(wasm: &[u8]) -> Result<(Vec<u8>, Option<u32>), RunnerError> {
+    let mut out = wasm[..8].to_vec();
+    let mut start = None;
+    for (id, content) in sections(wasm)? {
+        if id == START_SECTION {
+            start = Some(read_leb_u32(content, &mut 0)?);
+        } else {
+            push_section(&mut out, id, content);
+        }
+    }
+    Ok((out, start))
+}
+
+/// Checks the module, meters it as the IC does ([`crate::instrument`]),
+/// and adds an export for each mutable global and one for its function
+/// table.
 pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     let wasm = decompress(wasm)?;
     let wasm = wasm.as_ref();
@@ -81,6 +126,12 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
             &wasm[..wasm.len().min(4)]
         )));
     }
+    wasmparser::Validator::new()
+        .validate_all(wasm)
+        .map_err(|error| RunnerError::BadModule(format!("an invalid module: {error}")))?;
+    let (without_start, start) = take_start(wasm)?;
+    let metered = crate::instrument::instrument(&without_start, start)?;
+    let wasm = metered.bytes.as_slice();
     let mut mutable_globals = Vec::new();
     let mut global_index = 0u32;
     let mut has_table = false;
@@ -106,7 +157,9 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
                 for global in globals {
                     let global =
                         global.map_err(|error| RunnerError::BadModule(error.to_string()))?;
-                    if global.ty.mutable {
+                    // The instruction counter is set before every message,
+                    // not rolled back.
+                    if global.ty.mutable && global_index != metered.counter {
                         mutable_globals.push(global_index);
                     }
                     global_index += 1;
@@ -117,20 +170,10 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     }
 
     let mut out = wasm[..8].to_vec();
-    let mut at = 8;
     let mut exported = false;
-    while at < wasm.len() {
-        let id = wasm[at];
-        at += 1;
-        let size = read_leb_u32(wasm, &mut at)? as usize;
-        let content = wasm.get(at..at + size).ok_or_else(|| {
-            RunnerError::BadModule(format!("section {id} runs past the end of the module"))
-        })?;
-        at += size;
-        if id != 7 {
-            out.push(id);
-            push_leb_u32(&mut out, size as u32);
-            out.extend_from_slice(content);
+    for (id, content) in sections(wasm)? {
+        if id != EXPORT_SECTION {
+            push_section(&mut out, id, content);
             continue;
         }
         let mut inner = 0;
@@ -155,10 +198,9 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
             section.push(0x03);
             push_leb_u32(&mut section, index);
         }
-        out.push(7);
-        push_leb_u32(&mut out, section.len() as u32);
-        out.extend_from_slice(&section);
-        exported = true;
+        push_section(&mut out, EXPORT_SECTION, &section);
+        // The metering's own exports are not the canister's.
+        exported = count > 1 + u32::from(start.is_some());
     }
     if !exported {
         return Err(RunnerError::BadModule(

@@ -4,7 +4,7 @@
 //! The runner delivers performed calls once the message that made them has
 //! ended, as the IC does (see `Canister::deliver`).
 
-use super::{copy_out, message, message_mut, read_in, trap, Ctx, Define, Entry};
+use super::{charge, copy_out, cost, message, message_mut, read_in, trap, Ctx, Define, Entry};
 use candid::Principal;
 use wasmi::Error;
 
@@ -49,8 +49,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                       reply_fun: i32,
                       reply_env: i32,
                       reject_fun: i32,
-                      reject_env: i32|
-                      -> Result<(), Error> {
+                      reject_env: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CALL_NEW + callee_size as u32 as u64 + name_size as u32 as u64)?;
                     let entry = message(&caller, name)?.entry;
                     if !entry.can_call() {
                         return Err(trap(format!(
@@ -82,6 +82,10 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                    charge(
+                        &mut caller,
+                        cost::CALL_DATA_APPEND + cost::PER_BYTE_SENT * (size as u32 as u64),
+                    )?;
                     let bytes = read_in(&caller, name, src, size)?;
                     building(&mut caller, name)?.arg.extend_from_slice(&bytes);
                     Ok(())
@@ -95,6 +99,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, fun: i32, env: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CALL_ON_CLEANUP)?;
                     let call = building(&mut caller, name)?;
                     if call.cleanup.is_some() {
                         return Err(trap(format!(
@@ -117,6 +122,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, _high: i64, _low: i64| -> Result<(), Error> {
+                    charge(&mut caller, cost::CALL_CYCLES_ADD128)?;
                     building(&mut caller, name).map(drop)
                 },
             )
@@ -129,6 +135,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, _timeout_seconds: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CALL_WITH_BEST_EFFORT_RESPONSE)?;
                     building(&mut caller, name).map(drop)
                 },
             )
@@ -140,6 +147,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::CALL_PERFORM)?;
                     let call = caller.data_mut().building.take().ok_or_else(|| {
                         trap(format!(
                             "ic0.{name}: no call is being built (ic0.call_new first)"
@@ -154,26 +162,36 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     ("msg_reject_code", |linker, name| {
         // In a reply callback the code is 0: one callback may serve both.
         linker
-            .func_wrap("ic0", name, move |caller: Ctx<'_>| -> Result<i32, Error> {
-                let message = message(&caller, name)?;
-                match (&message.reject, message.entry) {
-                    (Some((code, _)), _) => Ok(*code as i32),
-                    (None, Entry::ReplyCallback) => Ok(0),
-                    _ => Err(trap(format!("ic0.{name} is only available in a callback"))),
-                }
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::MSG_REJECT_CODE)?;
+                    let message = message(&caller, name)?;
+                    match (&message.reject, message.entry) {
+                        (Some((code, _)), _) => Ok(*code as i32),
+                        (None, Entry::ReplyCallback) => Ok(0),
+                        _ => Err(trap(format!("ic0.{name} is only available in a callback"))),
+                    }
+                },
+            )
             .map(drop)
     }),
     ("msg_reject_msg_size", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |caller: Ctx<'_>| -> Result<i32, Error> {
-                match &message(&caller, name)?.reject {
-                    Some((_, text)) => Ok(text.len() as i32),
-                    None => Err(trap(format!(
-                        "ic0.{name} is only available in a reject callback"
-                    ))),
-                }
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::MSG_REJECT_MSG_SIZE)?;
+                    match &message(&caller, name)?.reject {
+                        Some((_, text)) => Ok(text.len() as i32),
+                        None => Err(trap(format!(
+                            "ic0.{name} is only available in a reject callback"
+                        ))),
+                    }
+                },
+            )
             .map(drop)
     }),
     ("msg_reject_msg_copy", |linker, name| {
@@ -182,6 +200,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, dst: i32, offset: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::MSG_REJECT_MSG_COPY + size as u32 as u64)?;
                     let text = match &message_mut(&mut caller, name)?.reject {
                         Some((_, text)) => text.clone(),
                         None => {

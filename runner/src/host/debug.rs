@@ -1,6 +1,6 @@
 //! What a canister says about itself: debug output and traps.
 
-use super::{read_in, trap, Ctx, Define};
+use super::{charge, cost, read_in, trap, Ctx, Define};
 use wasmi::Error;
 
 pub(super) const IMPORTS: &[(&str, Define)] = &[
@@ -10,6 +10,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::debug_print(size as u32 as u64))?;
                     let text =
                         String::from_utf8_lossy(&read_in(&caller, name, src, size)?).into_owned();
                     if caller.data().echo_debug {
@@ -26,7 +27,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .func_wrap(
                 "ic0",
                 name,
-                move |caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::TRAP + size as u32 as u64)?;
                     let text = read_in(&caller, name, src, size)?;
                     Err(trap(format!(
                         "the canister trapped: {}",

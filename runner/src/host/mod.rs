@@ -7,6 +7,7 @@
 //! What the runner implements is read off those tables, nowhere else.
 
 mod call;
+pub mod cost;
 mod debug;
 mod message;
 mod stable;
@@ -25,6 +26,9 @@ pub const CYCLE_BALANCE: u128 = 100_000_000_000_000;
 /// Which entry point is running: the system API differs between them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entry {
+    /// The module's start function, before `canister_init` or
+    /// `canister_post_upgrade`.
+    Start,
     Init,
     PreUpgrade,
     PostUpgrade,
@@ -61,13 +65,16 @@ impl Entry {
     /// Where `ic0.certified_data_set` may be called: not in queries, not
     /// in cleanup.
     fn can_certify(self) -> bool {
-        !matches!(self, Entry::Query | Entry::ReplicatedQuery | Entry::Cleanup)
+        !matches!(
+            self,
+            Entry::Start | Entry::Query | Entry::ReplicatedQuery | Entry::Cleanup
+        )
     }
 
     fn has_argument(self) -> bool {
         !matches!(
             self,
-            Entry::PreUpgrade | Entry::RejectCallback | Entry::Cleanup
+            Entry::Start | Entry::PreUpgrade | Entry::RejectCallback | Entry::Cleanup
         )
     }
 
@@ -97,7 +104,8 @@ pub struct Message {
     pub reply: Vec<u8>,
     pub reply_limit: usize,
     pub response: Option<Response>,
-    pub fuel_at_start: u64,
+    /// The instructions the message may execute.
+    pub instruction_limit: u64,
     /// In a reject callback: the reject code and message.
     pub reject: Option<(u32, String)>,
     /// The call context was already answered by an earlier message.
@@ -114,6 +122,9 @@ pub struct Env {
     pub version: u64,
     pub certified_data: Vec<u8>,
     pub memory: Option<wasmi::Memory>,
+    /// The instructions the message may still execute, counted down by the
+    /// module's metering and by [`charge`].
+    pub counter: Option<wasmi::Global>,
     pub log: Vec<String>,
     pub echo_debug: bool,
     /// The call between `ic0.call_new` and `ic0.call_perform`.
@@ -126,6 +137,35 @@ type Ctx<'a> = Caller<'a, Env>;
 
 fn trap(message: impl Into<String>) -> Error {
     Error::new(message.into())
+}
+
+/// The trap of a message out of instructions; the runner tells it from
+/// any other by the counter, below zero.
+pub const OUT_OF_INSTRUCTIONS: &str = "out of instructions";
+
+/// What the message's counter holds: the instructions it may still execute.
+fn instructions_left(caller: &Ctx<'_>) -> Result<i64, Error> {
+    match caller.data().counter.map(|counter| counter.get(caller)) {
+        Some(Val::I64(left)) => Ok(left),
+        _ => Err(trap("the module has no instruction counter")),
+    }
+}
+
+/// Charges a system call's `instructions` (see [`cost`]) to the message, as
+/// the IC does before the call does anything: past the limit, it traps.
+fn charge(caller: &mut Ctx<'_>, instructions: u64) -> Result<(), Error> {
+    let Some(counter) = caller.data().counter else {
+        return Ok(());
+    };
+    let left =
+        instructions_left(caller)?.saturating_sub(i64::try_from(instructions).unwrap_or(i64::MAX));
+    counter
+        .set(&mut *caller, Val::I64(left))
+        .map_err(|error| trap(format!("setting the instruction counter: {error}")))?;
+    if left < 0 {
+        return Err(trap(OUT_OF_INSTRUCTIONS));
+    }
+    Ok(())
 }
 
 fn message<'a>(caller: &'a Ctx<'_>, api: &str) -> Result<&'a Message, Error> {

@@ -1,6 +1,6 @@
 //! Stable memory: its size, growth, reads and writes.
 
-use super::{memory, trap, Ctx, Define};
+use super::{charge, cost, memory, trap, Ctx, Define};
 use wasmi::Error;
 
 /// Stable memory the 32-bit API can address: 4 GiB, in pages.
@@ -11,7 +11,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     // the same memory, addressed below 4 GiB.
     ("stable_size", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |caller: Ctx<'_>| -> Result<i32, Error> {
+            .func_wrap("ic0", name, move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::STABLE_SIZE)?;
                 let pages = caller.data().stable.pages();
                 if pages > MAX_32_BIT_PAGES {
                     return Err(trap(format!(
@@ -28,6 +29,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, pages: i32| -> Result<i32, Error> {
+                    charge(&mut caller, cost::STABLE_GROW)?;
                     let stable = &mut caller.data_mut().stable;
                     if stable.pages() > MAX_32_BIT_PAGES {
                         return Err(trap(format!(
@@ -49,6 +51,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, dst: i32, offset: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::STABLE_READ + size as u32 as u64)?;
                     let (dst, offset, size) =
                         (dst as u32 as u64, offset as u32 as u64, size as u32 as u64);
                     stable_read(&mut caller, name, dst, offset, size)
@@ -62,6 +65,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, offset: i32, src: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::STABLE_WRITE + size as u32 as u64)?;
                     let (offset, src, size) =
                         (offset as u32 as u64, src as u32 as u64, size as u32 as u64);
                     stable_write(&mut caller, name, offset, src, size)
@@ -71,20 +75,30 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("stable64_size", |linker, name| {
         linker
-            .func_wrap("ic0", name, |caller: Ctx<'_>| -> i64 {
-                caller.data().stable.pages() as i64
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i64, Error> {
+                    charge(&mut caller, cost::STABLE_SIZE)?;
+                    Ok(caller.data().stable.pages() as i64)
+                },
+            )
             .map(drop)
     }),
     ("stable64_grow", |linker, name| {
         linker
-            .func_wrap("ic0", name, |mut caller: Ctx<'_>, pages: i64| -> i64 {
-                caller
-                    .data_mut()
-                    .stable
-                    .grow(pages as u64)
-                    .map_or(-1, |old| old as i64)
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, pages: i64| -> Result<i64, Error> {
+                    charge(&mut caller, cost::STABLE_GROW)?;
+                    Ok(caller
+                        .data_mut()
+                        .stable
+                        .grow(pages as u64)
+                        .map_or(-1, |old| old as i64))
+                },
+            )
             .map(drop)
     }),
     ("stable64_read", |linker, name| {
@@ -93,6 +107,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, dst: i64, offset: i64, size: i64| -> Result<(), Error> {
+                    charge(&mut caller, cost::STABLE_READ.saturating_add(size as u64))?;
                     stable_read(&mut caller, name, dst as u64, offset as u64, size as u64)
                 },
             )
@@ -104,6 +119,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, offset: i64, src: i64, size: i64| -> Result<(), Error> {
+                    charge(&mut caller, cost::STABLE_WRITE.saturating_add(size as u64))?;
                     stable_write(&mut caller, name, offset as u64, src as u64, size as u64)
                 },
             )

@@ -1,16 +1,24 @@
 //! The canister and the system: its id, controllers, cycles, status and
 //! version, time, instruction counters, certified data and timers.
 
-use super::{copy_out, message, read_in, trap, Ctx, Define, Entry, CYCLE_BALANCE};
+use super::{
+    charge, copy_out, cost, instructions_left, message, read_in, trap, Ctx, Define, Entry,
+    CYCLE_BALANCE,
+};
 use candid::Principal;
 use wasmi::Error;
 
 pub(super) const IMPORTS: &[(&str, Define)] = &[
     ("canister_self_size", |linker, name| {
         linker
-            .func_wrap("ic0", name, |caller: Ctx<'_>| -> i32 {
-                caller.data().canister_id.as_slice().len() as i32
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::CANISTER_SELF_SIZE)?;
+                    Ok(caller.data().canister_id.as_slice().len() as i32)
+                },
+            )
             .map(drop)
     }),
     ("canister_self_copy", |linker, name| {
@@ -19,6 +27,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, dst: i32, offset: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CANISTER_SELF_COPY + size as u32 as u64)?;
                     let id = caller.data().canister_id;
                     copy_out(&mut caller, name, id.as_slice(), dst, offset, size)
                 },
@@ -27,9 +36,14 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("canister_cycle_balance128", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| {
-                balance_out(&mut caller, name, dst)
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CANISTER_CYCLE_BALANCE128)?;
+                    balance_out(&mut caller, name, dst)
+                },
+            )
             .map(drop)
     }),
     ("cost_call", |linker, name| {
@@ -44,6 +58,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                       payload_size: i64,
                       dst: i32|
                       -> Result<(), Error> {
+                    charge(&mut caller, cost::COST_CALL)?;
                     let bytes = (method_name_size as u64).saturating_add(payload_size as u64);
                     let cost = 260_000u128 + 1_000 * u128::from(bytes);
                     copy_out(&mut caller, name, &cost.to_le_bytes(), dst, 0, 16)
@@ -54,22 +69,39 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     ("canister_liquid_cycle_balance128", |linker, name| {
         // No cycles are reserved or frozen in the runner: all are liquid.
         linker
-            .func_wrap("ic0", name, move |mut caller: Ctx<'_>, dst: i32| {
-                balance_out(&mut caller, name, dst)
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CANISTER_LIQUID_CYCLE_BALANCE128)?;
+                    balance_out(&mut caller, name, dst)
+                },
+            )
             .map(drop)
     }),
     ("canister_status", |linker, name| {
         // 1: running.
         linker
-            .func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 1 })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::CANISTER_STATUS)?;
+                    Ok(1)
+                },
+            )
             .map(drop)
     }),
     ("canister_version", |linker, name| {
         linker
-            .func_wrap("ic0", name, |caller: Ctx<'_>| -> i64 {
-                caller.data().version as i64
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i64, Error> {
+                    charge(&mut caller, cost::CANISTER_VERSION)?;
+                    Ok(caller.data().version as i64)
+                },
+            )
             .map(drop)
     }),
     ("is_controller", |linker, name| {
@@ -77,7 +109,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .func_wrap(
                 "ic0",
                 name,
-                move |caller: Ctx<'_>, src: i32, size: i32| -> Result<i32, Error> {
+                move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<i32, Error> {
+                    charge(&mut caller, cost::IS_CONTROLLER + size as u32 as u64)?;
                     let bytes = read_in(&caller, name, src, size)?;
                     let principal = Principal::try_from_slice(&bytes)
                         .map_err(|error| trap(format!("ic0.{name}: not a principal: {error}")))?;
@@ -88,16 +121,26 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("in_replicated_execution", |linker, name| {
         linker
-            .func_wrap("ic0", name, move |caller: Ctx<'_>| -> Result<i32, Error> {
-                Ok(i32::from(message(&caller, name)?.entry != Entry::Query))
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::IN_REPLICATED_EXECUTION)?;
+                    Ok(i32::from(message(&caller, name)?.entry != Entry::Query))
+                },
+            )
             .map(drop)
     }),
     ("time", |linker, name| {
         linker
-            .func_wrap("ic0", name, |caller: Ctx<'_>| -> i64 {
-                caller.data().time_nanos as i64
-            })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i64, Error> {
+                    charge(&mut caller, cost::TIME)?;
+                    Ok(caller.data().time_nanos as i64)
+                },
+            )
             .map(drop)
     }),
     ("performance_counter", |linker, name| {
@@ -105,11 +148,13 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .func_wrap(
                 "ic0",
                 name,
-                move |caller: Ctx<'_>, kind: i32| -> Result<i64, Error> {
-                    let start = message(&caller, name)?.fuel_at_start;
+                move |mut caller: Ctx<'_>, kind: i32| -> Result<i64, Error> {
+                    charge(&mut caller, cost::PERFORMANCE_COUNTER)?;
+                    let limit = message(&caller, name)?.instruction_limit;
+                    let left = instructions_left(&caller)?;
                     match kind {
                         // 0: this message's instructions; 1: the call context's, the same here.
-                        0 | 1 => Ok(start.saturating_sub(caller.get_fuel().unwrap_or(0)) as i64),
+                        0 | 1 => Ok((limit as i64).saturating_sub(left)),
                         other => Err(trap(format!("ic0.{name}: unknown counter type {other}"))),
                     }
                 },
@@ -122,6 +167,7 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 "ic0",
                 name,
                 move |mut caller: Ctx<'_>, src: i32, size: i32| -> Result<(), Error> {
+                    charge(&mut caller, cost::CERTIFIED_DATA_SET + size as u32 as u64)?;
                     let entry = message(&caller, name)?.entry;
                     if !entry.can_certify() {
                         return Err(trap(format!(
@@ -140,12 +186,26 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
     }),
     ("data_certificate_present", |linker, name| {
         linker
-            .func_wrap("ic0", name, |_: Ctx<'_>| -> i32 { 0 })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::DATA_CERTIFICATE_PRESENT)?;
+                    Ok(0)
+                },
+            )
             .map(drop)
     }),
     ("global_timer_set", |linker, name| {
         linker
-            .func_wrap("ic0", name, |_: Ctx<'_>, _timestamp: i64| -> i64 { 0 })
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, _timestamp: i64| -> Result<i64, Error> {
+                    charge(&mut caller, cost::GLOBAL_TIMER_SET)?;
+                    Ok(0)
+                },
+            )
             .map(drop)
     }),
 ];
