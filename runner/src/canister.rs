@@ -2,15 +2,16 @@
 //! and its stable memory image.
 
 use crate::error::RunnerError;
+use crate::heap::Shadow;
 use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
-use crate::instrument::{COUNTER_EXPORT, START_EXPORT};
+use crate::instrument::{BYTEMAP_EXPORT, COUNTER_EXPORT, START_EXPORT};
 use crate::limits::Limits;
 use crate::management::{self, Change, Mode, Randomness};
 use crate::module::{global_export_name, prepare};
 use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
 use std::path::Path;
-use wasmi::{Config, Engine, Instance, Linker, Module, Store, Val};
+use wasmi::{Config, Engine, Global, Instance, Linker, Module, Store, Val};
 
 /// Why the IC would reject a call, with its reject code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,25 +112,16 @@ struct Run<'a> {
     context_replied: bool,
 }
 
-/// The heap of an instance: linear memory and mutable globals.
-#[derive(Default)]
-struct HeapSnapshot {
-    memory: Vec<u8>,
-    globals: Vec<Val>,
-    /// Certified data is part of the state a trap undoes.
-    certified_data: Vec<u8>,
-}
-
 /// One canister, its wasm instance and its stable memory.
 pub struct Canister {
     engine: Engine,
     store: Store<Env>,
     instance: Instance,
-    mutable_globals: Vec<u32>,
+    /// The module's mutable globals, saved and restored around messages.
+    globals: Vec<Global>,
     limits: Limits,
-    /// The heap as it was before the current call, kept between calls so
-    /// that its allocation is reused.
-    saved: HeapSnapshot,
+    /// What a message may undo.
+    shadow: Shadow,
     /// The module's `candid:service` metadata, if any.
     candid_section: Option<String>,
     /// The caller of the lifecycle hooks.
@@ -205,20 +197,21 @@ impl Canister {
             certified_data: Vec::new(),
             memory: None,
             counter: None,
+            dirty: None,
             log: Vec::new(),
             echo_debug: args.echo_debug,
             building: None,
             performed: Vec::new(),
         };
         let mut store = Store::new(&engine, env);
-        let (instance, mutable_globals) = instantiate(&engine, &mut store, wasm)?;
+        let (instance, globals) = instantiate(&engine, &mut store, wasm)?;
         let mut canister = Canister {
             engine,
             store,
             instance,
-            mutable_globals,
+            globals,
             limits: args.limits,
-            saved: HeapSnapshot::default(),
+            shadow: Shadow::default(),
             candid_section: crate::module::candid_section(wasm),
             installer,
             module_hash: sha256(wasm),
@@ -246,6 +239,7 @@ impl Canister {
             .start_message(limits.upgrade_stable_access);
         canister.start_module(entry, &args.arg, limits.upgrade_instructions)?;
         canister.store.data_mut().stable.commit();
+        canister.shadow.resync(&mut canister.store);
         Ok(canister)
     }
 
@@ -292,17 +286,19 @@ impl Canister {
     }
 
     fn upgrade_steps(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
-        let heap = self.snapshot();
-        let (old_instance, old_globals, old_memory, old_counter) = (
+        self.save_heap();
+        let (old_instance, old_globals, old_memory, old_counter, old_bytemap) = (
             self.instance,
-            self.mutable_globals.clone(),
+            self.globals.clone(),
             self.store.data().memory,
             self.store.data().counter,
+            self.store.data().dirty,
         );
         self.store.data_mut().stable.begin();
         match self.replace_module(wasm, arg) {
             Ok(()) => {
                 self.store.data_mut().stable.commit();
+                self.shadow.resync(&mut self.store);
                 self.store.data_mut().version += 1;
                 self.candid_section = crate::module::candid_section(wasm);
                 self.module_hash = sha256(wasm);
@@ -318,10 +314,10 @@ impl Canister {
             }
             Err(error) => {
                 self.instance = old_instance;
-                self.mutable_globals = old_globals;
-                self.store.data_mut().memory = old_memory;
-                self.store.data_mut().counter = old_counter;
-                self.restore(&heap);
+                self.globals = old_globals;
+                let env = self.store.data_mut();
+                (env.memory, env.counter, env.dirty) = (old_memory, old_counter, old_bytemap);
+                self.restore_saved_heap();
                 self.store.data_mut().stable.rollback();
                 Err(error)
             }
@@ -348,7 +344,7 @@ impl Canister {
             .map_err(failed("canister_pre_upgrade"))?;
         let (instance, globals) = instantiate(&self.engine, &mut self.store, wasm)?;
         self.instance = instance;
-        self.mutable_globals = globals;
+        self.globals = globals;
         let left = limits.upgrade_instructions.saturating_sub(used);
         self.start_module(Entry::PostUpgrade, arg, left).map(drop)
     }
@@ -702,6 +698,7 @@ impl Canister {
         let performed = std::mem::take(&mut self.store.data_mut().performed);
         if keep {
             self.store.data_mut().stable.commit();
+            self.shadow.keep(&mut self.store);
             performed
         } else {
             self.restore_saved_heap();
@@ -799,66 +796,14 @@ impl Canister {
         }
     }
 
-    fn snapshot(&self) -> HeapSnapshot {
-        let mut heap = HeapSnapshot::default();
-        self.snapshot_into(&mut heap);
-        heap
-    }
-
-    fn snapshot_into(&self, heap: &mut HeapSnapshot) {
-        heap.certified_data
-            .clone_from(&self.store.data().certified_data);
-        heap.memory.clear();
-        if let Some(memory) = self.store.data().memory {
-            heap.memory.extend_from_slice(memory.data(&self.store));
-        }
-        heap.globals.clear();
-        heap.globals.extend(
-            self.mutable_globals
-                .iter()
-                .filter_map(|&index| {
-                    self.instance
-                        .get_global(&self.store, &global_export_name(index))
-                })
-                .map(|global| global.get(&self.store)),
-        );
-    }
-
-    /// Saves the heap before a call, reusing the last call's buffer.
+    /// Saves what a message may undo besides the pages it writes.
     fn save_heap(&mut self) {
-        let mut saved = std::mem::take(&mut self.saved);
-        self.snapshot_into(&mut saved);
-        self.saved = saved;
+        self.shadow.begin(&self.store, &self.globals);
     }
 
+    /// Undoes what the message did to the heap.
     fn restore_saved_heap(&mut self) {
-        let saved = std::mem::take(&mut self.saved);
-        self.restore(&saved);
-        self.saved = saved;
-    }
-
-    fn restore(&mut self, heap: &HeapSnapshot) {
-        self.store
-            .data_mut()
-            .certified_data
-            .clone_from(&heap.certified_data);
-        if let Some(memory) = self.store.data().memory {
-            let current = memory.data(&self.store).len();
-            // Wasm memory cannot shrink; pages the call added are zeroed, as
-            // the IC's rollback leaves them unreachable to the old state.
-            let data = memory.data_mut(&mut self.store);
-            data[..heap.memory.len()].copy_from_slice(&heap.memory);
-            data[heap.memory.len()..current].fill(0);
-        }
-        for (&index, value) in self.mutable_globals.iter().zip(&heap.globals) {
-            if let Some(global) = self
-                .instance
-                .get_global(&self.store, &global_export_name(index))
-            {
-                // The value came from this global, so its type matches.
-                let _ = global.set(&mut self.store, value.clone());
-            }
-        }
+        self.shadow.undo(&mut self.store, &self.globals);
     }
 }
 
@@ -868,7 +813,7 @@ fn instantiate(
     engine: &Engine,
     store: &mut Store<Env>,
     wasm: &[u8],
-) -> Result<(Instance, Vec<u32>), RunnerError> {
+) -> Result<(Instance, Vec<Global>), RunnerError> {
     let prepared = prepare(wasm)?;
     let module = Module::new(engine, &prepared.bytes)
         .map_err(|error| RunnerError::BadModule(error.to_string()))?;
@@ -882,7 +827,13 @@ fn instantiate(
         .ok_or_else(|| RunnerError::MissingExport("its linear memory as `memory`".into()))?;
     store.data_mut().memory = Some(memory);
     store.data_mut().counter = instance.get_global(&*store, COUNTER_EXPORT);
-    Ok((instance, prepared.mutable_globals))
+    store.data_mut().dirty = instance.get_memory(&*store, BYTEMAP_EXPORT);
+    let globals = prepared
+        .mutable_globals
+        .iter()
+        .filter_map(|&index| instance.get_global(&*store, &global_export_name(index)))
+        .collect();
+    Ok((instance, globals))
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -46,6 +46,7 @@
 
 mod canister;
 mod error;
+mod heap;
 mod host;
 mod instrument;
 mod limits;

@@ -125,6 +125,8 @@ pub struct Env {
     /// The instructions the message may still execute, counted down by the
     /// module's metering and by [`charge`].
     pub counter: Option<wasmi::Global>,
+    /// The write barrier's bytemap: the heap pages the message wrote.
+    pub dirty: Option<wasmi::Memory>,
     pub log: Vec<String>,
     pub echo_debug: bool,
     /// The call between `ic0.call_new` and `ic0.call_perform`.
@@ -233,7 +235,25 @@ fn copy_out(
             trap(format!(
                 "ic0.{api}: destination {dst}..+{size} is outside the canister's memory"
             ))
-        })
+        })?;
+    mark_written(caller, dst as u64, size as u64);
+    Ok(())
+}
+
+/// Marks heap bytes `dst..dst + size` written, for the message's rollback
+/// (the module's own writes are marked by its write barrier).
+fn mark_written(caller: &mut Ctx<'_>, dst: u64, size: u64) {
+    let Some(bytemap) = caller.data().dirty.filter(|_| size > 0) else {
+        return;
+    };
+    let shift = crate::instrument::PAGE_SHIFT;
+    let (first, last) = (dst >> shift, (dst + size - 1) >> shift);
+    if let Some(marks) = bytemap
+        .data_mut(&mut *caller)
+        .get_mut(first as usize..=last as usize)
+    {
+        marks.fill(1);
+    }
 }
 
 /// Copies `size` bytes at `src` out of the canister's memory. The range is

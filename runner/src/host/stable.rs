@@ -1,6 +1,6 @@
 //! Stable memory: its size, growth, reads and writes.
 
-use super::{charge, cost, memory, trap, Ctx, Define};
+use super::{charge, cost, mark_written, memory, trap, Ctx, Define};
 use wasmi::Error;
 
 /// Stable memory the 32-bit API can address: 4 GiB, in pages.
@@ -138,7 +138,7 @@ fn stable_read(
     size: u64,
 ) -> Result<(), Error> {
     let memory = memory(caller)?;
-    let (heap, env) = memory.data_and_store_mut(caller);
+    let (heap, env) = memory.data_and_store_mut(&mut *caller);
     if env.stable.read(offset, size).is_some() {
         env.stable.access(offset, size, false).map_err(trap)?;
     }
@@ -157,6 +157,7 @@ fn stable_read(
             ))
         })?;
     target.copy_from_slice(source);
+    mark_written(caller, dst, size);
     Ok(())
 }
 

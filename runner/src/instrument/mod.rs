@@ -16,11 +16,15 @@
 //! the runner tells the two apart by the counter), and no imports are added,
 //! so no function index moves.
 
+mod barrier;
+mod cost;
+
 use crate::error::RunnerError;
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection,
-    GlobalSection, GlobalType, Instruction, Module, SectionId, TypeSection, ValType,
+    GlobalSection, GlobalType, Instruction, MemorySection, MemoryType, Module, SectionId,
+    TypeSection, ValType,
 };
 use wasmparser::{Operator, Parser, Payload, TypeRef};
 
@@ -31,55 +35,11 @@ pub const COUNTER_EXPORT: &str = "canister counter_instructions";
 /// runner calls it under the instruction limit of the install or upgrade.
 pub const START_EXPORT: &str = "canister_start";
 
-/// What one instruction costs on the IC (Wasm32), statically; bulk memory
-/// instructions also cost their size, charged when they run.
-pub fn cost(op: &Operator) -> u64 {
-    use Operator::*;
-    match op {
-        Block { .. } | Else | End | Loop { .. } => 0,
-        I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => 10,
-        F32Add | F32Sub | F32Mul | F32Ceil | F32Floor | F32Trunc | F32Nearest | F64Add | F64Sub
-        | F64Mul | F64Ceil | F64Floor | F64Trunc | F64Nearest => 2,
-        F32Div => 3,
-        F64Div => 5,
-        F32Min | F32Max | F64Min | F64Max => 18,
-        F32Copysign => 2,
-        F64Copysign => 3,
-        F32Sqrt => 5,
-        F64Sqrt => 8,
-        F32Eq | F32Ne | F32Lt | F32Gt | F32Le | F32Ge | F64Eq | F64Ne | F64Lt | F64Gt | F64Le
-        | F64Ge => 3,
-        F32ConvertI32S | F64ConvertI64S | F32ConvertI64S | F64ConvertI32S => 3,
-        F64ConvertI32U | F32ConvertI64U | F32ConvertI32U | F64ConvertI64U => 16,
-        I64TruncSatF32S | I64TruncSatF32U | I64TruncSatF64S | I64TruncSatF64U | I32TruncSatF32S
-        | I32TruncSatF32U | I32TruncSatF64S | I32TruncSatF64U => 20,
-        I32TruncF32S | I32TruncF32U | I32TruncF64S | I32TruncF64U | I64TruncF32S | I64TruncF32U
-        | I64TruncF64S | I64TruncF64U => 20,
-        GlobalGet { .. } | GlobalSet { .. } => 2,
-        TableGet { .. } | TableSet { .. } => 5,
-        TableGrow { .. } | MemoryGrow { .. } => 300,
-        MemorySize { .. } => 20,
-        TableSize { .. } => 100,
-        MemoryFill { .. }
-        | MemoryCopy { .. }
-        | TableFill { .. }
-        | TableCopy { .. }
-        | MemoryInit { .. }
-        | TableInit { .. } => 100,
-        DataDrop { .. } | ElemDrop { .. } => 300,
-        Call { .. } => 5,
-        CallIndirect { .. } => 10,
-        ReturnCall { .. } => 3,
-        ReturnCallIndirect { .. } => 60,
-        If { .. } | Br { .. } | BrIf { .. } | BrTable { .. } => 2,
-        RefIsNull => 5,
-        RefFunc { .. } => 130,
-        // Constants, integer arithmetic and comparisons, loads and stores,
-        // locals, select, conversions, drop, nop, return, unreachable: 1
-        // (and the IC's default for any other instruction).
-        _ => 1,
-    }
-}
+/// The export of the write barrier's bytemap: one byte per 4 KiB page of
+/// the heap, set when the page is written (see [`barrier`]).
+pub const BYTEMAP_EXPORT: &str = "canister_runner dirty pages";
+
+pub use barrier::PAGE_SHIFT;
 
 /// Where the counter is decreased, and by what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +58,7 @@ fn charges(ops: &[Operator]) -> Vec<(usize, Charge)> {
     let mut points = Vec::new();
     let (mut start, mut cost, mut reentrant) = (0, 1u64, true);
     for (position, op) in ops.iter().enumerate() {
-        cost += self::cost(op);
+        cost += cost::cost(op);
         let next = match op {
             Loop { .. } => Some(true),
             If { .. }
@@ -142,6 +102,12 @@ struct Shape {
     defined_functions: u32,
     imported_globals: u32,
     defined_globals: u32,
+    memories: u32,
+    /// The parameter count of each type (0 for a type that is not a
+    /// function's).
+    type_params: Vec<u32>,
+    /// The type of each defined function.
+    function_types: Vec<u32>,
 }
 
 impl Shape {
@@ -152,7 +118,16 @@ impl Shape {
             match payload.map_err(bad)? {
                 Payload::TypeSection(types) => {
                     for group in types {
-                        shape.types += group.map_err(bad)?.types().len() as u32;
+                        for ty in group.map_err(bad)?.types() {
+                            shape.types += 1;
+                            let params = match &ty.composite_type.inner {
+                                wasmparser::CompositeInnerType::Func(func) => {
+                                    func.params().len() as u32
+                                }
+                                _ => 0,
+                            };
+                            shape.type_params.push(params);
+                        }
                     }
                 }
                 Payload::ImportSection(imports) => {
@@ -160,11 +135,18 @@ impl Shape {
                         match import.map_err(bad)?.ty {
                             TypeRef::Func(_) => shape.imported_functions += 1,
                             TypeRef::Global(_) => shape.imported_globals += 1,
+                            TypeRef::Memory(_) => shape.memories += 1,
                             _ => {}
                         }
                     }
                 }
-                Payload::FunctionSection(functions) => shape.defined_functions = functions.count(),
+                Payload::FunctionSection(functions) => {
+                    shape.defined_functions = functions.count();
+                    for ty in functions {
+                        shape.function_types.push(ty.map_err(bad)?);
+                    }
+                }
+                Payload::MemorySection(memories) => shape.memories += memories.count(),
                 Payload::GlobalSection(globals) => shape.defined_globals = globals.count(),
                 _ => {}
             }
@@ -184,6 +166,12 @@ struct Meter {
     counter: u32,
     /// The module's start function, exported as [`START_EXPORT`] instead.
     start: Option<u32>,
+    /// The write barrier's bytemap memory.
+    bytemap: u32,
+    /// The parameter count of each type, and the type of each defined
+    /// function.
+    type_params: Vec<u32>,
+    function_types: Vec<u32>,
     /// The sections this module has had, of those the metering adds to.
     seen: Vec<SectionId>,
 }
@@ -236,8 +224,20 @@ impl Meter {
         );
     }
 
+    fn add_memory(&self, memories: &mut MemorySection) {
+        let pages = barrier::BYTEMAP_WASM_PAGES;
+        memories.memory(MemoryType {
+            minimum: pages,
+            maximum: Some(pages),
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+    }
+
     fn add_export(&self, exports: &mut ExportSection) {
         exports.export(COUNTER_EXPORT, ExportKind::Global, self.counter);
+        exports.export(BYTEMAP_EXPORT, ExportKind::Memory, self.bytemap);
         if let Some(start) = self.start {
             exports.export(START_EXPORT, ExportKind::Func, start);
         }
@@ -313,6 +313,7 @@ impl Meter {
         for id in [
             SectionId::Type,
             SectionId::Function,
+            SectionId::Memory,
             SectionId::Global,
             SectionId::Export,
             SectionId::Code,
@@ -331,6 +332,11 @@ impl Meter {
                     let mut functions = FunctionSection::new();
                     self.add_function(&mut functions);
                     module.section(&functions);
+                }
+                SectionId::Memory => {
+                    let mut memories = MemorySection::new();
+                    self.add_memory(&mut memories);
+                    module.section(&memories);
                 }
                 SectionId::Global => {
                     let mut globals = GlobalSection::new();
@@ -377,6 +383,17 @@ impl Reencode for Meter {
         Ok(())
     }
 
+    fn parse_memory_section(
+        &mut self,
+        memories: &mut MemorySection,
+        section: wasmparser::MemorySectionReader<'_>,
+    ) -> Reencoded<()> {
+        self.seen.push(SectionId::Memory);
+        wasm_encoder::reencode::utils::parse_memory_section(self, memories, section)?;
+        self.add_memory(memories);
+        Ok(())
+    }
+
     fn parse_global_section(
         &mut self,
         globals: &mut GlobalSection,
@@ -405,18 +422,33 @@ impl Reencode for Meter {
         section: wasmparser::CodeSectionReader<'_>,
     ) -> Reencoded<()> {
         self.seen.push(SectionId::Code);
-        for body in section {
+        for (defined, body) in section.into_iter().enumerate() {
             let body = body?;
-            let mut function = self.new_function_with_parsed_locals(&body)?;
             let ops = body
                 .get_operators_reader()?
                 .into_iter()
                 .collect::<std::result::Result<Vec<_>, _>>()?;
+            let mut locals = Vec::new();
+            let mut count = self
+                .function_types
+                .get(defined)
+                .and_then(|&ty| self.type_params.get(ty as usize))
+                .copied()
+                .unwrap_or(0);
+            for local in body.get_locals_reader()? {
+                let (n, ty) = local?;
+                count += n;
+                locals.push((n, self.val_type(ty)?));
+            }
+            let (scratch, scratch_locals) = barrier::Scratch::new(count, &ops);
+            locals.extend(scratch_locals);
+            let mut function = Function::new(locals);
             let mut charges = charges(&ops).into_iter().peekable();
             for (position, op) in ops.into_iter().enumerate() {
                 while let Some((_, charge)) = charges.next_if(|(at, _)| *at == position) {
                     self.charge(&mut function, charge);
                 }
+                barrier::mark(&mut function.instructions(), &op, &scratch, self.bytemap);
                 let instruction: Instruction = self.instruction(op)?;
                 function.instruction(&instruction);
             }
@@ -453,6 +485,9 @@ pub fn instrument(wasm: &[u8], start: Option<u32>) -> std::result::Result<Metere
         charge_function: shape.imported_functions + shape.defined_functions,
         counter: shape.imported_globals + shape.defined_globals,
         start,
+        bytemap: shape.memories,
+        type_params: shape.type_params,
+        function_types: shape.function_types,
         seen: Vec::new(),
     };
     let mut module = Module::new();
