@@ -4,7 +4,7 @@
 use crate::error::RunnerError;
 use crate::heap::Shadow;
 use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
-use crate::instrument::{BYTEMAP_EXPORT, COUNTER_EXPORT, START_EXPORT};
+use crate::instrument::{BYTEMAP_EXPORT, COUNTER_EXPORT, HEAP_PAGES_EXPORT, START_EXPORT};
 use crate::limits::Limits;
 use crate::management::{self, Change, Mode, Randomness};
 use crate::module::{global_export_name, prepare};
@@ -619,11 +619,7 @@ impl Canister {
     fn answer(&mut self, call: &OutgoingCall) -> Result<Vec<u8>, (RejectCode, String)> {
         let own_id = self.store.data().canister_id;
         if call.callee == Principal::management_canister() {
-            let heap_bytes = self
-                .store
-                .data()
-                .memory
-                .map_or(0, |memory| memory.data(&self.store).len() as u64);
+            let heap_bytes = self.heap_bytes();
             let data = self.store.data();
             let view = management::View {
                 canister_id: own_id,
@@ -793,6 +789,23 @@ impl Canister {
         {
             Some(Val::I64(left)) => left,
             _ => 0,
+        }
+    }
+
+    /// The heap's size as the canister sees it: on the IC, an undone
+    /// message's growth is undone too.
+    fn heap_bytes(&self) -> u64 {
+        match self
+            .instance
+            .get_global(&self.store, HEAP_PAGES_EXPORT)
+            .map(|pages| pages.get(&self.store))
+        {
+            Some(Val::I32(pages)) => u64::from(pages as u32) * 65536,
+            _ => self
+                .store
+                .data()
+                .memory
+                .map_or(0, |memory| memory.data(&self.store).len() as u64),
         }
     }
 

@@ -160,3 +160,42 @@ fn a_failed_upgrade_leaves_the_heap_as_it_was() {
     assert!(canister.upgrade(&failing, &[]).is_err());
     assert!(same_heap(&kept, &dump(&mut canister)));
 }
+
+#[test]
+fn an_undone_message_leaves_the_heap_its_old_size() {
+    // On the IC a trap or a query undoes memory.grow too: allocators see
+    // the old size and memory.grow returns it.
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "ic0" "msg_reply" (func $reply))
+          (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+          (memory (export "memory") 2)
+          (func $answer (param i32)
+            (i32.store (i32.const 0) (local.get 0))
+            (call $append (i32.const 0) (i32.const 4))
+            (call $reply))
+          (func (export "canister_query grow") (call $answer (memory.grow (i32.const 3))))
+          (func (export "canister_update grow_and_trap") (drop (memory.grow (i32.const 3))) unreachable)
+          (func (export "canister_update grow") (call $answer (memory.grow (i32.const 1))))
+          (func (export "canister_query size") (call $answer (memory.size))))"#,
+    )
+    .unwrap();
+    let mut canister = Canister::install(&wasm, InstallArgs::default()).unwrap();
+    let caller = Principal::from_slice(&[3; 29]);
+    let mut ask = |method: &str, update: bool| {
+        let call = if update {
+            canister.update(caller, method, &[])
+        } else {
+            canister.query(caller, method, &[])
+        };
+        call.result
+            .map(|reply| u32::from_le_bytes(reply.try_into().unwrap()))
+    };
+    assert_eq!(ask("size", false), Ok(2));
+    assert_eq!(ask("grow", false), Ok(2), "the query grows from 2 pages");
+    assert_eq!(ask("size", false), Ok(2), "and its growth is undone");
+    assert!(ask("grow_and_trap", true).is_err());
+    assert_eq!(ask("size", false), Ok(2), "a trap's growth is undone");
+    assert_eq!(ask("grow", true), Ok(2), "an update grows from 2 pages");
+    assert_eq!(ask("size", false), Ok(3), "and keeps its growth");
+}

@@ -18,6 +18,7 @@
 
 mod barrier;
 mod cost;
+mod size;
 
 use crate::error::RunnerError;
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
@@ -38,6 +39,10 @@ pub const START_EXPORT: &str = "canister_start";
 /// The export of the write barrier's bytemap: one byte per 4 KiB page of
 /// the heap, set when the page is written (see [`barrier`]).
 pub const BYTEMAP_EXPORT: &str = "canister_runner dirty pages";
+
+/// The export of the heap's size as the canister sees it, in 64 KiB pages
+/// (see [`size`]).
+pub const HEAP_PAGES_EXPORT: &str = "canister_runner heap pages";
 
 pub use barrier::PAGE_SHIFT;
 
@@ -103,6 +108,8 @@ struct Shape {
     imported_globals: u32,
     defined_globals: u32,
     memories: u32,
+    /// Memory 0's initial size in pages, if it is a 32-bit memory.
+    heap_pages: Option<u64>,
     /// The parameter count of each type (0 for a type that is not a
     /// function's).
     type_params: Vec<u32>,
@@ -135,7 +142,12 @@ impl Shape {
                         match import.map_err(bad)?.ty {
                             TypeRef::Func(_) => shape.imported_functions += 1,
                             TypeRef::Global(_) => shape.imported_globals += 1,
-                            TypeRef::Memory(_) => shape.memories += 1,
+                            TypeRef::Memory(memory) => {
+                                if shape.memories == 0 && !memory.memory64 {
+                                    shape.heap_pages = Some(memory.initial);
+                                }
+                                shape.memories += 1;
+                            }
                             _ => {}
                         }
                     }
@@ -146,7 +158,15 @@ impl Shape {
                         shape.function_types.push(ty.map_err(bad)?);
                     }
                 }
-                Payload::MemorySection(memories) => shape.memories += memories.count(),
+                Payload::MemorySection(memories) => {
+                    for memory in memories {
+                        let memory = memory.map_err(bad)?;
+                        if shape.memories == 0 && !memory.memory64 {
+                            shape.heap_pages = Some(memory.initial);
+                        }
+                        shape.memories += 1;
+                    }
+                }
                 Payload::GlobalSection(globals) => shape.defined_globals = globals.count(),
                 _ => {}
             }
@@ -164,6 +184,10 @@ struct Meter {
     charge_function: u32,
     /// The counter global.
     counter: u32,
+    /// The heap's size as the canister sees it (see [`size`]), if the heap
+    /// is a 32-bit memory 0: the global, its initial value, and the
+    /// function `memory.grow` becomes.
+    heap_size: Option<(u32, u64, u32)>,
     /// The module's start function, exported as [`START_EXPORT`] instead.
     start: Option<u32>,
     /// The write barrier's bytemap memory.
@@ -205,10 +229,14 @@ type Reencoded<T> = std::result::Result<T, ReencodeError<std::convert::Infallibl
 impl Meter {
     fn add_type(&self, types: &mut TypeSection) {
         types.ty().function([ValType::I64], [ValType::I64]);
+        types.ty().function([ValType::I32], [ValType::I32]);
     }
 
     fn add_function(&self, functions: &mut FunctionSection) {
         functions.function(self.charge_type);
+        if self.heap_size.is_some() {
+            functions.function(self.charge_type + 1);
+        }
     }
 
     fn add_global(&self, globals: &mut GlobalSection) {
@@ -222,6 +250,24 @@ impl Meter {
             },
             &ConstExpr::i64_const(i64::MAX),
         );
+        if let Some((_, initial, _)) = self.heap_size {
+            globals.global(
+                GlobalType {
+                    val_type: ValType::I32,
+                    mutable: true,
+                    shared: false,
+                },
+                &ConstExpr::i32_const(initial as i32),
+            );
+        }
+    }
+
+    /// The functions the rewrite adds, after the module's own.
+    fn add_functions(&self, code: &mut CodeSection) {
+        self.add_charge_function(code);
+        if let Some((pages, _, _)) = self.heap_size {
+            size::add_grow_function(code, pages);
+        }
     }
 
     fn add_memory(&self, memories: &mut MemorySection) {
@@ -238,6 +284,9 @@ impl Meter {
     fn add_export(&self, exports: &mut ExportSection) {
         exports.export(COUNTER_EXPORT, ExportKind::Global, self.counter);
         exports.export(BYTEMAP_EXPORT, ExportKind::Memory, self.bytemap);
+        if let Some((pages, _, _)) = self.heap_size {
+            exports.export(HEAP_PAGES_EXPORT, ExportKind::Global, pages);
+        }
         if let Some(start) = self.start {
             exports.export(START_EXPORT, ExportKind::Func, start);
         }
@@ -350,7 +399,7 @@ impl Meter {
                 }
                 _ => {
                     let mut code = CodeSection::new();
-                    self.add_charge_function(&mut code);
+                    self.add_functions(&mut code);
                     module.section(&code);
                 }
             }
@@ -449,12 +498,17 @@ impl Reencode for Meter {
                     self.charge(&mut function, charge);
                 }
                 barrier::mark(&mut function.instructions(), &op, &scratch, self.bytemap);
+                if let Some((pages, _, grow)) = self.heap_size {
+                    if size::rewrite(&mut function.instructions(), &op, pages, grow) {
+                        continue;
+                    }
+                }
                 let instruction: Instruction = self.instruction(op)?;
                 function.instruction(&instruction);
             }
             code.function(&function);
         }
-        self.add_charge_function(code);
+        self.add_functions(code);
         Ok(())
     }
 
@@ -480,10 +534,17 @@ pub struct Metered {
 /// section; its start function, `start`, is exported as [`START_EXPORT`].
 pub fn instrument(wasm: &[u8], start: Option<u32>) -> std::result::Result<Metered, RunnerError> {
     let shape = Shape::of(wasm)?;
+    let (functions, globals) = (
+        shape.imported_functions + shape.defined_functions,
+        shape.imported_globals + shape.defined_globals,
+    );
     let mut meter = Meter {
         charge_type: shape.types,
-        charge_function: shape.imported_functions + shape.defined_functions,
-        counter: shape.imported_globals + shape.defined_globals,
+        charge_function: functions,
+        counter: globals,
+        heap_size: shape
+            .heap_pages
+            .map(|initial| (globals + 1, initial, functions + 1)),
         start,
         bytemap: shape.memories,
         type_params: shape.type_params,
