@@ -6,8 +6,9 @@
 //! queries, updates and upgrades with the IC's semantics where they matter
 //! for data safety:
 //!
-//! * a trap rolls back everything an update changed, heap, stable memory
-//!   and certified data;
+//! * a trap rolls back everything an update changed, heap (its size as the
+//!   canister sees it included), stable memory and certified data, at the
+//!   cost of the pages the message wrote, not of the heap;
 //! * a query's changes are always thrown away; a query may also be called
 //!   as an update is (replicated, replies up to 2 MiB);
 //! * `canister_init` and the upgrade hooks run as the installer;
@@ -17,7 +18,9 @@
 //!   fails; a gzip-compressed module is decompressed first;
 //! * arguments over 2 MiB are refused, replies over 2 MiB (update) or 3 MiB
 //!   (query) trap, and execution stops past 5 B (query), 40 B (update) or
-//!   300 B (install, upgrade) instructions, counted as wasmi fuel; a
+//!   300 B (install, upgrade) instructions, counted as the IC counts them
+//!   (the module metered with the IC's cost table, each system call
+//!   charged its overhead and bytes; see `scripts/fidelity.sh`); a
 //!   message touches at most 1 GiB (query), 2 GiB (update) or 8 GiB
 //!   (upgrade) of stable memory, as on the IC;
 //! * inter-canister calls: the state at the `await` is kept, callbacks run
