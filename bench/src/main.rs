@@ -1,5 +1,6 @@
 //! Backup costs, measured on the profiles canister's real wasm in the
-//! embedded runner (instructions = wasmi fuel), side by side with the
+//! embedded runner (instructions counted as the IC counts them; see
+//! `scripts/fidelity.sh`), side by side with the
 //! Factland article's approach, in one run. Prints a table and writes the
 //! same figures to `target/bench/results.json`.
 //!

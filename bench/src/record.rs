@@ -98,7 +98,7 @@ impl Recorder {
     }
 
     pub fn print_and_save(&self, elapsed: Duration) {
-        println!("\n## App-level backup (instructions are wasmi fuel)\n");
+        println!("\n## App-level backup (instructions as the IC counts them)\n");
         println!("| scenario | approach | entries | calls | instructions | instr/entry | bytes/call | max reply fill | result |");
         println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         for row in self.rows.iter().filter(|r| r["table"] == "backup") {
