@@ -81,20 +81,26 @@ impl StableMemory {
     }
 
     /// Counts an access to `len` bytes at `offset` (`write` if it writes),
-    /// refusing it, as the IC does, past the message's limit.
-    pub fn access(&mut self, offset: u64, len: u64, write: bool) -> Result<(), String> {
+    /// refusing it, as the IC does, past the message's limit. Returns how
+    /// many pages it is the first in the message to write (the IC charges
+    /// each).
+    pub fn access(&mut self, offset: u64, len: u64, write: bool) -> Result<u64, String> {
         if len == 0 {
-            return Ok(());
+            return Ok(0);
         }
         let (first, last) = (offset / OS_PAGE, (offset + len - 1) / OS_PAGE);
         let kb = self.limit * (OS_PAGE / 1024);
         if self.accessed.add(first, last) > self.limit {
             return Err(format!("Exceeded the limit for the number of accessed pages in the stable memory in a single message execution: limit: {kb} KB."));
         }
-        if write && self.dirty.add(first, last) > self.limit {
+        if !write {
+            return Ok(0);
+        }
+        let before = self.dirty.count;
+        if self.dirty.add(first, last) > self.limit {
             return Err(format!("Exceeded the limit for the number of modified pages in the stable memory in a single message execution: limit: {kb} KB."));
         }
-        Ok(())
+        Ok(self.dirty.count - before)
     }
 
     pub fn bytes(&self) -> &[u8] {

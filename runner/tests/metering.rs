@@ -46,7 +46,8 @@ const METERED: &str = r#"
     (memory.fill (i32.const 0) (i32.const 7) (i32.const 1000))
     (call $reply))
 
-  ;; Stable memory: growth 100, a write of 64 bytes 20 + 64.
+  ;; Stable memory: growth 100, a write of 64 bytes 20 + 64, and 1000 for
+  ;; the page it is the first to write.
   (func (export "canister_update stable")
     (drop (call $stable_grow (i64.const 1)))
     (call $stable_write (i64.const 0) (i64.const 0) (i64.const 64))
@@ -92,9 +93,13 @@ fn counts_are_the_ics_static_costs_plus_system_call_charges() {
     assert_eq!(fill.stats.instructions, 109 + 1000 + 500);
 
     // 1 + i64.const (1) + call (5) + drop (1) + i64.const x3 (3) + call (5)
-    // + call (5) = 21; growth 100; the write 20 + 64; the reply 500.
+    // + call (5) = 21; growth 100; the write 20 + 64 and its new page 1000;
+    // the reply 500.
     let stable = canister.update(anyone(), "stable", &[]);
-    assert_eq!(stable.stats.instructions, 21 + 100 + 20 + 64 + 500);
+    assert_eq!(stable.stats.instructions, 21 + 100 + 20 + 64 + 1000 + 500);
+    // The page is new in each message, not once for the canister.
+    let again = canister.update(anyone(), "stable", &[]);
+    assert_eq!(again.stats.instructions, stable.stats.instructions);
 }
 
 #[test]

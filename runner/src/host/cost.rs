@@ -8,8 +8,8 @@
 //!
 //! Stable memory is the IC's "wasm-native" stable memory: its calls are
 //! functions injected into the module, which charge only what they say
-//! (`system_api_replacements.rs`): reads and writes 20 and 1 per byte, growth
-//! 100, the size nothing.
+//! (`system_api_replacements.rs`): reads and writes 20 and 1 per byte, and
+//! 1000 for each page a message writes first; growth 100; the size nothing.
 //!
 //! The newest calls (`in_replicated_execution`, `cost_call`,
 //! `canister_liquid_cycle_balance128`, `msg_deadline`,
@@ -58,6 +58,9 @@ pub const TRAP: u64 = CALL;
 
 /// Wasm-native stable memory.
 pub const STABLE_READ: u64 = 20;
+/// Each 4 KiB page of stable memory a message writes for the first time
+/// (`DEFAULT_DIRTY_PAGE_OVERHEAD` of an application subnet's scheduler).
+pub const STABLE_DIRTY_PAGE: u64 = 1_000;
 pub const STABLE_WRITE: u64 = 20;
 pub const STABLE_GROW: u64 = 100;
 pub const STABLE_SIZE: u64 = 0;

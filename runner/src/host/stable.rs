@@ -169,6 +169,16 @@ fn stable_write(
     src: u64,
     size: u64,
 ) -> Result<(), Error> {
+    // Each page the message writes for the first time costs more (the IC's
+    // dirty page overhead), charged before the copy as the IC charges it.
+    if caller.data().stable.read(offset, size).is_some() {
+        let first_written = caller
+            .data_mut()
+            .stable
+            .access(offset, size, true)
+            .map_err(trap)?;
+        charge(caller, cost::STABLE_DIRTY_PAGE * first_written)?;
+    }
     let memory = memory(caller)?;
     let (heap, env) = memory.data_and_store_mut(caller);
     let source = src
@@ -180,9 +190,6 @@ fn stable_write(
             ))
         })?;
     let stable_len = env.stable.bytes().len();
-    if env.stable.read(offset, size).is_some() {
-        env.stable.access(offset, size, true).map_err(trap)?;
-    }
     env.stable.write(offset, source).ok_or_else(|| {
         trap(format!(
             "ic0.{name}: {size} bytes at offset {offset} are past the end of stable memory ({stable_len} bytes)"
