@@ -129,6 +129,15 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     wasmparser::Validator::new()
         .validate_all(wasm)
         .map_err(|error| RunnerError::BadModule(format!("an invalid module: {error}")))?;
+    // Judged on the module as given: the rewrite adds exports of its own.
+    let exports_something = Parser::new(0).parse_all(wasm).any(
+        |payload| matches!(payload, Ok(Payload::ExportSection(exports)) if exports.count() > 0),
+    );
+    if !exports_something {
+        return Err(RunnerError::BadModule(
+            "the module exports nothing: expected canister methods".into(),
+        ));
+    }
     let (without_start, start) = take_start(wasm)?;
     let metered = crate::instrument::instrument(&without_start, start)?;
     let wasm = metered.bytes.as_slice();
@@ -170,7 +179,6 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     }
 
     let mut out = wasm[..8].to_vec();
-    let mut exported = false;
     for (id, content) in sections(wasm)? {
         if id != EXPORT_SECTION {
             push_section(&mut out, id, content);
@@ -199,13 +207,6 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
             push_leb_u32(&mut section, index);
         }
         push_section(&mut out, EXPORT_SECTION, &section);
-        // The metering's own exports are not the canister's.
-        exported = count > 1 + u32::from(start.is_some());
-    }
-    if !exported {
-        return Err(RunnerError::BadModule(
-            "the module exports nothing: expected canister methods".into(),
-        ));
     }
     Ok(Prepared {
         bytes: out,

@@ -213,6 +213,19 @@ fn bad_modules_and_images_are_clear_errors() {
         .err()
         .unwrap();
     assert!(matches!(error, RunnerError::MissingExport(_)), "{error}");
+    // The exports the runner adds to a module do not count as its own.
+    for silent in [
+        "(module (memory 1))",
+        "(module (memory 1) (func $s) (start $s))",
+    ] {
+        let error = Canister::install(&wat::parse_str(silent).unwrap(), InstallArgs::default())
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("exports nothing"),
+            "{silent}: {error}"
+        );
+    }
     let wasm = wat::parse_str(COUNTER).unwrap();
     let error = Canister::from_image(&wasm, vec![0; 100], InstallArgs::default())
         .err()
