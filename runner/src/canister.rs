@@ -752,7 +752,7 @@ impl Canister {
             context_replied: run.context_replied,
         });
         let result = call(&mut self.store);
-        let left = self.counter();
+        let left = host::instructions_left(&self.store).unwrap_or(0);
         // The metering traps with `unreachable`, a system call with its
         // own message: either way, the counter below zero says why.
         let result = result.map_err(|error| {
@@ -775,20 +775,6 @@ impl Canister {
             let value = Val::I64(i64::try_from(instructions).unwrap_or(i64::MAX));
             // The counter is the metering's own i64 global.
             let _ = counter.set(&mut self.store, value);
-        }
-    }
-
-    /// The instructions the message may still execute (below zero once it
-    /// ran out).
-    fn counter(&self) -> i64 {
-        match self
-            .store
-            .data()
-            .counter
-            .map(|counter| counter.get(&self.store))
-        {
-            Some(Val::I64(left)) => left,
-            _ => 0,
         }
     }
 

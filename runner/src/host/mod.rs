@@ -18,7 +18,7 @@ pub use call::{Callback, OutgoingCall};
 use crate::stable::StableMemory;
 use candid::Principal;
 use wasmi::errors::LinkerError;
-use wasmi::{Caller, Error, ExternType, Linker, Module, Val};
+use wasmi::{AsContext, Caller, Error, ExternType, Linker, Module, Val};
 
 /// The cycle balance every canister reports: the runner keeps no cycles.
 pub const CYCLE_BALANCE: u128 = 100_000_000_000_000;
@@ -145,22 +145,23 @@ fn trap(message: impl Into<String>) -> Error {
 /// any other by the counter, below zero.
 pub const OUT_OF_INSTRUCTIONS: &str = "out of instructions";
 
-/// What the message's counter holds: the instructions it may still execute.
-fn instructions_left(caller: &Ctx<'_>) -> Result<i64, Error> {
-    match caller.data().counter.map(|counter| counter.get(caller)) {
-        Some(Val::I64(left)) => Ok(left),
-        _ => Err(trap("the module has no instruction counter")),
+/// What the message's counter holds: the instructions it may still execute
+/// (below zero once it ran out); `None` for a module without one.
+pub fn instructions_left(ctx: impl AsContext<Data = Env>) -> Option<i64> {
+    let ctx = ctx.as_context();
+    match ctx.data().counter.map(|counter| counter.get(&ctx)) {
+        Some(Val::I64(left)) => Some(left),
+        _ => None,
     }
 }
 
 /// Charges a system call's `instructions` (see [`cost`]) to the message, as
 /// the IC does before the call does anything: past the limit, it traps.
 fn charge(caller: &mut Ctx<'_>, instructions: u64) -> Result<(), Error> {
-    let Some(counter) = caller.data().counter else {
+    let (Some(counter), Some(left)) = (caller.data().counter, instructions_left(&*caller)) else {
         return Ok(());
     };
-    let left =
-        instructions_left(caller)?.saturating_sub(i64::try_from(instructions).unwrap_or(i64::MAX));
+    let left = left.saturating_sub(i64::try_from(instructions).unwrap_or(i64::MAX));
     counter
         .set(&mut *caller, Val::I64(left))
         .map_err(|error| trap(format!("setting the instruction counter: {error}")))?;

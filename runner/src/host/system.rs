@@ -151,7 +151,8 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 move |mut caller: Ctx<'_>, kind: i32| -> Result<i64, Error> {
                     charge(&mut caller, cost::PERFORMANCE_COUNTER)?;
                     let limit = message(&caller, name)?.instruction_limit;
-                    let left = instructions_left(&caller)?;
+                    let left = instructions_left(&caller)
+                        .ok_or_else(|| trap("the module has no instruction counter"))?;
                     match kind {
                         // 0: this message's instructions; 1: the call context's, the same here.
                         0 | 1 => Ok((limit as i64).saturating_sub(left)),

@@ -20,52 +20,45 @@ pub struct Scratch {
     address: u32,
     middle: u32,
     length: u32,
-    i32: u32,
-    i64: u32,
-    f32: u32,
-    f64: u32,
-    v128: Option<u32>,
+    /// One local for each type of value the function stores.
+    values: [Option<u32>; 5],
 }
 
 impl Scratch {
-    /// Scratch locals from index `first`, and their declarations. A `v128`
-    /// local is declared only for a function that stores one (a module
-    /// without SIMD could not declare it).
+    /// Scratch locals from index `first`, and their declarations: only
+    /// what the function's writes need (every local costs each call its
+    /// zeroing; a `v128` one would not even validate without SIMD).
     pub fn new(first: u32, ops: &[Operator]) -> (Scratch, Vec<(u32, ValType)>) {
-        let v128 = ops
-            .iter()
-            .any(|op| matches!(store(op), Some((_, Value::V128, _))));
+        let mut locals = Vec::new();
+        let mut next = first;
+        if ops.iter().any(|op| store(op).is_some() || bulk(op)) {
+            locals.push((3, ValType::I32));
+            next += 3;
+        }
+        let mut values = [None; 5];
+        for (slot, (value, ty)) in values.iter_mut().zip(Value::ALL) {
+            if ops
+                .iter()
+                .any(|op| matches!(store(op), Some((_, stored, _)) if stored == value))
+            {
+                *slot = Some(next);
+                locals.push((1, ty));
+                next += 1;
+            }
+        }
         let scratch = Scratch {
             address: first,
             middle: first + 1,
             length: first + 2,
-            i32: first + 3,
-            i64: first + 4,
-            f32: first + 5,
-            f64: first + 6,
-            v128: v128.then_some(first + 7),
+            values,
         };
-        let mut locals = vec![
-            (4, ValType::I32),
-            (1, ValType::I64),
-            (1, ValType::F32),
-            (1, ValType::F64),
-        ];
-        if v128 {
-            locals.push((1, ValType::V128));
-        }
         (scratch, locals)
     }
 
+    /// The local for a stored value; declared whenever the function stores
+    /// one of its type.
     fn value(&self, value: Value) -> u32 {
-        match value {
-            Value::I32 => self.i32,
-            Value::I64 => self.i64,
-            Value::F32 => self.f32,
-            Value::F64 => self.f64,
-            // Declared whenever a function has a v128 store.
-            Value::V128 => self.v128.unwrap_or(self.i32),
-        }
+        self.values[value as usize].unwrap_or(self.middle)
     }
 }
 
@@ -76,6 +69,16 @@ enum Value {
     F32,
     F64,
     V128,
+}
+
+impl Value {
+    const ALL: [(Value, ValType); 5] = [
+        (Value::I32, ValType::I32),
+        (Value::I64, ValType::I64),
+        (Value::F32, ValType::F32),
+        (Value::F64, ValType::F64),
+        (Value::V128, ValType::V128),
+    ];
 }
 
 /// A store to the heap: its static offset, the type of the value it
