@@ -149,7 +149,7 @@ pub const OUT_OF_INSTRUCTIONS: &str = "out of instructions";
 /// (below zero once it ran out); `None` for a module without one.
 pub fn instructions_left(ctx: impl AsContext<Data = Env>) -> Option<i64> {
     let ctx = ctx.as_context();
-    match ctx.data().counter.map(|counter| counter.get(&ctx)) {
+    match ctx.data().counter.map(|counter| counter.get(ctx)) {
         Some(Val::I64(left)) => Some(left),
         _ => None,
     }
