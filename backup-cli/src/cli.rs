@@ -255,6 +255,22 @@ pub enum Command {
         manifest: PathBuf,
     },
 
+    /// Serve the offline canister (--wasm and --image, or --snapshot) over
+    /// the IC's HTTP interface, so that dfx, icp-cli, ic-agent, agent-js
+    /// and ic-backup itself can call it as on a local replica: one
+    /// canister, on one subnet whose root key is drawn at start (clients
+    /// fetch it, as for any local network). Requests are verified as the
+    /// IC verifies them; each committed update is written to the image
+    /// before it is reported; Ctrl-C stops the server.
+    #[command(
+        after_help = "Examples:\n  ic-backup --wasm profiles.wasm --image stable_memory.bin serve --port 4944\n  ic-backup --snapshot ./snapshot serve --controller $(dfx identity get-principal)\n  # then, in another terminal:\n  dfx canister call --network http://127.0.0.1:4944 rrkah-fqaaa-aaaaa-aaaaq-cai profiles_len\n  ic-backup --network http://127.0.0.1:4944 --canister rrkah-fqaaa-aaaaa-aaaaq-cai backup profiles -o p.json"
+    )]
+    Serve {
+        /// The port on 127.0.0.1 (0: a free one, printed at start).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+
     /// Call any method with Candid text arguments; prints the reply as Candid text.
     #[command(
         after_help = "Examples:\n  ic-backup call profile_count\n  ic-backup call get_profile_of '(principal \"aaaaa-aa\")'"

@@ -11,6 +11,7 @@ pub mod json;
 mod progress;
 pub mod project;
 pub mod resume;
+pub mod serve;
 pub mod snapshot;
 pub mod target;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         cli::Command::Inspect { image } => return commands::raw::inspect(image, cli.json),
         cli::Command::Whoami => return whoami(&cli.connection, cli.json),
+        cli::Command::Serve { port } => return serve(&cli.connection, *port, cli.json),
         _ => {}
     }
     let mut target = connect(&cli.connection)?;
@@ -43,7 +45,48 @@ pub fn run(cli: Cli) -> Result<()> {
     result.and(finished)
 }
 
+/// `serve`: the offline target behind the IC's HTTP interface.
+fn serve(connection: &Connection, port: u16, json: bool) -> Result<()> {
+    let (module, describe) = match (&connection.snapshot, &connection.wasm, &connection.image) {
+        (Some(dir), _, _) => (snapshot::Snapshot::open(dir)?.wasm(), format!("snapshot {}", dir.display())),
+        (None, Some(wasm), Some(image)) => (
+            wasm.clone(),
+            format!("{} over {}", wasm.display(), image.display()),
+        ),
+        _ => {
+            return Err(CliError::Input(
+                "expected --wasm <module> and --image <image>, or --snapshot <folder>, to serve".into(),
+            ))
+        }
+    };
+    let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
+    let bytes = std::fs::read(&module).map_err(|source| CliError::io(&module, source))?;
+    serve::serve(target, &bytes, &describe, port, json)
+}
+
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
+    if let Some(offline) = offline(connection)? {
+        return Ok(Box::new(offline));
+    }
+    let canister = connection.canister.as_deref().ok_or_else(|| {
+        CliError::Input(
+            "expected --canister <id or name> (live) or --wasm and --image (offline)".into(),
+        )
+    })?;
+    let project = project()?;
+    let network = project::resolve_network(
+        &connection.network,
+        project.as_ref(),
+        &project::Homes::from_env(),
+        connection.fetch_root_key,
+    )?;
+    let canister = project::resolve_canister(canister, &connection.network, project.as_ref())?;
+    let identity = live_identity(connection, project.as_ref())?;
+    Ok(Box::new(Live::connect(&network, identity, canister)?))
+}
+
+/// The offline target the connection names, if it names one.
+fn offline(connection: &Connection) -> Result<Option<Offline>> {
     let operator = || -> Result<target::Operator> {
         Ok(target::Operator {
             caller: match identity(connection)? {
@@ -73,26 +116,12 @@ fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
     };
     if let Some(dir) = &connection.snapshot {
         let snapshot = snapshot::Snapshot::open(dir)?;
-        return Ok(Box::new(Offline::open_snapshot(snapshot, operator()?)?));
+        return Ok(Some(Offline::open_snapshot(snapshot, operator()?)?));
     }
     if let (Some(wasm), Some(image)) = (&connection.wasm, &connection.image) {
-        return Ok(Box::new(Offline::open(wasm, image, operator()?)?));
+        return Ok(Some(Offline::open(wasm, image, operator()?)?));
     }
-    let canister = connection.canister.as_deref().ok_or_else(|| {
-        CliError::Input(
-            "expected --canister <id or name> (live) or --wasm and --image (offline)".into(),
-        )
-    })?;
-    let project = project()?;
-    let network = project::resolve_network(
-        &connection.network,
-        project.as_ref(),
-        &project::Homes::from_env(),
-        connection.fetch_root_key,
-    )?;
-    let canister = project::resolve_canister(canister, &connection.network, project.as_ref())?;
-    let identity = live_identity(connection, project.as_ref())?;
-    Ok(Box::new(Live::connect(&network, identity, canister)?))
+    Ok(None)
 }
 
 /// The dfx or icp-cli project the command runs in, if any.

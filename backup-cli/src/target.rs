@@ -68,6 +68,9 @@ pub struct Offline {
     caller: Principal,
     /// Updates ran since the image was last written.
     changed: bool,
+    /// The canister's stable memory generation when the image was last
+    /// written (or read): an update that wrote nothing leaves it.
+    saved_generation: u64,
     /// The SHA-256 of the image file as it is on disk; `None` before it exists.
     digest: Option<String>,
     saved_at: Instant,
@@ -147,6 +150,7 @@ impl Offline {
             )
         };
         Ok(Offline {
+            saved_generation: canister.stable_generation(),
             canister,
             image: durable::absolute(image),
             caller,
@@ -165,8 +169,32 @@ impl Offline {
         })
     }
 
-    /// Writes the image atomically and durably, if anything changed.
-    fn save(&mut self) -> Result<()> {
+    /// The canister, for calls as other callers than the operator (`serve`).
+    pub fn canister(&mut self) -> &mut Canister {
+        &mut self.canister
+    }
+
+    /// Runs an update as `caller`; [`Offline::save`] makes it durable.
+    pub fn update_as(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> canister_runner::CallResult {
+        self.changed = true;
+        self.canister.update(caller, method, arg)
+    }
+
+    /// Writes the image atomically and durably, if a committed call changed
+    /// stable memory since it was last written.
+    pub fn save(&mut self) -> Result<()> {
+        // The image on disk is current when it exists and no call changed memory since.
+        if self.changed
+            && self.digest.is_some()
+            && self.canister.stable_generation() == self.saved_generation
+        {
+            self.changed = false;
+        }
         if self.changed {
             let bytes = self.canister.stable_memory();
             let digest = hex::encode(Sha256::digest(bytes));
@@ -179,6 +207,7 @@ impl Offline {
             }
             self.digest = Some(digest);
             self.changed = false;
+            self.saved_generation = self.canister.stable_generation();
             self.saved_at = Instant::now();
         }
         Ok(())

@@ -399,6 +399,22 @@ impl Canister {
         &self.store.data().log
     }
 
+    /// Changes whenever a committed message (or upgrade) changed stable
+    /// memory, so a caller can tell whether its copy of the image is current.
+    pub fn stable_generation(&self) -> u64 {
+        self.store.data().stable.generation()
+    }
+
+    /// SHA-256 of the installed module, as given (gzipped or not).
+    pub fn module_hash(&self) -> [u8; 32] {
+        self.module_hash
+    }
+
+    /// The canister's controllers.
+    pub fn controllers(&self) -> Vec<Principal> {
+        self.store.data().controllers.clone()
+    }
+
     /// Whether `principal` controls the canister.
     pub fn is_controller(&self, principal: &Principal) -> bool {
         self.store.data().controllers.contains(principal)

@@ -217,13 +217,41 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
 /// The `candid:service` metadata of a module (`icp:public candid:service` or
 /// `icp:private candid:service` custom section), if it has one.
 pub fn candid_section(wasm: &[u8]) -> Option<String> {
-    let wasm = decompress(wasm).ok()?;
+    metadata(wasm)
+        .into_iter()
+        .find(|section| section.name == "candid:service")
+        .and_then(|section| String::from_utf8(section.bytes).ok())
+}
+
+/// One `icp:public <name>` or `icp:private <name>` custom section: the
+/// canister metadata the IC certifies under `/canister/<id>/metadata/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub name: String,
+    /// Readable by anyone (`icp:public`), else only by controllers.
+    pub public: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// The module's metadata sections (gzipped modules are read inside).
+pub fn metadata(wasm: &[u8]) -> Vec<Metadata> {
+    let Ok(wasm) = decompress(wasm) else {
+        return Vec::new();
+    };
+    let mut sections = Vec::new();
     for payload in Parser::new(0).parse_all(&wasm) {
         if let Ok(Payload::CustomSection(section)) = payload {
-            if section.name().ends_with(" candid:service") {
-                return String::from_utf8(section.data().to_vec()).ok();
-            }
+            let (public, name) = match section.name().split_once(' ') {
+                Some(("icp:public", name)) => (true, name),
+                Some(("icp:private", name)) => (false, name),
+                _ => continue,
+            };
+            sections.push(Metadata {
+                name: name.to_string(),
+                public,
+                bytes: section.data().to_vec(),
+            });
         }
     }
-    None
+    sections
 }

@@ -18,6 +18,8 @@ pub struct StableMemory {
     dirty: PageSet,
     /// What the current message may touch, and write, in 4 KiB pages.
     limit: u64,
+    /// Counts the committed calls that changed the memory.
+    generation: u64,
 }
 
 /// A set of 4 KiB pages, counted, cleared in the time it took to fill.
@@ -69,6 +71,7 @@ impl StableMemory {
             accessed: PageSet::default(),
             dirty: PageSet::default(),
             limit: u64::MAX,
+            generation: 0,
         }
     }
 
@@ -163,7 +166,16 @@ impl StableMemory {
 
     /// Keeps the call's changes.
     pub fn commit(&mut self) {
-        self.journal = None;
+        if let Some(journal) = self.journal.take() {
+            if !journal.pages.is_empty() || journal.len != self.bytes.len() {
+                self.generation += 1;
+            }
+        }
+    }
+
+    /// Changes whenever a committed call changed the memory.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Undoes the call's changes.

@@ -95,6 +95,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
         Command::Inspect { image } => raw::inspect(image, json),
         // Answered by `run` before any target is opened.
         Command::Whoami => Err(CliError::Input("`whoami` needs no canister".into())),
+        Command::Serve { .. } => Err(CliError::Input("`serve` runs on its own".into())),
     }
 }
 

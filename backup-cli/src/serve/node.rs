@@ -1,0 +1,180 @@
+//! The node: the canister, its certified state, and the one thread that
+//! runs them. HTTP handlers send it jobs and wait for their answers.
+
+use super::state::{Keys, StateTree, Status};
+use crate::error::Result;
+use crate::target::{Offline, Target};
+use candid::Principal;
+use ic_transport_types::{RejectCode, RejectResponse, RequestId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A job for the node thread.
+pub type Job = Box<dyn FnOnce(&mut Node) + Send>;
+
+/// How a method of the canister is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Query,
+    Update,
+}
+
+pub struct Node {
+    target: Offline,
+    pub keys: Arc<Keys>,
+    tree: StateTree,
+    pub canister_id: Principal,
+    methods: HashMap<String, Kind>,
+    /// The names of `icp:private` metadata sections: for controllers only.
+    pub private_metadata: Vec<Vec<u8>>,
+    /// The image could not be written: the node stops taking calls.
+    pub failed: Option<String>,
+    /// Set by the stop job.
+    pub stopping: bool,
+}
+
+/// Nanoseconds since 1970 by the system clock.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+impl Node {
+    pub fn new(mut target: Offline, keys: Arc<Keys>, module: &[u8]) -> Node {
+        let canister = target.canister();
+        let canister_id = canister.canister_id();
+        let methods = canister
+            .methods()
+            .into_iter()
+            .map(|(kind, name)| (name, if kind == "query" { Kind::Query } else { Kind::Update }))
+            .collect();
+        let metadata: Vec<(String, Vec<u8>)> = canister_runner::metadata(module)
+            .into_iter()
+            .map(|section| (section.name, section.bytes))
+            .collect();
+        let tree = StateTree::new(
+            &keys,
+            canister_id,
+            canister.module_hash(),
+            &canister.controllers(),
+            &metadata,
+        );
+        let private_metadata = canister_runner::metadata(module)
+            .into_iter()
+            .filter(|section| !section.public)
+            .map(|section| section.name.into_bytes())
+            .collect();
+        Node {
+            private_metadata,
+            target,
+            keys,
+            tree,
+            canister_id,
+            methods,
+            failed: None,
+            stopping: false,
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        let now = now();
+        self.target.canister().set_time(now);
+        now
+    }
+
+    pub fn is_controller(&mut self, principal: &Principal) -> bool {
+        self.target.canister().is_controller(principal)
+    }
+
+    /// Runs a query as `caller` (a non-replicated query: nothing it does is kept).
+    pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> Status {
+        self.tick();
+        if self.methods.get(method) != Some(&Kind::Query) {
+            return Status::Rejected(no_method(self.canister_id, "query", method));
+        }
+        status(self.target.canister().query(caller, method, arg))
+    }
+
+    /// The status of call `id` if it already ran (a replay runs nothing).
+    pub fn known(&self, id: &RequestId) -> bool {
+        self.tree.sender_of(id.as_slice()).is_some()
+    }
+
+    /// Runs call `id` once: an update, or a query method as a replicated
+    /// query; writes the image if it changed before the status is certified.
+    pub fn call(&mut self, id: RequestId, caller: Principal, method: &str, arg: &[u8]) {
+        if self.known(&id) || self.failed.is_some() {
+            return;
+        }
+        let now = self.tick();
+        let outcome = match self.methods.get(method) {
+            Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
+            Some(Kind::Query) => status(self.target.canister().query_replicated(caller, method, arg)),
+            None => Status::Rejected(no_method(self.canister_id, "update", method)),
+        };
+        // Durable before it is reported: a reply nobody can lose.
+        if let Err(error) = self.target.save() {
+            let message = format!("the image could not be written, the server stops: {error}");
+            eprintln!("error: {message}");
+            self.failed = Some(message);
+            return;
+        }
+        self.tree.record(id, caller, &outcome, now);
+    }
+
+    /// Who sent call `id`, if its status is known.
+    pub fn sender_of(&self, id: &[u8]) -> Option<Principal> {
+        self.tree.sender_of(id)
+    }
+
+    /// A certificate of `paths` (and `/time`), now.
+    pub fn certificate(&mut self, paths: &[Vec<Vec<u8>>]) -> Vec<u8> {
+        let now = self.tick();
+        self.tree.certificate(&self.keys, paths, now)
+    }
+
+    /// Writes the image (at stop).
+    pub fn finish(&mut self) -> Result<()> {
+        self.target.finish()
+    }
+}
+
+/// The IC's answer to a method the canister does not export.
+fn no_method(canister: Principal, kind: &str, method: &str) -> RejectResponse {
+    RejectResponse {
+        reject_code: RejectCode::DestinationInvalid,
+        reject_message: format!(
+            "Error from Canister {canister}: Canister has no {kind} method '{method}'."
+        ),
+        error_code: Some("IC0536".into()),
+    }
+}
+
+/// A runner result as the IC reports it: reject code and error code.
+pub fn status(result: canister_runner::CallResult) -> Status {
+    use canister_runner::RejectCode as Runner;
+    match result.result {
+        Ok(reply) => Status::Replied(reply),
+        Err(reject) => {
+            let (reject_code, error_code) = match reject.code {
+                Runner::SysFatal => (RejectCode::SysFatal, None),
+                Runner::DestinationInvalid => (RejectCode::DestinationInvalid, Some("IC0536")),
+                Runner::CanisterReject => (RejectCode::CanisterReject, Some("IC0406")),
+                Runner::CanisterError if reject.message.contains("instruction limit") => {
+                    (RejectCode::CanisterError, Some("IC0522"))
+                }
+                Runner::CanisterError if reject.message.contains("did not reply") => {
+                    (RejectCode::CanisterError, Some("IC0506"))
+                }
+                Runner::CanisterError => (RejectCode::CanisterError, Some("IC0503")),
+            };
+            Status::Rejected(RejectResponse {
+                reject_code,
+                reject_message: reject.message,
+                error_code: error_code.map(String::from),
+            })
+        }
+    }
+}

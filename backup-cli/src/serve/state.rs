@@ -1,0 +1,221 @@
+//! The certified state tree of the served subnet, and the certificates
+//! signed over it.
+//!
+//! One subnet holds one canister. Its root key (BLS12-381, drawn at start)
+//! signs every certificate directly, as the root subnet of a local network
+//! does, so agents verify them with the key `/api/v2/status` gives them.
+
+use candid::Principal;
+use ed25519_consensus::SigningKey;
+use ic_certification::{AsHashTree, HashTree, NestedTree};
+use ic_transport_types::{RejectResponse, RequestId};
+use ic_verify_bls_signature::PrivateKey;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// The DER prefix of a BLS12-381 G2 public key, as the IC encodes its root
+/// key (OIDs 1.3.6.1.4.1.44668.5.3.1.2.1 and 1.3.6.1.4.1.44668.5.3.2.1).
+const BLS_DER_PREFIX: [u8; 37] = [
+    0x30, 0x81, 0x82, 0x30, 0x1d, 0x06, 0x0d, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c,
+    0x05, 0x03, 0x01, 0x02, 0x01, 0x06, 0x0c, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c,
+    0x05, 0x03, 0x02, 0x01, 0x03, 0x61, 0x00,
+];
+/// The DER prefix of an Ed25519 public key (OID 1.3.101.112).
+pub const ED25519_DER_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+const STATE_ROOT_DOMAIN: &[u8] = b"\x0dic-state-root";
+
+/// How long a request's status stays readable, as on the IC (the ingress
+/// expiry window): after that it is forgotten.
+pub const STATUS_RETENTION_NANOS: u64 = 5 * 60 * 1_000_000_000 + 60 * 1_000_000_000;
+
+/// The keys of the served subnet and its one node, drawn at start.
+pub struct Keys {
+    root: PrivateKey,
+    /// The root key in DER, as `/api/v2/status` gives it.
+    pub root_der: Vec<u8>,
+    node: SigningKey,
+    pub node_der: Vec<u8>,
+    pub node_id: Principal,
+    /// The subnet: named by its key, as agents derive the root subnet's id.
+    pub subnet_id: Principal,
+}
+
+impl Keys {
+    /// Draws fresh keys from the operating system's random source.
+    pub fn generate() -> std::io::Result<Keys> {
+        let root = loop {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).map_err(std::io::Error::other)?;
+            // Uniform: bytes that are not a scalar below the group order are drawn again.
+            if let Ok(key) = PrivateKey::deserialize(&bytes) {
+                break key;
+            }
+        };
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
+        let node = SigningKey::from(seed);
+        let root_der = [&BLS_DER_PREFIX[..], &root.public_key().serialize()].concat();
+        let node_der = [
+            &ED25519_DER_PREFIX[..],
+            node.verification_key().as_bytes(),
+        ]
+        .concat();
+        Ok(Keys {
+            subnet_id: Principal::self_authenticating(&root_der),
+            node_id: Principal::self_authenticating(&node_der),
+            root,
+            root_der,
+            node,
+            node_der,
+        })
+    }
+
+    /// The node's signature over `message` (a query response's signable form).
+    pub fn node_sign(&self, message: &[u8]) -> Vec<u8> {
+        self.node.sign(message).to_bytes().to_vec()
+    }
+}
+
+/// What became of a call, as `request_status` certifies it.
+#[derive(Clone, Debug)]
+pub enum Status {
+    Replied(Vec<u8>),
+    Rejected(RejectResponse),
+}
+
+struct Remembered {
+    id: RequestId,
+    sender: Principal,
+    done_at: u64,
+}
+
+/// The state tree: time, the subnet and its node, the canister, and the
+/// statuses of recent calls.
+pub struct StateTree {
+    tree: NestedTree<Vec<u8>, Vec<u8>>,
+    statuses: VecDeque<Remembered>,
+}
+
+type Path = Vec<Vec<u8>>;
+
+impl StateTree {
+    /// The tree of a subnet holding `canister`, whose module hashes to
+    /// `module_hash`, with `metadata` as the module's `icp:public` and
+    /// `icp:private` sections (name, bytes).
+    pub fn new(
+        keys: &Keys,
+        canister: Principal,
+        module_hash: [u8; 32],
+        controllers: &[Principal],
+        metadata: &[(String, Vec<u8>)],
+    ) -> StateTree {
+        let mut tree = NestedTree::default();
+        let subnet = keys.subnet_id.as_slice().to_vec();
+        let ranges = cbor(&vec![(canister, canister)]);
+        let insert = |tree: &mut NestedTree<Vec<u8>, Vec<u8>>, path: &[&[u8]], value: Vec<u8>| {
+            let path: Path = path.iter().map(|label| label.to_vec()).collect();
+            tree.insert(&path, value);
+        };
+        insert(&mut tree, &[b"subnet", &subnet, b"public_key"], keys.root_der.clone());
+        insert(&mut tree, &[b"subnet", &subnet, b"type"], b"application".to_vec());
+        insert(&mut tree, &[b"subnet", &subnet, b"canister_ranges"], ranges.clone());
+        insert(
+            &mut tree,
+            &[b"subnet", &subnet, b"node", keys.node_id.as_slice(), b"public_key"],
+            keys.node_der.clone(),
+        );
+        // The sharded form newer agents read first.
+        insert(&mut tree, &[b"canister_ranges", &subnet, canister.as_slice()], ranges);
+        let id = canister.as_slice();
+        insert(&mut tree, &[b"canister", id, b"module_hash"], module_hash.to_vec());
+        insert(&mut tree, &[b"canister", id, b"controllers"], cbor(&controllers.to_vec()));
+        for (name, bytes) in metadata {
+            insert(&mut tree, &[b"canister", id, b"metadata", name.as_bytes()], bytes.clone());
+        }
+        StateTree {
+            tree,
+            statuses: VecDeque::new(),
+        }
+    }
+
+    /// Records what became of call `id` from `sender`, at `now`, and
+    /// forgets the statuses older than the ingress window.
+    pub fn record(&mut self, id: RequestId, sender: Principal, status: &Status, now: u64) {
+        while let Some(oldest) = self.statuses.front() {
+            if oldest.done_at + STATUS_RETENTION_NANOS >= now {
+                break;
+            }
+            let path = vec![b"request_status".to_vec(), oldest.id.as_slice().to_vec()];
+            self.tree.delete(&path);
+            self.statuses.pop_front();
+        }
+        let base = [b"request_status".to_vec(), id.as_slice().to_vec()];
+        let at = |label: &[u8]| -> Path { vec![base[0].clone(), base[1].clone(), label.to_vec()] };
+        match status {
+            Status::Replied(reply) => {
+                self.tree.insert(&at(b"status"), b"replied".to_vec());
+                self.tree.insert(&at(b"reply"), reply.clone());
+            }
+            Status::Rejected(reject) => {
+                let mut code = Vec::new();
+                backup_common::leb128::push(&mut code, reject.reject_code as u64);
+                self.tree.insert(&at(b"status"), b"rejected".to_vec());
+                self.tree.insert(&at(b"reject_code"), code);
+                self.tree
+                    .insert(&at(b"reject_message"), reject.reject_message.clone().into_bytes());
+                if let Some(error_code) = &reject.error_code {
+                    self.tree.insert(&at(b"error_code"), error_code.clone().into_bytes());
+                }
+            }
+        }
+        self.statuses.push_back(Remembered {
+            id,
+            sender,
+            done_at: now,
+        });
+    }
+
+    /// Who sent call `id`, if its status is still known.
+    pub fn sender_of(&self, id: &[u8]) -> Option<Principal> {
+        self.statuses
+            .iter()
+            .find(|remembered| remembered.id.as_slice() == id)
+            .map(|remembered| remembered.sender)
+    }
+
+    /// A certificate of `paths` (and always `/time`) at time `now`, signed
+    /// by the root key, in CBOR.
+    pub fn certificate(&mut self, keys: &Keys, paths: &[Path], now: u64) -> Vec<u8> {
+        let mut time = Vec::new();
+        backup_common::leb128::push(&mut time, now);
+        self.tree.insert(&[b"time".to_vec()], time);
+        let mut witness = self.tree.witness(&[b"time".to_vec()]);
+        for path in paths {
+            // Witnesses of one tree agree wherever they overlap.
+            witness = ic_certification::merge_hash_trees(witness, self.tree.witness(path));
+        }
+        debug_assert_eq!(witness.digest(), self.tree.root_hash());
+        let message = [STATE_ROOT_DOMAIN, &witness.digest()[..]].concat();
+        let signature = keys.root.sign(&message).serialize().to_vec();
+        certificate_cbor(witness, signature)
+    }
+}
+
+fn certificate_cbor(tree: HashTree, signature: Vec<u8>) -> Vec<u8> {
+    cbor(&ic_certification::certificate::Certificate {
+        tree,
+        signature,
+        delegation: None,
+    })
+}
+
+/// CBOR with the self-describing tag, as the IC writes it.
+pub fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut serializer = serde_cbor::Serializer::new(Vec::new());
+    // Writing into a Vec cannot fail, and these values always serialize.
+    serializer.self_describe().expect("writing to a Vec");
+    value.serialize(&mut serializer).expect("serializable to CBOR");
+    serializer.into_inner()
+}
