@@ -47,18 +47,21 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// `serve`: the offline target behind the IC's HTTP interface.
 fn serve(connection: &Connection, port: u16, json: bool) -> Result<()> {
-    let (module, describe) = match (&connection.snapshot, &connection.wasm, &connection.image) {
-        (Some(dir), _, _) => (snapshot::Snapshot::open(dir)?.wasm(), format!("snapshot {}", dir.display())),
-        (None, Some(wasm), Some(image)) => (
-            wasm.clone(),
-            format!("{} over {}", wasm.display(), image.display()),
-        ),
-        _ => {
-            return Err(CliError::Input(
-                "expected --wasm <module> and --image <image>, or --snapshot <folder>, to serve".into(),
-            ))
-        }
-    };
+    let (module, describe) =
+        match (&connection.snapshot, &connection.wasm, &connection.image) {
+            (Some(dir), _, _) => (
+                snapshot::Snapshot::open(dir)?.wasm(),
+                format!("snapshot {}", dir.display()),
+            ),
+            (None, Some(wasm), Some(image)) => (
+                wasm.clone(),
+                format!("{} over {}", wasm.display(), image.display()),
+            ),
+            _ => return Err(CliError::Input(
+                "expected --wasm <module> and --image <image>, or --snapshot <folder>, to serve"
+                    .into(),
+            )),
+        };
     let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
     let bytes = std::fs::read(&module).map_err(|source| CliError::io(&module, source))?;
     serve::serve(target, &bytes, &describe, port, json)

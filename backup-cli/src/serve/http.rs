@@ -33,7 +33,10 @@ fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         header::HeaderValue::from_static("*"),
@@ -42,7 +45,11 @@ fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Reply {
-    reply(status, "text/plain; charset=utf-8", message.into().into_bytes())
+    reply(
+        status,
+        "text/plain; charset=utf-8",
+        message.into().into_bytes(),
+    )
 }
 
 fn cbor_reply<T: serde::Serialize>(value: &T) -> Reply {
@@ -64,7 +71,10 @@ enum Endpoint {
 
 impl Server {
     /// Answers one HTTP request.
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Reply, std::convert::Infallible> {
         Ok(self.route(request).await.unwrap_or_else(|refused| refused))
     }
 
@@ -86,7 +96,9 @@ impl Server {
                 );
                 return Ok(response);
             }
-            (&Method::POST, ["api", "v2" | "v3", "canister", id, "query"]) => (Endpoint::Query, *id),
+            (&Method::POST, ["api", "v2" | "v3", "canister", id, "query"]) => {
+                (Endpoint::Query, *id)
+            }
             (&Method::POST, ["api", "v2", "canister", id, "call"]) => {
                 (Endpoint::Call { synchronous: false }, *id)
             }
@@ -102,12 +114,18 @@ impl Server {
             _ => {
                 return Err(text(
                     StatusCode::NOT_FOUND,
-                    format!("{} {path}: no such endpoint of the IC's HTTP interface", request.method()),
+                    format!(
+                        "{} {path}: no such endpoint of the IC's HTTP interface",
+                        request.method()
+                    ),
                 ))
             }
         };
-        let effective = Principal::from_text(id)
-            .map_err(|error| bad(format!("Could not parse the principal `{id}` in the URL: {error}")))?;
+        let effective = Principal::from_text(id).map_err(|error| {
+            bad(format!(
+                "Could not parse the principal `{id}` in the URL: {error}"
+            ))
+        })?;
         let body = read_body(request).await?;
         let envelope = auth::parse(&body).map_err(bad)?;
         match endpoint {
@@ -144,7 +162,10 @@ impl Server {
             text(concat!("ic-backup serve ", env!("CARGO_PKG_VERSION"))),
         );
         map.insert(text("replica_health_status"), text("healthy"));
-        map.insert(text("root_key"), serde_cbor::Value::Bytes(self.keys.root_der.clone()));
+        map.insert(
+            text("root_key"),
+            serde_cbor::Value::Bytes(self.keys.root_der.clone()),
+        );
         cbor_reply(&serde_cbor::Value::Map(map))
     }
 
@@ -176,7 +197,10 @@ impl Server {
                 "Specified CanisterId {canister} does not match effective canister id in URL {effective}"
             )));
         }
-        if let EnvelopeContent::Call { arg, method_name, .. } = &*envelope.content {
+        if let EnvelopeContent::Call {
+            arg, method_name, ..
+        } = &*envelope.content
+        {
             let size = arg.len() + method_name.len();
             if size > MAX_INGRESS_BYTES {
                 return Err(text(
@@ -216,11 +240,18 @@ impl Server {
         envelope: ic_transport_types::Envelope<'static>,
     ) -> Result<Reply, Reply> {
         let (verified, canister) = self.checked(effective, envelope, "query")?;
-        let EnvelopeContent::Query { sender, method_name, arg, .. } = verified.content else {
+        let EnvelopeContent::Query {
+            sender,
+            method_name,
+            arg,
+            ..
+        } = verified.content
+        else {
             return Err(bad("expected a query"));
         };
         let status = if canister == self.canister_id {
-            self.on_node(move |node| node.query(sender, &method_name, &arg)).await?
+            self.on_node(move |node| node.query(sender, &method_name, &arg))
+                .await?
         } else {
             Status::Rejected(self.not_found(canister))
         };
@@ -237,13 +268,14 @@ impl Server {
         let timestamp = now();
         let signature = NodeSignature {
             timestamp,
-            signature: self.keys.node_sign(&response.signable(verified.id, timestamp)),
+            signature: self
+                .keys
+                .node_sign(&response.signable(verified.id, timestamp)),
             identity: self.keys.node_id,
         };
         match &mut response {
-            QueryResponse::Replied { signatures, .. } | QueryResponse::Rejected { signatures, .. } => {
-                signatures.push(signature)
-            }
+            QueryResponse::Replied { signatures, .. }
+            | QueryResponse::Rejected { signatures, .. } => signatures.push(signature),
         }
         Ok(cbor_reply(&response))
     }
@@ -261,7 +293,13 @@ impl Server {
             ));
         }
         let id = verified.id;
-        let EnvelopeContent::Call { sender, method_name, arg, .. } = verified.content else {
+        let EnvelopeContent::Call {
+            sender,
+            method_name,
+            arg,
+            ..
+        } = verified.content
+        else {
             return Err(bad("expected a call"));
         };
         if canister != self.canister_id {
@@ -297,7 +335,10 @@ impl Server {
         if subnet && effective != self.keys.subnet_id {
             return Err(text(
                 StatusCode::NOT_FOUND,
-                format!("Subnet {effective} not found: this server is subnet {}", self.keys.subnet_id),
+                format!(
+                    "Subnet {effective} not found: this server is subnet {}",
+                    self.keys.subnet_id
+                ),
             ));
         }
         if !subnet && effective != self.canister_id {
@@ -315,7 +356,11 @@ impl Server {
         };
         let paths: Vec<Vec<Vec<u8>>> = paths
             .into_iter()
-            .map(|path| path.into_iter().map(|label| label.as_bytes().to_vec()).collect())
+            .map(|path| {
+                path.into_iter()
+                    .map(|label| label.as_bytes().to_vec())
+                    .collect()
+            })
             .collect();
         let certificate = self
             .on_node(move |node| {
@@ -369,10 +414,15 @@ fn check_paths(
             Some(b"request_status") if !subnet => {
                 let Some(id) = label(1) else { continue };
                 if request_id.is_some_and(|first| first != id) {
-                    return Err(bad("Can only request a single request ID in request_status paths."));
+                    return Err(bad(
+                        "Can only request a single request ID in request_status paths.",
+                    ));
                 }
                 request_id = Some(id);
-                if node.sender_of(id).is_some_and(|original| original != sender) {
+                if node
+                    .sender_of(id)
+                    .is_some_and(|original| original != sender)
+                {
                     return Err(text(
                         StatusCode::FORBIDDEN,
                         "Request IDs must be for requests signed with the caller's key.",
@@ -384,7 +434,10 @@ fn check_paths(
                     StatusCode::NOT_FOUND,
                     format!(
                         "Invalid path requested: /{}",
-                        path.iter().map(|label| String::from_utf8_lossy(label).into_owned()).collect::<Vec<_>>().join("/")
+                        path.iter()
+                            .map(|label| String::from_utf8_lossy(label).into_owned())
+                            .collect::<Vec<_>>()
+                            .join("/")
                     ),
                 ))
             }

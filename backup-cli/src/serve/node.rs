@@ -48,12 +48,28 @@ impl Node {
         let methods = canister
             .methods()
             .into_iter()
-            .map(|(kind, name)| (name, if kind == "query" { Kind::Query } else { Kind::Update }))
+            .map(|(kind, name)| {
+                (
+                    name,
+                    if kind == "query" {
+                        Kind::Query
+                    } else {
+                        Kind::Update
+                    },
+                )
+            })
             .collect();
-        let metadata: Vec<(String, Vec<u8>)> = canister_runner::metadata(module)
+        let mut metadata: Vec<(String, Vec<u8>)> = canister_runner::metadata(module)
             .into_iter()
             .map(|section| (section.name, section.bytes))
             .collect();
+        // A module built without dfx has no `candid:service` section; what its
+        // `get_candid_pointer` returns is published in its place, as dfx would.
+        if !metadata.iter().any(|(name, _)| name == "candid:service") {
+            if let Some(service) = canister.candid_interface() {
+                metadata.push(("candid:service".into(), service.into_bytes()));
+            }
+        }
         let tree = StateTree::new(
             &keys,
             canister_id,
@@ -111,7 +127,9 @@ impl Node {
         let now = self.tick();
         let outcome = match self.methods.get(method) {
             Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
-            Some(Kind::Query) => status(self.target.canister().query_replicated(caller, method, arg)),
+            Some(Kind::Query) => {
+                status(self.target.canister().query_replicated(caller, method, arg))
+            }
             None => Status::Rejected(no_method(self.canister_id, "update", method)),
         };
         // Durable before it is reported: a reply nobody can lose.

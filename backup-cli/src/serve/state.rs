@@ -16,9 +16,9 @@ use std::collections::VecDeque;
 /// The DER prefix of a BLS12-381 G2 public key, as the IC encodes its root
 /// key (OIDs 1.3.6.1.4.1.44668.5.3.1.2.1 and 1.3.6.1.4.1.44668.5.3.2.1).
 const BLS_DER_PREFIX: [u8; 37] = [
-    0x30, 0x81, 0x82, 0x30, 0x1d, 0x06, 0x0d, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c,
-    0x05, 0x03, 0x01, 0x02, 0x01, 0x06, 0x0c, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c,
-    0x05, 0x03, 0x02, 0x01, 0x03, 0x61, 0x00,
+    0x30, 0x81, 0x82, 0x30, 0x1d, 0x06, 0x0d, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c, 0x05,
+    0x03, 0x01, 0x02, 0x01, 0x06, 0x0c, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c, 0x05, 0x03,
+    0x02, 0x01, 0x03, 0x61, 0x00,
 ];
 /// The DER prefix of an Ed25519 public key (OID 1.3.101.112).
 pub const ED25519_DER_PREFIX: [u8; 12] = [
@@ -57,11 +57,7 @@ impl Keys {
         getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
         let node = SigningKey::from(seed);
         let root_der = [&BLS_DER_PREFIX[..], &root.public_key().serialize()].concat();
-        let node_der = [
-            &ED25519_DER_PREFIX[..],
-            node.verification_key().as_bytes(),
-        ]
-        .concat();
+        let node_der = [&ED25519_DER_PREFIX[..], node.verification_key().as_bytes()].concat();
         Ok(Keys {
             subnet_id: Principal::self_authenticating(&root_der),
             node_id: Principal::self_authenticating(&node_der),
@@ -118,21 +114,55 @@ impl StateTree {
             let path: Path = path.iter().map(|label| label.to_vec()).collect();
             tree.insert(&path, value);
         };
-        insert(&mut tree, &[b"subnet", &subnet, b"public_key"], keys.root_der.clone());
-        insert(&mut tree, &[b"subnet", &subnet, b"type"], b"application".to_vec());
-        insert(&mut tree, &[b"subnet", &subnet, b"canister_ranges"], ranges.clone());
         insert(
             &mut tree,
-            &[b"subnet", &subnet, b"node", keys.node_id.as_slice(), b"public_key"],
+            &[b"subnet", &subnet, b"public_key"],
+            keys.root_der.clone(),
+        );
+        insert(
+            &mut tree,
+            &[b"subnet", &subnet, b"type"],
+            b"application".to_vec(),
+        );
+        insert(
+            &mut tree,
+            &[b"subnet", &subnet, b"canister_ranges"],
+            ranges.clone(),
+        );
+        insert(
+            &mut tree,
+            &[
+                b"subnet",
+                &subnet,
+                b"node",
+                keys.node_id.as_slice(),
+                b"public_key",
+            ],
             keys.node_der.clone(),
         );
         // The sharded form newer agents read first.
-        insert(&mut tree, &[b"canister_ranges", &subnet, canister.as_slice()], ranges);
+        insert(
+            &mut tree,
+            &[b"canister_ranges", &subnet, canister.as_slice()],
+            ranges,
+        );
         let id = canister.as_slice();
-        insert(&mut tree, &[b"canister", id, b"module_hash"], module_hash.to_vec());
-        insert(&mut tree, &[b"canister", id, b"controllers"], cbor(&controllers.to_vec()));
+        insert(
+            &mut tree,
+            &[b"canister", id, b"module_hash"],
+            module_hash.to_vec(),
+        );
+        insert(
+            &mut tree,
+            &[b"canister", id, b"controllers"],
+            cbor(&controllers.to_vec()),
+        );
         for (name, bytes) in metadata {
-            insert(&mut tree, &[b"canister", id, b"metadata", name.as_bytes()], bytes.clone());
+            insert(
+                &mut tree,
+                &[b"canister", id, b"metadata", name.as_bytes()],
+                bytes.clone(),
+            );
         }
         StateTree {
             tree,
@@ -163,10 +193,13 @@ impl StateTree {
                 backup_common::leb128::push(&mut code, reject.reject_code as u64);
                 self.tree.insert(&at(b"status"), b"rejected".to_vec());
                 self.tree.insert(&at(b"reject_code"), code);
-                self.tree
-                    .insert(&at(b"reject_message"), reject.reject_message.clone().into_bytes());
+                self.tree.insert(
+                    &at(b"reject_message"),
+                    reject.reject_message.clone().into_bytes(),
+                );
                 if let Some(error_code) = &reject.error_code {
-                    self.tree.insert(&at(b"error_code"), error_code.clone().into_bytes());
+                    self.tree
+                        .insert(&at(b"error_code"), error_code.clone().into_bytes());
                 }
             }
         }
@@ -216,6 +249,8 @@ pub fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
     let mut serializer = serde_cbor::Serializer::new(Vec::new());
     // Writing into a Vec cannot fail, and these values always serialize.
     serializer.self_describe().expect("writing to a Vec");
-    value.serialize(&mut serializer).expect("serializable to CBOR");
+    value
+        .serialize(&mut serializer)
+        .expect("serializable to CBOR");
     serializer.into_inner()
 }
