@@ -272,3 +272,377 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
         "the served image differs from the offline one"
     );
 }
+
+/// One HTTP/1.1 request over a fresh connection: (status, body).
+fn post(url: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may refuse before reading all of a large body.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let status_line = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut content = response[split..].to_vec();
+    if status_line
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        content = dechunk(&content);
+    }
+    (status, content)
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[line + 2..line + 2 + size]);
+        body = &body[line + 4 + size..];
+    }
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// An Ed25519 key of the test, and its DER public key.
+struct Key(ed25519_consensus::SigningKey);
+
+impl Key {
+    fn new(seed: u8) -> Key {
+        Key(ed25519_consensus::SigningKey::from([seed; 32]))
+    }
+    fn der(&self) -> Vec<u8> {
+        let prefix = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        [&prefix[..], self.0.verification_key().as_bytes()].concat()
+    }
+    fn principal(&self) -> candid::Principal {
+        candid::Principal::self_authenticating(self.der())
+    }
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.0.sign(message).to_bytes().to_vec()
+    }
+}
+
+use ic_transport_types::{Delegation, Envelope, EnvelopeContent, SignedDelegation};
+
+fn set_profile_call(
+    sender: candid::Principal,
+    canister: candid::Principal,
+    name: &str,
+    expiry: u64,
+) -> EnvelopeContent {
+    let arg = candid_parser::parse_idl_args(&format!(
+        "(record {{ username = opt \"{name}\"; email = null; password = null; updated_time_msecs = null }})"
+    ))
+    .unwrap()
+    .to_bytes()
+    .unwrap();
+    EnvelopeContent::Call {
+        nonce: Some(name.as_bytes().to_vec()),
+        ingress_expiry: expiry,
+        sender,
+        canister_id: canister,
+        method_name: "set_profile".into(),
+        arg,
+        sender_info: None,
+    }
+}
+
+/// `content` signed by `key` (whose principal need not be the sender's).
+fn signed(
+    content: EnvelopeContent,
+    key: &Key,
+    delegations: Option<Vec<SignedDelegation>>,
+    signer: &Key,
+) -> Vec<u8> {
+    let signature = signer.sign(&content.to_request_id().signable());
+    Envelope {
+        content: std::borrow::Cow::Owned(content),
+        sender_pubkey: Some(key.der()),
+        sender_sig: Some(signature),
+        sender_delegation: delegations,
+    }
+    .encode_bytes()
+}
+
+fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+#[test]
+fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
+    let (offline, _) = Offline::with_profiles(5);
+    let served = Served::start(&offline, &offline.image, &[]);
+    let canister = candid::Principal::from_text(&served.canister).unwrap();
+    let call_path = format!("/api/v3/canister/{canister}/call");
+    let (mallory, other) = (Key::new(5), Key::new(6));
+    let expiry = now_nanos() + 120_000_000_000;
+    let content = || set_profile_call(mallory.principal(), canister, "mallory", expiry);
+    let before = std::fs::read(&offline.image).unwrap();
+    let cbor = "application/cbor";
+
+    let refused =
+        |what: &str, (status, body): (u16, Vec<u8>), expected_status: u16, expected: &str| {
+            assert_eq!(status, expected_status, "{what}: {}", text(&body));
+            assert!(text(&body).contains(expected), "{what}: {}", text(&body));
+            assert!(
+                std::fs::read(&offline.image).unwrap() == before,
+                "{what} changed the image"
+            );
+        };
+
+    // A signature that does not verify.
+    let mut envelope: Envelope =
+        serde_cbor::from_slice(&signed(content(), &mallory, None, &mallory)).unwrap();
+    envelope.sender_sig.as_mut().unwrap()[7] ^= 1;
+    refused(
+        "a wrong signature",
+        post(&served.url, &call_path, cbor, &envelope.encode_bytes()),
+        400,
+        "Invalid signature",
+    );
+    // Signed by another key than the sender's.
+    refused(
+        "another key",
+        post(
+            &served.url,
+            &call_path,
+            cbor,
+            &signed(content(), &other, None, &other),
+        ),
+        400,
+        "is not the principal of the public key",
+    );
+    // Expired, and too far ahead.
+    for (what, at) in [
+        ("expired", now_nanos() - 1_000_000_000),
+        ("too far ahead", now_nanos() + 600_000_000_000),
+    ] {
+        let late = set_profile_call(mallory.principal(), canister, "mallory", at);
+        refused(
+            what,
+            post(
+                &served.url,
+                &call_path,
+                cbor,
+                &signed(late, &mallory, None, &mallory),
+            ),
+            400,
+            "Invalid request expiry",
+        );
+    }
+    // Another canister, in the URL only, and in both.
+    let elsewhere = candid::Principal::from_text("ryjl3-tyaaa-aaaaa-aaaba-cai").unwrap();
+    refused(
+        "another canister in the URL",
+        post(
+            &served.url,
+            &format!("/api/v3/canister/{elsewhere}/call"),
+            cbor,
+            &signed(content(), &mallory, None, &mallory),
+        ),
+        400,
+        "does not match effective canister id in URL",
+    );
+    let there = set_profile_call(mallory.principal(), elsewhere, "mallory", expiry);
+    let (status, body) = post(
+        &served.url,
+        &format!("/api/v3/canister/{elsewhere}/call"),
+        cbor,
+        &signed(there, &mallory, None, &mallory),
+    );
+    assert_eq!(status, 200);
+    let reject: ic_transport_types::TransportCallResponse = serde_cbor::from_slice(&body).unwrap();
+    let ic_transport_types::TransportCallResponse::NonReplicatedRejection(reject) = reject else {
+        panic!("expected a non-replicated rejection, found {reject:?}");
+    };
+    assert_eq!(
+        reject.reject_code,
+        ic_transport_types::RejectCode::DestinationInvalid
+    );
+    assert_eq!(reject.error_code.as_deref(), Some("IC0301"));
+    // Not CBOR, and not said to be.
+    refused(
+        "a body that is not CBOR",
+        post(&served.url, &call_path, cbor, b"{\"hello\": 1}"),
+        400,
+        "Could not parse body",
+    );
+    refused(
+        "a text body",
+        post(&served.url, &call_path, "text/plain", b"hello"),
+        400,
+        "expected application/cbor",
+    );
+    // A query sent to the call endpoint.
+    let query = EnvelopeContent::Query {
+        ingress_expiry: expiry,
+        sender: mallory.principal(),
+        canister_id: canister,
+        method_name: "get_profile".into(),
+        arg: b"DIDL\x00\x00".to_vec(),
+        nonce: None,
+        sender_info: None,
+    };
+    refused(
+        "a query at the call endpoint",
+        post(
+            &served.url,
+            &call_path,
+            cbor,
+            &signed(query, &mallory, None, &mallory),
+        ),
+        400,
+        "expected request_type `call`",
+    );
+    // Over the ingress limit, and over the HTTP body limit.
+    let mut big = content();
+    if let EnvelopeContent::Call { arg, .. } = &mut big {
+        arg.resize(2 * 1024 * 1024 + 1, 0);
+    }
+    refused(
+        "an ingress message over 2 MiB",
+        post(
+            &served.url,
+            &call_path,
+            cbor,
+            &signed(big, &mallory, None, &mallory),
+        ),
+        413,
+        "is too large",
+    );
+    refused(
+        "a body over 5 MiB",
+        post(&served.url, &call_path, cbor, &vec![0u8; 6 << 20]),
+        413,
+        "over the limit",
+    );
+    // A delegation that expired, one for other canisters, and a broken chain.
+    let session = Key::new(7);
+    let delegation = |expiration: u64, targets: Option<Vec<candid::Principal>>, signer: &Key| {
+        let delegation = Delegation {
+            pubkey: session.der(),
+            expiration,
+            targets,
+            permissions: None,
+        };
+        SignedDelegation {
+            signature: signer.sign(&delegation.signable()),
+            delegation,
+        }
+    };
+    for (what, chain, expected) in [
+        (
+            "an expired delegation",
+            delegation(now_nanos() - 1, None, &mallory),
+            "Invalid delegation expiry",
+        ),
+        (
+            "a delegation to other canisters",
+            delegation(expiry, Some(vec![elsewhere]), &mallory),
+            "not one of the delegation targets",
+        ),
+        (
+            "a delegation signed by a stranger",
+            delegation(expiry, None, &other),
+            "Invalid delegation",
+        ),
+    ] {
+        refused(
+            what,
+            post(
+                &served.url,
+                &call_path,
+                cbor,
+                &signed(content(), &mallory, Some(vec![chain]), &session),
+            ),
+            400,
+            expected,
+        );
+    }
+    // Nothing ran: mallory has no profile.
+    let (status, body) = post(
+        &served.url,
+        &format!("/api/v3/canister/{canister}/query"),
+        cbor,
+        &signed(
+            EnvelopeContent::Query {
+                ingress_expiry: expiry,
+                sender: mallory.principal(),
+                canister_id: canister,
+                method_name: "get_profile".into(),
+                arg: b"DIDL\x00\x00".to_vec(),
+                nonce: None,
+                sender_info: None,
+            },
+            &mallory,
+            None,
+            &mallory,
+        ),
+    );
+    assert_eq!(status, 200, "{}", text(&body));
+    let response: ic_transport_types::QueryResponse = serde_cbor::from_slice(&body).unwrap();
+    let ic_transport_types::QueryResponse::Replied { reply, signatures } = response else {
+        panic!("{response:?}")
+    };
+    assert_eq!(signatures.len(), 1);
+    assert_eq!(
+        candid::decode_one::<Option<candid::Reserved>>(&reply.arg).unwrap(),
+        None
+    );
+
+    // The control: the same call, well signed through a good delegation, runs once.
+    let chain = vec![delegation(expiry, Some(vec![canister]), &mallory)];
+    let good = signed(content(), &mallory, Some(chain), &session);
+    let (status, body) = post(&served.url, &call_path, cbor, &good);
+    assert_eq!(status, 200, "{}", text(&body));
+    let after = std::fs::read(&offline.image).unwrap();
+    assert!(after != before, "the good call did not reach the image");
+    // A replay is answered from the status, not run again (its time would differ).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (status, _) = post(&served.url, &call_path, cbor, &good);
+    assert_eq!(status, 200);
+    assert!(
+        std::fs::read(&offline.image).unwrap() == after,
+        "a replay ran again"
+    );
+    // Its status is the sender's to read, nobody else's.
+    let id = content().to_request_id();
+    let read = |reader: &Key| {
+        let read = EnvelopeContent::ReadState {
+            ingress_expiry: expiry,
+            sender: reader.principal(),
+            paths: vec![vec!["request_status".into(), id.as_slice().to_vec().into()]],
+        };
+        post(
+            &served.url,
+            &format!("/api/v3/canister/{canister}/read_state"),
+            cbor,
+            &signed(read, reader, None, reader),
+        )
+    };
+    assert_eq!(read(&mallory).0, 200);
+    let (status, body) = read(&other);
+    assert_eq!(status, 403, "{}", text(&body));
+    served.stop();
+    assert!(std::fs::read(&offline.image).unwrap() == after);
+}
