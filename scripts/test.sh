@@ -15,5 +15,12 @@ echo "== wasm32 builds of the examples"
 cargo build --locked --release --target wasm32-unknown-unknown -p profiles -p ledger -p v1-fixture
 ls -l target/wasm32-unknown-unknown/release/profiles.wasm target/wasm32-unknown-unknown/release/ledger.wasm
 
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    echo "== agent-js packages (for the agent-js client of ic-backup serve)"
+    (cd scripts/agent-js && npm ci --no-audit --no-fund)
+else
+    echo "== node is not installed: the agent-js client test will be skipped"
+fi
+
 echo "== tests"
 cargo test --locked --workspace

@@ -646,3 +646,54 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
     served.stop();
     assert!(std::fs::read(&offline.image).unwrap() == after);
 }
+
+/// The agent-js client of `scripts/agent-js/serve-client.mjs`, where node
+/// is installed (`scripts/test.sh` installs its packages with `npm ci`).
+#[test]
+fn an_agent_js_client_calls_the_served_canister_and_verifies_its_certificates() {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/agent-js");
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipped: node is not installed");
+        return;
+    }
+    assert!(
+        scripts.join("node_modules/@dfinity/agent").exists(),
+        "run `npm ci` in {} (scripts/test.sh does)",
+        scripts.display()
+    );
+    let (offline, _) = Offline::with_profiles(3);
+    let served = Served::start(&offline, &offline.image, &[]);
+    let out = Command::new("node")
+        .current_dir(&scripts)
+        .args(["serve-client.mjs", &served.url, &served.canister])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the agent-js client failed: {}",
+        text(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let carol = Key::new(3).principal().to_text();
+    assert_eq!(seen["principal"], carol.as_str(), "{seen}");
+    assert_eq!(seen["before"], Value::Null, "{seen}");
+    assert_eq!(seen["after_sync"], "carol", "{seen}");
+    assert_eq!(seen["after_async"], "carol v2", "{seen}");
+    assert_eq!(seen["status_time"], true, "{seen}");
+    assert!(seen["time_bytes"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(seen["candid_has_get_profile"], true, "{seen}");
+    assert_eq!(seen["broken_refused"], true, "{seen}");
+    use sha2::Digest;
+    let module_hash = hex::encode(sha2::Sha256::digest(std::fs::read(&offline.wasm).unwrap()));
+    assert_eq!(seen["module_hash"], module_hash.as_str(), "{seen}");
+    let operator = offline.ok(&["whoami"]).trim().to_string();
+    assert_eq!(seen["controllers"], serde_json::json!([operator]), "{seen}");
+    served.stop();
+    // What the client wrote is in the image.
+    let profile = offline.ok(&[
+        "call",
+        "get_profile_of",
+        &format!("(principal \"{carol}\")"),
+    ]);
+    assert!(profile.contains("carol v2"), "{profile}");
+}
