@@ -697,3 +697,91 @@ fn an_agent_js_client_calls_the_served_canister_and_verifies_its_certificates() 
     ]);
     assert!(profile.contains("carol v2"), "{profile}");
 }
+
+/// Sets its certified data in `certify`; `read` replies with the data
+/// certificate a query sees.
+const CERTIFYING: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "certified_data_set" (func $certify (param i32 i32)))
+  (import "ic0" "data_certificate_present" (func $present (result i32)))
+  (import "ic0" "data_certificate_size" (func $size (result i32)))
+  (import "ic0" "data_certificate_copy" (func $copy (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "canister_update certify")
+    (call $arg_copy (i32.const 0) (i32.const 0) (call $arg_size))
+    (call $certify (i32.const 0) (call $arg_size))
+    (call $reply))
+  (func (export "canister_query read")
+    (if (call $present)
+      (then
+        (call $copy (i32.const 100) (i32.const 0) (call $size))
+        (call $append (i32.const 100) (call $size))))
+    (call $reply))
+)
+"#;
+
+#[test]
+fn queries_see_a_data_certificate_that_agents_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("certifying.wasm");
+    std::fs::write(&wasm, wat::parse_str(CERTIFYING).unwrap()).unwrap();
+    let offline = Offline {
+        wasm,
+        image: dir.path().join("image.bin"),
+        dir,
+    };
+    let served = Served::start(&offline, &offline.image, &[]);
+    let canister = candid::Principal::from_text(&served.canister).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let agent = ic_agent::Agent::builder()
+        .with_url(&served.url)
+        .with_identity(ic_agent::identity::BasicIdentity::from_pem(ADMIN.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    runtime.block_on(agent.fetch_root_key()).unwrap();
+    let data = [42u8; 32];
+    runtime
+        .block_on(
+            agent
+                .update(&canister, "certify")
+                .with_arg(data.to_vec())
+                .call_and_wait(),
+        )
+        .unwrap();
+    let bytes = runtime
+        .block_on(agent.query(&canister, "read").call())
+        .unwrap();
+    let certificate: ic_agent::Certificate = serde_cbor::from_slice(&bytes).unwrap();
+    agent.verify(&certificate, canister).unwrap();
+    let path: [&[u8]; 3] = [b"canister", canister.as_slice(), b"certified_data"];
+    assert_eq!(
+        certificate.tree.lookup_path(path),
+        ic_agent::hash_tree::LookupResult::Found(&data[..])
+    );
+    // The same certified data through read_state, and the subnet's own paths.
+    let module_hash = runtime
+        .block_on(agent.read_state_canister_info(canister, "module_hash"))
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        module_hash,
+        sha2::Sha256::digest(std::fs::read(&offline.wasm).unwrap()).to_vec()
+    );
+    let subnet = runtime
+        .block_on(agent.fetch_subnet_by_canister(&canister))
+        .unwrap();
+    assert!(subnet.contains_canister(&canister));
+    assert_eq!(subnet.iter_nodes().count(), 1);
+    let ranges = runtime
+        .block_on(agent.read_state_subnet_canister_ranges(subnet.id()))
+        .unwrap();
+    assert_eq!(ranges, vec![(canister, canister)]);
+    served.stop();
+}

@@ -195,6 +195,7 @@ impl Canister {
             time_nanos: 1_700_000_000_000_000_000,
             version: 0,
             certified_data: Vec::new(),
+            data_certificate: None,
             memory: None,
             counter: None,
             dirty: None,
@@ -397,6 +398,14 @@ impl Canister {
     /// What the canister printed with `ic0.debug_print`, oldest first.
     pub fn debug_log(&self) -> &[String] {
         &self.store.data().log
+    }
+
+    /// The certificate of the canister's certified data that non-replicated
+    /// queries see from now on (`ic0.data_certificate_present/size/copy`),
+    /// as the IC gives one: signed over `/time` and
+    /// `/canister/<id>/certified_data`. Without one, they see none.
+    pub fn set_data_certificate(&mut self, certificate: Option<Vec<u8>>) {
+        self.store.data_mut().data_certificate = certificate;
     }
 
     /// Changes whenever a committed message (or upgrade) changed stable

@@ -692,3 +692,63 @@ fn a_query_called_as_an_update_is_replicated_and_replies_at_most_2_mib() {
         "{reject}"
     );
 }
+
+/// Replies with the data certificate if one is present, else with "none".
+const CERTIFICATE_READER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "data_certificate_present" (func $present (result i32)))
+  (import "ic0" "data_certificate_size" (func $size (result i32)))
+  (import "ic0" "data_certificate_copy" (func $copy (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "none")
+  (func $answer
+    (if (call $present)
+      (then
+        (call $copy (i32.const 100) (i32.const 0) (call $size))
+        (call $append (i32.const 100) (call $size)))
+      (else (call $append (i32.const 0) (i32.const 4))))
+    (call $reply))
+  (func (export "canister_query read") (call $answer))
+  (func (export "canister_update write") (call $answer))
+  (func (export "canister_query size_anyway") (drop (call $size)) (call $reply))
+)
+"#;
+
+#[test]
+fn the_data_certificate_is_given_to_non_replicated_queries_only() {
+    let wasm = wat::parse_str(CERTIFICATE_READER).unwrap();
+    let mut canister = Canister::install(&wasm, InstallArgs::default()).unwrap();
+    let caller = principal(1);
+    // None set: no query sees one, and asking for its size traps.
+    assert_eq!(canister.query(caller, "read", b"").result.unwrap(), b"none");
+    let error = canister
+        .query(caller, "size_anyway", b"")
+        .result
+        .unwrap_err();
+    assert!(
+        error.message.contains("no data certificate"),
+        "{}",
+        error.message
+    );
+    canister.set_data_certificate(Some(b"a certificate".to_vec()));
+    assert_eq!(
+        canister.query(caller, "read", b"").result.unwrap(),
+        b"a certificate"
+    );
+    // Replicated execution never sees it.
+    assert_eq!(
+        canister.update(caller, "write", b"").result.unwrap(),
+        b"none"
+    );
+    assert_eq!(
+        canister
+            .query_replicated(caller, "read", b"")
+            .result
+            .unwrap(),
+        b"none"
+    );
+    canister.set_data_certificate(None);
+    assert_eq!(canister.query(caller, "read", b"").result.unwrap(), b"none");
+}

@@ -56,8 +56,22 @@ fn cbor_reply<T: serde::Serialize>(value: &T) -> Reply {
     reply(StatusCode::OK, "application/cbor", cbor(value))
 }
 
-fn bad(message: impl Into<String>) -> Reply {
-    text(StatusCode::BAD_REQUEST, message)
+/// A request refused before it reached the canister, as the IC refuses
+/// it: an HTTP status and the reason, in plain text.
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+fn bad(message: impl Into<String>) -> Refusal {
+    refuse(StatusCode::BAD_REQUEST, message)
 }
 
 /// Which request an endpoint takes.
@@ -75,10 +89,13 @@ impl Server {
         self: Arc<Self>,
         request: Request<Incoming>,
     ) -> Result<Reply, std::convert::Infallible> {
-        Ok(self.route(request).await.unwrap_or_else(|refused| refused))
+        Ok(self
+            .route(request)
+            .await
+            .unwrap_or_else(|refusal| text(refusal.status, refusal.message)))
     }
 
-    async fn route(&self, request: Request<Incoming>) -> Result<Reply, Reply> {
+    async fn route(&self, request: Request<Incoming>) -> Result<Reply, Refusal> {
         let path = request.uri().path().to_string();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let (endpoint, id) = match (request.method(), segments.as_slice()) {
@@ -112,7 +129,7 @@ impl Server {
                 (Endpoint::SubnetReadState, *id)
             }
             _ => {
-                return Err(text(
+                return Err(refuse(
                     StatusCode::NOT_FOUND,
                     format!(
                         "{} {path}: no such endpoint of the IC's HTTP interface",
@@ -142,9 +159,9 @@ impl Server {
     async fn on_node<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Node) -> T + Send + 'static,
-    ) -> Result<T, Reply> {
+    ) -> Result<T, Refusal> {
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let stopped = || text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+        let stopped = || refuse(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
         self.jobs
             .send(Box::new(move |node: &mut Node| {
                 let _ = sender.send(job(node));
@@ -176,7 +193,7 @@ impl Server {
         effective: Principal,
         envelope: ic_transport_types::Envelope<'static>,
         expected: &str,
-    ) -> Result<(Verified, Principal), Reply> {
+    ) -> Result<(Verified, Principal), Refusal> {
         let canister = match (&*envelope.content, expected) {
             (EnvelopeContent::Query { canister_id, .. }, "query")
             | (EnvelopeContent::Call { canister_id, .. }, "call") => *canister_id,
@@ -203,7 +220,7 @@ impl Server {
         {
             let size = arg.len() + method_name.len();
             if size > MAX_INGRESS_BYTES {
-                return Err(text(
+                return Err(refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!(
                         "Request {} is too large. Message byte size {size} is larger than the max allowed {MAX_INGRESS_BYTES}.",
@@ -238,7 +255,7 @@ impl Server {
         &self,
         effective: Principal,
         envelope: ic_transport_types::Envelope<'static>,
-    ) -> Result<Reply, Reply> {
+    ) -> Result<Reply, Refusal> {
         let (verified, canister) = self.checked(effective, envelope, "query")?;
         let EnvelopeContent::Query {
             sender,
@@ -285,7 +302,7 @@ impl Server {
         effective: Principal,
         envelope: ic_transport_types::Envelope<'static>,
         synchronous: bool,
-    ) -> Result<Reply, Reply> {
+    ) -> Result<Reply, Refusal> {
         let (verified, canister) = self.checked(effective, envelope, "call")?;
         if verified.queries_only {
             return Err(bad(
@@ -304,11 +321,13 @@ impl Server {
         };
         if canister != self.canister_id {
             let reject = self.not_found(canister);
-            return Err(if synchronous {
-                cbor_reply(&TransportCallResponse::NonReplicatedRejection(reject))
+            return if synchronous {
+                Ok(cbor_reply(&TransportCallResponse::NonReplicatedRejection(
+                    reject,
+                )))
             } else {
-                bad(reject.reject_message)
-            });
+                Err(bad(reject.reject_message))
+            };
         }
         let certificate = self
             .on_node(move |node| {
@@ -319,7 +338,7 @@ impl Server {
                 }
             })
             .await?
-            .map_err(|message| text(StatusCode::INTERNAL_SERVER_ERROR, message))?;
+            .map_err(|message| refuse(StatusCode::INTERNAL_SERVER_ERROR, message))?;
         Ok(match certificate {
             Some(certificate) => cbor_reply(&TransportCallResponse::Replied { certificate }),
             None => text(StatusCode::ACCEPTED, ""),
@@ -331,9 +350,9 @@ impl Server {
         effective: Principal,
         envelope: ic_transport_types::Envelope<'static>,
         subnet: bool,
-    ) -> Result<Reply, Reply> {
+    ) -> Result<Reply, Refusal> {
         if subnet && effective != self.keys.subnet_id {
-            return Err(text(
+            return Err(refuse(
                 StatusCode::NOT_FOUND,
                 format!(
                     "Subnet {effective} not found: this server is subnet {}",
@@ -342,7 +361,7 @@ impl Server {
             ));
         }
         if !subnet && effective != self.canister_id {
-            return Err(text(
+            return Err(refuse(
                 StatusCode::NOT_FOUND,
                 format!(
                     "Canister {effective} not found: this server runs one canister, {}",
@@ -383,7 +402,7 @@ fn check_paths(
     sender: Principal,
     effective: Principal,
     subnet: bool,
-) -> Result<(), Reply> {
+) -> Result<(), Refusal> {
     let mut request_id: Option<&[u8]> = None;
     for path in paths {
         let label = |index: usize| path.get(index).map(Vec::as_slice);
@@ -401,7 +420,7 @@ fn check_paths(
                     if node.private_metadata.iter().any(|private| private == name)
                         && !node.is_controller(&sender)
                     {
-                        return Err(text(
+                        return Err(refuse(
                             StatusCode::FORBIDDEN,
                             format!(
                                 "Custom section {} can only be requested by the controllers of the canister.",
@@ -423,14 +442,14 @@ fn check_paths(
                     .sender_of(id)
                     .is_some_and(|original| original != sender)
                 {
-                    return Err(text(
+                    return Err(refuse(
                         StatusCode::FORBIDDEN,
                         "Request IDs must be for requests signed with the caller's key.",
                     ));
                 }
             }
             _ => {
-                return Err(text(
+                return Err(refuse(
                     StatusCode::NOT_FOUND,
                     format!(
                         "Invalid path requested: /{}",
@@ -447,7 +466,7 @@ fn check_paths(
 }
 
 /// The request body, if it is CBOR and not too large.
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, Reply> {
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, Refusal> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -462,7 +481,7 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, Reply> {
     let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(text(
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("The request body is over the limit of {MAX_BODY_BYTES} bytes."),
         )),

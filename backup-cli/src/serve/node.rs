@@ -31,7 +31,13 @@ pub struct Node {
     pub failed: Option<String>,
     /// Set by the stop job.
     pub stopping: bool,
+    /// The last data certificate: (certified data, when made, certificate).
+    data_certificate: Option<(Vec<u8>, u64, Vec<u8>)>,
 }
+
+/// How long a data certificate is reused while the certified data stays the
+/// same: about one round of a replica.
+const DATA_CERTIFICATE_NANOS: u64 = 1_000_000_000;
 
 /// Nanoseconds since 1970 by the system clock.
 pub fn now() -> u64 {
@@ -91,6 +97,7 @@ impl Node {
             methods,
             failed: None,
             stopping: false,
+            data_certificate: None,
         }
     }
 
@@ -110,7 +117,27 @@ impl Node {
         if self.methods.get(method) != Some(&Kind::Query) {
             return Status::Rejected(no_method(self.canister_id, "query", method));
         }
+        let certificate = self.data_certificate();
+        self.target
+            .canister()
+            .set_data_certificate(Some(certificate));
         status(self.target.canister().query(caller, method, arg))
+    }
+
+    /// The certificate of the canister's certified data a query sees, as
+    /// the IC gives it: `/time` and `/canister/<id>/certified_data`.
+    fn data_certificate(&mut self) -> Vec<u8> {
+        let data = self.target.canister().certified_data().to_vec();
+        let now = now();
+        if let Some((certified, made, certificate)) = &self.data_certificate {
+            if *certified == data && now.saturating_sub(*made) < DATA_CERTIFICATE_NANOS {
+                return certificate.clone();
+            }
+        }
+        let path = self.tree.set_certified_data(self.canister_id, &data);
+        let certificate = self.tree.certificate(&self.keys, &[path], now);
+        self.data_certificate = Some((data, now, certificate.clone()));
+        certificate
     }
 
     /// The status of call `id` if it already ran (a replay runs nothing).
@@ -150,6 +177,8 @@ impl Node {
     /// A certificate of `paths` (and `/time`), now.
     pub fn certificate(&mut self, paths: &[Vec<Vec<u8>>]) -> Vec<u8> {
         let now = self.tick();
+        let data = self.target.canister().certified_data().to_vec();
+        self.tree.set_certified_data(self.canister_id, &data);
         self.tree.certificate(&self.keys, paths, now)
     }
 

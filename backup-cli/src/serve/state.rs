@@ -218,6 +218,17 @@ impl StateTree {
             .map(|remembered| remembered.sender)
     }
 
+    /// Records the canister's certified data; returns its path.
+    pub fn set_certified_data(&mut self, canister: Principal, data: &[u8]) -> Path {
+        let path = vec![
+            b"canister".to_vec(),
+            canister.as_slice().to_vec(),
+            b"certified_data".to_vec(),
+        ];
+        self.tree.insert(&path, data.to_vec());
+        path
+    }
+
     /// A certificate of `paths` (and always `/time`) at time `now`, signed
     /// by the root key, in CBOR.
     pub fn certificate(&mut self, keys: &Keys, paths: &[Path], now: u64) -> Vec<u8> {

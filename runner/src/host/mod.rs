@@ -121,6 +121,8 @@ pub struct Env {
     pub time_nanos: u64,
     pub version: u64,
     pub certified_data: Vec<u8>,
+    /// The certificate non-replicated queries see (`ic0.data_certificate_*`).
+    pub data_certificate: Option<Vec<u8>>,
     pub memory: Option<wasmi::Memory>,
     /// The instructions the message may still execute, counted down by the
     /// module's metering and by [`charge`].

@@ -192,7 +192,40 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
                 name,
                 move |mut caller: Ctx<'_>| -> Result<i32, Error> {
                     charge(&mut caller, cost::DATA_CERTIFICATE_PRESENT)?;
-                    Ok(0)
+                    Ok(i32::from(data_certificate(&caller, name)?.is_some()))
+                },
+            )
+            .map(drop)
+    }),
+    ("data_certificate_size", |linker, name| {
+        linker
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>| -> Result<i32, Error> {
+                    charge(&mut caller, cost::DATA_CERTIFICATE_SIZE)?;
+                    match data_certificate(&caller, name)? {
+                        Some(certificate) => Ok(certificate.len() as i32),
+                        None => Err(trap(format!("ic0.{name}: no data certificate is present"))),
+                    }
+                },
+            )
+            .map(drop)
+    }),
+    ("data_certificate_copy", |linker, name| {
+        linker
+            .func_wrap(
+                "ic0",
+                name,
+                move |mut caller: Ctx<'_>, dst: i32, offset: i32, size: i32| -> Result<(), Error> {
+                    charge(
+                        &mut caller,
+                        cost::DATA_CERTIFICATE_COPY + size as u32 as u64,
+                    )?;
+                    let Some(certificate) = data_certificate(&caller, name)?.cloned() else {
+                        return Err(trap(format!("ic0.{name}: no data certificate is present")));
+                    };
+                    copy_out(&mut caller, name, &certificate, dst, offset, size)
                 },
             )
             .map(drop)
@@ -210,6 +243,15 @@ pub(super) const IMPORTS: &[(&str, Define)] = &[
             .map(drop)
     }),
 ];
+
+/// The data certificate, present only in a non-replicated query.
+fn data_certificate<'a>(caller: &'a Ctx<'_>, name: &str) -> Result<Option<&'a Vec<u8>>, Error> {
+    let entry = message(caller, name)?.entry;
+    Ok(match entry {
+        Entry::Query => caller.data().data_certificate.as_ref(),
+        _ => None,
+    })
+}
 
 /// Writes the cycle balance, a u128, to the canister's memory at `dst`.
 fn balance_out(caller: &mut Ctx<'_>, name: &str, dst: i32) -> Result<(), Error> {
