@@ -734,7 +734,10 @@ fn queries_see_a_data_certificate_that_agents_verify() {
         image: dir.path().join("image.bin"),
         dir,
     };
-    let served = Served::start(&offline, &offline.image, &[]);
+    let admin = ic_agent::identity::BasicIdentity::from_pem(ADMIN.as_bytes()).unwrap();
+    use ic_agent::Identity;
+    let admin_id = admin.sender().unwrap().to_text();
+    let served = Served::start(&offline, &offline.image, &["--controller", &admin_id]);
     let canister = candid::Principal::from_text(&served.canister).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -783,5 +786,26 @@ fn queries_see_a_data_certificate_that_agents_verify() {
         .block_on(agent.read_state_subnet_canister_ranges(subnet.id()))
         .unwrap();
     assert_eq!(ranges, vec![(canister, canister)]);
+    // The management canister answers its controllers' canister_status.
+    #[derive(candid::CandidType)]
+    struct CanisterIdArg {
+        canister_id: candid::Principal,
+    }
+    let status = runtime
+        .block_on(
+            agent
+                .update(&candid::Principal::management_canister(), "canister_status")
+                .with_effective_canister_id(canister)
+                .with_arg(
+                    candid::encode_one(CanisterIdArg {
+                        canister_id: canister,
+                    })
+                    .unwrap(),
+                )
+                .call_and_wait(),
+        )
+        .unwrap();
+    let status = candid::IDLArgs::from_bytes(&status).unwrap().to_string();
+    assert!(status.contains(&admin_id), "{status}");
     served.stop();
 }

@@ -638,23 +638,67 @@ impl Canister {
         (used, trapped)
     }
 
+    /// The management canister's answer to `caller` about this canister.
+    fn management(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> Result<Vec<u8>, (RejectCode, String)> {
+        let heap_bytes = self.heap_bytes();
+        let data = self.store.data();
+        let view = management::View {
+            canister_id: data.canister_id,
+            controllers: &data.controllers,
+            module_hash: self.module_hash,
+            stable_bytes: data.stable.bytes().len() as u64,
+            heap_bytes,
+            history: &self.history,
+        };
+        management::call(&view, &mut self.randomness, caller, method, arg)
+    }
+
+    /// A user's ingress message to the management canister (`aaaaa-aa`)
+    /// about this canister: `canister_status`, which the IC answers to the
+    /// canister's controllers; the methods only canisters may call, and
+    /// those that would change the canister (installing code, settings,
+    /// stopping), are refused.
+    pub fn management_ingress(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> CallResult {
+        let stats = CallStats {
+            bytes_in: arg.len(),
+            ..CallStats::default()
+        };
+        let result = match method {
+            "canister_status" => self.management(caller, method, arg),
+            "raw_rand" | "canister_info" | "http_request" | "sign_with_ecdsa" => Err((
+                RejectCode::CanisterReject,
+                format!("IC0509: {method} can only be called by canisters, not by users"),
+            )),
+            _ => Err((
+                RejectCode::CanisterReject,
+                format!(
+                    "the management canister's {method} is not run here: the runner keeps one canister as it was installed"
+                ),
+            )),
+        };
+        CallResult {
+            result: result.map_err(|(code, message)| Reject { code, message }),
+            stats,
+        }
+    }
+
     /// The answer to a call the canister made: the management canister's,
     /// its own (a call to itself runs as an update), or, as the IC answers
     /// for a canister that does not exist, a reject.
     fn answer(&mut self, call: &OutgoingCall) -> Result<Vec<u8>, (RejectCode, String)> {
         let own_id = self.store.data().canister_id;
         if call.callee == Principal::management_canister() {
-            let heap_bytes = self.heap_bytes();
-            let data = self.store.data();
-            let view = management::View {
-                canister_id: own_id,
-                controllers: &data.controllers,
-                module_hash: self.module_hash,
-                stable_bytes: data.stable.bytes().len() as u64,
-                heap_bytes,
-                history: &self.history,
-            };
-            return management::call(&view, &mut self.randomness, own_id, &call.method, &call.arg);
+            return self.management(own_id, &call.method, &call.arg);
         }
         if call.callee == own_id {
             return self

@@ -266,7 +266,15 @@ impl Server {
         else {
             return Err(bad("expected a query"));
         };
-        let status = if canister == self.canister_id {
+        let status = if canister == Principal::management_canister() {
+            Status::Rejected(RejectResponse {
+                reject_code: RejectCode::DestinationInvalid,
+                reject_message: format!(
+                    "the management canister has no query method '{method_name}' here; canister_status is an update"
+                ),
+                error_code: Some("IC0536".into()),
+            })
+        } else if canister == self.canister_id {
             self.on_node(move |node| node.query(sender, &method_name, &arg))
                 .await?
         } else {
@@ -319,8 +327,14 @@ impl Server {
         else {
             return Err(bad("expected a call"));
         };
-        if canister != self.canister_id {
-            let reject = self.not_found(canister);
+        // A call to the management canister is about the canister of the URL.
+        let about = if canister == Principal::management_canister() {
+            effective
+        } else {
+            canister
+        };
+        if about != self.canister_id {
+            let reject = self.not_found(about);
             return if synchronous {
                 Ok(cbor_reply(&TransportCallResponse::NonReplicatedRejection(
                     reject,
@@ -331,7 +345,7 @@ impl Server {
         }
         let certificate = self
             .on_node(move |node| {
-                node.call(id, sender, &method_name, &arg);
+                node.call(id, sender, canister, &method_name, &arg);
                 match &node.failed {
                     Some(message) => Err(message.clone()),
                     None => Ok(synchronous.then(|| node.certificate(&[status_path(&id)]))),

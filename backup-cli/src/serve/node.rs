@@ -147,11 +147,27 @@ impl Node {
 
     /// Runs call `id` once: an update, or a query method as a replicated
     /// query; writes the image if it changed before the status is certified.
-    pub fn call(&mut self, id: RequestId, caller: Principal, method: &str, arg: &[u8]) {
+    pub fn call(
+        &mut self,
+        id: RequestId,
+        caller: Principal,
+        callee: Principal,
+        method: &str,
+        arg: &[u8],
+    ) {
         if self.known(&id) || self.failed.is_some() {
             return;
         }
         let now = self.tick();
+        if callee == Principal::management_canister() {
+            let outcome = status(
+                self.target
+                    .canister()
+                    .management_ingress(caller, method, arg),
+            );
+            self.tree.record(id, caller, &outcome, now);
+            return;
+        }
         let outcome = match self.methods.get(method) {
             Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
             Some(Kind::Query) => {
@@ -217,10 +233,18 @@ pub fn status(result: canister_runner::CallResult) -> Status {
                 }
                 Runner::CanisterError => (RejectCode::CanisterError, Some("IC0503")),
             };
+            // A message that starts with its IC error code keeps it.
+            let stated = reject
+                .message
+                .get(..6)
+                .filter(|code| {
+                    code.starts_with("IC") && code[2..].bytes().all(|b| b.is_ascii_digit())
+                })
+                .map(String::from);
             Status::Rejected(RejectResponse {
                 reject_code,
                 reject_message: reject.message,
-                error_code: error_code.map(String::from),
+                error_code: stated.or(error_code.map(String::from)),
             })
         }
     }
