@@ -643,6 +643,39 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
     assert_eq!(read(&mallory).0, 200);
     let (status, body) = read(&other);
     assert_eq!(status, 403, "{}", text(&body));
+    // Nor all statuses at once, nor a whole canister subtree (private metadata).
+    for path in [
+        vec!["request_status".into()],
+        vec!["canister".into(), canister.as_slice().to_vec().into()],
+        vec![
+            "canister".into(),
+            canister.as_slice().to_vec().into(),
+            "metadata".into(),
+        ],
+        vec![],
+    ] {
+        let read = EnvelopeContent::ReadState {
+            ingress_expiry: expiry,
+            sender: other.principal(),
+            paths: vec![path.clone()],
+        };
+        let (status, body) = post(
+            &served.url,
+            &format!("/api/v3/canister/{canister}/read_state"),
+            cbor,
+            &signed(read, &other, None, &other),
+        );
+        assert!(
+            status == 400 || status == 404,
+            "{path:?}: {status} {}",
+            text(&body)
+        );
+        assert!(
+            text(&body).contains("Invalid path requested"),
+            "{path:?}: {}",
+            text(&body)
+        );
+    }
     served.stop();
     assert!(std::fs::read(&offline.image).unwrap() == after);
 }

@@ -188,6 +188,52 @@ pub fn rfc3339(nanos: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A signed call, and every one-byte change of it: parsed and verified
+    /// without a panic, and only the original verifies.
+    #[test]
+    fn no_mutation_of_an_envelope_panics_or_verifies() {
+        let key = ed25519_consensus::SigningKey::from([1u8; 32]);
+        let der = [&ED25519_DER_PREFIX[..], key.verification_key().as_bytes()].concat();
+        let now = 1_800_000_000_000_000_000;
+        let content = EnvelopeContent::Call {
+            nonce: None,
+            ingress_expiry: now + 60_000_000_000,
+            sender: Principal::self_authenticating(&der),
+            canister_id: Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 1, 1]),
+            method_name: "m".into(),
+            arg: vec![1, 2, 3],
+            sender_info: None,
+        };
+        let signature = key
+            .sign(&content.to_request_id().signable())
+            .to_bytes()
+            .to_vec();
+        let bytes = Envelope {
+            content: std::borrow::Cow::Owned(content),
+            sender_pubkey: Some(der),
+            sender_sig: Some(signature),
+            sender_delegation: None,
+        }
+        .encode_bytes();
+        let original = verify(parse(&bytes).unwrap(), now).unwrap().id;
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut mutated = bytes.clone();
+                mutated[at] ^= flip;
+                if let Ok(Ok(passed)) = parse(&mutated).map(|envelope| verify(envelope, now)) {
+                    // Only a change outside the content (the CBOR tag) can pass.
+                    assert_eq!(passed.id, original, "byte {at} ^ {flip:#x} verified");
+                }
+            }
+        }
+        // Only changes that keep the content (the self-describing tag, key order) can pass.
+        eprintln!("VERIFIED {verified}");
+        assert!(verified <= 6, "{verified} mutated envelopes verified");
+        for cut in 0..bytes.len() {
+            let _ = parse(&bytes[..cut]).map(|envelope| verify(envelope, now));
+        }
+    }
+
     #[test]
     fn rfc3339_dates() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");

@@ -423,7 +423,17 @@ fn check_paths(
         match label(0) {
             Some(b"time" | b"subnet" | b"canister_ranges" | b"api_boundary_nodes") => {}
             Some(b"canister") if !subnet => {
-                let Some(id) = label(1) else { continue };
+                // A whole canister subtree would carry its private metadata.
+                let (Some(id), Some(field)) = (label(1), label(2)) else {
+                    return Err(bad(
+                        "Invalid path requested: a canister path names the canister and one of module_hash, controllers, certified_data or metadata/<name>",
+                    ));
+                };
+                if field == b"metadata" && label(3).is_none() {
+                    return Err(bad(
+                        "Invalid path requested: a metadata path names its section, metadata/<name>",
+                    ));
+                }
                 if id != effective.as_slice() {
                     return Err(bad(format!(
                         "Effective principal id in URL {effective} does not match requested principal id: {}",
@@ -445,7 +455,12 @@ fn check_paths(
                 }
             }
             Some(b"request_status") if !subnet => {
-                let Some(id) = label(1) else { continue };
+                // All statuses at once would be everyone's replies.
+                let Some(id) = label(1) else {
+                    return Err(bad(
+                        "Invalid path requested: a request_status path names its request id",
+                    ));
+                };
                 if request_id.is_some_and(|first| first != id) {
                     return Err(bad(
                         "Can only request a single request ID in request_status paths.",

@@ -49,6 +49,10 @@ pub fn serve(target: Offline, module: &[u8], describe: &str, port: u16, json: bo
         println!("Serving canister {canister} ({describe}) at {url}");
         println!("  root key: {}", hex::encode(&keys.root_der));
         println!("  try: dfx canister call --network {url} {canister} <method> '(<args>)'");
+        println!(
+            "       icp canister call -n {url} -k {} {canister} <method> '(<args>)'",
+            hex::encode(&keys.root_der)
+        );
         println!("       ic-backup --network {url} --canister {canister} auth list");
         println!("Ctrl-C stops the server; every committed update is already in the image.");
     }
