@@ -842,3 +842,67 @@ fn queries_see_a_data_certificate_that_agents_verify() {
     assert!(status.contains(&admin_id), "{status}");
     served.stop();
 }
+
+#[test]
+fn a_served_snapshot_folder_keeps_its_files_in_step() {
+    let (offline, _) = Offline::with_profiles(20);
+    let dir = offline.path("snapshot");
+    common::snapshot_folder(&offline, &dir);
+    let (admin, _) = write_keys(offline.dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg("--snapshot")
+        .arg(&dir)
+        .args(["--json", "serve"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let banner: Value = serde_json::from_str(&line).unwrap();
+    let served = Served {
+        url: banner["url"].as_str().unwrap().to_string(),
+        canister: banner["canister_id"].as_str().unwrap().to_string(),
+        child: Some(child),
+    };
+    let args = "(record { username = opt \"dave\"; email = null; password = null; updated_time_msecs = null })";
+    ok(
+        live(
+            &served,
+            &admin,
+            offline.dir.path(),
+            &["call", "set_profile", args],
+        ),
+        "set_profile",
+    );
+    // The module hash is the IC's: of the module as installed, gzipped.
+    let module = std::fs::read(dir.join("wasm_module.bin")).unwrap();
+    use sha2::Digest;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let agent = ic_agent::Agent::builder()
+        .with_url(&served.url)
+        .build()
+        .unwrap();
+    runtime.block_on(agent.fetch_root_key()).unwrap();
+    let canister = candid::Principal::from_text(&served.canister).unwrap();
+    let hash = runtime
+        .block_on(agent.read_state_canister_info(canister, "module_hash"))
+        .unwrap();
+    assert_eq!(hash, sha2::Sha256::digest(&module).to_vec());
+    served.stop();
+    let metadata: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metadata.json")).unwrap()).unwrap();
+    let stable = std::fs::read(dir.join("stable_memory.bin")).unwrap();
+    assert_eq!(
+        metadata["stable_memory_size"].as_u64().unwrap(),
+        stable.len() as u64
+    );
+    assert!(
+        stable.windows(4).any(|w| w == b"dave"),
+        "the update is in stable_memory.bin"
+    );
+}

@@ -4,42 +4,8 @@
 mod common;
 
 use common::*;
-use serde_json::json;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-
-/// The folder of a snapshot of `offline`'s canister: metadata.json,
-/// wasm_module.bin (gzipped), wasm_memory.bin, stable_memory.bin.
-fn download(offline: &Offline, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&std::fs::read(&offline.wasm).unwrap())
-        .unwrap();
-    let module = gz.finish().unwrap();
-    let stable = std::fs::read(&offline.image).unwrap();
-    std::fs::write(dir.join("wasm_module.bin"), &module).unwrap();
-    std::fs::write(dir.join("stable_memory.bin"), &stable).unwrap();
-    std::fs::write(dir.join("wasm_memory.bin"), vec![0xa5; 65536]).unwrap();
-    let metadata = json!({
-        "source": { "TakenFromCanister": null },
-        "taken_at_timestamp": 1_764_000_000_000_000_000u64,
-        "wasm_module_size": module.len(),
-        "exported_globals": [],
-        "wasm_memory_size": 65536,
-        "stable_memory_size": stable.len(),
-        "wasm_chunk_store": [],
-        "canister_version": 3,
-        "certified_data": [],
-        "global_timer": null,
-        "on_low_wasm_memory_hook_status": null,
-    });
-    std::fs::write(
-        dir.join("metadata.json"),
-        serde_json::to_vec_pretty(&metadata).unwrap(),
-    )
-    .unwrap();
-}
 
 fn on_snapshot(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ic-backup"))
@@ -64,7 +30,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 fn a_downloaded_snapshot_works_as_it_is() {
     let (offline, _) = Offline::with_profiles(60);
     let dir = offline.path("snapshot");
-    download(&offline, &dir);
+    snapshot_folder(&offline, &dir);
 
     // Backups from the folder equal backups from the wasm and image.
     let from_image = offline.path("from-image.json");
@@ -112,7 +78,7 @@ fn a_downloaded_snapshot_works_as_it_is() {
 fn an_incomplete_download_is_refused_and_left_as_it_is() {
     let (offline, _) = Offline::with_profiles(10);
     let dir = offline.path("snapshot");
-    download(&offline, &dir);
+    snapshot_folder(&offline, &dir);
     let stable = std::fs::read(dir.join("stable_memory.bin")).unwrap();
     std::fs::write(
         dir.join("stable_memory.bin"),
@@ -141,7 +107,7 @@ fn a_snapshot_of_empty_stable_memory_has_no_stable_memory_file() {
     let dir = offline.path("snapshot");
     // A canister that never touched stable memory: the image is empty.
     std::fs::write(&offline.image, b"").unwrap();
-    download(&offline, &dir);
+    snapshot_folder(&offline, &dir);
     std::fs::remove_file(dir.join("stable_memory.bin")).unwrap();
     assert!(ok(&dir, &["call", "profile_count"]).contains("0 : nat64"));
     assert!(

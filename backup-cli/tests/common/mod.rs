@@ -157,3 +157,36 @@ pub fn big_profiles_file(path: &Path, n: u32, size: usize) {
         .collect();
     std::fs::write(path, serde_json::to_vec(&entries).unwrap()).unwrap();
 }
+
+/// The folder of a snapshot of `offline`'s canister: metadata.json,
+/// wasm_module.bin (gzipped), wasm_memory.bin, stable_memory.bin.
+pub fn snapshot_folder(offline: &Offline, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&offline.wasm).unwrap())
+        .unwrap();
+    let module = gz.finish().unwrap();
+    let stable = std::fs::read(&offline.image).unwrap();
+    std::fs::write(dir.join("wasm_module.bin"), &module).unwrap();
+    std::fs::write(dir.join("stable_memory.bin"), &stable).unwrap();
+    std::fs::write(dir.join("wasm_memory.bin"), vec![0xa5; 65536]).unwrap();
+    let metadata = json!({
+        "source": { "TakenFromCanister": null },
+        "taken_at_timestamp": 1_764_000_000_000_000_000u64,
+        "wasm_module_size": module.len(),
+        "exported_globals": [],
+        "wasm_memory_size": 65536,
+        "stable_memory_size": stable.len(),
+        "wasm_chunk_store": [],
+        "canister_version": 3,
+        "certified_data": [],
+        "global_timer": null,
+        "on_low_wasm_memory_hook_status": null,
+    });
+    std::fs::write(
+        dir.join("metadata.json"),
+        serde_json::to_vec_pretty(&metadata).unwrap(),
+    )
+    .unwrap();
+}
