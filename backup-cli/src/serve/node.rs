@@ -182,6 +182,7 @@ impl Node {
             self.failed = Some(message);
             return;
         }
+        log_call(caller, method, &outcome);
         self.tree.record(id, caller, &outcome, now);
     }
 
@@ -201,6 +202,20 @@ impl Node {
     /// Writes the image (at stop).
     pub fn finish(&mut self) -> Result<()> {
         self.target.finish()
+    }
+}
+
+/// One line on standard error per call that ran, for whoever watches the server.
+fn log_call(caller: Principal, method: &str, outcome: &Status) {
+    match outcome {
+        Status::Replied(reply) => eprintln!(
+            "call {method} from {caller}: replied, {} bytes",
+            reply.len()
+        ),
+        Status::Rejected(reject) => eprintln!(
+            "call {method} from {caller}: rejected ({:?}): {}",
+            reject.reject_code, reject.reject_message
+        ),
     }
 }
 
