@@ -24,9 +24,14 @@ pub struct Served {
 
 impl Served {
     pub fn start(offline: &Offline, image: &Path, extra: &[&str]) -> Served {
-        let mut child = offline
-            .command(image, &["--json", "serve"])
-            .args(extra)
+        let mut command = offline.command(image, &["--json", "serve"]);
+        command.args(extra);
+        Served::spawn(command)
+    }
+
+    /// Runs `command` (an `ic-backup ... serve --json`) and reads its banner.
+    pub fn spawn(mut command: Command) -> Served {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -849,23 +854,12 @@ fn a_served_snapshot_folder_keeps_its_files_in_step() {
     let dir = offline.path("snapshot");
     common::snapshot_folder(&offline, &dir);
     let (admin, _) = write_keys(offline.dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ic-backup"));
+    command
         .arg("--snapshot")
         .arg(&dir)
-        .args(["--json", "serve"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let banner: Value = serde_json::from_str(&line).unwrap();
-    let served = Served {
-        url: banner["url"].as_str().unwrap().to_string(),
-        canister: banner["canister_id"].as_str().unwrap().to_string(),
-        child: Some(child),
-    };
+        .args(["--json", "serve"]);
+    let served = Served::spawn(command);
     let args = "(record { username = opt \"dave\"; email = null; password = null; updated_time_msecs = null })";
     ok(
         live(
