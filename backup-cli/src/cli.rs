@@ -104,9 +104,24 @@ pub struct Connection {
     #[arg(long, global = true)]
     pub seed: Option<u64>,
 
+    /// Live: seconds one query may take before it is tried again (a query
+    /// that fails for a transient reason, 429, 5xx, the network or this
+    /// timeout, is tried up to 6 times, waiting 0.25 s, 0.5 s, 1 s, ...).
+    #[arg(long, global = true, default_value_t = 60.0, value_parser = positive_seconds)]
+    pub timeout: f64,
+
     /// The canister's Candid interface, when it does not publish one.
     #[arg(long, global = true)]
     pub did: Option<PathBuf>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "expected seconds between 0 and 86400, found `{text}`"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -269,6 +284,12 @@ pub enum Command {
         /// The port on 127.0.0.1 (0: a free one, printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Answer every Nth query with 502, as a failing boundary node does (for tests).
+        #[arg(long, hide = true)]
+        fail_queries: Option<u64>,
+        /// Hold every Nth query for 30 s before answering it (for tests).
+        #[arg(long, hide = true)]
+        stall_queries: Option<u64>,
     },
 
     /// Call any method with Candid text arguments; prints the reply as Candid text.

@@ -35,7 +35,17 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         cli::Command::Inspect { image } => return commands::raw::inspect(image, cli.json),
         cli::Command::Whoami => return whoami(&cli.connection, cli.json),
-        cli::Command::Serve { port } => return serve(&cli.connection, *port, cli.json),
+        cli::Command::Serve {
+            port,
+            fail_queries,
+            stall_queries,
+        } => {
+            let faults = serve::Faults {
+                fail_every: *fail_queries,
+                stall_every: *stall_queries,
+            };
+            return serve(&cli.connection, *port, faults, cli.json);
+        }
         _ => {}
     }
     let mut target = connect(&cli.connection)?;
@@ -46,7 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// `serve`: the offline target behind the IC's HTTP interface.
-fn serve(connection: &Connection, port: u16, json: bool) -> Result<()> {
+fn serve(connection: &Connection, port: u16, faults: serve::Faults, json: bool) -> Result<()> {
     let (module, describe) =
         match (&connection.snapshot, &connection.wasm, &connection.image) {
             (Some(dir), _, _) => (
@@ -64,7 +74,7 @@ fn serve(connection: &Connection, port: u16, json: bool) -> Result<()> {
         };
     let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
     let bytes = std::fs::read(&module).map_err(|source| CliError::io(&module, source))?;
-    serve::serve(target, &bytes, &describe, port, json)
+    serve::serve(target, &bytes, &describe, port, faults, json)
 }
 
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
@@ -85,7 +95,10 @@ fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
     )?;
     let canister = project::resolve_canister(canister, &connection.network, project.as_ref())?;
     let identity = live_identity(connection, project.as_ref())?;
-    Ok(Box::new(Live::connect(&network, identity, canister)?))
+    let timeout = std::time::Duration::from_secs_f64(connection.timeout);
+    Ok(Box::new(Live::connect(
+        &network, identity, canister, timeout,
+    )?))
 }
 
 /// The offline target the connection names, if it names one.

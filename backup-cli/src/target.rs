@@ -18,12 +18,22 @@ pub trait Target {
     fn query(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>>;
     /// Runs an update method.
     fn update(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>>;
-    /// Runs several queries, concurrently where the target can.
-    fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<Result<Vec<u8>>> {
-        calls
-            .iter()
-            .map(|(method, arg)| self.query(method, arg))
-            .collect()
+    /// Runs the queries `calls` yields, keeping up to `parallel` of them in
+    /// flight at all times where the target can (a pipeline, not rounds),
+    /// and hands each reply to `each` in the order of `calls`. Stops at the
+    /// first error: a call's (after its retries), or one `each` returns.
+    fn pipeline(
+        &mut self,
+        calls: &mut dyn Iterator<Item = Result<(String, Vec<u8>)>>,
+        parallel: usize,
+        each: &mut dyn FnMut(Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let _ = parallel;
+        for call in calls {
+            let (method, arg) = call?;
+            each(self.query(&method, &arg)?)?;
+        }
+        Ok(())
     }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
@@ -267,6 +277,55 @@ pub struct Live {
     url: String,
     canister: Principal,
     runtime: tokio::runtime::Runtime,
+    /// How long one query may take before it is tried again.
+    timeout: Duration,
+}
+
+/// How many times a live query is tried before its failure is final.
+pub const QUERY_ATTEMPTS: u32 = 6;
+
+/// The wait before attempt `attempt` (from 1): 250 ms doubling, at most 8 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 << attempt.saturating_sub(1).min(5))
+}
+
+/// A failure worth trying again: the network, an overloaded or failing
+/// node or boundary node (429, 5xx), a timeout.
+fn transient(error: &ic_agent::AgentError) -> bool {
+    use ic_agent::AgentError;
+    match error {
+        AgentError::HttpError(payload) => payload.status == 429 || payload.status >= 500,
+        AgentError::TransportError(_) | AgentError::TimeoutWaitingForResponse() => true,
+        _ => false,
+    }
+}
+
+/// One query, tried again with backoff on transient failures; each attempt
+/// bounded by `timeout`.
+async fn query_retrying(
+    agent: &ic_agent::Agent,
+    canister: Principal,
+    method: &str,
+    arg: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>> {
+    let mut attempt = 0;
+    loop {
+        let call = agent.query(&canister, method).with_arg(arg.to_vec()).call();
+        let failure = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(reply)) => return Ok(reply),
+            Ok(Err(error)) if !transient(&error) => return Err(Live::agent_error(method, error)),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {:.1} s", timeout.as_secs_f64()),
+        };
+        attempt += 1;
+        if attempt >= QUERY_ATTEMPTS {
+            return Err(CliError::Network(format!(
+                "{method}: {failure} (tried {attempt} times)"
+            )));
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
 }
 
 impl Live {
@@ -276,6 +335,7 @@ impl Live {
         network: &Network,
         identity: Box<dyn ic_agent::Identity>,
         canister: Principal,
+        timeout: Duration,
     ) -> Result<Self> {
         let url = &network.url;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -311,6 +371,7 @@ impl Live {
             url: url.to_string(),
             canister,
             runtime,
+            timeout,
         })
     }
 
@@ -328,14 +389,8 @@ impl Live {
 
 impl Target for Live {
     fn query(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>> {
-        let call = self
-            .agent
-            .query(&self.canister, method)
-            .with_arg(arg.to_vec())
-            .call();
-        self.runtime
-            .block_on(call)
-            .map_err(|error| Self::agent_error(method, error))
+        let call = query_retrying(&self.agent, self.canister, method, arg, self.timeout);
+        self.runtime.block_on(call)
     }
 
     fn update(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>> {
@@ -349,19 +404,29 @@ impl Target for Live {
             .map_err(|error| Self::agent_error(method, error))
     }
 
-    fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<Result<Vec<u8>>> {
-        let agent = &self.agent;
-        let canister = self.canister;
-        let futures = calls.iter().map(|(method, arg)| async move {
-            agent
-                .query(&canister, method)
-                .with_arg(arg.clone())
-                .call()
-                .await
-                .map_err(|error| Self::agent_error(method, error))
-        });
-        self.runtime
-            .block_on(futures_util::future::join_all(futures))
+    fn pipeline(
+        &mut self,
+        calls: &mut dyn Iterator<Item = Result<(String, Vec<u8>)>>,
+        parallel: usize,
+        each: &mut dyn FnMut(Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        let (agent, canister, timeout) = (&self.agent, self.canister, self.timeout);
+        // `buffered` starts the next query as soon as one is answered, and
+        // yields the replies in order.
+        let replies = futures_util::stream::iter(calls)
+            .map(|call| async move {
+                let (method, arg) = call?;
+                query_retrying(agent, canister, &method, &arg, timeout).await
+            })
+            .buffered(parallel.max(1));
+        self.runtime.block_on(async move {
+            futures_util::pin_mut!(replies);
+            while let Some(reply) = replies.next().await {
+                each(reply?)?;
+            }
+            Ok(())
+        })
     }
 
     fn id(&self) -> TargetId {

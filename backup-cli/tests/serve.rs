@@ -900,3 +900,60 @@ fn a_served_snapshot_folder_keeps_its_files_in_step() {
         "the update is in stable_memory.bin"
     );
 }
+
+#[test]
+fn live_queries_are_retried_through_failures_and_stalls_and_given_up_in_the_end() {
+    let (offline, _) = Offline::with_profiles(200);
+    let (admin, _) = write_keys(offline.dir.path());
+    let admin_id = whoami(&admin);
+    let dir = offline.path("live");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Every third query fails (502), every fifth takes 30 s: with a 5 s
+    // timeout each is tried again, and the dump is whole.
+    let served = Served::start(
+        &offline,
+        &offline.image,
+        &[
+            "--controller",
+            &admin_id,
+            "--fail-queries",
+            "3",
+            "--stall-queries",
+            "5",
+        ],
+    );
+    let dump_args = [
+        "--timeout",
+        "5",
+        "dump",
+        "-o",
+        "dump.dat",
+        "--chunk-bytes",
+        "524288",
+        "--parallel",
+        "4",
+    ];
+    ok(
+        live(&served, &admin, &dir, &dump_args),
+        "dump through faults",
+    );
+    assert!(
+        std::fs::read(dir.join("dump.dat")).unwrap() == std::fs::read(&offline.image).unwrap(),
+        "the dump through faults is not the image"
+    );
+    served.stop();
+    // A query that always fails is given up, saying so.
+    let served = Served::start(
+        &offline,
+        &offline.image,
+        &["--controller", &admin_id, "--fail-queries", "1"],
+    );
+    let out = live(&served, &admin, &dir, &["dump", "-o", "again.dat"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("tried 6 times") && error.contains("502"),
+        "{error}"
+    );
+    served.stop();
+}

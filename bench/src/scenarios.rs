@@ -244,12 +244,22 @@ impl Target for Modeled<'_> {
         self.one(false, method, arg)
     }
 
-    fn queries(&mut self, calls: &[(String, Vec<u8>)]) -> Vec<CliResult<Vec<u8>>> {
-        self.rounds += 1;
-        calls
-            .iter()
-            .map(|(method, arg)| self.one(true, method, arg))
-            .collect()
+    /// A pipeline of `parallel` queries of equal latency: one latency per
+    /// `parallel` queries.
+    fn pipeline(
+        &mut self,
+        calls: &mut dyn Iterator<Item = CliResult<(String, Vec<u8>)>>,
+        parallel: usize,
+        each: &mut dyn FnMut(Vec<u8>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        for (index, call) in calls.enumerate() {
+            let (method, arg) = call?;
+            if index % parallel.max(1) == 0 {
+                self.rounds += 1;
+            }
+            each(self.one(true, &method, &arg)?)?;
+        }
+        Ok(())
     }
 
     fn candid(&mut self) -> CliResult<Option<String>> {

@@ -62,21 +62,21 @@ fn check_block(block: u64, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// `stable_digest` queries in flight at once: each hashes up to 16 MiB.
+const DIGEST_PARALLEL: usize = 8;
+
 /// The canister's digests of `[0, length)` in blocks of `block`, asked for in
 /// ranges of at most `MAX_DIGEST_RANGE`.
 pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<Vec<[u8; 32]>> {
     check_block(block, "a digest block size")?;
     let range = MAX_DIGEST_RANGE - MAX_DIGEST_RANGE % block;
-    let calls: Vec<(String, Vec<u8>)> = (0..length)
-        .step_by(range as usize)
-        .map(|offset| {
-            let arg = candid::encode_args((offset, range.min(length - offset), block))?;
-            Ok(("stable_digest".to_string(), arg))
-        })
-        .collect::<Result<_>>()?;
+    let mut calls = (0..length).step_by(range as usize).map(|offset| {
+        let arg = candid::encode_args((offset, range.min(length - offset), block))?;
+        Ok(("stable_digest".to_string(), arg))
+    });
     let mut digests = Vec::new();
-    for reply in target.queries(&calls) {
-        let blobs: Vec<serde_bytes::ByteBuf> = candid::decode_one(&reply?)?;
+    target.pipeline(&mut calls, DIGEST_PARALLEL, &mut |reply| {
+        let blobs: Vec<serde_bytes::ByteBuf> = candid::decode_one(&reply)?;
         for blob in blobs {
             let digest: [u8; 32] = blob.as_slice().try_into().map_err(|_| {
                 CliError::Input(format!(
@@ -86,7 +86,8 @@ pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<
             })?;
             digests.push(digest);
         }
-    }
+        Ok(())
+    })?;
     Ok(digests)
 }
 
@@ -247,33 +248,16 @@ pub fn dump(
 
     let bar = progress::bar(Some(size), "dump", true, json);
     bar.set_position(done);
-    let mut calls_made = 0usize;
-    while done < size {
-        let calls: Vec<(String, Vec<u8>)> = (0..parallel as u64)
-            .map(|i| done + i * chunk)
-            .filter(|&offset| offset < size)
-            .take(stop_after.map_or(parallel, |n| n.saturating_sub(calls_made)))
-            .map(|offset| {
-                Ok((
-                    "stable_read".to_string(),
-                    candid::encode_args((offset, chunk.min(size - offset)))?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        if calls.is_empty() {
-            bar.abandon();
-            return Err(CliError::Network(format!(
-                "stopped after {calls_made} reads as asked; run the same command again to resume at byte {done}"
-            )));
-        }
-        for reply in target.queries(&calls) {
-            let bytes = read_reply(&reply?, done, chunk.min(size - done))?;
-            file.write_all(&bytes)
-                .map_err(|source| CliError::io(&partial, source))?;
-            hasher.update(&bytes);
-            done += bytes.len() as u64;
-            calls_made += 1;
-        }
+    let first = done;
+    let mut calls = (first..size)
+        .step_by(chunk as usize)
+        .take(stop_after.unwrap_or(usize::MAX))
+        .map(|offset| {
+            let arg = candid::encode_args((offset, chunk.min(size - offset)))?;
+            Ok(("stable_read".to_string(), arg))
+        });
+    // Progress is recorded every `parallel` chunks, after the file is synced.
+    let record = |file: &std::fs::File, done: u64, hasher: &Sha256| -> Result<()> {
         file.sync_data()
             .map_err(|source| CliError::io(&partial, source))?;
         state.save(
@@ -282,8 +266,34 @@ pub fn dump(
                 done,
                 partial_sha256: hex::encode(hasher.clone().finalize()),
             },
-        )?;
-        bar.set_position(done);
+        )
+    };
+    let mut unrecorded = 0;
+    let read = target.pipeline(&mut calls, parallel, &mut |reply| {
+        let bytes = read_reply(&reply, done, chunk.min(size - done))?;
+        file.write_all(&bytes)
+            .map_err(|source| CliError::io(&partial, source))?;
+        hasher.update(&bytes);
+        done += bytes.len() as u64;
+        unrecorded += 1;
+        if unrecorded == parallel {
+            record(&file, done, &hasher)?;
+            unrecorded = 0;
+            bar.set_position(done);
+        }
+        Ok(())
+    });
+    // What arrived before a failure is kept for the next run.
+    if done > first {
+        record(&file, done, &hasher)?;
+    }
+    read?;
+    if done < size {
+        bar.abandon();
+        return Err(CliError::Network(format!(
+            "stopped after {} reads as asked; run the same command again to resume at byte {done}",
+            stop_after.unwrap_or(0)
+        )));
     }
     file.sync_all()
         .map_err(|source| CliError::io(&partial, source))?;

@@ -27,6 +27,18 @@ pub struct Server {
     pub jobs: Sender<super::node::Job>,
     pub keys: Arc<Keys>,
     pub canister_id: Principal,
+    pub faults: Faults,
+    /// Queries received, for the faults.
+    pub queries: std::sync::atomic::AtomicU64,
+}
+
+/// Failures `serve` can be told to make, so that a client's retries are tested.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Every Nth query is answered 502 Bad Gateway.
+    pub fail_every: Option<u64>,
+    /// Every Nth query is held 30 s before it is answered.
+    pub stall_every: Option<u64>,
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply {
@@ -145,6 +157,21 @@ impl Server {
         })?;
         let body = read_body(request).await?;
         let envelope = auth::parse(&body).map_err(bad)?;
+        if endpoint == Endpoint::Query {
+            let n = 1 + self
+                .queries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let every = |every: Option<u64>| every.is_some_and(|every| every > 0 && n % every == 0);
+            if every(self.faults.fail_every) {
+                return Err(refuse(
+                    StatusCode::BAD_GATEWAY,
+                    format!("injected fault: query {n} fails"),
+                ));
+            }
+            if every(self.faults.stall_every) {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        }
         match endpoint {
             Endpoint::Query => self.query(effective, envelope).await,
             Endpoint::Call { synchronous } => self.call(effective, envelope, synchronous).await,

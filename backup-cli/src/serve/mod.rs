@@ -18,9 +18,18 @@ use node::{Job, Node};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
+pub use http::Faults;
+
 /// Serves `target` (loaded from `module`) on 127.0.0.1:`port` (0: a free
 /// port) until Ctrl-C or SIGTERM, then writes the image.
-pub fn serve(target: Offline, module: &[u8], describe: &str, port: u16, json: bool) -> Result<()> {
+pub fn serve(
+    target: Offline,
+    module: &[u8],
+    describe: &str,
+    port: u16,
+    faults: Faults,
+    json: bool,
+) -> Result<()> {
     let keys = Arc::new(
         state::Keys::generate()
             .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
@@ -64,6 +73,8 @@ pub fn serve(target: Offline, module: &[u8], describe: &str, port: u16, json: bo
         jobs: jobs.clone(),
         keys,
         canister_id: canister,
+        faults,
+        queries: Default::default(),
     });
     let stop = jobs;
     let http = std::thread::Builder::new()
