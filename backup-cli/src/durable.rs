@@ -34,6 +34,11 @@ pub fn remove(path: &Path) -> Result<()> {
     durable::remove(path).map_err(cli_error)
 }
 
+/// Syncs the directory that holds `path`, making a new file in it durable.
+pub fn sync_dir(path: &Path) -> Result<()> {
+    durable::sync_dir(path).map_err(cli_error)
+}
+
 /// Removes the temporary file an interrupted write of `path` may have left.
 pub fn clear_stale(path: &Path) -> Result<()> {
     durable::clear_stale(path).map_err(cli_error)

@@ -14,6 +14,7 @@ pub mod resume;
 pub mod serve;
 pub mod snapshot;
 pub mod target;
+pub mod wal;
 
 use clap::Parser;
 use cli::{Cli, Connection};

@@ -57,6 +57,10 @@ pub trait Target {
 pub const CHECKPOINT_EVERY_STEP_BYTES: usize = 256 << 20;
 /// How often a large offline image is written while a command records progress.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+/// `serve` folds its write-ahead log into the image when it grows this large…
+pub const WAL_FOLD_BYTES: u64 = 256 << 20;
+/// …or this long after the last fold.
+pub const WAL_FOLD_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Who runs offline commands, and how the canister is set up for them.
 #[derive(Clone, Debug)]
@@ -86,6 +90,11 @@ pub struct Offline {
     saved_at: Instant,
     /// The snapshot folder the image is in, if it is one.
     snapshot: Option<Snapshot>,
+    /// `serve`'s write-ahead log: the generation it holds, and when it was
+    /// last folded into the image.
+    wal: Option<(crate::wal::Wal, u64, Instant)>,
+    /// A log left by a crash was replayed into the image when it opened.
+    replayed: bool,
     /// Whether this run changed the snapshot's stable memory.
     wrote_snapshot: bool,
 }
@@ -100,9 +109,16 @@ impl Offline {
     }
 
     /// Loads a downloaded snapshot folder's module over its stable memory.
-    pub fn open_snapshot(snapshot: Snapshot, operator: Operator) -> Result<Self> {
+    pub fn open_snapshot(mut snapshot: Snapshot, operator: Operator) -> Result<Self> {
         let mut offline =
             Self::open_with(&snapshot.wasm(), &snapshot.stable_memory(), true, operator)?;
+        if offline.replayed {
+            let image = snapshot.stable_memory();
+            let size = std::fs::metadata(&image)
+                .map_err(|source| CliError::io(&image, source))?
+                .len();
+            snapshot.record_stable_memory_size(size)?;
+        }
         offline.snapshot = Some(snapshot);
         Ok(offline)
     }
@@ -123,6 +139,7 @@ impl Offline {
         } = operator;
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
         durable::clear_stale(image)?;
+        let replayed = Self::replay_log(image)?;
         let mut controllers = if controller { vec![caller] } else { Vec::new() };
         controllers.extend(others);
         // The operator installs: `canister_init` and the upgrade hooks run as them.
@@ -169,7 +186,76 @@ impl Offline {
             saved_at: Instant::now(),
             snapshot: None,
             wrote_snapshot: false,
+            wal: None,
+            replayed,
         })
+    }
+
+    /// Folds a write-ahead log a crashed `serve` left beside `image` into
+    /// it (written atomically), then removes the log.
+    fn replay_log(image: &Path) -> Result<bool> {
+        if !crate::wal::path_of(image).exists() {
+            return Ok(false);
+        }
+        let mut bytes = match std::fs::read(image) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(CliError::io(image, source)),
+        };
+        let applied = crate::wal::replay(image, &mut bytes)?.unwrap_or(0);
+        if applied > 0 {
+            durable::write_atomically(image, &bytes)?;
+            eprintln!(
+                "{}: replayed {applied} update(s) from the write-ahead log a stopped `serve` left",
+                image.display()
+            );
+        }
+        durable::remove(&crate::wal::path_of(image))?;
+        Ok(applied > 0)
+    }
+
+    /// From now on, each update is made durable by appending the pages it
+    /// wrote to a write-ahead log beside the image ([`Offline::commit_update`]),
+    /// folded into the image every [`WAL_FOLD_INTERVAL`] or
+    /// [`WAL_FOLD_BYTES`] and at [`Target::finish`]. The image is first
+    /// brought up to date with the canister as it runs now.
+    pub fn log_updates(&mut self) -> Result<()> {
+        let current = hex::encode(Sha256::digest(self.canister.stable_memory()));
+        if self.digest.as_deref() != Some(current.as_str()) {
+            durable::write_atomically(&self.image, self.canister.stable_memory())?;
+            self.digest = Some(current);
+        }
+        self.saved_generation = self.canister.stable_generation();
+        self.changed = false;
+        let wal = crate::wal::Wal::create(&self.image)?;
+        self.wal = Some((wal, self.saved_generation, Instant::now()));
+        Ok(())
+    }
+
+    /// Makes the update that just ran durable: appended to the write-ahead
+    /// log if there is one (the image itself from time to time), else the
+    /// whole image written.
+    pub fn commit_update(&mut self) -> Result<()> {
+        let generation = self.canister.stable_generation();
+        let Some((wal, logged, folded)) = &mut self.wal else {
+            return self.save();
+        };
+        if generation != *logged {
+            wal.append(
+                self.canister.stable_memory(),
+                self.canister.last_written_pages(),
+            )?;
+            *logged = generation;
+        }
+        if wal.len() >= WAL_FOLD_BYTES || (!wal.is_empty() && folded.elapsed() >= WAL_FOLD_INTERVAL)
+        {
+            self.save()?;
+            if let Some((wal, _, folded)) = &mut self.wal {
+                wal.clear()?;
+                *folded = Instant::now();
+            }
+        }
+        Ok(())
     }
 
     fn result(method: &str, result: canister_runner::CallResult) -> Result<Vec<u8>> {
@@ -261,6 +347,9 @@ impl Target for Offline {
 
     fn finish(&mut self) -> Result<()> {
         self.save()?;
+        if let Some((wal, _, _)) = self.wal.take() {
+            wal.remove()?;
+        }
         if let (Some(snapshot), true) = (&self.snapshot, self.wrote_snapshot) {
             eprintln!(
                 "warning: the stable memory of the snapshot in {} changed, its heap (wasm_memory.bin) did not: after `dfx canister snapshot upload` (or icp's) and loading the snapshot, upgrade the canister before anything else calls it, so its heap reads the new stable memory",

@@ -244,7 +244,7 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
     assert_eq!(report["verified"], true, "{report}");
 
     // A stranger is refused on every endpoint, and changes nothing.
-    let before = std::fs::read(&offline.image).unwrap();
+    let before = durable_state(&offline.image);
     for args in [
         vec!["auth", "list"],
         vec!["auth", "add", "aaaaa-aa"],
@@ -265,7 +265,7 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
         );
     }
     assert!(
-        std::fs::read(&offline.image).unwrap() == before,
+        durable_state(&offline.image) == before,
         "a stranger changed the image"
     );
 
@@ -317,6 +317,12 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&body[line + 2..line + 2 + size]);
         body = &body[line + 4 + size..];
     }
+}
+
+/// What is durable of a served image: the image, and its write-ahead log.
+fn durable_state(image: &Path) -> (Vec<u8>, Vec<u8>) {
+    let log = std::fs::read(backup_cli::wal::path_of(image)).unwrap_or_default();
+    (std::fs::read(image).unwrap(), log)
 }
 
 fn now_nanos() -> u64 {
@@ -402,7 +408,7 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
     let (mallory, other) = (Key::new(5), Key::new(6));
     let expiry = now_nanos() + 120_000_000_000;
     let content = || set_profile_call(mallory.principal(), canister, "mallory", expiry);
-    let before = std::fs::read(&offline.image).unwrap();
+    let before = durable_state(&offline.image);
     let cbor = "application/cbor";
 
     let refused =
@@ -410,7 +416,7 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
             assert_eq!(status, expected_status, "{what}: {}", text(&body));
             assert!(text(&body).contains(expected), "{what}: {}", text(&body));
             assert!(
-                std::fs::read(&offline.image).unwrap() == before,
+                durable_state(&offline.image) == before,
                 "{what} changed the image"
             );
         };
@@ -620,16 +626,13 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
     let good = signed(content(), &mallory, Some(chain), &session);
     let (status, body) = post(&served.url, &call_path, cbor, &good);
     assert_eq!(status, 200, "{}", text(&body));
-    let after = std::fs::read(&offline.image).unwrap();
+    let after = durable_state(&offline.image);
     assert!(after != before, "the good call did not reach the image");
     // A replay is answered from the status, not run again (its time would differ).
     std::thread::sleep(std::time::Duration::from_millis(5));
     let (status, _) = post(&served.url, &call_path, cbor, &good);
     assert_eq!(status, 200);
-    assert!(
-        std::fs::read(&offline.image).unwrap() == after,
-        "a replay ran again"
-    );
+    assert!(durable_state(&offline.image) == after, "a replay ran again");
     // Its status is the sender's to read, nobody else's.
     let id = content().to_request_id();
     let read = |reader: &Key| {
@@ -682,7 +685,10 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
         );
     }
     served.stop();
-    assert!(std::fs::read(&offline.image).unwrap() == after);
+    assert!(
+        std::fs::read(&offline.image).unwrap() != before.0,
+        "the good call is in the image after the stop"
+    );
 }
 
 /// The agent-js client of `scripts/agent-js/serve-client.mjs`, where node
@@ -956,4 +962,60 @@ fn live_queries_are_retried_through_failures_and_stalls_and_given_up_in_the_end(
         "{error}"
     );
     served.stop();
+}
+
+#[test]
+fn a_killed_server_loses_no_update_it_replied_to() {
+    let (offline, _) = Offline::with_profiles(20);
+    let served = Served::start(&offline, &offline.image, &[]);
+    let canister = candid::Principal::from_text(&served.canister).unwrap();
+    let path = format!("/api/v3/canister/{canister}/call");
+    let users: Vec<Key> = (40..50).map(Key::new).collect();
+    for (n, user) in users.iter().enumerate() {
+        let call = set_profile_call(
+            user.principal(),
+            canister,
+            &format!("user-{n}"),
+            now_nanos() + 60_000_000_000,
+        );
+        let (status, body) = post(
+            &served.url,
+            &path,
+            "application/cbor",
+            &signed(call, user, None, user),
+        );
+        assert_eq!(status, 200, "{}", text(&body));
+        let replied: ic_transport_types::TransportCallResponse =
+            serde_cbor::from_slice(&body).unwrap();
+        assert!(matches!(
+            replied,
+            ic_transport_types::TransportCallResponse::Replied { .. }
+        ));
+    }
+    // The replies are in the log beside the image, not yet in the image.
+    let log = backup_cli::wal::path_of(&offline.image);
+    assert!(
+        std::fs::metadata(&log).unwrap().len() > 0,
+        "no write-ahead log"
+    );
+    let Served { child, .. } = &mut { served };
+    let mut child = child.take().unwrap();
+    child.kill().unwrap(); // SIGKILL: no chance to save anything
+    child.wait().unwrap();
+    // The next opening replays the log: every replied update is there.
+    for (n, user) in users.iter().enumerate() {
+        let profile = offline.ok(&[
+            "call",
+            "get_profile_of",
+            &format!("(principal \"{}\")", user.principal()),
+        ]);
+        assert!(
+            profile.contains(&format!("user-{n}")),
+            "update {n} was lost: {profile}"
+        );
+    }
+    assert!(
+        !log.exists(),
+        "the log was folded into the image and removed"
+    );
 }

@@ -414,6 +414,13 @@ impl Canister {
         self.store.data().stable.generation()
     }
 
+    /// The 4 KiB pages of stable memory the last committed message (or
+    /// upgrade) wrote, ascending: with [`Canister::stable_memory`]'s length,
+    /// all a write-ahead log needs to redo it.
+    pub fn last_written_pages(&self) -> &[u64] {
+        self.store.data().stable.last_written()
+    }
+
     /// SHA-256 of the installed module, as given (gzipped or not).
     pub fn module_hash(&self) -> [u8; 32] {
         self.module_hash

@@ -20,6 +20,8 @@ pub struct StableMemory {
     limit: u64,
     /// Counts the committed calls that changed the memory.
     generation: u64,
+    /// The 4 KiB pages the last committed call wrote.
+    last_written: Vec<u64>,
 }
 
 /// A set of 4 KiB pages, counted, cleared in the time it took to fill.
@@ -49,6 +51,22 @@ impl PageSet {
         self.count
     }
 
+    /// The pages in the set, in ascending order.
+    fn pages(&self) -> Vec<u64> {
+        let mut words = self.touched.clone();
+        words.sort_unstable();
+        let mut pages = Vec::with_capacity(self.count as usize);
+        for word in words {
+            let bits = self.words[word];
+            for bit in 0..64 {
+                if bits & (1 << bit) != 0 {
+                    pages.push(word as u64 * 64 + bit);
+                }
+            }
+        }
+        pages
+    }
+
     fn clear(&mut self) {
         for word in self.touched.drain(..) {
             self.words[word] = 0;
@@ -72,6 +90,7 @@ impl StableMemory {
             dirty: PageSet::default(),
             limit: u64::MAX,
             generation: 0,
+            last_written: Vec::new(),
         }
     }
 
@@ -167,10 +186,17 @@ impl StableMemory {
     /// Keeps the call's changes.
     pub fn commit(&mut self) {
         if let Some(journal) = self.journal.take() {
-            if !journal.pages.is_empty() || journal.len != self.bytes.len() {
+            let written = self.dirty.pages();
+            if !written.is_empty() || journal.len != self.bytes.len() {
                 self.generation += 1;
             }
+            self.last_written = written;
         }
+    }
+
+    /// The 4 KiB pages the last committed call wrote, ascending.
+    pub fn last_written(&self) -> &[u64] {
+        &self.last_written
     }
 
     /// Changes whenever a committed call changed the memory.
@@ -203,6 +229,31 @@ mod tests {
         memory.write(2 * PAGE, &[7; 3]).unwrap();
         memory.rollback();
         assert_eq!(memory.bytes(), &vec![1; PAGE as usize][..]);
+    }
+
+    #[test]
+    fn a_commit_says_which_pages_it_wrote() {
+        let mut memory = StableMemory::new(vec![0; PAGE as usize], 10);
+        memory.begin();
+        memory.start_message(u64::MAX);
+        memory.grow(1).unwrap();
+        for (offset, len) in [(PAGE + 5, 3), (4095, 2), (10, 1)] {
+            memory.access(offset, len, true).unwrap();
+            memory.write(offset, &vec![1; len as usize]).unwrap();
+        }
+        memory.commit();
+        assert_eq!(memory.last_written(), &[0, 1, 16]);
+        assert_eq!(memory.generation(), 1);
+        // A rolled-back call changes neither.
+        memory.begin();
+        memory.start_message(u64::MAX);
+        memory.access(0, 1, true).unwrap();
+        memory.write(0, &[9]).unwrap();
+        memory.rollback();
+        assert_eq!(
+            (memory.last_written(), memory.generation()),
+            (&[0, 1, 16][..], 1)
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub fn serve(
         state::Keys::generate()
             .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
     );
+    let mut target = target;
+    // Each update is durable once its pages are in the log beside the image.
+    target.log_updates()?;
     let mut node = Node::new(target, keys.clone(), module);
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .map_err(|error| CliError::Input(format!("cannot listen on 127.0.0.1:{port}: {error}")))?;

@@ -176,7 +176,7 @@ impl Node {
             None => Status::Rejected(no_method(self.canister_id, "update", method)),
         };
         // Durable before it is reported: a reply nobody can lose.
-        if let Err(error) = self.target.save() {
+        if let Err(error) = self.target.commit_update() {
             let message = format!("the image could not be written, the server stops: {error}");
             eprintln!("error: {message}");
             self.failed = Some(message);
