@@ -45,12 +45,43 @@ fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
     Ok(bytes.into_vec())
 }
 
-/// The SHA-256 of each `block` bytes of `bytes`.
-pub fn local_digests(bytes: &[u8], block: u64) -> Vec<[u8; 32]> {
-    bytes
-        .chunks(block.max(1) as usize)
-        .map(|chunk| Sha256::digest(chunk).into())
-        .collect()
+/// An image file read piece by piece, never whole: a load of a 4 GiB image
+/// holds a block at a time.
+pub struct ImageFile<'a> {
+    path: &'a Path,
+    file: std::fs::File,
+    pub len: u64,
+}
+
+impl<'a> ImageFile<'a> {
+    pub fn open(path: &'a Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|source| CliError::io(path, source))?;
+        let len = file
+            .metadata()
+            .map_err(|source| CliError::io(path, source))?
+            .len();
+        Ok(ImageFile { path, file, len })
+    }
+
+    /// The bytes at `[offset, offset + length)`, cut at the end of the file.
+    pub fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let end = offset.saturating_add(length).min(self.len);
+        let mut bytes = vec![0; end.saturating_sub(offset) as usize];
+        self.file
+            .read_exact_at(&mut bytes, offset)
+            .map_err(|source| CliError::io(self.path, source))?;
+        Ok(bytes)
+    }
+
+    /// The SHA-256 of each `block` of the file, read one block at a time.
+    pub fn digests(&self, block: u64) -> Result<Vec<[u8; 32]>> {
+        let block = block.max(1);
+        (0..self.len)
+            .step_by(block as usize)
+            .map(|offset| Ok(Sha256::digest(self.read(offset, block)?).into()))
+            .collect()
+    }
 }
 
 fn check_block(block: u64, what: &str) -> Result<()> {
@@ -392,7 +423,7 @@ pub struct LoadOptions<'a> {
 /// maps match the canister's, unless forced.
 fn check_image(
     target: &mut dyn Target,
-    image: &[u8],
+    image: &ImageFile,
     input: &Path,
     live_size: u64,
     force: bool,
@@ -403,7 +434,8 @@ fn check_image(
             input.display()
         ))
     };
-    let layout = match Layout::parse(image) {
+    let head = image.read(0, HEADER_LEN as u64)?;
+    let layout = match Layout::parse_header(&head, image.len) {
         Ok(layout) => layout,
         Err(error) if force => {
             notice(
@@ -433,12 +465,7 @@ fn check_image(
     let live_maps = maps_of(&live_layout, &mut |offset, length| {
         stable_read(target, offset, length)
     })?;
-    let image_maps = maps_of(&layout, &mut |offset, length| {
-        Ok(image
-            .get(offset as usize..(offset + length) as usize)
-            .unwrap_or_default()
-            .to_vec())
-    })?;
+    let image_maps = maps_of(&layout, &mut |offset, length| image.read(offset, length))?;
     let differences = map_differences(&live_maps, &image_maps);
     if !differences.is_empty() {
         if force {
@@ -508,22 +535,19 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
             MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2)
         )));
     }
-    let image = std::fs::read(input).map_err(|source| CliError::io(input, source))?;
+    let image = ImageFile::open(input)?;
     let live_size = stable_size(target)?;
-    if (image.len() as u64) < live_size {
+    if image.len < live_size {
         return Err(CliError::Input(format!(
             "{} is {} bytes but stable memory is {live_size}: stable memory cannot shrink, so the image cannot replace it",
             input.display(),
-            image.len()
+            image.len
         )));
     }
     let layout = check_image(target, &image, input, live_size, force)?;
-    let wanted = local_digests(&image, block);
+    let wanted = image.digests(block)?;
     let current = match base {
-        Some(base) => {
-            let base = std::fs::read(base).map_err(|source| CliError::io(base, source))?;
-            local_digests(&base, block)
-        }
+        Some(base) => ImageFile::open(base)?.digests(block)?,
         None => live_digests(target, live_size, block)?,
     };
     let changed: Vec<usize> = (0..wanted.len())
@@ -559,15 +583,15 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     let mut sent = 0u64;
     for (start, count) in &writes {
         let from = *start as u64 * block;
-        let to = (from + *count as u64 * block).min(image.len() as u64);
-        let data = serde_bytes::ByteBuf::from(image[from as usize..to as usize].to_vec());
+        let to = (from + *count as u64 * block).min(image.len);
+        let data = serde_bytes::ByteBuf::from(image.read(from, to - from)?);
         target.update("stable_write", &candid::encode_args((from, data))?)?;
         sent += to - from;
         bar.inc(to - from);
     }
     bar.finish_and_clear();
 
-    let after = live_digests(target, image.len() as u64, block)?;
+    let after = live_digests(target, image.len, block)?;
     if after != wanted {
         let differing = after.iter().zip(&wanted).filter(|(a, b)| a != b).count();
         return Err(CliError::Mismatch(format!(
