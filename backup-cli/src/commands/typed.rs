@@ -264,42 +264,16 @@ pub fn backup(
     drop(file);
     bar.finish_and_clear();
 
-    // Assemble the file from the lines of the partial file.
-    let lines =
-        std::fs::read_to_string(&partial).map_err(|source| CliError::io(&partial, source))?;
-    let text = match format {
-        // What `console.log(JSON.stringify(entries))` prints.
-        Format::AgentJs => {
-            format!("[{}]\n", lines.lines().collect::<Vec<_>>().join(",")).into_bytes()
-        }
-        Format::Json | Format::Lossless => {
-            let entries: Vec<Value> = lines
-                .lines()
-                .map(|line| {
-                    serde_json::from_str(line)
-                        .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))
-                })
-                .collect::<Result<_>>()?;
-            let document = if format == Format::Json {
-                Value::Array(entries)
-            } else {
-                let mut document = json!({
-                    "format": LOSSLESS_FORMAT,
-                    "map": map,
-                    "key": types.key.to_string(),
-                    "value": types.value.to_string(),
-                    "entries": entries,
-                });
-                if !skipped.is_empty() {
-                    // The file says itself that it is not the whole map.
-                    document["skipped"] = Value::Array(skipped.clone());
-                }
-                document
-            };
-            serde_json::to_vec_pretty(&document).map_err(|e| CliError::Input(e.to_string()))?
-        }
-    };
-    durable::write_atomically(output_path, &text)?;
+    // Assemble the file from the lines of the partial file, one entry at a time.
+    let header = (format == Format::Lossless).then(|| {
+        json!({
+            "format": LOSSLESS_FORMAT,
+            "map": map,
+            "key": types.key.to_string(),
+            "value": types.value.to_string(),
+        })
+    });
+    assemble(&partial, output_path, format, header, &skipped)?;
     durable::remove(&partial)?;
     state.remove()?;
     output(
@@ -333,6 +307,95 @@ pub fn backup(
     Ok(())
 }
 
+/// Writes the backup file from the partial file's lines (one entry each),
+/// streaming, atomically: exactly what `serde_json::to_vec_pretty` of the
+/// whole document writes (`[[key, value], ...]`, or the lossless document:
+/// `header`'s fields, `entries`, then `skipped` when not empty), or for
+/// agent-js what `console.log(JSON.stringify(entries))` prints.
+fn assemble(
+    partial: &Path,
+    output: &Path,
+    format: Format,
+    header: Option<Value>,
+    skipped: &[Value],
+) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let temporary = backup_common::durable::temporary_of(output);
+    let result = (|| -> Result<()> {
+        let on_partial = |source| CliError::io(partial, source);
+        let on_output = |source| CliError::io(&temporary, source);
+        let lines =
+            std::io::BufReader::new(std::fs::File::open(partial).map_err(on_partial)?).lines();
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(&temporary).map_err(on_output)?);
+        let mut put = |text: &str| out.write_all(text.as_bytes()).map_err(on_output);
+        if format == Format::AgentJs {
+            put("[")?;
+            for (index, line) in lines.enumerate() {
+                put(if index == 0 { "" } else { "," })?;
+                put(&line.map_err(on_partial)?)?;
+            }
+            put("]\n")?;
+        } else {
+            // The entries array sits at depth 0 (plain) or 1 (inside the document).
+            let depth = usize::from(header.is_some());
+            if let Some(Value::Object(fields)) = &header {
+                put("{\n")?;
+                for (name, value) in fields {
+                    put(&format!(
+                        "  {}: {},\n",
+                        Value::from(name.as_str()),
+                        pretty(value, 1)?
+                    ))?;
+                }
+                put("  \"entries\": ")?;
+            }
+            let mut empty = true;
+            for line in lines {
+                let entry: Value = serde_json::from_str(&line.map_err(on_partial)?)
+                    .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))?;
+                put(if empty { "[\n" } else { ",\n" })?;
+                put(&"  ".repeat(depth + 1))?;
+                put(&pretty(&entry, depth + 1)?)?;
+                empty = false;
+            }
+            put(&if empty {
+                "[]".to_string()
+            } else {
+                format!("\n{}]", "  ".repeat(depth))
+            })?;
+            if header.is_some() {
+                if !skipped.is_empty() {
+                    // The file says itself that it is not the whole map.
+                    put(&format!(
+                        ",\n  \"skipped\": {}",
+                        pretty(&Value::Array(skipped.to_vec()), 1)?
+                    ))?;
+                }
+                put("\n}")?;
+            }
+        }
+        let file = out
+            .into_inner()
+            .map_err(|error| on_output(error.into_error()))?;
+        file.sync_all().map_err(on_output)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => durable::rename(&temporary, output),
+        Err(error) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(error)
+        }
+    }
+}
+
+/// `value` pretty-printed as it reads nested `depth` levels deep.
+fn pretty(value: &Value, depth: usize) -> Result<String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(text.replace('\n', &format!("\n{}", "  ".repeat(depth))))
+}
+
 pub(super) fn field_by_id(fields: &[IDLField], id: u32) -> Option<&IDLValue> {
     fields.iter().find(|f| f.id.get_id() == id).map(|f| &f.val)
 }
@@ -348,6 +411,57 @@ pub(super) mod tests {
             backup_things_page : (opt text, opt nat64) -> (Page) query;
             restore_things : (vec record { text; record { n : nat64 } }) -> (variant { Ok : nat64; Err : text });
         }"#;
+
+    /// The streamed file is byte for byte what pretty-printing the whole
+    /// document writes, in every form, empty or not, skipped keys or not.
+    #[test]
+    fn assembling_streams_what_the_whole_document_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join("partial");
+        let output = dir.path().join("out.json");
+        let entries = [
+            json!(["a\nb", {"x": [1, {"y": []}], "z": {}, "w": "é\"", "v": [[], [null]]}]),
+            json!([1, null]),
+            json!(["k", [1.5, true, {"deep": {"deeper": [1, 2]}}]]),
+        ];
+        let header =
+            json!({"format": LOSSLESS_FORMAT, "map": "m", "key": "text", "value": "record {}"});
+        for count in [0, 1, 3] {
+            let lines: String = entries[..count].iter().map(|e| format!("{e}\n")).collect();
+            std::fs::write(&partial, &lines).unwrap();
+            for skipped in [vec![], vec![json!("k1"), json!({"a": 1})]] {
+                assemble(&partial, &output, Format::Json, None, &skipped).unwrap();
+                let plain = Value::Array(entries[..count].to_vec());
+                assert_eq!(
+                    std::fs::read(&output).unwrap(),
+                    serde_json::to_vec_pretty(&plain).unwrap()
+                );
+                assemble(
+                    &partial,
+                    &output,
+                    Format::Lossless,
+                    Some(header.clone()),
+                    &skipped,
+                )
+                .unwrap();
+                let mut document = header.clone();
+                document["entries"] = plain.clone();
+                if !skipped.is_empty() {
+                    document["skipped"] = Value::Array(skipped.clone());
+                }
+                assert_eq!(
+                    String::from_utf8(std::fs::read(&output).unwrap()).unwrap(),
+                    String::from_utf8(serde_json::to_vec_pretty(&document).unwrap()).unwrap()
+                );
+                assemble(&partial, &output, Format::AgentJs, None, &skipped).unwrap();
+                let joined: Vec<&str> = lines.lines().collect();
+                assert_eq!(
+                    std::fs::read(&output).unwrap(),
+                    format!("[{}]\n", joined.join(",")).into_bytes()
+                );
+            }
+        }
+    }
 
     #[test]
     fn page_requests_carry_the_cursor_and_budget() {
