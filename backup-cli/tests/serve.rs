@@ -579,6 +579,22 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
             delegation(expiry, None, &other),
             "Invalid delegation",
         ),
+        (
+            "a delegation for queries only",
+            {
+                let delegation = Delegation {
+                    pubkey: session.der(),
+                    expiration: expiry,
+                    targets: None,
+                    permissions: Some(ic_transport_types::DelegationPermissions::Queries),
+                };
+                SignedDelegation {
+                    signature: mallory.sign(&delegation.signable()),
+                    delegation,
+                }
+            },
+            "allows only queries",
+        ),
     ] {
         refused(
             what,
