@@ -2,11 +2,13 @@
 # The benchmarks: backup, restore, dump and load costs on the profiles
 # canister's real wasm in the embedded runner, side by side with the Factland
 # article's approach. Release mode; prints a table and writes
-# target/bench/results.json. Pass --quick for a smaller run.
+# target/bench/results.json. Pass --quick for a smaller run. Last, the
+# peak memory (RSS) of ic-backup run offline on the dumped image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 rustup target add --toolchain "$toolchain" wasm32-unknown-unknown >/dev/null 2>&1 || true
 cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
-cargo build --locked --quiet --release -p backup-bench
+# ic-backup too: the memory benchmark runs it and reads its peak RSS.
+cargo build --locked --quiet --release -p backup-bench -p backup-cli
 exec target/release/backup-bench "$@"

@@ -117,7 +117,7 @@ impl Recorder {
                     .map_or("ok".to_string(), |e| format!("FAILS: {e}")),
             );
         }
-        for table in ["restore", "dump", "load"] {
+        for table in ["restore", "dump", "load", "memory"] {
             let rows: Vec<&Value> = self.rows.iter().filter(|r| r["table"] == table).collect();
             if rows.is_empty() {
                 continue;

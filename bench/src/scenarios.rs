@@ -432,3 +432,108 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
     let _ = std::fs::remove_file(&image);
     let _ = std::fs::remove_file(&edited);
 }
+
+/// Peak resident memory of the `ic-backup` binary beside this one, run
+/// offline on the image `raw` dumped (`target/bench/bench.dat`): the CLI
+/// and its embedded runner together, as `getrusage` reports them.
+pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u64) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let cli = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("ic-backup"),
+        Err(error) => {
+            recorder
+                .notes
+                .push(format!("memory: no path to ic-backup: {error}"));
+            return;
+        }
+    };
+    if !cli.exists() {
+        recorder.notes.push(format!(
+            "memory: {} is missing (scripts/bench.sh builds it)",
+            cli.display()
+        ));
+        return;
+    }
+    let image = dir.join("mem-image.bin");
+    std::fs::copy(dir.join("bench.dat"), &image).expect("copies the dumped image");
+    for suffix in ["mem-dump.dat", "mem-dump.dat.sha256", "mem-profiles.json"] {
+        let _ = std::fs::remove_file(dir.join(suffix));
+    }
+    let path = |name: &str| dir.join(name).display().to_string();
+    let commands: [(&str, Vec<String>); 4] = [
+        (
+            "dump",
+            vec!["dump".into(), "-o".into(), path("mem-dump.dat")],
+        ),
+        (
+            "verify",
+            vec![
+                "verify".into(),
+                "--manifest".into(),
+                path("mem-dump.dat.sha256"),
+            ],
+        ),
+        (
+            "backup profiles",
+            vec![
+                "backup".into(),
+                "profiles".into(),
+                "-o".into(),
+                path("mem-profiles.json"),
+            ],
+        ),
+        (
+            "load (1% of blocks changed)",
+            vec![
+                "load".into(),
+                "-i".into(),
+                path("bench-edited.dat"),
+                "--yes".into(),
+            ],
+        ),
+    ];
+    for (what, args) in commands {
+        let mut command = std::process::Command::new(&cli);
+        command
+            .arg("--wasm")
+            .arg(wasm_path)
+            .arg("--image")
+            .arg(&image)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let (peak_kib, succeeded) = match peak_rss(command) {
+            Ok(measured) => measured,
+            Err(error) => {
+                recorder.notes.push(format!("memory: {what}: {error}"));
+                continue;
+            }
+        };
+        let peak_mib = peak_kib as f64 / 1024.0;
+        recorder.row(json!({
+            "table": "memory",
+            "command (offline)": what,
+            "image_mib": image_mib,
+            "peak_rss_mib": peak_mib,
+            "x_image": peak_mib / image_mib as f64,
+            "result": if succeeded { "ok" } else { "FAILED" },
+        }));
+    }
+}
+
+/// Runs `command` and returns its peak resident set size in KiB (from
+/// `wait4`'s resource usage) and whether it succeeded.
+fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
+    let child = command.spawn().map_err(|error| error.to_string())?;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data that `wait4` fills; the child is ours
+    // and not waited for elsewhere (dropping `Child` does not reap it).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if waited != pid {
+        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+    }
+    let succeeded = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((usage.ru_maxrss as u64, succeeded))
+}

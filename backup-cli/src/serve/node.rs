@@ -65,7 +65,13 @@ impl Node {
                 )
             })
             .collect();
-        let mut metadata: Vec<(String, Vec<u8>)> = canister_runner::metadata(module)
+        let sections = canister_runner::metadata(module);
+        let private_metadata = sections
+            .iter()
+            .filter(|section| !section.public)
+            .map(|section| section.name.clone().into_bytes())
+            .collect();
+        let mut metadata: Vec<(String, Vec<u8>)> = sections
             .into_iter()
             .map(|section| (section.name, section.bytes))
             .collect();
@@ -83,11 +89,6 @@ impl Node {
             &canister.controllers(),
             &metadata,
         );
-        let private_metadata = canister_runner::metadata(module)
-            .into_iter()
-            .filter(|section| !section.public)
-            .map(|section| section.name.into_bytes())
-            .collect();
         Node {
             private_metadata,
             target,
