@@ -429,13 +429,12 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         "percent_of_image": 100.0,
         "modeled_wall_s": (latency * whole_calls as u32).as_secs_f64(),
     }));
-    let _ = std::fs::remove_file(&image);
-    let _ = std::fs::remove_file(&edited);
+    // `memory` runs the CLI on these files, then removes them.
 }
 
 /// Peak resident memory of the `ic-backup` binary beside this one, run
 /// offline on the image `raw` dumped (`target/bench/bench.dat`): the CLI
-/// and its embedded runner together, as `getrusage` reports them.
+/// and its embedded runner together.
 pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u64) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let cli = match std::env::current_exe() {
@@ -455,7 +454,12 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
         return;
     }
     let image = dir.join("mem-image.bin");
-    std::fs::copy(dir.join("bench.dat"), &image).expect("copies the dumped image");
+    if let Err(error) = std::fs::copy(dir.join("bench.dat"), &image) {
+        recorder.notes.push(format!(
+            "memory: no image to run on (target/bench/bench.dat: {error}); run `raw` first"
+        ));
+        return;
+    }
     for suffix in ["mem-dump.dat", "mem-dump.dat.sha256", "mem-profiles.json"] {
         let _ = std::fs::remove_file(dir.join(suffix));
     }
@@ -519,21 +523,57 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
             "result": if succeeded { "ok" } else { "FAILED" },
         }));
     }
+    for name in [
+        "bench.dat",
+        "bench.dat.sha256",
+        "bench-edited.dat",
+        "mem-image.bin",
+        "mem-dump.dat",
+        "mem-dump.dat.sha256",
+        "mem-profiles.json",
+    ] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
 }
 
-/// Runs `command` and returns its peak resident set size in KiB (from
-/// `wait4`'s resource usage) and whether it succeeded.
+/// Runs `command` and returns its peak resident set size in KiB and
+/// whether it succeeded. The peak is the kernel's high-water mark of the
+/// program's own memory (`VmHWM` in `/proc/<pid>/status`), read every 5 ms
+/// while it runs: `wait4`'s `ru_maxrss` would also count this benchmark's
+/// own memory, which the child shares until it execs.
 fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
-    let child = command.spawn().map_err(|error| error.to_string())?;
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data that `wait4` fills; the child is ours
-    // and not waited for elsewhere (dropping `Child` does not reap it).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if waited != pid {
-        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+    let mut child = command.spawn().map_err(|error| error.to_string())?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let program = command
+        .get_program()
+        .to_string_lossy()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(15) // the kernel keeps 15 characters of a name
+        .collect::<String>();
+    let mut peak = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::trim)
+            };
+            // Before the exec, the process is still a copy of this one.
+            if field("Name:") == Some(program.as_str()) {
+                if let Some(kib) = field("VmHWM:")
+                    .and_then(|value| value.trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak = peak.max(kib);
+                }
+            }
+        }
+        match child.try_wait().map_err(|error| error.to_string())? {
+            Some(status) => return Ok((peak, status.success())),
+            None => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
     }
-    let succeeded = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((usage.ru_maxrss as u64, succeeded))
 }
