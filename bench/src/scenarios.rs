@@ -5,7 +5,7 @@ use backup_cli::error::{CliError, Result as CliResult};
 use backup_cli::target::Target;
 use candid::{CandidType, Deserialize, Principal};
 use canister_runner::{Canister, InstallArgs};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, CandidType, Deserialize)]
@@ -453,86 +453,163 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
         ));
         return;
     }
-    let image = dir.join("mem-image.bin");
-    if let Err(error) = std::fs::copy(dir.join("bench.dat"), &image) {
-        recorder.notes.push(format!(
-            "memory: no image to run on (target/bench/bench.dat: {error}); run `raw` first"
-        ));
+    // The client's key, a controller of the served canister.
+    const CLIENT: &str = "-----BEGIN PRIVATE KEY-----\nMFMCAQEwBQYDK2VwBCIEIB5Ku8gKo4FiQy0BmL5wfXbyMyEUI9UdShH7MvjcPpTyoSMDIQDyEn9V8EOHBqRRkvbt2TfBfMxr8Q1NZ0PE4aBv6G0rUw==\n-----END PRIVATE KEY-----\n";
+    let pem = dir.join("mem-client.pem");
+    let client = backup_cli::load_pem(CLIENT.as_bytes()).and_then(|identity| identity.sender());
+    let (Ok(client), Ok(())) = (client, std::fs::write(&pem, CLIENT)) else {
+        recorder
+            .notes
+            .push("memory: cannot set up the client's key".into());
         return;
-    }
-    for suffix in ["mem-dump.dat", "mem-dump.dat.sha256", "mem-profiles.json"] {
-        let _ = std::fs::remove_file(dir.join(suffix));
-    }
-    let path = |name: &str| dir.join(name).display().to_string();
-    let commands: [(&str, Vec<String>); 4] = [
-        (
-            "dump",
-            vec!["dump".into(), "-o".into(), path("mem-dump.dat")],
-        ),
-        (
-            "verify",
+    };
+    for mode in ["offline", "live"] {
+        let image = dir.join(format!("mem-{mode}.bin"));
+        if let Err(error) = std::fs::copy(dir.join("bench.dat"), &image) {
+            recorder.notes.push(format!(
+                "memory: no image to run on (target/bench/bench.dat: {error}); run `raw` first"
+            ));
+            return;
+        }
+        let path = |name: &str| dir.join(format!("mem-{mode}-{name}")).display().to_string();
+        for name in ["dump.dat", "dump.dat.sha256", "profiles.json"] {
+            let _ = std::fs::remove_file(path(name));
+        }
+        // Live: the release ic-backup serves the image, and the client's
+        // memory alone is measured.
+        let mut server = None;
+        let target: Vec<String> = if mode == "offline" {
             vec![
-                "verify".into(),
-                "--manifest".into(),
-                path("mem-dump.dat.sha256"),
-            ],
-        ),
-        (
-            "backup profiles",
-            vec![
-                "backup".into(),
-                "profiles".into(),
-                "-o".into(),
-                path("mem-profiles.json"),
-            ],
-        ),
-        (
-            "load (1% of blocks changed)",
-            vec![
-                "load".into(),
-                "-i".into(),
-                path("bench-edited.dat"),
-                "--yes".into(),
-            ],
-        ),
-    ];
-    for (what, args) in commands {
-        let mut command = std::process::Command::new(&cli);
-        command
-            .arg("--wasm")
-            .arg(wasm_path)
-            .arg("--image")
-            .arg(&image)
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let (peak_kib, succeeded) = match peak_rss(command) {
-            Ok(measured) => measured,
-            Err(error) => {
-                recorder.notes.push(format!("memory: {what}: {error}"));
-                continue;
+                "--wasm".into(),
+                wasm_path.display().to_string(),
+                "--image".into(),
+                image.display().to_string(),
+            ]
+        } else {
+            match serve(&cli, wasm_path, &image, &client.to_text()) {
+                Ok((child, url, canister)) => {
+                    server = Some(child);
+                    vec![
+                        "--network".into(),
+                        url,
+                        "--canister".into(),
+                        canister,
+                        "--pem".into(),
+                        pem.display().to_string(),
+                    ]
+                }
+                Err(error) => {
+                    recorder.notes.push(format!("memory: serve: {error}"));
+                    continue;
+                }
             }
         };
-        let peak_mib = peak_kib as f64 / 1024.0;
-        recorder.row(json!({
-            "table": "memory",
-            "command (offline)": what,
-            "image_mib": image_mib,
-            "peak_rss_mib": peak_mib,
-            "x_image": peak_mib / image_mib as f64,
-            "result": if succeeded { "ok" } else { "FAILED" },
-        }));
+        let commands: [(&str, Vec<String>); 4] = [
+            ("dump", vec!["dump".into(), "-o".into(), path("dump.dat")]),
+            (
+                "verify",
+                vec![
+                    "verify".into(),
+                    "--manifest".into(),
+                    path("dump.dat.sha256"),
+                ],
+            ),
+            (
+                "backup profiles",
+                vec![
+                    "backup".into(),
+                    "profiles".into(),
+                    "-o".into(),
+                    path("profiles.json"),
+                ],
+            ),
+            (
+                "load (1% of blocks changed)",
+                vec![
+                    "load".into(),
+                    "-i".into(),
+                    dir.join("bench-edited.dat").display().to_string(),
+                    "--yes".into(),
+                ],
+            ),
+        ];
+        for (what, args) in commands {
+            let mut command = std::process::Command::new(&cli);
+            command
+                .args(&target)
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            let (peak_kib, succeeded) = match peak_rss(command) {
+                Ok(measured) => measured,
+                Err(error) => {
+                    recorder.notes.push(format!("memory: {what}: {error}"));
+                    continue;
+                }
+            };
+            let peak_mib = peak_kib as f64 / 1024.0;
+            recorder.row(json!({
+                "table": "memory",
+                "command": what,
+                "mode": if mode == "live" { "live, against ic-backup serve (client only)" } else { "offline (CLI and runner)" },
+                "image_mib": image_mib,
+                "peak_rss_mib": peak_mib,
+                "x_image": peak_mib / image_mib as f64,
+                "result": if succeeded { "ok" } else { "FAILED" },
+            }));
+        }
+        if let Some(mut child) = server {
+            // Ctrl-C: the server folds its log into the image and stops.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        for name in ["dump.dat", "dump.dat.sha256", "profiles.json"] {
+            let _ = std::fs::remove_file(path(name));
+        }
+        let _ = std::fs::remove_file(&image);
+        let _ = std::fs::remove_file(backup_cli::wal::path_of(&image));
     }
     for name in [
         "bench.dat",
         "bench.dat.sha256",
         "bench-edited.dat",
-        "mem-image.bin",
-        "mem-dump.dat",
-        "mem-dump.dat.sha256",
-        "mem-profiles.json",
+        "mem-client.pem",
     ] {
         let _ = std::fs::remove_file(dir.join(name));
+    }
+}
+
+/// Starts `ic-backup serve` on `image` with `controller`; returns it, its
+/// URL and the canister id from its first line.
+fn serve(
+    cli: &std::path::Path,
+    wasm: &std::path::Path,
+    image: &std::path::Path,
+    controller: &str,
+) -> Result<(std::process::Child, String, String), String> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(cli)
+        .arg("--wasm")
+        .arg(wasm)
+        .arg("--image")
+        .arg(image)
+        .args(["--json", "serve", "--controller", controller])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|error| error.to_string())?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no standard output")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|error| error.to_string())?;
+    let banner: Value =
+        serde_json::from_str(&line).map_err(|error| format!("{error}: {line:?}"))?;
+    match (banner["url"].as_str(), banner["canister_id"].as_str()) {
+        (Some(url), Some(canister)) => Ok((child, url.to_string(), canister.to_string())),
+        _ => Err(format!("unexpected banner {line:?}")),
     }
 }
 
