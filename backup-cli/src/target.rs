@@ -82,8 +82,9 @@ pub struct Offline {
     caller: Principal,
     /// Updates ran since the image was last written.
     changed: bool,
-    /// The canister's stable memory generation when the image was last
-    /// written (or read): an update that wrote nothing leaves it.
+    /// The canister's stable memory generation the image on disk holds (0:
+    /// as read, before install or upgrade hooks ran): an update that wrote
+    /// nothing leaves it.
     saved_generation: u64,
     /// The SHA-256 of the image file as it is on disk; `None` before it exists.
     digest: Option<String>,
@@ -177,7 +178,8 @@ impl Offline {
             )
         };
         Ok(Offline {
-            saved_generation: canister.stable_generation(),
+            // The image as read is stable memory before any message ran.
+            saved_generation: 0,
             canister,
             image: durable::absolute(image),
             caller,
@@ -220,15 +222,10 @@ impl Offline {
     /// [`WAL_FOLD_BYTES`] and at [`Target::finish`]. The image is first
     /// brought up to date with the canister as it runs now.
     pub fn log_updates(&mut self) -> Result<()> {
-        let current = hex::encode(Sha256::digest(self.canister.stable_memory()));
-        if self.digest.as_deref() != Some(current.as_str()) {
-            durable::write_atomically(&self.image, self.canister.stable_memory())?;
-            self.digest = Some(current);
-        }
-        self.saved_generation = self.canister.stable_generation();
-        self.changed = false;
+        self.changed = true;
+        self.save()?;
         let wal = crate::wal::Wal::create(&self.image)?;
-        self.wal = Some((wal, self.saved_generation, Instant::now()));
+        self.wal = Some((wal, self.canister.stable_generation(), Instant::now()));
         Ok(())
     }
 
