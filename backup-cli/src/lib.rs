@@ -58,24 +58,18 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// `serve`: the offline target behind the IC's HTTP interface.
 fn serve(connection: &Connection, port: u16, faults: serve::Faults, json: bool) -> Result<()> {
-    let (module, describe) =
-        match (&connection.snapshot, &connection.wasm, &connection.image) {
-            (Some(dir), _, _) => (
-                snapshot::Snapshot::open(dir)?.wasm(),
-                format!("snapshot {}", dir.display()),
-            ),
-            (None, Some(wasm), Some(image)) => (
-                wasm.clone(),
-                format!("{} over {}", wasm.display(), image.display()),
-            ),
-            _ => return Err(CliError::Input(
+    let describe = match (&connection.snapshot, &connection.wasm, &connection.image) {
+        (Some(dir), _, _) => format!("snapshot {}", dir.display()),
+        (None, Some(wasm), Some(image)) => format!("{} over {}", wasm.display(), image.display()),
+        _ => {
+            return Err(CliError::Input(
                 "expected --wasm <module> and --image <image>, or --snapshot <folder>, to serve"
                     .into(),
-            )),
-        };
+            ))
+        }
+    };
     let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
-    let bytes = std::fs::read(&module).map_err(|source| CliError::io(&module, source))?;
-    serve::serve(target, &bytes, &describe, port, faults, json)
+    serve::serve(target, &describe, port, faults, json)
 }
 
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {

@@ -122,8 +122,8 @@ pub struct Canister {
     limits: Limits,
     /// What a message may undo.
     shadow: Shadow,
-    /// The module's `candid:service` metadata, if any.
-    candid_section: Option<String>,
+    /// The module's metadata sections (`icp:public` / `icp:private`).
+    metadata: Vec<crate::module::Metadata>,
     /// The caller of the lifecycle hooks.
     installer: Principal,
     /// SHA-256 of the installed module, as given.
@@ -213,7 +213,7 @@ impl Canister {
             globals,
             limits: args.limits,
             shadow: Shadow::default(),
-            candid_section: crate::module::candid_section(wasm),
+            metadata: crate::module::metadata(wasm),
             installer,
             module_hash: sha256(wasm),
             history: Vec::new(),
@@ -301,7 +301,7 @@ impl Canister {
                 self.store.data_mut().stable.commit();
                 self.shadow.resync(&mut self.store);
                 self.store.data_mut().version += 1;
-                self.candid_section = crate::module::candid_section(wasm);
+                self.metadata = crate::module::metadata(wasm);
                 self.module_hash = sha256(wasm);
                 let (now, version) = (self.store.data().time_nanos, self.store.data().version);
                 self.history.push(Change::deployment(
@@ -426,6 +426,12 @@ impl Canister {
         self.module_hash
     }
 
+    /// The installed module's metadata sections (`icp:public <name>` and
+    /// `icp:private <name>`), as the IC certifies them.
+    pub fn metadata(&self) -> &[crate::module::Metadata] {
+        &self.metadata
+    }
+
     /// The canister's controllers.
     pub fn controllers(&self) -> Vec<Principal> {
         self.store.data().controllers.clone()
@@ -450,7 +456,13 @@ impl Canister {
     /// if the module has one (dfx adds it), otherwise what the module's
     /// `get_candid_pointer` export (from ic-cdk's `export_candid!`) returns.
     pub fn candid_interface(&mut self) -> Option<String> {
-        if let Some(service) = self.candid_section.clone() {
+        let section = self
+            .metadata
+            .iter()
+            .find(|section| section.name == "candid:service");
+        if let Some(service) =
+            section.and_then(|section| String::from_utf8(section.bytes.clone()).ok())
+        {
             return Some(service);
         }
         let function = self

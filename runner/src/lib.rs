@@ -61,4 +61,4 @@ pub use canister::{CallResult, CallStats, Canister, InstallArgs, Reject, RejectC
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 pub use limits::Limits;
-pub use module::{metadata, Metadata};
+pub use module::Metadata;

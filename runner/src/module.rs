@@ -214,15 +214,6 @@ pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     })
 }
 
-/// The `candid:service` metadata of a module (`icp:public candid:service` or
-/// `icp:private candid:service` custom section), if it has one.
-pub fn candid_section(wasm: &[u8]) -> Option<String> {
-    metadata(wasm)
-        .into_iter()
-        .find(|section| section.name == "candid:service")
-        .and_then(|section| String::from_utf8(section.bytes).ok())
-}
-
 /// One `icp:public <name>` or `icp:private <name>` custom section: the
 /// canister metadata the IC certifies under `/canister/<id>/metadata/<name>`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,16 +20,9 @@ use std::sync::Arc;
 
 pub use http::Faults;
 
-/// Serves `target` (loaded from `module`) on 127.0.0.1:`port` (0: a free
+/// Serves `target` on 127.0.0.1:`port` (0: a free
 /// port) until Ctrl-C or SIGTERM, then writes the image.
-pub fn serve(
-    target: Offline,
-    module: &[u8],
-    describe: &str,
-    port: u16,
-    faults: Faults,
-    json: bool,
-) -> Result<()> {
+pub fn serve(target: Offline, describe: &str, port: u16, faults: Faults, json: bool) -> Result<()> {
     let keys = Arc::new(
         state::Keys::generate()
             .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
@@ -37,7 +30,7 @@ pub fn serve(
     let mut target = target;
     // Each update is durable once its pages are in the log beside the image.
     target.log_updates()?;
-    let mut node = Node::new(target, keys.clone(), module);
+    let mut node = Node::new(target, keys.clone());
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .map_err(|error| CliError::Input(format!("cannot listen on 127.0.0.1:{port}: {error}")))?;
     let address = listener

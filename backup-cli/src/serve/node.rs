@@ -48,7 +48,7 @@ pub fn now() -> u64 {
 }
 
 impl Node {
-    pub fn new(mut target: Offline, keys: Arc<Keys>, module: &[u8]) -> Node {
+    pub fn new(mut target: Offline, keys: Arc<Keys>) -> Node {
         let canister = target.canister();
         let canister_id = canister.canister_id();
         let methods = canister
@@ -65,15 +65,15 @@ impl Node {
                 )
             })
             .collect();
-        let sections = canister_runner::metadata(module);
+        let sections = canister.metadata();
         let private_metadata = sections
             .iter()
             .filter(|section| !section.public)
             .map(|section| section.name.clone().into_bytes())
             .collect();
         let mut metadata: Vec<(String, Vec<u8>)> = sections
-            .into_iter()
-            .map(|section| (section.name, section.bytes))
+            .iter()
+            .map(|section| (section.name.clone(), section.bytes.clone()))
             .collect();
         // A module built without dfx has no `candid:service` section; what its
         // `get_candid_pointer` returns is published in its place, as dfx would.
