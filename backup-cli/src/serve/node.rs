@@ -27,7 +27,7 @@ pub struct Node {
     methods: HashMap<String, Kind>,
     /// The names of `icp:private` metadata sections: for controllers only.
     pub private_metadata: Vec<Vec<u8>>,
-    /// The image could not be written: the node stops taking calls.
+    /// The image could not be written: the node refuses calls and queries.
     pub failed: Option<String>,
     /// Set by the stop job.
     pub stopping: bool,
@@ -114,6 +114,14 @@ impl Node {
 
     /// Runs a query as `caller` (a non-replicated query: nothing it does is kept).
     pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> Status {
+        // The canister's memory may hold an update that is not on disk.
+        if let Some(message) = &self.failed {
+            return Status::Rejected(RejectResponse {
+                reject_code: RejectCode::SysTransient,
+                reject_message: message.clone(),
+                error_code: None,
+            });
+        }
         self.tick();
         if self.methods.get(method) != Some(&Kind::Query) {
             return Status::Rejected(no_method(self.canister_id, "query", method));
@@ -178,7 +186,9 @@ impl Node {
         };
         // Durable before it is reported: a reply nobody can lose.
         if let Err(error) = self.target.commit_update() {
-            let message = format!("the image could not be written, the server stops: {error}");
+            let message = format!(
+                "the image could not be written; the server refuses every call and query until it is restarted: {error}"
+            );
             eprintln!("error: {message}");
             self.failed = Some(message);
             return;
