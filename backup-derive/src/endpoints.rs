@@ -194,6 +194,17 @@ fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
             ) -> R {
                 #name.with(f)
             }
+
+            // Pages from the stored bytes when the value is `CandidBytes`.
+            fn cursor_page(
+                after: ::std::option::Option<Self::Wire>,
+                limits: #p::PageLimits,
+                instructions: &dyn ::std::ops::Fn() -> u64,
+            ) -> #p::Result<#p::Vec<u8>, #p::page::PageError> {
+                #[allow(unused_imports)]
+                use #p::endpoint::{ViaDecoding as _, ViaStoredBytes as _};
+                (&#p::endpoint::Probe::<Self>::new()).cursor_page(after, limits, instructions)
+            }
         }
     }
 }

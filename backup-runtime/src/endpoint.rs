@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 /// One map of a `#[derive(Backupable)]` struct, as its endpoints see it.
-pub trait BackupMap: 'static {
+pub trait BackupMap: Sized + 'static {
     /// The key type, as stored.
     type Key: Storable + Ord + Clone;
     /// The value type, which travels as its own Candid type.
@@ -40,6 +40,102 @@ pub trait BackupMap: 'static {
     fn with<R>(
         f: impl FnOnce(&RefCell<StableBTreeMap<Self::Key, Self::Value, Self::Memory>>) -> R,
     ) -> R;
+
+    /// The reply of `backup_<name>_page`. The derive picks, through
+    /// [`Probe`], the stored bytes of a [`CandidBytes`](page::CandidBytes)
+    /// value, or decoding and encoding every value otherwise.
+    fn cursor_page(
+        after: Option<Self::Wire>,
+        limits: PageLimits,
+        instructions: &dyn Fn() -> u64,
+    ) -> Result<Vec<u8>, page::PageError> {
+        decoding_page::<Self>(after, limits, instructions)
+    }
+}
+
+/// A cursor page of values decoded and encoded again.
+fn decoding_page<M: BackupMap>(
+    after: Option<M::Wire>,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Vec<u8>, page::PageError> {
+    M::with(|map| {
+        page::encode_cursor_page::<_, _, _, M::Codec>(&map.borrow(), after, limits, instructions)
+    })
+}
+
+/// Picks how a map's pages are encoded from what its value type is:
+/// `(&Probe::<M>::new()).cursor_page(..)` on a concrete `M` finds
+/// [`ViaStoredBytes`] (implemented for `Probe`) first when `M::Value:
+/// CandidBytes`, and [`ViaDecoding`] (for `&Probe`, one auto-reference
+/// further) otherwise.
+pub struct Probe<M>(PhantomData<M>);
+
+impl<M> Probe<M> {
+    pub fn new() -> Self {
+        Probe(PhantomData)
+    }
+}
+
+impl<M> Default for Probe<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Pages from the values' stored bytes.
+pub trait ViaStoredBytes<M: BackupMap> {
+    fn cursor_page(
+        &self,
+        after: Option<M::Wire>,
+        limits: PageLimits,
+        instructions: &dyn Fn() -> u64,
+    ) -> Result<Vec<u8>, page::PageError>;
+}
+
+impl<M: BackupMap> ViaStoredBytes<M> for Probe<M>
+where
+    M::Value: page::CandidBytes,
+{
+    fn cursor_page(
+        &self,
+        after: Option<M::Wire>,
+        limits: PageLimits,
+        instructions: &dyn Fn() -> u64,
+    ) -> Result<Vec<u8>, page::PageError> {
+        use ic_stable_structures::Memory as _;
+        // An empty memory holds no map to open yet: the usual path says so.
+        if M::memory().size() == 0 {
+            return decoding_page::<M>(after, limits, instructions);
+        }
+        page::encode_cursor_page_spliced::<M::Key, M::Value, M::Memory, M::Codec>(
+            M::memory(),
+            after,
+            limits,
+            instructions,
+        )
+    }
+}
+
+/// Pages from the values decoded and encoded again.
+pub trait ViaDecoding<M: BackupMap> {
+    fn cursor_page(
+        &self,
+        after: Option<M::Wire>,
+        limits: PageLimits,
+        instructions: &dyn Fn() -> u64,
+    ) -> Result<Vec<u8>, page::PageError>;
+}
+
+impl<M: BackupMap> ViaDecoding<M> for &Probe<M> {
+    fn cursor_page(
+        &self,
+        after: Option<M::Wire>,
+        limits: PageLimits,
+        instructions: &dyn Fn() -> u64,
+    ) -> Result<Vec<u8>, page::PageError> {
+        decoding_page::<M>(after, limits, instructions)
+    }
 }
 
 /// Declares a Candid type that is exactly `$inner`, for the endpoints'
@@ -119,16 +215,8 @@ pub fn backup<M: BackupMap>(offset: u64, count: u64) -> Entries<M> {
 /// `backup_<name>_page(after, max_bytes)`: replies with the encoded page itself.
 pub fn backup_page<M: BackupMap>(after: Cursor<M>, max_bytes: Option<u64>) -> Page<M> {
     fresh();
-    let reply = PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
-        M::with(|map| {
-            page::encode_cursor_page::<_, _, _, M::Codec>(
-                &map.borrow(),
-                after.0,
-                limits,
-                &crate::__private::instruction_counter,
-            )
-        })
-    });
+    let reply = PageLimits::with_max_bytes(max_bytes)
+        .and_then(|limits| M::cursor_page(after.0, limits, &crate::__private::instruction_counter));
     ic_cdk::api::msg_reply(crate::__private::or_trap(reply));
     Page::new(BackupPage {
         entries: Vec::new(),

@@ -111,13 +111,13 @@ pub use backup_derive::Backupable;
 pub use image::{ImageError, Layout, MapHeader, Region, VirtualMemoryInfo};
 pub use key::{CandidKey, KeyCodec, KeyText, TextKey};
 pub use memory::{memory, stable_memory, Memory};
-pub use page::{BackupPage, PageError, PageLimits};
+pub use page::{BackupPage, CandidBytes, PageError, PageLimits};
 pub use raw::RawError;
 pub use restore::RestoreError;
 
 /// What a canister needs in scope to declare its maps.
 pub mod prelude {
-    pub use crate::{Backupable, KeyText, Memory};
+    pub use crate::{Backupable, CandidBytes, KeyText, Memory};
     pub use candid::{CandidType, Deserialize, Principal};
     pub use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
     pub use ic_stable_structures::storable::Bound;

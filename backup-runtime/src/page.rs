@@ -150,6 +150,7 @@ fn encode_value<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
 /// or `max_count` is reached. An entry whose restore argument (`restore_header`
 /// bytes, a count, the entry) would not fit [`MAX_ENTRY_BYTES`] is never put
 /// in a page: a backup must not hold what restore cannot take back.
+#[allow(clippy::too_many_arguments)]
 fn encode_entries<'a, K, V, M, C>(
     entries: Iter<'a, K, V, M>,
     max_count: u64,
@@ -158,10 +159,11 @@ fn encode_entries<'a, K, V, M, C>(
     restore_header: usize,
     too_large: TooLarge,
     position: impl Fn(Option<String>) -> String,
+    value_part: &dyn Fn(V) -> Result<Vec<u8>, PageError>,
 ) -> Result<Encoded<K>, PageError>
 where
     K: Storable + Ord + Clone + 'a,
-    V: Storable + CandidType + 'a,
+    V: Storable + 'a,
     M: Memory + 'a,
     C: KeyCodec<K>,
     C::Wire: CandidType,
@@ -175,7 +177,9 @@ where
         }
         let key = entry.key();
         let wire = C::to_wire(key);
-        let encoded = encode_value(&(&wire, entry.value()))?;
+        // A record { K; V } is its fields in order: the key, then the value.
+        let mut encoded = encode_value(&wire)?;
+        encoded.extend_from_slice(&value_part(entry.value())?);
         let used = (out.values.len() + out.skipped.len()) as u64;
         if (restore_header + 1 + encoded.len()) as u64 > MAX_ENTRY_BYTES {
             if too_large == TooLarge::Refuse {
@@ -257,6 +261,7 @@ where
             header,
             TooLarge::Refuse,
             position,
+            &|value| encode_value(&value),
         )?
     };
     let mut reply = header_of(&Vec::<(C::Wire, V)>::new())?;
@@ -281,13 +286,103 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
+    cursor_page_of::<K, V, V, M, C>(map, after, limits, instructions, &|value| {
+        encode_value(&value)
+    })
+}
+
+/// A value whose `Storable` bytes are exactly its Candid encoding
+/// (`candid::encode_one(&value)`): backup pages put the stored bytes in the
+/// reply as they are, without decoding and encoding them again. Implement it
+/// (an empty impl) only where that holds; a stored value that does not start
+/// with the type's own Candid header is decoded and encoded as usual.
+pub trait CandidBytes: CandidType + Storable {}
+
+/// A value as stored: its `Storable` bytes, untouched, with `V`'s bound so
+/// that a map of `V` can be opened as a map of these.
+pub struct Stored<V> {
+    bytes: Vec<u8>,
+    value: std::marker::PhantomData<V>,
+}
+
+impl<V: Storable> Storable for Stored<V> {
+    fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    fn from_bytes(bytes: std::borrow::Cow<[u8]>) -> Self {
+        Stored {
+            bytes: bytes.into_owned(),
+            value: std::marker::PhantomData,
+        }
+    }
+
+    const BOUND: ic_stable_structures::storable::Bound = V::BOUND;
+}
+
+/// [`encode_cursor_page`] for a map of [`CandidBytes`] values in `memory`:
+/// the same reply, each value's Candid taken from its stored bytes.
+pub fn encode_cursor_page_spliced<K, V, M, C>(
+    memory: M,
+    after: Option<C::Wire>,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: CandidBytes,
+    M: Memory,
+    C: KeyCodec<K>,
+    C::Wire: CandidType,
+{
+    let map = StableBTreeMap::<K, Stored<V>, M>::load(memory);
+    // The header `candid::encode_one` writes for `V`, learned from the first
+    // value decoded; then every value that starts with it is spliced.
+    let header: std::cell::RefCell<Option<Vec<u8>>> = std::cell::RefCell::new(None);
+    cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored| {
+        if let Some(header) = header.borrow().as_ref() {
+            if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
+                return Ok(value.to_vec());
+            }
+        }
+        let value = V::from_bytes(std::borrow::Cow::Borrowed(&stored.bytes));
+        let encoded = encode_value(&value)?;
+        let own = header_of(&value)?;
+        if stored.bytes.len() == own.len() + encoded.len() && stored.bytes.starts_with(&own) {
+            header.borrow_mut().get_or_insert(own);
+        }
+        Ok(encoded)
+    })
+}
+
+/// The cursor page of `map`, whose values `value_part` turns into the
+/// Candid value bytes of `V` (the type the reply declares).
+fn cursor_page_of<K, S, V, M, C>(
+    map: &StableBTreeMap<K, S, M>,
+    after: Option<C::Wire>,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+    value_part: &dyn Fn(S) -> Result<Vec<u8>, PageError>,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Storable + Ord + Clone,
+    S: Storable,
+    V: CandidType,
+    M: Memory,
+    C: KeyCodec<K>,
+    C::Wire: CandidType,
+{
     let start = match after {
         None => Bound::Unbounded,
         Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
     };
     let entries = map.range((start, Bound::Unbounded));
     let restore_header = header_of(&Vec::<(C::Wire, V)>::new())?.len();
-    let encoded = encode_entries::<K, V, M, C>(
+    let encoded = encode_entries::<K, S, M, C>(
         entries,
         u64::MAX,
         limits,
@@ -295,6 +390,7 @@ where
         restore_header,
         TooLarge::Skip,
         |_| String::new(),
+        value_part,
     )?;
 
     let empty = BackupPage::<C::Wire, V> {

@@ -34,6 +34,10 @@ impl Storable for Profile {
     const BOUND: Bound = Bound::Unbounded;
 }
 
+/// The stored bytes are `candid::encode_one(&profile)`: backup pages carry
+/// them as they are, without decoding each profile and encoding it again.
+impl CandidBytes for Profile {}
+
 /// The canister's stable maps. The field is `pub`, so the static `PROFILES`
 /// is too: a native tool can `Stable::open_image` a dump of this canister and
 /// repair profiles through it.
