@@ -97,6 +97,7 @@
 //! loading stable memory images), [`memory`] and [`limits`].
 
 pub mod auth;
+pub mod canonical;
 pub mod endpoint;
 pub mod image;
 mod key;

@@ -212,7 +212,7 @@ where
 
 /// The Candid header (magic, type table, argument types) of a message whose
 /// single argument is `value`, found by encoding it and removing its value.
-fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
+pub(crate) fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
     let encode = |error: candid::Error| PageError::Encode(error.to_string());
     let mut message = candid::encode_one(value).map_err(encode)?;
     let mut serializer = ValueSerializer::new();
@@ -221,6 +221,7 @@ fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
     Ok(message)
 }
 
+use crate::canonical::Shape;
 use backup_common::leb128::push as push_leb128;
 
 /// The reply of `backup_<name>(offset, count)`, as Candid bytes of
@@ -294,8 +295,11 @@ where
 /// A value whose `Storable` bytes are exactly its Candid encoding
 /// (`candid::encode_one(&value)`): backup pages put the stored bytes in the
 /// reply as they are, without decoding and encoding them again. Implement it
-/// (an empty impl) only where that holds; a stored value that does not start
-/// with the type's own Candid header is decoded and encoded as usual.
+/// (an empty impl) only where that holds. Each stored value is checked to be
+/// the type's own Candid header followed by exactly one value of the type
+/// ([`Shape::accepts`]: its structure, lengths, UTF-8, tags; not what the
+/// type's own `Deserialize` may add); one that is not is decoded and encoded
+/// as usual, so a damaged value traps in `from_bytes` as before.
 pub trait CandidBytes: CandidType + Storable {}
 
 /// A value as stored: its `Storable` bytes, untouched, with `V`'s bound so
@@ -341,20 +345,25 @@ where
 {
     let map = StableBTreeMap::<K, Stored<V>, M>::load(memory);
     // The header `candid::encode_one` writes for `V`, learned from the first
-    // value decoded; then every value that starts with it is spliced.
-    let header: std::cell::RefCell<Option<Vec<u8>>> = std::cell::RefCell::new(None);
+    // value decoded, and the types it declares. A value is spliced when it
+    // is that header and then exactly a value of those types; any other is
+    // decoded (a damaged one traps in `V::from_bytes`, as it always did).
+    let learned: std::cell::RefCell<Option<Option<(Vec<u8>, Shape)>>> =
+        std::cell::RefCell::new(None);
     cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored| {
-        if let Some(header) = header.borrow().as_ref() {
+        if let Some(Some((header, shape))) = learned.borrow().as_ref() {
             if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
-                return Ok(value.to_vec());
+                if shape.accepts(value) {
+                    return Ok(value.to_vec());
+                }
             }
         }
         let value = V::from_bytes(std::borrow::Cow::Borrowed(&stored.bytes));
         let encoded = encode_value(&value)?;
-        let own = header_of(&value)?;
-        if stored.bytes.len() == own.len() + encoded.len() && stored.bytes.starts_with(&own) {
-            header.borrow_mut().get_or_insert(own);
-        }
+        learned.borrow_mut().get_or_insert_with(|| {
+            let header = header_of(&value).ok()?;
+            Shape::parse(&header).map(|shape| (header, shape))
+        });
         Ok(encoded)
     })
 }

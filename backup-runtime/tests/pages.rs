@@ -308,8 +308,23 @@ fn spliced_pages_are_the_pages_decoding_would_give() {
             Stored::from_bytes(Cow::Owned(candid::encode_one(&wider).unwrap())),
         );
     }
+    // Others with `Blob`'s own header, but a length written longer than
+    // needed (which decoders take): decoded, and written the usual way.
+    for i in [3u64, 151] {
+        let mut bytes = candid::encode_one(&Blob {
+            label: String::new(),
+            data: vec![],
+        })
+        .unwrap();
+        let label = bytes.len() - 2;
+        bytes.splice(label..label + 1, [0x80, 0x00]);
+        raw.insert(i, Stored::from_bytes(Cow::Owned(bytes)));
+    }
     drop(raw);
     let map: Map = StableBTreeMap::load(memory.clone());
+    for i in [3u64, 151] {
+        assert_eq!(map.get(&i).unwrap().label, "");
+    }
     for max_bytes in [1, 500, 10_000, DEFAULT_PAGE_BYTES] {
         let mut after = None;
         let mut pages = 0;
@@ -432,4 +447,57 @@ fn the_derive_s_probe_pages_candid_bytes_values_from_their_stored_bytes() {
         101,
         "the usual path decodes each"
     );
+}
+
+/// A value damaged in stable memory (its header intact, its last byte lost,
+/// as a write past a V1 map's bound leaves it) is not spliced: it is decoded,
+/// and the canister's `Storable` fails on it exactly as without the splice.
+#[test]
+fn a_damaged_value_is_decoded_and_fails_as_it_would_without_the_splice() {
+    use backup_runtime::page::{encode_cursor_page_spliced, Stored};
+    let map = map_with(20, |i| i as usize * 10);
+    let memory = map.into_memory();
+    let mut raw: StableBTreeMap<u64, Stored<Blob>, VectorMemory> =
+        StableBTreeMap::load(memory.clone());
+    let mut damaged = raw.get(&12).unwrap().into_bytes();
+    damaged.pop();
+    raw.insert(12, Stored::from_bytes(Cow::Owned(damaged)));
+    drop(raw);
+    let spliced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        encode_cursor_page_spliced::<u64, Blob, _, CandidKey>(
+            memory.clone(),
+            None,
+            limits(DEFAULT_PAGE_BYTES),
+            &|| 0,
+        )
+    }));
+    let message = |error: Box<dyn std::any::Any + Send>| {
+        error
+            .downcast_ref::<String>()
+            .map(|text| {
+                text.split("Stack backtrace")
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let spliced = message(spliced.expect_err("the damaged value fails the page"));
+    let map: Map = StableBTreeMap::load(memory.clone());
+    let plain = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        encode_cursor_page::<_, _, _, CandidKey>(&map, None, limits(DEFAULT_PAGE_BYTES), &|| 0)
+    }));
+    let plain = message(plain.expect_err("the damaged value fails the page"));
+    assert_eq!(spliced, plain);
+    assert!(spliced.contains("Fail to decode"), "{spliced}");
+    // The pages before it are spliced as usual.
+    let first = encode_cursor_page_spliced::<u64, Blob, _, CandidKey>(
+        memory.clone(),
+        None,
+        limits(600),
+        &|| 0,
+    )
+    .unwrap();
+    let page: BackupPage<u64, Blob> = candid::decode_one(&first).unwrap();
+    assert!(page.next.is_some_and(|next| next < 12), "{:?}", page.next);
 }

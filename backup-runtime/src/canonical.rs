@@ -1,0 +1,503 @@
+//! Whether bytes are exactly what `candid::encode_one` writes for some value
+//! of a known type, checked without decoding them.
+//!
+//! Backup pages put the stored bytes of a [`CandidBytes`](crate::CandidBytes)
+//! value into the reply as they are when this accepts them, and decode and
+//! encode the value as before when it does not. It therefore only has to be
+//! sound: bytes it accepts decode as the type and encode back to themselves.
+//! A stored value that a bug or an old layout damaged is refused here, then
+//! decoded, and the canister's own `Storable` reports it as it always did.
+//!
+//! What is refused that a decoder would take: integer and length encodings
+//! longer than needed, `nat` and `int` beyond 64 bits, a principal given as
+//! an opaque reference, `func` and `service` types, vectors with more
+//! elements than bytes left, values nested deeper than [`MAX_DEPTH`].
+
+/// How deep values may nest before the check gives up (and the value is
+/// decoded instead): a recursive type must not run the canister out of stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Where a type is: a primitive's opcode, or an entry of the type table.
+#[derive(Clone, Copy, Debug)]
+enum Ty {
+    Primitive(i64),
+    Entry(usize),
+}
+
+#[derive(Debug)]
+enum Compound {
+    Opt(Ty),
+    Vec(Ty),
+    /// The field types, in the order of their ids.
+    Record(Vec<Ty>),
+    /// The alternatives' types, in the order of their ids.
+    Variant(Vec<Ty>),
+}
+
+const NULL: i64 = -1;
+const BOOL: i64 = -2;
+const NAT: i64 = -3;
+const INT: i64 = -4;
+const NAT8: i64 = -5;
+const NAT16: i64 = -6;
+const NAT32: i64 = -7;
+const NAT64: i64 = -8;
+const INT8: i64 = -9;
+const INT16: i64 = -10;
+const INT32: i64 = -11;
+const INT64: i64 = -12;
+const FLOAT32: i64 = -13;
+const FLOAT64: i64 = -14;
+const TEXT: i64 = -15;
+const RESERVED: i64 = -16;
+const EMPTY: i64 = -17;
+const OPT: i64 = -18;
+const VEC: i64 = -19;
+const RECORD: i64 = -20;
+const VARIANT: i64 = -21;
+const PRINCIPAL: i64 = -24;
+
+/// The types a Candid message header declares: its type table and its
+/// arguments' types.
+#[derive(Debug)]
+pub struct Shape {
+    table: Vec<Compound>,
+    args: Vec<Ty>,
+}
+
+impl Shape {
+    /// The shape of `header` (`DIDL`, the type table, the argument types and
+    /// nothing after them), or `None` where it holds what is not checked
+    /// here (`func`, `service`, future types) or is not a header at all.
+    pub fn parse(header: &[u8]) -> Option<Shape> {
+        let mut reader = Reader::new(header);
+        if reader.take(4)? != b"DIDL" {
+            return None;
+        }
+        let entries = reader.count()?;
+        let mut table = Vec::with_capacity(entries);
+        for _ in 0..entries {
+            let compound = match reader.sleb()? {
+                OPT => Compound::Opt(reader.ty(entries)?),
+                VEC => Compound::Vec(reader.ty(entries)?),
+                opcode @ (RECORD | VARIANT) => {
+                    let fields = reader.count()?;
+                    let mut types = Vec::with_capacity(fields);
+                    let mut last = None;
+                    for _ in 0..fields {
+                        let id = u32::try_from(reader.uleb()?).ok()?;
+                        if last.is_some_and(|last| id <= last) {
+                            return None;
+                        }
+                        last = Some(id);
+                        types.push(reader.ty(entries)?);
+                    }
+                    if opcode == RECORD {
+                        Compound::Record(types)
+                    } else {
+                        Compound::Variant(types)
+                    }
+                }
+                _ => return None,
+            };
+            table.push(compound);
+        }
+        let arguments = reader.count()?;
+        let args = (0..arguments)
+            .map(|_| reader.ty(entries))
+            .collect::<Option<Vec<_>>>()?;
+        reader.at_end().then_some(Shape { table, args })
+    }
+
+    /// Whether `values` (what follows the header) is exactly the encoding
+    /// of one value of each argument type, with nothing after them.
+    pub fn accepts(&self, values: &[u8]) -> bool {
+        let mut reader = Reader::new(values);
+        self.args
+            .iter()
+            .all(|&ty| self.value(&mut reader, ty, 0).is_some())
+            && reader.at_end()
+    }
+
+    fn value(&self, reader: &mut Reader, ty: Ty, depth: usize) -> Option<()> {
+        let index = match ty {
+            Ty::Primitive(opcode) => return primitive(reader, opcode),
+            Ty::Entry(index) => index,
+        };
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        match &self.table[index] {
+            Compound::Opt(inner) => match reader.byte()? {
+                0 => Some(()),
+                1 => self.value(reader, *inner, depth + 1),
+                _ => None,
+            },
+            Compound::Vec(element) => {
+                let len = reader.uleb()?;
+                // Every element this accepts takes a byte or more; a longer
+                // vector (of nulls, say) is left to the decoder.
+                if len > reader.left() as u64 {
+                    return None;
+                }
+                if let Ty::Primitive(opcode) = element {
+                    if let Some(size) = fixed_size(*opcode) {
+                        return reader.take(len as usize * size).map(drop);
+                    }
+                }
+                for _ in 0..len {
+                    let before = reader.at;
+                    self.value(reader, *element, depth + 1)?;
+                    if reader.at == before {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+            Compound::Record(fields) => fields
+                .iter()
+                .try_for_each(|&field| self.value(reader, field, depth + 1)),
+            Compound::Variant(alternatives) => {
+                let chosen = usize::try_from(reader.uleb()?).ok()?;
+                self.value(reader, *alternatives.get(chosen)?, depth + 1)
+            }
+        }
+    }
+}
+
+/// The size of a primitive whose encoding has a fixed size of a byte or more.
+fn fixed_size(opcode: i64) -> Option<usize> {
+    match opcode {
+        NAT8 | INT8 => Some(1),
+        NAT16 | INT16 => Some(2),
+        NAT32 | INT32 | FLOAT32 => Some(4),
+        NAT64 | INT64 | FLOAT64 => Some(8),
+        _ => None,
+    }
+}
+
+fn primitive(reader: &mut Reader, opcode: i64) -> Option<()> {
+    if let Some(size) = fixed_size(opcode) {
+        return reader.take(size).map(drop);
+    }
+    match opcode {
+        NULL | RESERVED => Some(()),
+        BOOL => (reader.byte()? <= 1).then_some(()),
+        NAT => reader.uleb().map(drop),
+        INT => reader.sleb().map(drop),
+        TEXT => {
+            let len = reader.len()?;
+            std::str::from_utf8(reader.take(len)?).ok().map(drop)
+        }
+        PRINCIPAL => {
+            // 1 and the bytes; 0 would be an opaque reference.
+            if reader.byte()? != 1 {
+                return None;
+            }
+            let len = reader.len()?;
+            (len <= 29).then_some(())?;
+            reader.take(len).map(drop)
+        }
+        _ => None,
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, at: 0 }
+    }
+
+    fn left(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(len)?;
+        let taken = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(taken)
+    }
+
+    /// An unsigned LEB128 of at most 64 bits, in its shortest form.
+    fn uleb(&mut self) -> Option<u64> {
+        let start = self.at;
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return None;
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                // The shortest form never ends in a zero byte after others.
+                return (byte != 0 || self.at - start == 1).then_some(value);
+            }
+        }
+        None
+    }
+
+    /// A signed LEB128 of at most 64 bits, in its shortest form.
+    fn sleb(&mut self) -> Option<i64> {
+        let start = self.at;
+        let mut value = 0i128;
+        let mut shift = 0;
+        loop {
+            let byte = self.byte()?;
+            value |= i128::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                if byte & 0x40 != 0 {
+                    value -= 1i128 << shift;
+                }
+                let value = i64::try_from(value).ok()?;
+                return (self.at - start == sleb_len(value)).then_some(value);
+            }
+            if shift >= 70 {
+                return None;
+            }
+        }
+    }
+
+    /// A length or count: an unsigned LEB128 no larger than the bytes left,
+    /// since every one of the things it counts takes a byte or more.
+    fn len(&mut self) -> Option<usize> {
+        let len = self.uleb()?;
+        (len <= self.left() as u64).then_some(len as usize)
+    }
+
+    fn count(&mut self) -> Option<usize> {
+        self.len()
+    }
+
+    /// A type reference of the type table: an entry below `entries`, or a
+    /// primitive type that values of are checked here.
+    fn ty(&mut self, entries: usize) -> Option<Ty> {
+        let reference = self.sleb()?;
+        if reference >= 0 {
+            let index = usize::try_from(reference).ok()?;
+            return (index < entries).then_some(Ty::Entry(index));
+        }
+        match reference {
+            PRINCIPAL | EMPTY..=NULL => Some(Ty::Primitive(reference)),
+            _ => None,
+        }
+    }
+}
+
+/// The length of the shortest signed LEB128 of `value`.
+fn sleb_len(mut value: i64) -> usize {
+    let mut len = 1;
+    loop {
+        let byte = value & 0x7f;
+        value >>= 7;
+        if (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0) {
+            return len;
+        }
+        len += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candid::{CandidType, Deserialize, Int, Nat, Principal};
+
+    #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+    enum Kind {
+        Plain,
+        Counted(u32),
+        Named { name: String, weight: f64 },
+    }
+
+    #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+    struct Tree {
+        label: String,
+        children: Vec<Tree>,
+    }
+
+    #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+    struct Everything {
+        name: String,
+        bio: Option<String>,
+        age: u8,
+        year: i16,
+        score: u64,
+        delta: i64,
+        ratio: f32,
+        nat: Nat,
+        int: Int,
+        big: u128,
+        flag: bool,
+        owner: Principal,
+        #[serde(with = "serde_bytes")]
+        blob: Vec<u8>,
+        tags: Vec<String>,
+        kinds: Vec<Kind>,
+        tree: Tree,
+        nothing: (),
+        pair: (u16, Option<bool>),
+    }
+
+    fn sample(i: u64) -> Everything {
+        Everything {
+            name: format!("user {i} ✓"),
+            bio: (i % 2 == 0).then(|| "x".repeat(i as usize * 40)),
+            age: i as u8,
+            year: -(i as i16) * 300,
+            score: i * 1_000_003,
+            delta: -(i as i64) * 77_777,
+            ratio: i as f32 / 3.0,
+            nat: Nat::from(i * 200),
+            int: Int::from(-(i as i64) * 1_000),
+            big: u128::from(i) << 40,
+            flag: i % 3 == 0,
+            owner: Principal::from_slice(&[i as u8; 29]),
+            blob: vec![i as u8; i as usize * 3],
+            tags: (0..i).map(|t| format!("t{t}")).collect(),
+            kinds: vec![
+                Kind::Plain,
+                Kind::Counted(i as u32),
+                Kind::Named {
+                    name: "n".into(),
+                    weight: -1.5,
+                },
+            ],
+            tree: Tree {
+                label: "root".into(),
+                children: vec![Tree {
+                    label: "leaf".into(),
+                    children: vec![],
+                }],
+            },
+            nothing: (),
+            pair: (i as u16, Some(i % 2 == 1)),
+        }
+    }
+
+    fn split<T: CandidType>(value: &T) -> (Shape, usize, Vec<u8>) {
+        let message = candid::encode_one(value).unwrap();
+        let header = crate::page::header_of(value).unwrap();
+        let shape = Shape::parse(&header).expect("the type's own header parses");
+        (shape, header.len(), message)
+    }
+
+    #[test]
+    fn what_candid_writes_is_accepted() {
+        for i in 0..8 {
+            let (shape, cut, message) = split(&sample(i));
+            assert!(shape.accepts(&message[cut..]), "{i}");
+        }
+        for value in [0i64, 1, -1, 63, 64, -64, -65, i64::MAX, i64::MIN, 1 << 40] {
+            let (shape, cut, message) = split(&Int::from(value));
+            assert!(shape.accepts(&message[cut..]), "{value}");
+            let mut reader = Reader::new(&message[cut..]);
+            assert_eq!(reader.sleb(), Some(value));
+        }
+        for value in [0u64, 1, 127, 128, u64::MAX] {
+            let (shape, cut, message) = split(&Nat::from(value));
+            assert!(shape.accepts(&message[cut..]), "{value}");
+        }
+    }
+
+    /// Sound: every change of a valid encoding that is accepted decodes,
+    /// and encodes back to exactly those bytes.
+    #[test]
+    fn what_is_accepted_decodes_and_encodes_back_to_itself() {
+        let mut accepted = 0;
+        let mut refused = 0;
+        for i in [1, 2, 5] {
+            let (shape, cut, message) = split(&sample(i));
+            let mut changed = Vec::new();
+            for at in cut..message.len() {
+                for byte in [0u8, 1, 2, 0x40, 0x7f, 0x80, 0xff, message[at] ^ 1] {
+                    let mut bytes = message.clone();
+                    bytes[at] = byte;
+                    changed.push(bytes);
+                }
+                let mut cut_short = message.clone();
+                cut_short.truncate(at);
+                changed.push(cut_short);
+                let mut longer = message.clone();
+                longer.insert(at, 0);
+                changed.push(longer);
+            }
+            for bytes in changed {
+                if !shape.accepts(&bytes[cut..]) {
+                    refused += 1;
+                    continue;
+                }
+                accepted += 1;
+                let decoded: Everything = candid::decode_one(&bytes)
+                    .unwrap_or_else(|e| panic!("accepted but undecodable: {e}"));
+                assert_eq!(candid::encode_one(&decoded).unwrap(), bytes);
+            }
+        }
+        // Both sides are exercised.
+        assert!(accepted > 1_000 && refused > 1_000, "{accepted} {refused}");
+    }
+
+    #[test]
+    fn longer_encodings_than_needed_are_refused() {
+        assert_eq!(Reader::new(&[0x80, 0x00]).uleb(), None);
+        assert_eq!(Reader::new(&[0x80, 0x01]).uleb(), Some(128));
+        assert_eq!(Reader::new(&[0xff, 0x7f]).sleb(), None);
+        assert_eq!(Reader::new(&[0x80, 0x7f]).sleb(), Some(-128));
+        assert_eq!(Reader::new(&[0xc0, 0x00]).sleb(), Some(64));
+        assert_eq!(Reader::new(&[0x80, 0x00]).sleb(), None);
+        let mut too_long = vec![0xff; 10];
+        too_long.push(0x01);
+        assert_eq!(Reader::new(&too_long).uleb(), None);
+        assert_eq!(Reader::new(&[0xff; 12]).sleb(), None);
+    }
+
+    #[test]
+    fn deep_values_and_odd_headers_are_left_to_the_decoder() {
+        let mut tree = Tree {
+            label: String::new(),
+            children: vec![],
+        };
+        for _ in 0..MAX_DEPTH {
+            tree = Tree {
+                label: String::new(),
+                children: vec![tree],
+            };
+        }
+        let (shape, cut, message) = split(&Tree {
+            label: String::new(),
+            children: vec![],
+        });
+        let deep = candid::encode_one(&tree).unwrap();
+        assert_eq!(&deep[..cut], &message[..cut]);
+        assert!(!shape.accepts(&deep[cut..]));
+
+        for header in [
+            &b""[..],
+            b"DIDM\x00\x00",
+            b"DIDL\x01\x6a\x00\x00\x00\x00",
+            b"DIDL\x00\x01",
+        ] {
+            assert!(Shape::parse(header).is_none(), "{header:?}");
+        }
+        // A vector of a million nulls is not walked here.
+        let nulls = candid::encode_one(&vec![(); 1_000_000]).unwrap();
+        let (shape, cut, empty) = split(&Vec::<()>::new());
+        assert!(shape.accepts(&empty[cut..]));
+        assert!(!shape.accepts(&nulls[cut..]));
+    }
+}
