@@ -495,7 +495,7 @@ mod tests {
             assert!(Shape::parse(header).is_none(), "{header:?}");
         }
         // A vector of a million nulls is not walked here.
-        let nulls = candid::encode_one(&vec![(); 1_000_000]).unwrap();
+        let nulls = candid::encode_one(vec![(); 1_000_000]).unwrap();
         let (shape, cut, empty) = split(&Vec::<()>::new());
         assert!(shape.accepts(&empty[cut..]));
         assert!(!shape.accepts(&nulls[cut..]));

@@ -348,8 +348,8 @@ where
     // value decoded, and the types it declares. A value is spliced when it
     // is that header and then exactly a value of those types; any other is
     // decoded (a damaged one traps in `V::from_bytes`, as it always did).
-    let learned: std::cell::RefCell<Option<Option<(Vec<u8>, Shape)>>> =
-        std::cell::RefCell::new(None);
+    type Learned = Option<Option<(Vec<u8>, Shape)>>;
+    let learned: std::cell::RefCell<Learned> = std::cell::RefCell::new(None);
     cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored| {
         if let Some(Some((header, shape))) = learned.borrow().as_ref() {
             if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
