@@ -35,6 +35,8 @@ pub struct Method {
     pub guard: Guard,
     /// Replies with bytes the runtime encoded (`manual_reply`).
     pub manual_reply: bool,
+    /// Reads its argument with this function of the runtime (`decode_with`).
+    pub decode_with: Option<String>,
 }
 
 impl Method {
@@ -44,6 +46,7 @@ impl Method {
             kind,
             guard,
             manual_reply: false,
+            decode_with: None,
         }
     }
 
@@ -71,7 +74,11 @@ impl Method {
         let name = &self.candid;
         let cdk = format!("{PRIVATE_PATH}::ic_cdk");
         let reply = self.manual_reply.then(|| quote!(, manual_reply = true));
-        quote!(#[#p::ic_cdk::#kind(name = #name, guard = #guard, crate = #cdk #reply)])
+        let decode = self
+            .decode_with
+            .as_ref()
+            .map(|decode| quote!(, decode_with = #decode));
+        quote!(#[#p::ic_cdk::#kind(name = #name, guard = #guard, crate = #cdk #reply #decode)])
     }
 
     fn marker(&self) -> TokenStream {
@@ -205,6 +212,13 @@ fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
                 use #p::endpoint::{ViaDecoding as _, ViaStoredBytes as _};
                 (&#p::endpoint::Probe::<Self>::new()).cursor_page(after, limits, instructions)
             }
+
+            // Restore batches to the stored bytes when the value is `CandidBytes`.
+            fn decode_batch(arg: &[u8]) -> #p::Result<#p::endpoint::Batch<Self>, #p::String> {
+                #[allow(unused_imports)]
+                use #p::endpoint::{ViaDecoding as _, ViaStoredBytes as _};
+                (&#p::endpoint::Probe::<Self>::new()).decode_batch(arg)
+            }
         }
     }
 }
@@ -224,13 +238,19 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         &format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size; `skipped` names entries too large for one restore call."),
         quote!((after: #e::Cursor<#m>, max_bytes: ::std::option::Option<u64>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes) }),
     );
-    let restore = MapMethod::Restore.of(&base).define(
+    // Both read their batch through the runtime, which takes the values'
+    // bytes from the message as they are when the value is `CandidBytes`.
+    let batch = |method: MapMethod| Method {
+        decode_with: Some(format!("{PRIVATE_PATH}::endpoint::decode_batch::<{m}>")),
+        ..method.of(&base)
+    };
+    let restore = batch(MapMethod::Restore).define(
         &format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid."),
-        quote!((entries: #e::Entries<#m>) -> #p::Result<u64, #p::String> { #e::restore::<#m>(entries) }),
+        quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String> { #e::restore::<#m>(entries) }),
     );
-    let validate = MapMethod::Validate.of(&base).define(
+    let validate = batch(MapMethod::Validate).define(
         &format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give."),
-        quote!((entries: #e::Entries<#m>) -> #p::Result<u64, #p::String> { #e::validate::<#m>(entries) }),
+        quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String> { #e::validate::<#m>(entries) }),
     );
     let clear = MapMethod::Clear.of(&base).define(
         &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),

@@ -13,6 +13,16 @@
 //! an opaque reference, `func` and `service` types, vectors with more
 //! elements than bytes left, values nested deeper than [`MAX_DEPTH`].
 
+/// The header (`DIDL`, type table, argument type) `candid::encode_one`
+/// writes for a value of `T`, found from the type alone.
+pub fn header_of<T: candid::CandidType>() -> Option<Vec<u8>> {
+    candid::types::internal::env_clear();
+    let mut types = candid::ser::TypeSerialize::new();
+    types.push_type(&T::ty()).ok()?;
+    types.serialize().ok()?;
+    Some([b"DIDL".as_slice(), types.get_result()].concat())
+}
+
 /// How deep values may nest before the check gives up (and the value is
 /// decoded instead): a recursive type must not run the canister out of stack.
 pub const MAX_DEPTH: usize = 64;
@@ -28,10 +38,10 @@ enum Ty {
 enum Compound {
     Opt(Ty),
     Vec(Ty),
-    /// The field types, in the order of their ids.
-    Record(Vec<Ty>),
-    /// The alternatives' types, in the order of their ids.
-    Variant(Vec<Ty>),
+    /// The fields' ids and types, in the order of their ids.
+    Record(Vec<(u32, Ty)>),
+    /// The alternatives' ids and types, in the order of their ids.
+    Variant(Vec<(u32, Ty)>),
 }
 
 const NULL: i64 = -1;
@@ -70,7 +80,13 @@ impl Shape {
     /// nothing after them), or `None` where it holds what is not checked
     /// here (`func`, `service`, future types) or is not a header at all.
     pub fn parse(header: &[u8]) -> Option<Shape> {
-        let mut reader = Reader::new(header);
+        Shape::parse_prefix(header)
+            .and_then(|(shape, len)| (len == header.len()).then_some(shape))
+    }
+
+    /// The shape of the header `message` starts with, and the header's length.
+    pub fn parse_prefix(message: &[u8]) -> Option<(Shape, usize)> {
+        let mut reader = Reader::new(message);
         if reader.take(4)? != b"DIDL" {
             return None;
         }
@@ -90,7 +106,7 @@ impl Shape {
                             return None;
                         }
                         last = Some(id);
-                        types.push(reader.ty(entries)?);
+                        types.push((id, reader.ty(entries)?));
                     }
                     if opcode == RECORD {
                         Compound::Record(types)
@@ -106,7 +122,77 @@ impl Shape {
         let args = (0..arguments)
             .map(|_| reader.ty(entries))
             .collect::<Option<Vec<_>>>()?;
-        reader.at_end().then_some(Shape { table, args })
+        Some((Shape { table, args }, reader.at))
+    }
+
+    /// Whether type `mine` of this shape and type `theirs` of `other` are the
+    /// same type (same structure, field ids and primitives), so that a value
+    /// encoded as one is, byte for byte, a value of the other.
+    fn same_type(&self, mine: Ty, other: &Shape, theirs: Ty, assumed: &mut Vec<(usize, usize)>) -> bool {
+        let (i, j) = match (mine, theirs) {
+            (Ty::Primitive(a), Ty::Primitive(b)) => return a == b,
+            (Ty::Entry(i), Ty::Entry(j)) => (i, j),
+            _ => return false,
+        };
+        // Recursive types: a pair already being compared is taken as equal.
+        if assumed.contains(&(i, j)) {
+            return true;
+        }
+        if assumed.len() >= MAX_DEPTH * 4 {
+            return false;
+        }
+        assumed.push((i, j));
+        let fields = |a: &[(u32, Ty)], b: &[(u32, Ty)], assumed: &mut Vec<(usize, usize)>| {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(&(x, a), &(y, b))| {
+                    x == y && self.same_type(a, other, b, assumed)
+                })
+        };
+        match (&self.table[i], &other.table[j]) {
+            (Compound::Opt(a), Compound::Opt(b)) | (Compound::Vec(a), Compound::Vec(b)) => {
+                self.same_type(*a, other, *b, assumed)
+            }
+            (Compound::Record(a), Compound::Record(b))
+            | (Compound::Variant(a), Compound::Variant(b)) => fields(a, b, assumed),
+            _ => false,
+        }
+    }
+
+    /// The entries of `message`, a Candid message whose one argument is
+    /// `vec record { K; V }` as this shape (the header of that type)
+    /// declares it: each entry's key bytes and value bytes, as
+    /// [`Shape::accepts`] checks them. `None` when the message declares
+    /// another type (a subtype a decoder would convert, say) or a value is
+    /// not in the form `candid` writes: the message is then decoded.
+    pub fn split_entries<'a>(&self, message: &'a [u8]) -> Option<Vec<(&'a [u8], &'a [u8])>> {
+        let (theirs, header) = Shape::parse_prefix(message)?;
+        let (&[mine], &[their_arg]) = (self.args.as_slice(), theirs.args.as_slice()) else {
+            return None;
+        };
+        if !self.same_type(mine, &theirs, their_arg, &mut Vec::new()) {
+            return None;
+        }
+        let Ty::Entry(vec) = mine else { return None };
+        let Compound::Vec(Ty::Entry(record)) = self.table[vec] else {
+            return None;
+        };
+        let Compound::Record(fields) = &self.table[record] else {
+            return None;
+        };
+        let &[(0, key), (1, value)] = fields.as_slice() else {
+            return None;
+        };
+        let mut reader = Reader::new(&message[header..]);
+        let count = reader.len()?;
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            let start = reader.at;
+            self.value(&mut reader, key, 1)?;
+            let middle = reader.at;
+            self.value(&mut reader, value, 1)?;
+            entries.push((&reader.bytes[start..middle], &reader.bytes[middle..reader.at]));
+        }
+        reader.at_end().then_some(entries)
     }
 
     /// Whether `values` (what follows the header) is exactly the encoding
@@ -156,10 +242,10 @@ impl Shape {
             }
             Compound::Record(fields) => fields
                 .iter()
-                .try_for_each(|&field| self.value(reader, field, depth + 1)),
+                .try_for_each(|&(_, field)| self.value(reader, field, depth + 1)),
             Compound::Variant(alternatives) => {
                 let chosen = usize::try_from(reader.uleb()?).ok()?;
-                self.value(reader, *alternatives.get(chosen)?, depth + 1)
+                self.value(reader, alternatives.get(chosen)?.1, depth + 1)
             }
         }
     }

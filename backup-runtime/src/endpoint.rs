@@ -51,6 +51,45 @@ pub trait BackupMap: Sized + 'static {
     ) -> Result<Vec<u8>, page::PageError> {
         decoding_page::<Self>(after, limits, instructions)
     }
+
+    /// The argument of `restore_<name>` and `validate_<name>`. The derive
+    /// picks, through [`Probe`], the values' bytes as the message carries
+    /// them for a [`CandidBytes`](page::CandidBytes) value, or decoding
+    /// every value otherwise.
+    fn decode_batch(arg: &[u8]) -> Result<Batch<Self>, String> {
+        decode_values::<Self>(arg)
+    }
+}
+
+/// A restore batch decoded as ic-cdk decodes an argument.
+fn decode_values<M: BackupMap>(arg: &[u8]) -> Result<Batch<M>, String> {
+    let arg: &[u8] = if arg.is_empty() { b"DIDL\x00\x00" } else { arg };
+    let mut config = candid::DecoderConfig::new();
+    config.set_skipping_quota(10_000);
+    candid::utils::decode_args_with_config::<(Vec<(M::Wire, M::Value)>,)>(arg, &config)
+        .map(|(entries,)| Batch(BatchData::Values(entries)))
+        .map_err(|error| format!("expected a restore batch `vec record {{ key; value }}`: {error}"))
+}
+
+/// A restore batch of [`CandidBytes`](page::CandidBytes) values whose bytes
+/// in the message are those the map stores (the message declares the map's
+/// own types and each value is in the form `candid` writes): each value's
+/// stored bytes, taken from the message without decoding it. `None` for
+/// any other message, which is then decoded.
+fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
+    use crate::canonical::{header_of, Shape};
+    let shape = Shape::parse(&header_of::<Vec<(M::Wire, M::Value)>>()?)?;
+    let entries = shape.split_entries(arg)?;
+    // The keys are decoded together: one message of them all.
+    let mut keys = header_of::<Vec<M::Wire>>()?;
+    backup_common::leb128::push(&mut keys, entries.len() as u64);
+    for (key, _) in &entries {
+        keys.extend_from_slice(key);
+    }
+    let wires: Vec<M::Wire> = candid::decode_one(&keys).ok()?;
+    let header = header_of::<M::Value>()?;
+    let values = entries.iter().map(|(_, value)| [header.as_slice(), value].concat());
+    Some(Batch(BatchData::Stored(wires.into_iter().zip(values).collect())))
 }
 
 /// A cursor page of values decoded and encoded again.
@@ -83,7 +122,7 @@ impl<M> Default for Probe<M> {
     }
 }
 
-/// Pages from the values' stored bytes.
+/// Pages from the values' stored bytes, and batches to them.
 pub trait ViaStoredBytes<M: BackupMap> {
     fn cursor_page(
         &self,
@@ -91,6 +130,8 @@ pub trait ViaStoredBytes<M: BackupMap> {
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError>;
+
+    fn decode_batch(&self, arg: &[u8]) -> Result<Batch<M>, String>;
 }
 
 impl<M: BackupMap> ViaStoredBytes<M> for Probe<M>
@@ -115,9 +156,13 @@ where
             instructions,
         )
     }
+
+    fn decode_batch(&self, arg: &[u8]) -> Result<Batch<M>, String> {
+        stored_values::<M>(arg).map_or_else(|| decode_values::<M>(arg), Ok)
+    }
 }
 
-/// Pages from the values decoded and encoded again.
+/// Pages from the values decoded and encoded again; batches decoded.
 pub trait ViaDecoding<M: BackupMap> {
     fn cursor_page(
         &self,
@@ -125,6 +170,8 @@ pub trait ViaDecoding<M: BackupMap> {
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError>;
+
+    fn decode_batch(&self, arg: &[u8]) -> Result<Batch<M>, String>;
 }
 
 impl<M: BackupMap> ViaDecoding<M> for &Probe<M> {
@@ -135,6 +182,10 @@ impl<M: BackupMap> ViaDecoding<M> for &Probe<M> {
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError> {
         decoding_page::<M>(after, limits, instructions)
+    }
+
+    fn decode_batch(&self, arg: &[u8]) -> Result<Batch<M>, String> {
+        decode_values::<M>(arg)
     }
 }
 
@@ -190,6 +241,45 @@ transparent!(
     Cursor = Option<M::Wire>
 );
 
+/// `vec record { K; V }` as `restore_<name>` and `validate_<name>` take it
+/// (read by [`decode_batch`]): the values decoded, or their stored bytes.
+pub struct Batch<M: BackupMap>(BatchData<M>);
+
+enum BatchData<M: BackupMap> {
+    Values(Vec<(M::Wire, M::Value)>),
+    /// The bytes each value is stored as ([`CandidBytes`](page::CandidBytes)).
+    Stored(Vec<(M::Wire, Vec<u8>)>),
+}
+
+impl<M: BackupMap> CandidType for Batch<M> {
+    fn ty() -> Type {
+        <Vec<(M::Wire, M::Value)>>::ty()
+    }
+    fn _ty() -> Type {
+        <Vec<(M::Wire, M::Value)>>::_ty()
+    }
+    fn _ty_doc() -> candid::types::internal::TypeDoc {
+        <Vec<(M::Wire, M::Value)>>::_ty_doc()
+    }
+    fn id() -> TypeId {
+        <Vec<(M::Wire, M::Value)>>::id()
+    }
+    fn idl_serialize<S: Serializer>(&self, serializer: S) -> Result<(), S::Error> {
+        match &self.0 {
+            BatchData::Values(entries) => entries.idl_serialize(serializer),
+            BatchData::Stored(_) => Err(serde::ser::Error::custom(
+                "a restore batch read as stored bytes is not encoded again",
+            )),
+        }
+    }
+}
+
+/// The `decode_with` of `restore_<name>` and `validate_<name>`: the batch,
+/// or a trap that says what was expected.
+pub fn decode_batch<M: BackupMap>(arg: Vec<u8>) -> Batch<M> {
+    crate::__private::or_trap(M::decode_batch(&arg))
+}
+
 /// Traps with [`StaleHeap`](crate::raw::StaleHeap)'s message after a raw
 /// write, until the upgrade: the first line of every typed endpoint.
 pub fn fresh() {
@@ -227,18 +317,52 @@ pub fn backup_page<M: BackupMap>(after: Cursor<M>, max_bytes: Option<u64>) -> Pa
 }
 
 /// `restore_<name>(entries)`: every entry checked before the map is touched.
-pub fn restore<M: BackupMap>(entries: Entries<M>) -> Result<u64, String> {
+pub fn restore<M: BackupMap>(batch: Batch<M>) -> Result<u64, String> {
     fresh();
-    restore::check::<M::Key, M::Value, M::Codec>(entries.0, v1_layout::<M>())
-        .map(|checked| M::with(|map| restore::insert_all(&mut map.borrow_mut(), checked)))
-        .map_err(|error| error.to_string())
+    let v1 = v1_layout::<M>();
+    match batch.0 {
+        BatchData::Values(entries) => restore::check::<M::Key, M::Value, M::Codec>(entries, v1)
+            .map(|checked| M::with(|map| restore::insert_all(&mut map.borrow_mut(), checked))),
+        BatchData::Stored(entries) => {
+            restore::check_stored::<M::Key, M::Codec>(entries, v1, M::Value::BOUND)
+                .map(insert_stored::<M>)
+        }
+    }
+    .map_err(|error| error.to_string())
+}
+
+/// Inserts values as their stored bytes: the map's memory opened as a map of
+/// [`Stored`](page::Stored) values, then the map's static opened again over
+/// it (it keeps the root and length it last read).
+fn insert_stored<M: BackupMap>(checked: Vec<(M::Key, Vec<u8>)>) -> u64 {
+    M::with(|map| {
+        let mut map = map.borrow_mut();
+        let mut stored =
+            StableBTreeMap::<M::Key, page::Stored<M::Value>, M::Memory>::load(M::memory());
+        let count = checked.len() as u64;
+        for (key, bytes) in checked {
+            stored.insert(key, page::Stored::new(bytes));
+        }
+        drop(stored);
+        *map = StableBTreeMap::load(M::memory());
+        count
+    })
 }
 
 /// `validate_<name>(entries)`: the checks of `restore_<name>`, writing nothing.
-pub fn validate<M: BackupMap>(entries: Entries<M>) -> Result<u64, String> {
+pub fn validate<M: BackupMap>(batch: Batch<M>) -> Result<u64, String> {
     fresh();
-    restore::validate::<M::Key, M::Value, M::Codec>(entries.0, v1_layout::<M>())
-        .map_err(|error| error.to_string())
+    let v1 = v1_layout::<M>();
+    match batch.0 {
+        BatchData::Values(entries) => {
+            restore::validate::<M::Key, M::Value, M::Codec>(entries, v1)
+        }
+        BatchData::Stored(entries) => {
+            restore::check_stored::<M::Key, M::Codec>(entries, v1, M::Value::BOUND)
+                .map(|checked| checked.len() as u64)
+        }
+    }
+    .map_err(|error| error.to_string())
 }
 
 /// The map's V1 layout, if ic-stable-structures 0.5 or earlier wrote it. An

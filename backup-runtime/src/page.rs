@@ -309,6 +309,16 @@ pub struct Stored<V> {
     value: std::marker::PhantomData<V>,
 }
 
+impl<V> Stored<V> {
+    /// `bytes`, which must be what `V::to_bytes` writes for some value.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Stored {
+            bytes,
+            value: std::marker::PhantomData,
+        }
+    }
+}
+
 impl<V: Storable> Storable for Stored<V> {
     fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         std::borrow::Cow::Borrowed(&self.bytes)

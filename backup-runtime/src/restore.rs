@@ -78,49 +78,40 @@ impl fmt::Display for RestoreError {
 
 impl std::error::Error for RestoreError {}
 
-fn check_bound<T: Storable>(
-    value: &T,
+/// Refuses a key or value of `bytes` bytes (counted only when needed) over
+/// its `Storable` bound, or over the slot of a V1 map.
+fn check_size(
+    bytes: impl Fn() -> usize,
+    bound: Option<u32>,
+    v1_slot: Option<u32>,
     index: usize,
     key: &Option<String>,
     part: &'static str,
 ) -> Result<(), RestoreError> {
-    match T::BOUND {
-        Bound::Bounded { max_size, .. } => check_size(value, max_size, None, index, key, part),
-        Bound::Unbounded => Ok(()),
-    }
-}
-
-/// Refuses `value` if its bytes pass `max`: its `Storable` bound, or the
-/// slot of a V1 map (`v1`).
-fn check_size<T: Storable>(
-    value: &T,
-    max: u32,
-    v1: Option<V1Layout>,
-    index: usize,
-    key: &Option<String>,
-    part: &'static str,
-) -> Result<(), RestoreError> {
-    let bytes = value.to_bytes().len();
-    if bytes <= max as usize {
+    if bound.is_none() && v1_slot.is_none() {
         return Ok(());
     }
+    let bytes = bytes();
     let key = key.clone();
-    Err(match v1 {
-        None => RestoreError::OverBound {
+    if let Some(max) = bound.filter(|&max| bytes > max as usize) {
+        return Err(RestoreError::OverBound {
             index,
             key,
             part,
             bytes,
             max,
-        },
-        Some(_) => RestoreError::OverV1Layout {
+        });
+    }
+    match v1_slot {
+        Some(max) if bytes > max as usize => Err(RestoreError::OverV1Layout {
             index,
             key,
             part,
             bytes,
             max,
-        },
-    })
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The bounds of a map in the V1 layout (`BTR`, version 1), which
@@ -164,24 +155,55 @@ where
     V: Storable,
     C: KeyCodec<K>,
 {
+    check_entries::<K, V, C>(batch, v1, V::BOUND, |value| value.to_bytes().len())
+}
+
+/// [`check`] of values given as the bytes they are stored as (a
+/// [`CandidBytes`](crate::CandidBytes) value's Candid, taken from the
+/// restore message), whose bound is `bound`.
+pub fn check_stored<K, C>(
+    batch: Vec<(C::Wire, Vec<u8>)>,
+    v1: Option<V1Layout>,
+    bound: Bound,
+) -> Result<Vec<(K, Vec<u8>)>, RestoreError>
+where
+    K: Storable + Ord + Clone,
+    C: KeyCodec<K>,
+{
+    check_entries::<K, Vec<u8>, C>(batch, v1, bound, Vec::len)
+}
+
+fn check_entries<K, T, C>(
+    batch: Vec<(C::Wire, T)>,
+    v1: Option<V1Layout>,
+    value_bound: Bound,
+    value_len: impl Fn(&T) -> usize,
+) -> Result<Vec<(K, T)>, RestoreError>
+where
+    K: Storable + Ord + Clone,
+    C: KeyCodec<K>,
+{
+    let max_size = |bound: &Bound| match bound {
+        Bound::Bounded { max_size, .. } => Some(*max_size),
+        Bound::Unbounded => None,
+    };
+    let (key_bound, value_bound) = (max_size(&K::BOUND), max_size(&value_bound));
     let mut checked = Vec::with_capacity(batch.len());
     let mut seen: BTreeMap<K, usize> = BTreeMap::new();
     for (index, (wire, value)) in batch.into_iter().enumerate() {
         let described = C::describe(&wire);
         let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
-        check_bound(&key, index, &described, "key")?;
-        check_bound(&value, index, &described, "value")?;
-        if let Some(layout) = v1 {
-            check_size(&key, layout.max_key_size, v1, index, &described, "key")?;
-            check_size(
-                &value,
-                layout.max_value_size,
-                v1,
-                index,
-                &described,
-                "value",
-            )?;
-        }
+        let key_len = || key.to_bytes().len();
+        let slot = |max: fn(&V1Layout) -> u32| v1.as_ref().map(max);
+        check_size(key_len, key_bound, slot(|l| l.max_key_size), index, &described, "key")?;
+        check_size(
+            || value_len(&value),
+            value_bound,
+            slot(|l| l.max_value_size),
+            index,
+            &described,
+            "value",
+        )?;
         if let Some(&first) = seen.get(&key) {
             return Err(RestoreError::DuplicateKey {
                 index,
