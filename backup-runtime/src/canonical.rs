@@ -80,8 +80,7 @@ impl Shape {
     /// nothing after them), or `None` where it holds what is not checked
     /// here (`func`, `service`, future types) or is not a header at all.
     pub fn parse(header: &[u8]) -> Option<Shape> {
-        Shape::parse_prefix(header)
-            .and_then(|(shape, len)| (len == header.len()).then_some(shape))
+        Shape::parse_prefix(header).and_then(|(shape, len)| (len == header.len()).then_some(shape))
     }
 
     /// The shape of the header `message` starts with, and the header's length.
@@ -128,7 +127,13 @@ impl Shape {
     /// Whether type `mine` of this shape and type `theirs` of `other` are the
     /// same type (same structure, field ids and primitives), so that a value
     /// encoded as one is, byte for byte, a value of the other.
-    fn same_type(&self, mine: Ty, other: &Shape, theirs: Ty, assumed: &mut Vec<(usize, usize)>) -> bool {
+    fn same_type(
+        &self,
+        mine: Ty,
+        other: &Shape,
+        theirs: Ty,
+        assumed: &mut Vec<(usize, usize)>,
+    ) -> bool {
         let (i, j) = match (mine, theirs) {
             (Ty::Primitive(a), Ty::Primitive(b)) => return a == b,
             (Ty::Entry(i), Ty::Entry(j)) => (i, j),
@@ -144,9 +149,9 @@ impl Shape {
         assumed.push((i, j));
         let fields = |a: &[(u32, Ty)], b: &[(u32, Ty)], assumed: &mut Vec<(usize, usize)>| {
             a.len() == b.len()
-                && a.iter().zip(b).all(|(&(x, a), &(y, b))| {
-                    x == y && self.same_type(a, other, b, assumed)
-                })
+                && a.iter()
+                    .zip(b)
+                    .all(|(&(x, a), &(y, b))| x == y && self.same_type(a, other, b, assumed))
         };
         match (&self.table[i], &other.table[j]) {
             (Compound::Opt(a), Compound::Opt(b)) | (Compound::Vec(a), Compound::Vec(b)) => {
@@ -190,7 +195,10 @@ impl Shape {
             self.value(&mut reader, key, 1)?;
             let middle = reader.at;
             self.value(&mut reader, value, 1)?;
-            entries.push((&reader.bytes[start..middle], &reader.bytes[middle..reader.at]));
+            entries.push((
+                &reader.bytes[start..middle],
+                &reader.bytes[middle..reader.at],
+            ));
         }
         reader.at_end().then_some(entries)
     }

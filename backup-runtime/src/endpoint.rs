@@ -88,8 +88,12 @@ fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
     }
     let wires: Vec<M::Wire> = candid::decode_one(&keys).ok()?;
     let header = header_of::<M::Value>()?;
-    let values = entries.iter().map(|(_, value)| [header.as_slice(), value].concat());
-    Some(Batch(BatchData::Stored(wires.into_iter().zip(values).collect())))
+    let values = entries
+        .iter()
+        .map(|(_, value)| [header.as_slice(), value].concat());
+    Some(Batch(BatchData::Stored(
+        wires.into_iter().zip(values).collect(),
+    )))
 }
 
 /// A cursor page of values decoded and encoded again.
@@ -354,9 +358,7 @@ pub fn validate<M: BackupMap>(batch: Batch<M>) -> Result<u64, String> {
     fresh();
     let v1 = v1_layout::<M>();
     match batch.0 {
-        BatchData::Values(entries) => {
-            restore::validate::<M::Key, M::Value, M::Codec>(entries, v1)
-        }
+        BatchData::Values(entries) => restore::validate::<M::Key, M::Value, M::Codec>(entries, v1),
         BatchData::Stored(entries) => {
             restore::check_stored::<M::Key, M::Codec>(entries, v1, M::Value::BOUND)
                 .map(|checked| checked.len() as u64)

@@ -97,32 +97,37 @@ mod principal_text {
     }
 
     pub fn encode(bytes: &[u8]) -> String {
-        let mut data = Vec::with_capacity(bytes.len() + 4);
-        data.extend_from_slice(&crc32(bytes).to_be_bytes());
-        data.extend_from_slice(bytes);
-        let chars = (data.len() * 8).div_ceil(5);
-        let mut text = String::with_capacity(chars + chars / 5);
-        let (mut buffer, mut bits, mut written) = (0u32, 0u32, 0usize);
-        let mut push = |text: &mut String, index: u32| {
-            if written > 0 && written % 5 == 0 {
-                text.push('-');
-            }
-            text.push(ALPHABET[index as usize] as char);
-            written += 1;
-        };
-        for &byte in &data {
+        // At most 4 + 29 bytes: 53 characters and 10 dashes.
+        let mut text = [0u8; 64];
+        let mut len = 0;
+        let (mut buffer, mut bits, mut in_group) = (0u32, 0u32, 0);
+        let crc = crc32(bytes).to_be_bytes();
+        for &byte in crc.iter().chain(bytes) {
             buffer = (buffer << 8) | u32::from(byte);
             bits += 8;
             while bits >= 5 {
                 bits -= 5;
-                push(&mut text, (buffer >> bits) & 31);
+                if in_group == 5 {
+                    text[len] = b'-';
+                    len += 1;
+                    in_group = 0;
+                }
+                text[len] = ALPHABET[((buffer >> bits) & 31) as usize];
+                len += 1;
+                in_group += 1;
             }
             buffer &= (1 << bits) - 1;
         }
         if bits > 0 {
-            push(&mut text, (buffer << (5 - bits)) & 31);
+            if in_group == 5 {
+                text[len] = b'-';
+                len += 1;
+            }
+            text[len] = ALPHABET[((buffer << (5 - bits)) & 31) as usize];
+            len += 1;
         }
-        text
+        // Only characters of the alphabet and dashes were written.
+        String::from_utf8(text[..len].to_vec()).unwrap_or_default()
     }
 
     /// The principal whose canonical text is exactly `text`, if any.

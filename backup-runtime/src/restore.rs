@@ -195,7 +195,14 @@ where
         let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
         let key_len = || key.to_bytes().len();
         let slot = |max: fn(&V1Layout) -> u32| v1.as_ref().map(max);
-        check_size(key_len, key_bound, slot(|l| l.max_key_size), index, &described, "key")?;
+        check_size(
+            key_len,
+            key_bound,
+            slot(|l| l.max_key_size),
+            index,
+            &described,
+            "key",
+        )?;
         check_size(
             || value_len(&value),
             value_bound,

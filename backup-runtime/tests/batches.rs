@@ -64,7 +64,9 @@ macro_rules! note_map {
                 $memory.with(Clone::clone)
             }
 
-            fn with<R>(f: impl FnOnce(&RefCell<StableBTreeMap<u64, Note, VectorMemory>>) -> R) -> R {
+            fn with<R>(
+                f: impl FnOnce(&RefCell<StableBTreeMap<u64, Note, VectorMemory>>) -> R,
+            ) -> R {
                 $map.with(f)
             }
         }
@@ -121,7 +123,9 @@ struct WiderNote {
 fn stored_bytes_restore_the_map_exactly_as_decoding_does() {
     // Batches in the maps' own types: nothing encoded again.
     for start in [0u64, 500, 250] {
-        let batch: Vec<(u64, Note)> = (start..start + 300).map(|i| (i * 7 % 1000, note(i))).collect();
+        let batch: Vec<(u64, Note)> = (start..start + 300)
+            .map(|i| (i * 7 % 1000, note(i)))
+            .collect();
         let arg = candid::encode_one(&batch).unwrap();
         ENCODED.with(|count| count.set(0));
         let spliced = ViaStoredBytes::decode_batch(&Probe::<Spliced>::new(), &arg)
@@ -131,7 +135,10 @@ fn stored_bytes_restore_the_map_exactly_as_decoding_does() {
         let decoded = ViaDecoding::decode_batch(&&Probe::<Decoded>::new(), &arg)
             .and_then(endpoint::restore::<Decoded>);
         assert_eq!(decoded, Ok(300));
-        assert!(ENCODED.with(Cell::get) >= 300, "the usual path encodes each");
+        assert!(
+            ENCODED.with(Cell::get) >= 300,
+            "the usual path encodes each"
+        );
         assert!(memory_bytes::<Spliced>() == memory_bytes::<Decoded>());
     }
     // The map's static reads what was inserted through the stored bytes.
@@ -145,18 +152,33 @@ fn stored_bytes_restore_the_map_exactly_as_decoding_does() {
     let wider: Vec<(u64, WiderNote)> = (0..50)
         .map(|i| {
             let Note { title, body, stars } = note(i + 2000);
-            (i * 13, WiderNote { title, body, stars, pinned: true })
+            (
+                i * 13,
+                WiderNote {
+                    title,
+                    body,
+                    stars,
+                    pinned: true,
+                },
+            )
         })
         .collect();
     let mut overlong = candid::encode_one(vec![(5u64, note(1))]).unwrap();
     let text = "note 1 ✓".as_bytes();
-    let title = overlong.windows(text.len()).position(|w| w == text).unwrap() - 1;
+    let title = overlong
+        .windows(text.len())
+        .position(|w| w == text)
+        .unwrap()
+        - 1;
     assert_eq!(overlong[title] as usize, text.len());
     overlong.splice(title..title + 1, [overlong[title] | 0x80, 0x00]);
     for arg in [candid::encode_one(&wider).unwrap(), overlong] {
         ENCODED.with(|count| count.set(0));
         let (spliced, decoded) = restore_both(&arg);
-        assert!(spliced.is_ok() && spliced == decoded, "{spliced:?} {decoded:?}");
+        assert!(
+            spliced.is_ok() && spliced == decoded,
+            "{spliced:?} {decoded:?}"
+        );
         assert!(ENCODED.with(Cell::get) > 0, "decoded and encoded again");
         assert!(memory_bytes::<Spliced>() == memory_bytes::<Decoded>());
     }
@@ -187,13 +209,24 @@ fn refused_batches_are_refused_alike_and_change_nothing() {
         candid::encode_one(&over_bound).unwrap(),
     ] {
         let (spliced, decoded) = restore_both(&arg);
-        assert!(spliced.is_err() && spliced == decoded, "{spliced:?} {decoded:?}");
+        assert!(
+            spliced.is_err() && spliced == decoded,
+            "{spliced:?} {decoded:?}"
+        );
         let (spliced, decoded) = validate_both(&arg);
-        assert!(spliced.is_err() && spliced == decoded, "{spliced:?} {decoded:?}");
+        assert!(
+            spliced.is_err() && spliced == decoded,
+            "{spliced:?} {decoded:?}"
+        );
         assert!(memory_bytes::<Spliced>() == before);
     }
-    let error = restore_both(&candid::encode_one(&duplicate).unwrap()).0.unwrap_err();
-    assert!(error.contains("entry 2") && error.contains("entry 0"), "{error}");
+    let error = restore_both(&candid::encode_one(&duplicate).unwrap())
+        .0
+        .unwrap_err();
+    assert!(
+        error.contains("entry 2") && error.contains("entry 0"),
+        "{error}"
+    );
 
     // Not a batch at all, or cut short: the decoder's error, said as such.
     let whole = candid::encode_one(&seed).unwrap();
