@@ -7,7 +7,6 @@
 use crate::key::KeyCodec;
 use ic_stable_structures::storable::Bound;
 use ic_stable_structures::{Memory, StableBTreeMap, Storable};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why a restore batch was refused. Nothing was inserted.
@@ -85,14 +84,19 @@ fn check_size(
     bound: Option<u32>,
     v1_slot: Option<u32>,
     index: usize,
-    key: &Option<String>,
+    key: impl Fn() -> Option<String>,
     part: &'static str,
 ) -> Result<(), RestoreError> {
     if bound.is_none() && v1_slot.is_none() {
         return Ok(());
     }
     let bytes = bytes();
-    let key = key.clone();
+    if bound.is_none_or(|max| bytes <= max as usize)
+        && v1_slot.is_none_or(|max| bytes <= max as usize)
+    {
+        return Ok(());
+    }
+    let key = key();
     if let Some(max) = bound.filter(|&max| bytes > max as usize) {
         return Err(RestoreError::OverBound {
             index,
@@ -189,39 +193,75 @@ where
     };
     let (key_bound, value_bound) = (max_size(&K::BOUND), max_size(&value_bound));
     let mut checked = Vec::with_capacity(batch.len());
-    let mut seen: BTreeMap<K, usize> = BTreeMap::new();
+    // The first entry refused on its own, if any: the entries before it are
+    // then searched for a key given twice, which an entry-by-entry check
+    // would have met first.
+    let mut refused = None;
     for (index, (wire, value)) in batch.into_iter().enumerate() {
-        let described = C::describe(&wire);
-        let key = C::from_wire(wire).map_err(|error| RestoreError::BadKey { index, error })?;
-        let key_len = || key.to_bytes().len();
+        let key = match C::from_wire(wire) {
+            Ok(key) => key,
+            Err(error) => {
+                refused = Some(RestoreError::BadKey { index, error });
+                break;
+            }
+        };
+        // The key's text, for a message only: the text it came as.
+        let described = || C::describe(&C::to_wire(&key));
         let slot = |max: fn(&V1Layout) -> u32| v1.as_ref().map(max);
-        check_size(
-            key_len,
+        let sizes = check_size(
+            || key.to_bytes().len(),
             key_bound,
             slot(|l| l.max_key_size),
             index,
-            &described,
+            described,
             "key",
-        )?;
-        check_size(
-            || value_len(&value),
-            value_bound,
-            slot(|l| l.max_value_size),
-            index,
-            &described,
-            "value",
-        )?;
-        if let Some(&first) = seen.get(&key) {
-            return Err(RestoreError::DuplicateKey {
+        )
+        .and_then(|()| {
+            check_size(
+                || value_len(&value),
+                value_bound,
+                slot(|l| l.max_value_size),
                 index,
-                first,
-                key: described,
-            });
+                described,
+                "value",
+            )
+        });
+        if let Err(error) = sizes {
+            refused = Some(error);
+            break;
         }
-        seen.insert(key.clone(), index);
         checked.push((key, value));
     }
+    if let Some(error) = first_duplicate::<K, T, C>(&checked).or(refused) {
+        return Err(error);
+    }
     Ok(checked)
+}
+
+/// The first entry (by index) whose key an earlier entry has, named with
+/// that earlier entry: found by sorting, without a set of copied keys.
+fn first_duplicate<K, T, C>(entries: &[(K, T)]) -> Option<RestoreError>
+where
+    K: Storable + Ord + Clone,
+    C: KeyCodec<K>,
+{
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // By key, then by index: each key's entries in the order they came.
+    order.sort_unstable_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .enumerate()
+        .filter(|&(at, pair)| {
+            entries[pair[0]].0 == entries[pair[1]].0
+                && (at == 0 || entries[order[at - 1]].0 != entries[pair[0]].0)
+        })
+        .map(|(_, pair)| (pair[1], pair[0]))
+        .min()
+        .map(|(index, first)| RestoreError::DuplicateKey {
+            index,
+            first,
+            key: C::describe(&C::to_wire(&entries[index].0)),
+        })
 }
 
 /// The answer of `validate_<name>`: how many entries `restore_<name>` would
@@ -285,4 +325,71 @@ where
     let len = map.len();
     *map = StableBTreeMap::new(memory);
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::TextKey;
+
+    /// Bounded to 8 bytes, so an entry can be refused on its own.
+    fn check_texts(batch: &[(&str, &str)]) -> Result<usize, RestoreError> {
+        let batch = batch
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        let bound = Bound::Bounded {
+            max_size: 8,
+            is_fixed_size: false,
+        };
+        check_stored::<String, TextKey>(batch, None, bound).map(|checked| checked.len())
+    }
+
+    #[test]
+    fn the_first_entry_refused_is_named_as_an_entry_by_entry_check_would() {
+        assert_eq!(check_texts(&[("a", "1"), ("b", "2"), ("c", "3")]), Ok(3));
+        let duplicate = |index, first, key: &str| RestoreError::DuplicateKey {
+            index,
+            first,
+            key: Some(key.into()),
+        };
+        let long = "123456789";
+        for (batch, error) in [
+            (
+                vec![("a", "1"), ("b", "2"), ("a", "3"), ("b", "4")],
+                duplicate(2, 0, "a"),
+            ),
+            (
+                vec![("b", "1"), ("a", "2"), ("a", "3"), ("b", "4")],
+                duplicate(2, 1, "a"),
+            ),
+            (
+                vec![("a", "1"), ("a", "2"), ("a", "3")],
+                duplicate(1, 0, "a"),
+            ),
+            // An entry's own checks come before the search for its key.
+            (
+                vec![("z", "1"), ("b", "2"), ("z", long), ("b", "4")],
+                RestoreError::OverBound {
+                    index: 2,
+                    key: Some("z".into()),
+                    part: "value",
+                    bytes: 9,
+                    max: 8,
+                },
+            ),
+            (
+                vec![("a", "1"), ("b", long), ("a", "3")],
+                RestoreError::OverBound {
+                    index: 1,
+                    key: Some("b".into()),
+                    part: "value",
+                    bytes: 9,
+                    max: 8,
+                },
+            ),
+        ] {
+            assert_eq!(check_texts(&batch), Err(error), "{batch:?}");
+        }
+    }
 }

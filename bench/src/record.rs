@@ -88,6 +88,7 @@ impl Recorder {
             "instructions": run.instructions(),
             "instructions_per_entry": run.instructions() as f64 / entries.max(1) as f64,
             "bytes_per_call": run.bytes_out() / calls.max(1),
+            "bytes_out": run.bytes_out(),
             "max_reply_fill": run.max_reply_fill(),
             "failed": run.failed,
         }));
@@ -117,7 +118,7 @@ impl Recorder {
                     .map_or("ok".to_string(), |e| format!("FAILS: {e}")),
             );
         }
-        for table in ["restore", "dump", "load", "memory"] {
+        for table in ["restore", "dump", "load", "typed_vs_raw", "memory"] {
             let rows: Vec<&Value> = self.rows.iter().filter(|r| r["table"] == table).collect();
             if rows.is_empty() {
                 continue;
@@ -134,6 +135,23 @@ impl Recorder {
                 println!("| {} |", cells.join(" | "));
             }
         }
+        let goals = self.goals();
+        println!("\n## Goals\n");
+        println!("| goal | measured | target | met |");
+        println!("| --- | --- | --- | --- |");
+        for goal in &goals {
+            println!(
+                "| {} | {} | {} | {} |",
+                goal["goal"].as_str().unwrap_or(""),
+                goal["measured"].as_str().unwrap_or(""),
+                goal["target"].as_str().unwrap_or(""),
+                match goal["met"].as_bool() {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "not measured",
+                }
+            );
+        }
         println!("\n## Calls within 10% of an IC limit\n");
         if self.near_limits.is_empty() {
             println!("none");
@@ -147,7 +165,7 @@ impl Recorder {
         println!("\n(finished in {:.0} s)", elapsed.as_secs_f64());
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
         let _ = std::fs::create_dir_all(&out);
-        let document = json!({ "rows": self.rows, "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
+        let document = json!({ "rows": self.rows, "goals": goals, "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
         let path = out.join("results.json");
         match std::fs::write(
             &path,
@@ -156,6 +174,133 @@ impl Recorder {
             Ok(()) => println!("figures written to {}", path.display()),
             Err(error) => eprintln!("could not write {}: {error}", path.display()),
         }
+    }
+}
+
+/// Instructions the IC counted per byte for stable-structures to read every
+/// value of a map (canbench `btreemap_v2_scan_values_1k_10kib`: 56,782,402
+/// for 1,000 values of 10 KiB, in `../shared/reference`'s results).
+const CANBENCH_READ_PER_BYTE: f64 = 56_782_402.0 / (1_000.0 * 10_240.0);
+
+/// What the IC charges per byte of a reply (`msg_reply_data_append`).
+const PER_BYTE_SENT: f64 = 50.0;
+
+impl Recorder {
+    /// The performance goals, each next to what this run measured.
+    fn goals(&self) -> Vec<Value> {
+        let table = |name: &'static str| self.rows.iter().filter(move |r| r["table"] == name);
+        let number = |row: &Value, key: &str| row[key].as_f64().unwrap_or(0.0);
+        // The cursor row of the largest map of `values`.
+        let cursor = |values: &str| {
+            table("backup")
+                .filter(|r| {
+                    r["approach"].as_str().unwrap_or("").starts_with("(c)")
+                        && r["scenario"].as_str().unwrap_or("").contains(values)
+                })
+                .max_by_key(|r| r["entries"].as_u64().unwrap_or(0))
+        };
+        let goal = |goal: &str, measured: String, target: String, met: Option<bool>| json!({ "goal": goal, "measured": measured, "target": target, "met": met });
+        let mut goals = Vec::new();
+        if let Some(row) = cursor("~100 B") {
+            let per_entry = number(row, "instructions_per_entry");
+            goals.push(goal(
+                "cursor backup, ~100 B values: instructions per entry",
+                format!("{per_entry:.0} (N = {})", row["entries"]),
+                "at most 30,000".into(),
+                Some(per_entry <= 30_000.0),
+            ));
+        }
+        if let Some(row) = cursor("~4 KiB") {
+            let entries = number(row, "entries").max(1.0);
+            let total = number(row, "instructions_per_entry");
+            let bytes = number(row, "bytes_out") / entries;
+            let fee = PER_BYTE_SENT * bytes;
+            let target = 2.0 * CANBENCH_READ_PER_BYTE * bytes;
+            goals.push(goal(
+                "cursor backup, ~4 KiB values: instructions per entry, less the IC's 50 per reply byte",
+                format!("{:.0} ({total:.0} in all, {fee:.0} of them the reply's {bytes:.0} bytes)", total - fee),
+                format!("at most {target:.0} (2x canbench's {:.2} per byte read)", CANBENCH_READ_PER_BYTE),
+                Some(total - fee <= target),
+            ));
+        }
+        if let Some(row) = table("restore").next_back() {
+            let per_entry = number(row, "instructions_per_entry");
+            goals.push(goal(
+                "restore, ~100 B values: instructions per entry",
+                format!("{per_entry:.0} (N = {})", row["entries"]),
+                "at most 100,000".into(),
+                Some(per_entry <= 100_000.0),
+            ));
+        }
+        if let Some(row) = table("typed_vs_raw").next_back() {
+            let ratio = number(row, "modeled_1gib_ratio");
+            goals.push(goal(
+                "typed backup of 1 GiB of ~100 B values, modeled wall time / raw dump's",
+                format!(
+                    "{ratio:.1}x ({:.1} s / {:.1} s, modeled from {} entries)",
+                    number(row, "modeled_1gib_backup_s"),
+                    number(row, "modeled_1gib_dump_s"),
+                    row["entries"]
+                ),
+                "at most 3x".into(),
+                Some(ratio <= 3.0),
+            ));
+        }
+        let memory: Vec<&Value> = table("memory").collect();
+        for (mode, what, limit) in [
+            (
+                "live",
+                "live CLI peak RSS (client only)",
+                "under 256 MiB at 4 GiB / 1,000,000 entries",
+            ),
+            (
+                "offline",
+                "offline CLI and runner, peak RSS / image size",
+                "under 1.5x at 4 GiB",
+            ),
+        ] {
+            let rows: Vec<&&Value> = memory
+                .iter()
+                .filter(|r| r["mode"].as_str().unwrap_or("").starts_with(mode))
+                .collect();
+            let Some(worst) = rows.iter().max_by(|a, b| {
+                let key = if mode == "live" {
+                    "peak_rss_mib"
+                } else {
+                    "x_image"
+                };
+                number(a, key).total_cmp(&number(b, key))
+            }) else {
+                continue;
+            };
+            let image = number(worst, "image_mib");
+            let measured = if mode == "live" {
+                format!(
+                    "{:.0} MiB at most ({}, {image:.0} MiB image)",
+                    number(worst, "peak_rss_mib"),
+                    worst["command"].as_str().unwrap_or("")
+                )
+            } else {
+                format!(
+                    "{:.2}x at most ({}, {image:.0} MiB image)",
+                    number(worst, "x_image"),
+                    worst["command"].as_str().unwrap_or("")
+                )
+            };
+            let within = if mode == "live" {
+                number(worst, "peak_rss_mib") < 256.0
+            } else {
+                number(worst, "x_image") < 1.5
+            };
+            // Measured below the goal's size: said, not claimed.
+            goals.push(goal(
+                what,
+                measured,
+                limit.into(),
+                (image >= 4096.0).then_some(within),
+            ));
+        }
+        goals
     }
 }
 

@@ -654,3 +654,75 @@ fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
         }
     }
 }
+
+/// The same canister backed up typed (`ic-backup backup`, cursor pages) and
+/// raw (`ic-backup dump`, 16 reads in flight), both through the CLI's own
+/// code with every round trip costing `latency`; and the two modeled for a
+/// canister of 1 GiB of stable memory holding the same kind of entries
+/// (round trips grow with the bytes to move: pages with the entries, reads
+/// with the memory).
+pub fn typed_vs_raw(wasm: &[u8], recorder: &mut Recorder, n: u64, latency_seconds: f64) {
+    use backup_cli::commands::typed::{backup, BackupOptions};
+    let latency = Duration::from_secs_f64(latency_seconds);
+    let mut canister = install(wasm);
+    seed(&mut canister, n, 100);
+    let stable = canister.stable_memory().len() as u64;
+    let interface = canister
+        .candid_interface()
+        .ok_or_else(|| "the canister publishes no interface".to_string())
+        .and_then(|text| {
+            backup_cli::interface::Interface::parse(&text).map_err(|error| error.to_string())
+        })
+        .expect("the profiles interface parses");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let file = dir.join("typed-backup.json");
+    for stale in ["", ".partial", ".progress"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", file.display()));
+    }
+    let mut typed = Modeled {
+        canister: &mut canister,
+        latency,
+        rounds: 0,
+        run: Run::default(),
+    };
+    let options = BackupOptions {
+        map: "profiles",
+        output: &file,
+        format: backup_cli::json::Format::Lossless,
+        max_bytes: None,
+        stop_after: None,
+        json: true,
+    };
+    backup(&mut typed, &interface, options).expect("the typed backup succeeds");
+    recorder.check("typed vs raw / backup", &typed.run);
+    let (typed_rounds, typed_calls) = (typed.rounds, typed.run.calls.len());
+    let image = dir.join("typed-vs-raw.dat");
+    let mut raw = Modeled {
+        canister: &mut canister,
+        latency,
+        rounds: 0,
+        run: Run::default(),
+    };
+    let read = backup_runtime::limits::MAX_RAW_READ;
+    backup_cli::commands::raw::dump(&mut raw, &image, 16, read, None, true)
+        .expect("the dump succeeds");
+    recorder.check("typed vs raw / dump", &raw.run);
+    let _ = std::fs::remove_file(&image);
+    let gib = 1u64 << 30;
+    let typed_gib = (typed_rounds as f64 * gib as f64 / stable as f64).ceil();
+    let dump_gib = gib.div_ceil(read).div_ceil(16) as f64;
+    recorder.row(json!({
+        "table": "typed_vs_raw",
+        "entries": n,
+        "stable_mib": stable as f64 / (1 << 20) as f64,
+        "latency_ms": latency_seconds * 1000.0,
+        "backup_calls": typed_calls,
+        "backup_round_trips": typed_rounds,
+        "dump_calls": raw.run.calls.len(),
+        "dump_round_trips": raw.rounds,
+        "modeled_1gib_backup_s": typed_gib * latency_seconds,
+        "modeled_1gib_dump_s": dump_gib * latency_seconds,
+        "modeled_1gib_ratio": typed_gib / dump_gib,
+    }));
+}
