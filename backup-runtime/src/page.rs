@@ -138,6 +138,19 @@ enum TooLarge {
     Refuse,
 }
 
+/// Appends the Candid value bytes of a stored value to a page.
+type ValuePart<'a, S> = &'a dyn Fn(S, &mut Vec<u8>) -> Result<(), PageError>;
+
+/// Appends the Candid value bytes of `value` to `out`.
+fn append_value<T: CandidType>(value: &T, out: &mut Vec<u8>) -> Result<(), PageError> {
+    let mut serializer = ValueSerializer::new();
+    value
+        .idl_serialize(&mut serializer)
+        .map_err(|error| PageError::Encode(error.to_string()))?;
+    out.extend_from_slice(serializer.get_result());
+    Ok(())
+}
+
 fn encode_value<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
     let mut serializer = ValueSerializer::new();
     value
@@ -159,7 +172,7 @@ fn encode_entries<'a, K, V, M, C>(
     restore_header: usize,
     too_large: TooLarge,
     position: impl Fn(Option<String>) -> String,
-    value_part: &dyn Fn(V) -> Result<Vec<u8>, PageError>,
+    value_part: ValuePart<V>,
 ) -> Result<Encoded<K>, PageError>
 where
     K: Storable + Ord + Clone + 'a,
@@ -177,15 +190,20 @@ where
         }
         let key = entry.key();
         let wire = C::to_wire(key);
-        // A record { K; V } is its fields in order: the key, then the value.
-        let mut encoded = encode_value(&wire)?;
-        encoded.extend_from_slice(&value_part(entry.value())?);
+        // A record { K; V } is its fields in order: the key, then the value,
+        // written where the page's values go and taken back if they do not
+        // fit (the value's bytes are copied once, not once per buffer).
         let used = (out.values.len() + out.skipped.len()) as u64;
-        if (restore_header + 1 + encoded.len()) as u64 > MAX_ENTRY_BYTES {
+        let start = out.values.len();
+        append_value(&wire, &mut out.values)?;
+        value_part(entry.value(), &mut out.values)?;
+        let encoded = out.values.len() - start;
+        if (restore_header + 1 + encoded) as u64 > MAX_ENTRY_BYTES {
+            out.values.truncate(start);
             if too_large == TooLarge::Refuse {
                 return Err(PageError::EntryTooLarge {
                     position: position(C::describe(&wire)),
-                    bytes: encoded.len(),
+                    bytes: encoded,
                 });
             }
             let skipped_key = encode_value(&wire)?;
@@ -198,11 +216,11 @@ where
         } else {
             // A page always carries the first entry it reaches, so the
             // cursor moves even when one entry is over the caller's budget.
-            if walked > 0 && used + encoded.len() as u64 > limits.max_bytes {
+            if walked > 0 && used + encoded as u64 > limits.max_bytes {
+                out.values.truncate(start);
                 out.at_end = false;
                 break;
             }
-            out.values.extend_from_slice(&encoded);
             out.count += 1;
         }
         out.last_key = Some(key.clone());
@@ -262,7 +280,7 @@ where
             header,
             TooLarge::Refuse,
             position,
-            &|value| encode_value(&value),
+            &|value, out| append_value(&value, out),
         )?
     };
     let mut reply = header_of(&Vec::<(C::Wire, V)>::new())?;
@@ -287,8 +305,8 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
-    cursor_page_of::<K, V, V, M, C>(map, after, limits, instructions, &|value| {
-        encode_value(&value)
+    cursor_page_of::<K, V, V, M, C>(map, after, limits, instructions, &|value, out| {
+        append_value(&value, out)
     })
 }
 
@@ -360,21 +378,22 @@ where
     // decoded (a damaged one traps in `V::from_bytes`, as it always did).
     type Learned = Option<Option<(Vec<u8>, Shape)>>;
     let learned: std::cell::RefCell<Learned> = std::cell::RefCell::new(None);
-    cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored| {
+    cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored, out| {
         if let Some(Some((header, shape))) = learned.borrow().as_ref() {
             if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
                 if shape.accepts(value) {
-                    return Ok(value.to_vec());
+                    out.extend_from_slice(value);
+                    return Ok(());
                 }
             }
         }
         let value = V::from_bytes(std::borrow::Cow::Borrowed(&stored.bytes));
-        let encoded = encode_value(&value)?;
+        append_value(&value, out)?;
         learned.borrow_mut().get_or_insert_with(|| {
             let header = header_of(&value).ok()?;
             Shape::parse(&header).map(|shape| (header, shape))
         });
-        Ok(encoded)
+        Ok(())
     })
 }
 
@@ -385,7 +404,7 @@ fn cursor_page_of<K, S, V, M, C>(
     after: Option<C::Wire>,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
-    value_part: &dyn Fn(S) -> Result<Vec<u8>, PageError>,
+    value_part: ValuePart<S>,
 ) -> Result<Vec<u8>, PageError>
 where
     K: Storable + Ord + Clone,
@@ -419,11 +438,11 @@ where
         skipped: Vec::new(),
     };
     let mut reply = header_of(&empty)?;
-    // A record's fields travel in the order of their Candid field ids.
+    // A record's fields travel in the order of their Candid field ids; each
+    // is written in parts, so the page's values are copied once more only.
     let encode = |error: candid::Error| PageError::Encode(error.to_string());
-    let mut entries_value = Vec::with_capacity(encoded.values.len() + 10);
-    push_leb128(&mut entries_value, encoded.count);
-    entries_value.extend_from_slice(&encoded.values);
+    let mut entries_count = Vec::new();
+    push_leb128(&mut entries_count, encoded.count);
     let next = if encoded.at_end {
         None
     } else {
@@ -431,18 +450,26 @@ where
     };
     let mut next_value = ValueSerializer::new();
     next.idl_serialize(&mut next_value).map_err(encode)?;
-    let mut skipped_value = Vec::with_capacity(encoded.skipped.len() + 10);
-    push_leb128(&mut skipped_value, encoded.skipped_count);
-    skipped_value.extend_from_slice(&encoded.skipped);
-    let mut fields = [
-        (candid::idl_hash("entries"), entries_value.as_slice()),
-        (candid::idl_hash("next"), next_value.get_result()),
-        (candid::idl_hash("len"), &map.len().to_le_bytes()[..]),
-        (candid::idl_hash("skipped"), skipped_value.as_slice()),
+    let mut skipped_count = Vec::new();
+    push_leb128(&mut skipped_count, encoded.skipped_count);
+    let len = map.len().to_le_bytes();
+    let mut fields: [(u32, [&[u8]; 2]); 4] = [
+        (
+            candid::idl_hash("entries"),
+            [&entries_count, &encoded.values],
+        ),
+        (candid::idl_hash("next"), [next_value.get_result(), &[]]),
+        (candid::idl_hash("len"), [&len, &[]]),
+        (
+            candid::idl_hash("skipped"),
+            [&skipped_count, &encoded.skipped],
+        ),
     ];
     fields.sort_by_key(|(id, _)| *id);
-    for (_, value) in fields {
-        reply.extend_from_slice(value);
+    let parts = fields.iter().flat_map(|(_, parts)| parts.iter());
+    reply.reserve(parts.clone().map(|part| part.len()).sum());
+    for part in parts {
+        reply.extend_from_slice(part);
     }
     Ok(reply)
 }

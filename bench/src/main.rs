@@ -37,12 +37,6 @@ fn main() {
     let cursor_only: &[u64] = if quick { &[] } else { &[1_000_000] };
     scenarios::app_backup(&wasm, &mut recorder, sizes, cursor_only);
     scenarios::large_values(&wasm, &mut recorder);
-    scenarios::typed_vs_raw(
-        &wasm,
-        &mut recorder,
-        if quick { 20_000 } else { 1_000_000 },
-        0.100,
-    );
     let image_mib = if quick { 32 } else { 256 };
     scenarios::raw(&wasm, &mut recorder, image_mib, 0.100);
     scenarios::memory(&wasm_path, &mut recorder, image_mib);

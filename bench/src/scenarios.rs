@@ -187,6 +187,9 @@ pub fn app_backup(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64], cursor_on
                 "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
             }));
         }
+        if Some(&n) == sizes.iter().chain(cursor_only).max() {
+            typed_vs_raw(&mut canister, recorder, n, 0.100);
+        }
         eprintln!("backup N = {n}: {:.1} s", started.elapsed().as_secs_f64());
     }
 }
@@ -504,7 +507,7 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
                 }
             }
         };
-        let commands: [(&str, Vec<String>); 4] = [
+        let commands: [(&str, Vec<String>); 5] = [
             ("dump", vec!["dump".into(), "-o".into(), path("dump.dat")]),
             (
                 "verify",
@@ -520,6 +523,16 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
                     "backup".into(),
                     "profiles".into(),
                     "-o".into(),
+                    path("profiles.json"),
+                ],
+            ),
+            // The backup just written, back over the same entries.
+            (
+                "restore profiles",
+                vec![
+                    "restore".into(),
+                    "profiles".into(),
+                    "-i".into(),
                     path("profiles.json"),
                 ],
             ),
@@ -571,11 +584,24 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
         let _ = std::fs::remove_file(&image);
         let _ = std::fs::remove_file(backup_cli::wal::path_of(&image));
     }
+    // The canister of `typed_vs_raw` (its entries, dumped): backed up live,
+    // then restored live into a canister of its own.
+    let entries = recorder
+        .rows
+        .iter()
+        .filter(|r| r["table"] == "typed_vs_raw")
+        .find_map(|r| r["entries"].as_u64());
+    if let Some(n) = entries {
+        live_entries(&cli, wasm_path, recorder, &pem, &client.to_text(), n);
+    }
     for name in [
         "bench.dat",
         "bench.dat.sha256",
         "bench-edited.dat",
         "mem-client.pem",
+        "typed-vs-raw.dat",
+        "typed-vs-raw.dat.sha256",
+        "typed-backup.json",
     ] {
         let _ = std::fs::remove_file(dir.join(name));
     }
@@ -583,6 +609,75 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
 
 /// Starts `ic-backup serve` on `image` with `controller`; returns it, its
 /// URL and the canister id from its first line.
+/// Peak RSS of the live client backing up `n` entries from the image
+/// `typed_vs_raw` dumped, and restoring that file into a fresh canister.
+fn live_entries(
+    cli: &std::path::Path,
+    wasm_path: &std::path::Path,
+    recorder: &mut Recorder,
+    pem: &std::path::Path,
+    client: &str,
+    n: u64,
+) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let file = dir.join("mem-entries.json");
+    let fresh = dir.join("mem-fresh.bin");
+    for stale in [&file, &fresh] {
+        let _ = std::fs::remove_file(stale);
+        let _ = std::fs::remove_file(backup_cli::wal::path_of(stale));
+    }
+    let runs = [
+        (
+            "backup profiles",
+            dir.join("typed-vs-raw.dat"),
+            vec!["backup", "profiles", "-o"],
+        ),
+        (
+            "restore profiles",
+            fresh.clone(),
+            vec!["restore", "profiles", "-i"],
+        ),
+    ];
+    for (what, image, args) in runs {
+        let (mut child, url, canister) = match serve(cli, wasm_path, &image, client) {
+            Ok(served) => served,
+            Err(error) => {
+                recorder.notes.push(format!("memory: serve: {error}"));
+                return;
+            }
+        };
+        let mut command = std::process::Command::new(cli);
+        command
+            .args(["--network", &url, "--canister", &canister, "--pem"])
+            .arg(pem)
+            .args(args)
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let measured = peak_rss(command);
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        match measured {
+            Ok((peak_kib, succeeded)) => recorder.row(json!({
+                "table": "memory",
+                "command": format!("{what} ({n} entries)"),
+                "mode": "live, against ic-backup serve (client only)",
+                "image_mib": std::fs::metadata(&image).map(|m| m.len() >> 20).unwrap_or(0),
+                "peak_rss_mib": peak_kib as f64 / 1024.0,
+                "x_image": serde_json::Value::Null,
+                "result": if succeeded { "ok" } else { "FAILED" },
+            })),
+            Err(error) => recorder.notes.push(format!("memory: {what}: {error}")),
+        }
+    }
+    for stale in [&file, &fresh] {
+        let _ = std::fs::remove_file(stale);
+        let _ = std::fs::remove_file(backup_cli::wal::path_of(stale));
+    }
+}
+
 fn serve(
     cli: &std::path::Path,
     wasm: &std::path::Path,
@@ -661,11 +756,9 @@ fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
 /// canister of 1 GiB of stable memory holding the same kind of entries
 /// (round trips grow with the bytes to move: pages with the entries, reads
 /// with the memory).
-pub fn typed_vs_raw(wasm: &[u8], recorder: &mut Recorder, n: u64, latency_seconds: f64) {
+fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latency_seconds: f64) {
     use backup_cli::commands::typed::{backup, BackupOptions};
     let latency = Duration::from_secs_f64(latency_seconds);
-    let mut canister = install(wasm);
-    seed(&mut canister, n, 100);
     let stable = canister.stable_memory().len() as u64;
     let interface = canister
         .candid_interface()
@@ -681,7 +774,7 @@ pub fn typed_vs_raw(wasm: &[u8], recorder: &mut Recorder, n: u64, latency_second
         let _ = std::fs::remove_file(format!("{}{stale}", file.display()));
     }
     let mut typed = Modeled {
-        canister: &mut canister,
+        canister,
         latency,
         rounds: 0,
         run: Run::default(),
@@ -697,9 +790,19 @@ pub fn typed_vs_raw(wasm: &[u8], recorder: &mut Recorder, n: u64, latency_second
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
     recorder.check("typed vs raw / backup", &typed.run);
     let (typed_rounds, typed_calls) = (typed.rounds, typed.run.calls.len());
+    let (page, bytes_out) = (
+        typed
+            .run
+            .calls
+            .iter()
+            .map(|c| c.stats.bytes_out)
+            .max()
+            .unwrap_or(1) as f64,
+        typed.run.bytes_out() as f64,
+    );
     let image = dir.join("typed-vs-raw.dat");
     let mut raw = Modeled {
-        canister: &mut canister,
+        canister,
         latency,
         rounds: 0,
         run: Run::default(),
@@ -708,9 +811,12 @@ pub fn typed_vs_raw(wasm: &[u8], recorder: &mut Recorder, n: u64, latency_second
     backup_cli::commands::raw::dump(&mut raw, &image, 16, read, None, true)
         .expect("the dump succeeds");
     recorder.check("typed vs raw / dump", &raw.run);
-    let _ = std::fs::remove_file(&image);
+    // Kept for the memory table: a live backup and restore of these entries.
+    // Pages, one round trip each, carry the entries' bytes: a canister of
+    // 1 GiB holds proportionally more entries, in pages as full as the
+    // fullest measured.
     let gib = 1u64 << 30;
-    let typed_gib = (typed_rounds as f64 * gib as f64 / stable as f64).ceil();
+    let typed_gib = (bytes_out * gib as f64 / stable as f64 / page).ceil();
     let dump_gib = gib.div_ceil(read).div_ceil(16) as f64;
     recorder.row(json!({
         "table": "typed_vs_raw",
