@@ -74,10 +74,12 @@ impl Method {
         let name = &self.candid;
         let cdk = format!("{PRIVATE_PATH}::ic_cdk");
         let reply = self.manual_reply.then(|| quote!(, manual_reply = true));
+        // ic-cdk would declare a `decode_with` argument as `blob`: the
+        // method is hidden from its interface and declared by `interface`.
         let decode = self
             .decode_with
             .as_ref()
-            .map(|decode| quote!(, decode_with = #decode));
+            .map(|decode| quote!(, decode_with = #decode, hidden = true));
         quote!(#[#p::ic_cdk::#kind(name = #name, guard = #guard, crate = #cdk #reply #decode)])
     }
 
@@ -87,6 +89,26 @@ impl Method {
             #[doc(hidden)]
             #[allow(dead_code, non_snake_case)]
             fn #marker() {}
+        }
+    }
+
+    /// For a method read with `decode_with`: a function that declares it to
+    /// `export_candid!` with `signature`, its arguments' real types (what
+    /// ic-cdk generates for a method without `decode_with`).
+    fn interface(&self, doc: &str, signature: TokenStream) -> TokenStream {
+        let name = &self.candid;
+        let kind = match self.kind {
+            Kind::Query => format_ident!("query"),
+            Kind::Update => format_ident!("update"),
+        };
+        let ident = format_ident!("__backupable_candid_{}", self.candid);
+        quote! {
+            #[::candid::candid_method(#kind, rename = #name)]
+            #[doc = #doc]
+            #[allow(unused_variables, dead_code, non_snake_case)]
+            fn #ident #signature {
+                ::std::panic!("candid dummy function called")
+            }
         }
     }
 
@@ -244,14 +266,18 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         decode_with: Some(format!("{PRIVATE_PATH}::endpoint::decode_batch::<{m}>")),
         ..method.of(&base)
     };
-    let restore = batch(MapMethod::Restore).define(
-        &format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid."),
-        quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String> { #e::restore::<#m>(entries) }),
-    );
-    let validate = batch(MapMethod::Validate).define(
-        &format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give."),
-        quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String> { #e::validate::<#m>(entries) }),
-    );
+    let signature = quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String>);
+    let (restore, validate) = (batch(MapMethod::Restore), batch(MapMethod::Validate));
+    let doc = format!(" Restore into `{field}`: inserts every entry, overwriting equal keys, or none if any is invalid.");
+    let restore = [
+        restore.define(&doc, quote!(#signature { #e::restore::<#m>(entries) })),
+        restore.interface(&doc, signature.clone()),
+    ];
+    let doc = format!(" Every check of `restore_{base}` on these entries, writing nothing: `Ok` with the number `restore_{base}` would insert, or the error it would give.");
+    let validate = [
+        validate.define(&doc, quote!(#signature { #e::validate::<#m>(entries) })),
+        validate.interface(&doc, signature),
+    ];
     let clear = MapMethod::Clear.of(&base).define(
         &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),
         quote!(() -> u64 { #e::clear::<#m>() }),
@@ -261,8 +287,8 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         #implementation
         #backup
         #backup_page
-        #restore
-        #validate
+        #(#restore)*
+        #(#validate)*
         #clear
     }
 }

@@ -39,6 +39,7 @@ fn main() {
     scenarios::large_values(&wasm, &mut recorder);
     let image_mib = if quick { 32 } else { 256 };
     scenarios::raw(&wasm, &mut recorder, image_mib, 0.100);
-    scenarios::memory(&wasm_path, &mut recorder, image_mib);
+    let large_mib = (!quick).then_some(4096);
+    scenarios::memory(&wasm_path, &mut recorder, image_mib, large_mib);
     recorder.print_and_save(started.elapsed());
 }

@@ -438,7 +438,14 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
 /// Peak resident memory of the `ic-backup` binary beside this one, run
 /// offline on the image `raw` dumped (`target/bench/bench.dat`): the CLI
 /// and its embedded runner together.
-pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u64) {
+/// `large_mib`: also dump and verify an image of that size (the benchmark's
+/// image with zeros after it), offline and live.
+pub fn memory(
+    wasm_path: &std::path::Path,
+    recorder: &mut Recorder,
+    image_mib: u64,
+    large_mib: Option<u64>,
+) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let cli = match std::env::current_exe() {
         Ok(exe) => exe.with_file_name("ic-backup"),
@@ -466,9 +473,23 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
             .push("memory: cannot set up the client's key".into());
         return;
     };
-    for mode in ["offline", "live"] {
+    let mut runs = vec![("offline", image_mib), ("live", image_mib)];
+    runs.extend(
+        large_mib
+            .iter()
+            .flat_map(|&mib| [("offline", mib), ("live", mib)]),
+    );
+    for (mode, image_mib) in runs {
+        let large = Some(image_mib) == large_mib;
         let image = dir.join(format!("mem-{mode}.bin"));
-        if let Err(error) = std::fs::copy(dir.join("bench.dat"), &image) {
+        let copied = std::fs::copy(dir.join("bench.dat"), &image).and_then(|_| {
+            // A larger image: the same canister, zeros after its memory (sparse).
+            std::fs::File::options()
+                .write(true)
+                .open(&image)?
+                .set_len(image_mib << 20)
+        });
+        if let Err(error) = copied {
             recorder.notes.push(format!(
                 "memory: no image to run on (target/bench/bench.dat: {error}); run `raw` first"
             ));
@@ -546,6 +567,10 @@ pub fn memory(wasm_path: &std::path::Path, recorder: &mut Recorder, image_mib: u
                 ],
             ),
         ];
+        // At the large size, what reads the whole image: dump and verify.
+        let commands = commands
+            .into_iter()
+            .filter(|(what, _)| !large || *what == "dump" || *what == "verify");
         for (what, args) in commands {
             let mut command = std::process::Command::new(&cli);
             command
