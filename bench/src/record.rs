@@ -279,13 +279,14 @@ impl Recorder {
                 (n >= 1_000_000).then_some(peak < 256.0),
             ));
         }
-        if let Some(row) = worst(
-            memory
+        // What moves the whole image.
+        let whole = |row: &&Value| {
+            ["dump", "verify", "load"]
                 .iter()
-                .copied()
-                .filter(live)
-                .filter(|r| entries(r).is_none())
-                .collect(),
+                .any(|c| command(row).starts_with(c))
+        };
+        if let Some(row) = worst(
+            memory.iter().copied().filter(live).filter(whole).collect(),
             "peak_rss_mib",
         ) {
             let (peak, image) = (number(row, "peak_rss_mib"), number(row, "image_mib"));
@@ -297,7 +298,12 @@ impl Recorder {
             ));
         }
         if let Some(row) = worst(
-            memory.iter().copied().filter(|r| !live(r)).collect(),
+            memory
+                .iter()
+                .copied()
+                .filter(|r| !live(r))
+                .filter(whole)
+                .collect(),
             "x_image",
         ) {
             let (ratio, image) = (number(row, "x_image"), number(row, "image_mib"));
