@@ -182,6 +182,10 @@ where
     C::Wire: CandidType,
 {
     let mut out = Encoded::empty();
+    // Room for the whole budget up front: a vector that grows copies what
+    // it holds each time, a copy of every value the page carries.
+    out.values
+        .reserve(usize::try_from(limits.max_bytes.min(MAX_PAGE_BYTES)).unwrap_or(0));
     for entry in entries {
         let walked = out.count + out.skipped_count;
         if out.count == max_count || (walked > 0 && instructions() >= limits.max_instructions) {
