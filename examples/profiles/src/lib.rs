@@ -35,7 +35,8 @@ impl Storable for Profile {
 }
 
 /// The stored bytes are `candid::encode_one(&profile)`: backup pages carry
-/// them as they are, without decoding each profile and encoding it again.
+/// them as they are, and restore batches store the bytes they carry, without
+/// decoding each profile and encoding it again.
 impl CandidBytes for Profile {}
 
 /// The canister's stable maps. The field is `pub`, so the static `PROFILES`
