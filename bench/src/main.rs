@@ -13,7 +13,24 @@ mod scenarios;
 use record::Recorder;
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    // `--render <results.json>`: the tables of an earlier run, printed again.
+    if let Some(path) = args.iter().skip_while(|arg| *arg != "--render").nth(1) {
+        let document = std::fs::read(path)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| {
+                serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| e.to_string())
+            });
+        match document {
+            Ok(document) => Recorder::from_results(&document).print(),
+            Err(error) => {
+                eprintln!("error: {path}: {error}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
+    let quick = args.iter().any(|arg| arg == "--quick");
     let started = std::time::Instant::now();
     let wasm_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/wasm32-unknown-unknown/release/profiles.wasm");

@@ -48,6 +48,8 @@ pub struct Recorder {
     pub rows: Vec<Value>,
     pub near_limits: Vec<String>,
     pub notes: Vec<String>,
+    /// How long the run took.
+    pub seconds: Option<f64>,
 }
 
 impl Recorder {
@@ -98,7 +100,44 @@ impl Recorder {
         self.rows.push(value);
     }
 
-    pub fn print_and_save(&self, elapsed: Duration) {
+    /// The figures of an earlier run (`target/bench/results.json`).
+    pub fn from_results(document: &Value) -> Self {
+        let strings = |key: &str| -> Vec<String> {
+            document[key]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Recorder {
+            rows: document["rows"].as_array().cloned().unwrap_or_default(),
+            near_limits: strings("near_limits"),
+            notes: strings("notes"),
+            seconds: document["seconds"].as_f64(),
+        }
+    }
+
+    pub fn print_and_save(&mut self, elapsed: Duration) {
+        self.seconds = Some(elapsed.as_secs_f64());
+        self.print();
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+        let _ = std::fs::create_dir_all(&out);
+        let document = json!({ "rows": self.rows, "goals": self.goals(), "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
+        let path = out.join("results.json");
+        match std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&document).unwrap_or_default(),
+        ) {
+            Ok(()) => println!("figures written to {}", path.display()),
+            Err(error) => eprintln!("could not write {}: {error}", path.display()),
+        }
+    }
+
+    pub fn print(&self) {
         println!("\n## App-level backup (instructions as the IC counts them)\n");
         println!("| scenario | approach | entries | calls | instructions | instr/entry | bytes/call | max reply fill | result |");
         println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -162,17 +201,8 @@ impl Recorder {
         for note in &self.notes {
             println!("\n{note}");
         }
-        println!("\n(finished in {:.0} s)", elapsed.as_secs_f64());
-        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-        let _ = std::fs::create_dir_all(&out);
-        let document = json!({ "rows": self.rows, "goals": goals, "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
-        let path = out.join("results.json");
-        match std::fs::write(
-            &path,
-            serde_json::to_vec_pretty(&document).unwrap_or_default(),
-        ) {
-            Ok(()) => println!("figures written to {}", path.display()),
-            Err(error) => eprintln!("could not write {}: {error}", path.display()),
+        if let Some(seconds) = self.seconds {
+            println!("\n(finished in {seconds:.0} s)");
         }
     }
 }
@@ -279,11 +309,16 @@ impl Recorder {
                 (n >= 1_000_000).then_some(peak < 256.0),
             ));
         }
-        // What moves the whole image.
+        // What moves the whole image, on the largest image measured.
+        let largest = memory
+            .iter()
+            .map(|row| number(row, "image_mib"))
+            .fold(0.0, f64::max);
         let whole = |row: &&Value| {
             ["dump", "verify", "load"]
                 .iter()
                 .any(|c| command(row).starts_with(c))
+                && number(row, "image_mib") >= largest
         };
         if let Some(row) = worst(
             memory.iter().copied().filter(live).filter(whole).collect(),
