@@ -15,12 +15,13 @@
 
 /// The header (`DIDL`, type table, argument type) `candid::encode_one`
 /// writes for a value of `T`, found from the type alone.
-pub fn header_of<T: candid::CandidType>() -> Option<Vec<u8>> {
+pub fn header_of<T: candid::CandidType>() -> Result<Vec<u8>, candid::Error> {
+    // As `candid::IDLBuilder::new` does, so the table is the one it writes.
     candid::types::internal::env_clear();
     let mut types = candid::ser::TypeSerialize::new();
-    types.push_type(&T::ty()).ok()?;
-    types.serialize().ok()?;
-    Some([b"DIDL".as_slice(), types.get_result()].concat())
+    types.push_type(&T::ty())?;
+    types.serialize()?;
+    Ok([b"DIDL".as_slice(), types.get_result()].concat())
 }
 
 /// How deep values may nest before the check gives up (and the value is
@@ -502,7 +503,9 @@ mod tests {
 
     fn split<T: CandidType>(value: &T) -> (Shape, usize, Vec<u8>) {
         let message = candid::encode_one(value).unwrap();
-        let header = crate::page::header_of(value).unwrap();
+        let header = header_of::<T>().unwrap();
+        // What `encode_one` writes is this header, then the value.
+        assert!(message.starts_with(&header));
         let shape = Shape::parse(&header).expect("the type's own header parses");
         (shape, header.len(), message)
     }

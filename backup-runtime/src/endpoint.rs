@@ -78,16 +78,16 @@ fn decode_values<M: BackupMap>(arg: &[u8]) -> Result<Batch<M>, String> {
 /// any other message, which is then decoded.
 fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
     use crate::canonical::{header_of, Shape};
-    let shape = Shape::parse(&header_of::<Vec<(M::Wire, M::Value)>>()?)?;
+    let shape = Shape::parse(&header_of::<Vec<(M::Wire, M::Value)>>().ok()?)?;
     let entries = shape.split_entries(arg)?;
     // The keys are decoded together: one message of them all.
-    let mut keys = header_of::<Vec<M::Wire>>()?;
+    let mut keys = header_of::<Vec<M::Wire>>().ok()?;
     backup_common::leb128::push(&mut keys, entries.len() as u64);
     for (key, _) in &entries {
         keys.extend_from_slice(key);
     }
     let wires: Vec<M::Wire> = candid::decode_one(&keys).ok()?;
-    let header = header_of::<M::Value>()?;
+    let header = header_of::<M::Value>().ok()?;
     let values = entries
         .iter()
         .map(|(_, value)| [header.as_slice(), value].concat());

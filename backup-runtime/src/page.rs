@@ -233,14 +233,9 @@ where
 }
 
 /// The Candid header (magic, type table, argument types) of a message whose
-/// single argument is `value`, found by encoding it and removing its value.
-pub(crate) fn header_of<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
-    let encode = |error: candid::Error| PageError::Encode(error.to_string());
-    let mut message = candid::encode_one(value).map_err(encode)?;
-    let mut serializer = ValueSerializer::new();
-    value.idl_serialize(&mut serializer).map_err(encode)?;
-    message.truncate(message.len() - serializer.get_result().len());
-    Ok(message)
+/// single argument is a `T` ([`crate::canonical::header_of`]).
+fn header_of<T: CandidType>() -> Result<Vec<u8>, PageError> {
+    crate::canonical::header_of::<T>().map_err(|error| PageError::Encode(error.to_string()))
 }
 
 use crate::canonical::Shape;
@@ -275,7 +270,7 @@ where
             Some(key) => format!("`{key}` (at or after offset {offset})"),
             None => format!("at or after offset {offset}"),
         };
-        let header = header_of(&Vec::<(C::Wire, V)>::new())?.len();
+        let header = header_of::<Vec<(C::Wire, V)>>()?.len();
         encode_entries::<K, V, M, C>(
             entries,
             count,
@@ -287,7 +282,7 @@ where
             &|value, out| append_value(&value, out),
         )?
     };
-    let mut reply = header_of(&Vec::<(C::Wire, V)>::new())?;
+    let mut reply = header_of::<Vec<(C::Wire, V)>>()?;
     push_leb128(&mut reply, encoded.count);
     reply.extend_from_slice(&encoded.values);
     Ok(reply)
@@ -394,7 +389,7 @@ where
         let value = V::from_bytes(std::borrow::Cow::Borrowed(&stored.bytes));
         append_value(&value, out)?;
         learned.borrow_mut().get_or_insert_with(|| {
-            let header = header_of(&value).ok()?;
+            let header = header_of::<V>().ok()?;
             Shape::parse(&header).map(|shape| (header, shape))
         });
         Ok(())
@@ -423,7 +418,7 @@ where
         Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
     };
     let entries = map.range((start, Bound::Unbounded));
-    let restore_header = header_of(&Vec::<(C::Wire, V)>::new())?.len();
+    let restore_header = header_of::<Vec<(C::Wire, V)>>()?.len();
     let encoded = encode_entries::<K, S, M, C>(
         entries,
         u64::MAX,
@@ -435,13 +430,7 @@ where
         value_part,
     )?;
 
-    let empty = BackupPage::<C::Wire, V> {
-        entries: Vec::new(),
-        next: None,
-        len: 0,
-        skipped: Vec::new(),
-    };
-    let mut reply = header_of(&empty)?;
+    let mut reply = header_of::<BackupPage<C::Wire, V>>()?;
     // A record's fields travel in the order of their Candid field ids; each
     // is written in parts, so the page's values are copied once more only.
     let encode = |error: candid::Error| PageError::Encode(error.to_string());
