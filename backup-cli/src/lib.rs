@@ -13,6 +13,7 @@ pub mod project;
 pub mod resume;
 pub mod serve;
 pub mod snapshot;
+pub mod stream;
 pub mod target;
 pub mod wal;
 

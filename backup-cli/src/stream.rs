@@ -1,0 +1,409 @@
+//! A backup file's entries read one at a time, straight from the disk, so
+//! that a restore holds one entry (and one batch) in memory, never the file.
+//!
+//! [`walk`] parses the document as it reads it: the outer value (an array of
+//! entries, or a lossless file's object), then each entry as a small
+//! [`Value`] handed to the caller, which may stop the walk. The file's
+//! SHA-256 is taken from the same bytes.
+
+use crate::error::{CliError, Result};
+use indicatif::ProgressBar;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserializer as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// What a lossless file's `entries` field was found to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntriesField {
+    Missing,
+    NotArray,
+    Array,
+}
+
+/// The outermost value of a backup document, as far as it has been read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outer {
+    /// `[[key, value], ...]`.
+    Array,
+    /// An object (a lossless file): its `format` when met so far, and its
+    /// `entries`.
+    Object {
+        format: Option<Value>,
+        entries: EntriesField,
+    },
+    /// Anything else: a number, a string, `null`...
+    Other,
+}
+
+/// Whether a walk goes on after an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Next,
+    Stop,
+}
+
+/// A document read to its end.
+#[derive(Debug)]
+pub struct Walked {
+    pub outer: Outer,
+    /// Entries in the document (those skipped included).
+    pub entries: u64,
+    /// The SHA-256 of the file's bytes.
+    pub sha256: [u8; 32],
+}
+
+/// The entry handler of a walk: the outer value as read so far, the entry's
+/// index in the file, the entry.
+pub type Each<'a> = dyn FnMut(&Outer, u64, Value) -> Result<Flow> + 'a;
+
+/// Reads the backup document at `path`, calling `each` with every entry from
+/// index `skip` on (those before are parsed, not built). Returns the whole
+/// document's description, or `None` when `each` stopped the walk. The bar
+/// counts the bytes read.
+pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Result<Option<Walked>> {
+    let file = File::open(path).map_err(|source| CliError::io(path, source))?;
+    let mut reader = BufReader::with_capacity(
+        1 << 16,
+        Hashing {
+            file,
+            hasher: Sha256::new(),
+            read: 0,
+            bar,
+        },
+    );
+    let mut walker = Walker {
+        skip,
+        each,
+        outer: Outer::Other,
+        count: 0,
+        halt: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_reader(&mut reader);
+    let parsed = (&mut deserializer)
+        .deserialize_any(Top(&mut walker))
+        .and_then(|()| deserializer.end());
+    match (parsed, walker.halt.take()) {
+        (_, Some(Halt::Failed(error))) => return Err(error),
+        (_, Some(Halt::Stopped)) => return Ok(None),
+        (Err(error), None) if error.is_io() => {
+            return Err(CliError::io(path, std::io::Error::other(error)))
+        }
+        (Err(error), None) => {
+            return Err(CliError::Input(format!(
+                "{}: not JSON: {error}",
+                path.display()
+            )))
+        }
+        (Ok(()), None) => {}
+    }
+    // `end` has read up to the end of the file; nothing is left unhashed.
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| CliError::io(path, source))?;
+    let hashing = reader.into_inner();
+    Ok(Some(Walked {
+        outer: walker.outer,
+        entries: walker.count,
+        sha256: hashing.hasher.finalize().into(),
+    }))
+}
+
+/// The file under the parser's buffer: every byte read is hashed and counted.
+struct Hashing<'b> {
+    file: File,
+    hasher: Sha256,
+    read: u64,
+    bar: &'b ProgressBar,
+}
+
+impl Read for Hashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        self.bar.set_position(self.read);
+        Ok(n)
+    }
+}
+
+/// Why a walk ended early; serde only carries its own error, so the reason
+/// waits here.
+enum Halt {
+    Failed(CliError),
+    Stopped,
+}
+
+struct Walker<'e, 'a> {
+    skip: u64,
+    each: &'e mut Each<'a>,
+    outer: Outer,
+    count: u64,
+    halt: Option<Halt>,
+}
+
+impl Walker<'_, '_> {
+    fn entries<'de, A: SeqAccess<'de>>(&mut self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            if self.count < self.skip {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    return Ok(());
+                }
+                self.count += 1;
+                continue;
+            }
+            let Some(entry) = seq.next_element::<Value>()? else {
+                return Ok(());
+            };
+            let index = self.count;
+            self.count += 1;
+            match (self.each)(&self.outer, index, entry) {
+                Ok(Flow::Next) => {}
+                Ok(Flow::Stop) => return Err(self.halt(Halt::Stopped)),
+                Err(error) => return Err(self.halt(Halt::Failed(error))),
+            }
+        }
+    }
+
+    fn halt<E: de::Error>(&mut self, halt: Halt) -> E {
+        self.halt = Some(halt);
+        E::custom("the walk was ended")
+    }
+}
+
+/// The outermost value.
+struct Top<'w, 'e, 'a>(&'w mut Walker<'e, 'a>);
+
+/// Values that are neither an array nor an object: consumed, and noted.
+macro_rules! other_values {
+    ($on_other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            ($on_other)(self);
+            Ok(())
+        }
+    };
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a backup document")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.0.outer = Outer::Array;
+        self.0.entries(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.outer = Outer::Object {
+            format: None,
+            entries: EntriesField::Missing,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "format" => {
+                    let found: Value = map.next_value()?;
+                    if let Outer::Object { format, .. } = &mut self.0.outer {
+                        *format = Some(found);
+                    }
+                }
+                "entries" => {
+                    if matches!(
+                        self.0.outer,
+                        Outer::Object {
+                            entries: EntriesField::Missing,
+                            ..
+                        }
+                    ) {
+                        map.next_value_seed(EntriesSeed(&mut *self.0))?;
+                    } else {
+                        // Which of two lists is the backup? Neither is taken.
+                        return Err(self.0.halt(Halt::Failed(CliError::Input(
+                            "the document has `entries` twice".into(),
+                        ))));
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    other_values!(|top: Self| top.0.outer = Outer::Other);
+}
+
+/// A lossless file's `entries`.
+struct EntriesSeed<'w, 'e, 'a>(&'w mut Walker<'e, 'a>);
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl EntriesSeed<'_, '_, '_> {
+    fn found(&mut self, found: EntriesField) {
+        if let Outer::Object { entries, .. } = &mut self.0.outer {
+            *entries = found;
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the entries of a backup")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<(), A::Error> {
+        self.found(EntriesField::Array);
+        self.0.entries(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.found(EntriesField::NotArray);
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    other_values!(|mut seed: Self| seed.found(EntriesField::NotArray));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn walk_text(text: &str, skip: u64, stop_at: Option<u64>) -> Result<(Vec<(u64, Value)>, Option<Walked>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        std::fs::write(&path, text).unwrap();
+        let mut seen = Vec::new();
+        let walked = walk(&path, skip, &ProgressBar::hidden(), &mut |_, i, entry| {
+            seen.push((i, entry));
+            Ok(if Some(i) == stop_at { Flow::Stop } else { Flow::Next })
+        })?;
+        Ok((seen, walked))
+    }
+
+    #[test]
+    fn entries_come_one_by_one_with_the_file_digest() {
+        let text = r#"[["a", 1], ["b", {"x": [2]}], ["c", null]]"#;
+        let (seen, walked) = walk_text(text, 0, None).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (0, json!(["a", 1])),
+                (1, json!(["b", {"x": [2]}])),
+                (2, json!(["c", null]))
+            ]
+        );
+        let walked = walked.unwrap();
+        assert_eq!(walked.outer, Outer::Array);
+        assert_eq!(walked.entries, 3);
+        assert_eq!(walked.sha256, <[u8; 32]>::from(Sha256::digest(text)));
+        // Skipped entries are counted, not handed out; a stop ends the walk.
+        let (seen, walked) = walk_text(text, 2, None).unwrap();
+        assert_eq!(seen, vec![(2, json!(["c", null]))]);
+        assert_eq!(walked.unwrap().entries, 3);
+        let (seen, walked) = walk_text(text, 0, Some(1)).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(walked.is_none());
+    }
+
+    #[test]
+    fn the_outer_value_is_described() {
+        let lossless = r#"{"format": "f", "map": {"deep": [1]}, "entries": [[1, 2]], "skipped": [3]}"#;
+        let (seen, walked) = walk_text(lossless, 0, None).unwrap();
+        assert_eq!(seen, vec![(0, json!([1, 2]))]);
+        assert_eq!(
+            walked.unwrap().outer,
+            Outer::Object {
+                format: Some(json!("f")),
+                entries: EntriesField::Array
+            }
+        );
+        for (text, outer) in [
+            (
+                r#"{"entries": 5}"#,
+                Outer::Object {
+                    format: None,
+                    entries: EntriesField::NotArray,
+                },
+            ),
+            (
+                r#"{"entries": {"a": [1]}, "format": 2}"#,
+                Outer::Object {
+                    format: Some(json!(2)),
+                    entries: EntriesField::NotArray,
+                },
+            ),
+            (
+                r#"{}"#,
+                Outer::Object {
+                    format: None,
+                    entries: EntriesField::Missing,
+                },
+            ),
+            ("7", Outer::Other),
+            ("\"x\"", Outer::Other),
+            ("null", Outer::Other),
+        ] {
+            let (seen, walked) = walk_text(text, 0, None).unwrap();
+            assert!(seen.is_empty());
+            assert_eq!(walked.unwrap().outer, outer, "{text}");
+        }
+        let twice = walk_text(r#"{"entries": [], "entries": []}"#, 0, None).unwrap_err();
+        assert!(twice.to_string().contains("`entries` twice"), "{twice}");
+    }
+
+    #[test]
+    fn broken_documents_are_refused_with_where() {
+        for text in ["", "[[1, 2], ", "[1] 2", "[1,]", "{\"entries\": [1}"] {
+            let error = walk_text(text, 0, None).unwrap_err().to_string();
+            assert!(error.contains("not JSON") && error.contains("line"), "{text}: {error}");
+        }
+        // The handler's own error is the walk's.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        std::fs::write(&path, "[1, 2]").unwrap();
+        let error = walk(&path, 0, &ProgressBar::hidden(), &mut |_, i, _| {
+            if i == 1 {
+                Err(CliError::Input("entry 1 is wrong".into()))
+            } else {
+                Ok(Flow::Next)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "entry 1 is wrong");
+    }
+}
