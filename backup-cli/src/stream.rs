@@ -102,7 +102,8 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         (Ok(()), None) => {}
     }
     // `end` has read up to the end of the file; nothing is left unhashed.
-    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| CliError::io(path, source))?;
+    std::io::copy(&mut reader, &mut std::io::sink())
+        .map_err(|source| CliError::io(path, source))?;
     let hashing = reader.into_inner();
     Ok(Some(Walked {
         outer: walker.outer,
@@ -303,14 +304,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn walk_text(text: &str, skip: u64, stop_at: Option<u64>) -> Result<(Vec<(u64, Value)>, Option<Walked>)> {
+    /// The entries walked, by index, and the walk's end.
+    type Walk = (Vec<(u64, Value)>, Option<Walked>);
+
+    fn walk_text(text: &str, skip: u64, stop_at: Option<u64>) -> Result<Walk> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         std::fs::write(&path, text).unwrap();
         let mut seen = Vec::new();
         let walked = walk(&path, skip, &ProgressBar::hidden(), &mut |_, i, entry| {
             seen.push((i, entry));
-            Ok(if Some(i) == stop_at { Flow::Stop } else { Flow::Next })
+            Ok(if Some(i) == stop_at {
+                Flow::Stop
+            } else {
+                Flow::Next
+            })
         })?;
         Ok((seen, walked))
     }
@@ -342,7 +350,8 @@ mod tests {
 
     #[test]
     fn the_outer_value_is_described() {
-        let lossless = r#"{"format": "f", "map": {"deep": [1]}, "entries": [[1, 2]], "skipped": [3]}"#;
+        let lossless =
+            r#"{"format": "f", "map": {"deep": [1]}, "entries": [[1, 2]], "skipped": [3]}"#;
         let (seen, walked) = walk_text(lossless, 0, None).unwrap();
         assert_eq!(seen, vec![(0, json!([1, 2]))]);
         assert_eq!(
@@ -390,7 +399,10 @@ mod tests {
     fn broken_documents_are_refused_with_where() {
         for text in ["", "[[1, 2], ", "[1] 2", "[1,]", "{\"entries\": [1}"] {
             let error = walk_text(text, 0, None).unwrap_err().to_string();
-            assert!(error.contains("not JSON") && error.contains("line"), "{text}: {error}");
+            assert!(
+                error.contains("not JSON") && error.contains("line"),
+                "{text}: {error}"
+            );
         }
         // The handler's own error is the walk's.
         let dir = tempfile::tempdir().unwrap();

@@ -126,8 +126,15 @@ fn forms(
     path: &Path,
 ) -> Result<&'static [Format]> {
     match (outer, format) {
-        (Outer::Object { format: found, entries }, None | Some(Format::Lossless))
-            if found.as_ref().map_or(!complete, |found| found == LOSSLESS_FORMAT) =>
+        (
+            Outer::Object {
+                format: found,
+                entries,
+            },
+            None | Some(Format::Lossless),
+        ) if found
+            .as_ref()
+            .map_or(!complete, |found| found == LOSSLESS_FORMAT) =>
         {
             if complete && *entries != EntriesField::Array {
                 return Err(CliError::Input(format!(
@@ -191,13 +198,15 @@ fn read_once(
         };
         let at = format!("entry {i}");
         let value = match forms {
-            [Format::AgentJs, Format::Json] if plain => match json.from_json(entry_type, &entry, &at) {
-                Ok(value) => value,
-                Err(error) => {
-                    refused = Some(Failure::NotPlain(error));
-                    return Ok(Flow::Stop);
+            [Format::AgentJs, Format::Json] if plain => {
+                match json.from_json(entry_type, &entry, &at) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        refused = Some(Failure::NotPlain(error));
+                        return Ok(Flow::Stop);
+                    }
                 }
-            },
+            }
             [Format::AgentJs, Format::Json] => match agent_js.from_json(entry_type, &entry, &at) {
                 Ok(value) => {
                     if plain_reads {
@@ -250,7 +259,8 @@ fn read_once(
     let codec = codec_of(format);
     Ok(Reading {
         format,
-        lossy: (codec.lossy() > 0).then(|| (codec.lossy(), codec.first_lossy().unwrap_or_default())),
+        lossy: (codec.lossy() > 0)
+            .then(|| (codec.lossy(), codec.first_lossy().unwrap_or_default())),
         sha256: hex::encode(walked.sha256),
         entries: walked.entries,
     })
@@ -521,6 +531,10 @@ fn entry_index(message: &str) -> Option<(usize, &str)> {
     Some((index, rest))
 }
 
+/// What [`Plan::each_batch`] does with a batch: its index, its first
+/// entry's index in the file, its entry count and its arguments.
+type SendBatch<'a> = dyn FnMut(usize, u64, usize, &[u8]) -> Result<Flow> + 'a;
+
 /// A backup file read whole and checked, cut into batches that are read
 /// again from the disk, one at a time, to be sent.
 struct Plan<'a> {
@@ -599,11 +613,7 @@ impl<'a> Plan<'a> {
     /// index, first entry's index in the file, entry count and arguments,
     /// until `send` stops. A batch is handed only if it is exactly the one
     /// planned (the file may have changed since). Whether every batch was.
-    fn each_batch(
-        &self,
-        from: usize,
-        send: &mut dyn FnMut(usize, u64, usize, &[u8]) -> Result<Flow>,
-    ) -> Result<bool> {
+    fn each_batch(&self, from: usize, send: &mut SendBatch<'_>) -> Result<bool> {
         let changed = |why: String| {
             CliError::Input(format!(
                 "{}: the file changed after it was checked ({why}); nothing more was sent. Run the command again",
@@ -644,10 +654,7 @@ impl<'a> Plan<'a> {
         match walked {
             None => Ok(false),
             Some(_) if batch == self.batches.len() => Ok(true),
-            Some(walked) => Err(changed(format!(
-                "it ends after {} entries",
-                walked.entries
-            ))),
+            Some(walked) => Err(changed(format!("it ends after {} entries", walked.entries))),
         }
     }
 
@@ -856,7 +863,6 @@ pub fn restore(
 mod tests {
     use super::*;
     use crate::commands::typed::tests::DID;
-    use candid::types::value::IDLField;
 
     /// The batches of `file` (written to disk) planned under `budget`, as
     /// `restore` would send them, or the plan's error.
@@ -882,7 +888,9 @@ mod tests {
     }
 
     fn things(n: u64) -> Vec<serde_json::Value> {
-        (0..n).map(|i| json!([format!("key-{i:04}"), { "n": i }])).collect()
+        (0..n)
+            .map(|i| json!([format!("key-{i:04}"), { "n": i }]))
+            .collect()
     }
 
     #[test]
