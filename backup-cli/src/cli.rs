@@ -156,6 +156,12 @@ pub enum Command {
         /// Bytes per page (the canister's default is 1.5 MiB).
         #[arg(long)]
         max_bytes: Option<u64>,
+        /// Queries in flight at once. Above 1, the canister cuts the map into
+        /// spans of equal length (`backup_<map>_splits`, 4 per query), each
+        /// paged on its own; the file is the same. Canisters built before
+        /// that are backed up one query at a time.
+        #[arg(long, default_value_t = 8, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1024), |n| n as usize))]
+        parallel: usize,
         /// Stop after this many pages, as if interrupted (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,

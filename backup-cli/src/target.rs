@@ -35,6 +35,26 @@ pub trait Target {
         }
         Ok(())
     }
+    /// Chains of queries, each call of a chain made from its previous reply:
+    /// `starts[i]` is chain `i`'s first call; `step(i, reply)` takes a reply
+    /// of chain `i` and gives its next call, or `None` when the chain is
+    /// done. Live, `parallel` calls are in flight at all times while that
+    /// many chains have calls to make; replies are taken one at a time, in
+    /// the order they arrive. An error from a call or from `step` ends it.
+    fn chains(
+        &mut self,
+        starts: Vec<(String, Vec<u8>)>,
+        parallel: usize,
+        step: &mut Step<'_>,
+    ) -> Result<()> {
+        in_waves(
+            starts,
+            parallel,
+            &mut |method, arg| self.query(method, arg),
+            step,
+        )
+        .map(|_| ())
+    }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
     /// Which canister this is, and (offline) the state of its image on disk,
@@ -50,6 +70,80 @@ pub trait Target {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// What [`Target::chains`] does with a reply of a chain: its next call.
+pub type Step<'a> = dyn FnMut(usize, Vec<u8>) -> Result<Option<(String, Vec<u8>)>> + 'a;
+
+/// One query: a method and its argument to the reply.
+pub type Call<'a> = dyn FnMut(&str, &[u8]) -> Result<Vec<u8>> + 'a;
+
+/// [`Target::chains`] one call at a time, in waves: each wave makes one call
+/// of each of up to `parallel` chains (a chain that ends lets the next one
+/// in). Returns the number of waves: the round trips the chains take when
+/// the calls of a wave are in flight together.
+pub fn in_waves(
+    starts: Vec<(String, Vec<u8>)>,
+    parallel: usize,
+    call: &mut Call<'_>,
+    step: &mut Step<'_>,
+) -> Result<u64> {
+    let mut waiting = starts.into_iter().enumerate();
+    let mut active = Vec::new();
+    let mut waves = 0;
+    loop {
+        let room = parallel.max(1).saturating_sub(active.len());
+        active.extend(waiting.by_ref().take(room));
+        if active.is_empty() {
+            return Ok(waves);
+        }
+        waves += 1;
+        let mut going_on = Vec::new();
+        for (chain, (method, arg)) in active.drain(..) {
+            let reply = call(&method, &arg)?;
+            if let Some(next) = step(chain, reply)? {
+                going_on.push((chain, next));
+            }
+        }
+        active = going_on;
+    }
+}
+
+/// [`Target::chains`] with `parallel` calls of `query` in flight at all
+/// times while that many chains have calls to make: as a call returns, its
+/// chain's next call (or the next chain's first) takes its place.
+pub async fn in_flight<Q, F>(
+    starts: Vec<(String, Vec<u8>)>,
+    parallel: usize,
+    query: Q,
+    step: &mut Step<'_>,
+) -> Result<()>
+where
+    Q: Fn(String, Vec<u8>) -> F,
+    F: std::future::Future<Output = Result<Vec<u8>>>,
+{
+    use futures_util::stream::FuturesUnordered;
+    use futures_util::StreamExt;
+    let call = |chain: usize, (method, arg): (String, Vec<u8>)| {
+        let reply = query(method, arg);
+        async move { (chain, reply.await) }
+    };
+    let mut waiting = starts.into_iter().enumerate();
+    let mut flight = FuturesUnordered::new();
+    for (chain, first) in waiting.by_ref().take(parallel.max(1)) {
+        flight.push(call(chain, first));
+    }
+    while let Some((chain, reply)) = flight.next().await {
+        match step(chain, reply?)? {
+            Some(next) => flight.push(call(chain, next)),
+            None => {
+                if let Some((chain, first)) = waiting.next() {
+                    flight.push(call(chain, first));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Offline, an image up to this size is written after every step that
@@ -515,6 +609,20 @@ impl Target for Live {
         })
     }
 
+    fn chains(
+        &mut self,
+        starts: Vec<(String, Vec<u8>)>,
+        parallel: usize,
+        step: &mut Step<'_>,
+    ) -> Result<()> {
+        let (agent, canister, timeout) = (&self.agent, self.canister, self.timeout);
+        let query = |method: String, arg: Vec<u8>| async move {
+            query_retrying(agent, canister, &method, &arg, timeout).await
+        };
+        self.runtime
+            .block_on(in_flight(starts, parallel, query, step))
+    }
+
     fn id(&self) -> TargetId {
         TargetId::Live {
             url: self.url.clone(),
@@ -533,5 +641,107 @@ impl Target for Live {
                 "reading candid:service: {error}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    /// Chains of these lengths; each call's argument is `[chain, index]`.
+    const LENGTHS: [u8; 9] = [3, 1, 2, 4, 1, 5, 2, 1, 3];
+
+    fn starts() -> Vec<(String, Vec<u8>)> {
+        (0..LENGTHS.len() as u8)
+            .map(|chain| ("m".to_string(), vec![chain, 0]))
+            .collect()
+    }
+
+    /// A step that checks each chain's replies come in order and asks for
+    /// the chain's next call; it records every reply.
+    type Next = Result<Option<(String, Vec<u8>)>>;
+
+    fn checking_step(seen: &RefCell<Vec<(usize, u8)>>) -> impl FnMut(usize, Vec<u8>) -> Next + '_ {
+        move |chain, reply| {
+            let index = reply[1];
+            assert_eq!(reply[0] as usize, chain, "a reply handed to its own chain");
+            let before = seen.borrow().iter().filter(|(c, _)| *c == chain).count();
+            assert_eq!(index as usize, before, "chain {chain} in order");
+            seen.borrow_mut().push((chain, index));
+            Ok((index + 1 < LENGTHS[chain])
+                .then(|| ("m".to_string(), vec![chain as u8, index + 1])))
+        }
+    }
+
+    #[test]
+    fn waves_make_every_call_of_every_chain_in_order() {
+        let seen = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let waves = in_waves(
+            starts(),
+            2,
+            &mut |_, arg| {
+                calls += 1;
+                Ok(arg.to_vec())
+            },
+            &mut checking_step(&seen),
+        )
+        .unwrap();
+        let total: usize = LENGTHS.iter().map(|&n| n as usize).sum();
+        assert_eq!((calls, seen.borrow().len()), (total, total));
+        // Two chains at a time, a chain that ends letting the next one in.
+        assert_eq!(waves, 12);
+        // An error ends the chains.
+        let error = in_waves(
+            starts(),
+            2,
+            &mut |_, _| Err(CliError::Network("down".into())),
+            &mut |_, _| Ok(None),
+        );
+        assert!(error.is_err());
+    }
+
+    /// Live, `parallel` calls are in flight whenever that many chains have
+    /// calls left, never more, and each chain's calls go in order.
+    #[test]
+    fn calls_stay_in_flight_as_chains_go_on() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let (flying, most, starved) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
+        let remaining = RefCell::new(LENGTHS.map(|n| n as usize).to_vec());
+        let seen = RefCell::new(Vec::new());
+        let parallel = 3;
+        let query = |_method: String, arg: Vec<u8>| {
+            flying.set(flying.get() + 1);
+            most.set(most.get().max(flying.get()));
+            // Fewer in flight than could be: a chain with calls left waits.
+            let left = remaining.borrow().iter().filter(|&&n| n > 0).count();
+            if most.get() == parallel && flying.get() < parallel.min(left) {
+                starved.set(starved.get() + 1);
+            }
+            let (flying, remaining) = (&flying, &remaining);
+            async move {
+                let pause = 1 + (arg[0] as u64 * 7 + arg[1] as u64 * 3) % 5;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                flying.set(flying.get() - 1);
+                remaining.borrow_mut()[arg[0] as usize] -= 1;
+                Ok(arg)
+            }
+        };
+        let mut step = checking_step(&seen);
+        runtime
+            .block_on(in_flight(starts(), parallel, query, &mut step))
+            .unwrap();
+        let total: usize = LENGTHS.iter().map(|&n| n as usize).sum();
+        assert_eq!(seen.borrow().len(), total);
+        assert_eq!(most.get(), parallel);
+        assert_eq!(
+            starved.get(),
+            0,
+            "a call was not started as soon as it could be"
+        );
     }
 }

@@ -140,61 +140,75 @@ fn lossless_round_trip_of_every_type() {
     }
 }
 
+/// Backed up one query at a time or cut into spans, whole or interrupted and
+/// resumed (with another `--parallel`, or after a span's partial file was
+/// damaged), the file is the same, byte for byte.
 #[test]
 fn an_interrupted_backup_resumes_without_loss_or_duplication() {
     let (offline, _) = Offline::with_profiles(300);
+    let backup = |file: &std::path::Path, more: &[&str]| {
+        let mut args = vec!["backup", "profiles", "-o", file.to_str().unwrap()];
+        args.extend(["--max-bytes", "4000"]);
+        args.extend(more);
+        args.into_iter()
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let run = |args: Vec<String>| offline.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stop =
+        |args: Vec<String>| offline.fails(&args.iter().map(String::as_str).collect::<Vec<_>>(), 1);
     let whole = offline.path("whole.json");
-    offline.ok(&[
-        "backup",
-        "profiles",
-        "-o",
-        whole.to_str().unwrap(),
-        "--max-bytes",
-        "4000",
-    ]);
+    run(backup(&whole, &["--parallel", "1"]));
+    let whole = std::fs::read(&whole).unwrap();
+    let spans = offline.path("spans.json");
+    run(backup(&spans, &["--parallel", "3"]));
+    assert!(
+        std::fs::read(&spans).unwrap() == whole,
+        "spans give the same file"
+    );
 
     let resumed = offline.path("resumed.json");
-    let error = offline.fails(
-        &[
-            "backup",
-            "profiles",
-            "-o",
-            resumed.to_str().unwrap(),
-            "--max-bytes",
-            "4000",
-            "--stop-after",
-            "3",
-        ],
-        1,
-    );
+    let error = stop(backup(&resumed, &["--parallel", "3", "--stop-after", "3"]));
     assert!(error.contains("run the same command again"), "{error}");
     assert!(!resumed.exists());
-    offline.fails(
-        &[
-            "backup",
-            "profiles",
-            "-o",
-            resumed.to_str().unwrap(),
-            "--max-bytes",
-            "4000",
-            "--stop-after",
-            "2",
-        ],
-        1,
-    );
-    offline.ok(&[
-        "backup",
-        "profiles",
-        "-o",
-        resumed.to_str().unwrap(),
-        "--max-bytes",
-        "4000",
-    ]);
-    assert_eq!(entries(&resumed), entries(&whole));
+    // 12 spans of 25 entries, each in its own partial file.
+    assert!(offline.path("resumed.json.partial.11").exists());
+    assert!(!offline.path("resumed.json.partial.12").exists());
+    stop(backup(&resumed, &["--parallel", "2", "--stop-after", "7"]));
+    run(backup(&resumed, &[]));
+    assert!(std::fs::read(&resumed).unwrap() == whole);
+    let gone = |name: &str| {
+        !offline.path(&format!("{name}.partial")).exists()
+            && !offline.path(&format!("{name}.partial.1")).exists()
+            && !offline.path(&format!("{name}.progress")).exists()
+    };
+    assert!(gone("resumed.json"));
+
+    // A span's partial file changed under the resume: all start over.
+    let damaged = offline.path("damaged.json");
+    stop(backup(&damaged, &["--parallel", "3", "--stop-after", "20"]));
+    let span = offline.path("damaged.json.partial.1");
+    let mut bytes = std::fs::read(&span).unwrap();
+    assert!(!bytes.is_empty());
+    bytes[0] ^= 1;
+    std::fs::write(&span, bytes).unwrap();
+    let args = backup(&damaged, &["--parallel", "3"]);
+    let out = offline.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        !offline.path("resumed.json.partial").exists()
-            && !offline.path("resumed.json.progress").exists()
+        stderr.contains("differs from what was recorded; starting over"),
+        "{stderr}"
     );
+    assert!(std::fs::read(&damaged).unwrap() == whole);
+    assert!(gone("damaged.json"));
+
+    // One query at a time, interrupted and resumed.
+    let single = offline.path("single.json");
+    stop(backup(&single, &["--parallel", "1", "--stop-after", "2"]));
+    assert!(!offline.path("single.json.partial.1").exists());
+    run(backup(&single, &["--parallel", "1"]));
+    assert!(std::fs::read(&single).unwrap() == whole);
 }
 
 #[test]

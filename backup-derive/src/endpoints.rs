@@ -133,15 +133,17 @@ impl Method {
 pub enum MapMethod {
     Backup,
     BackupPage,
+    BackupSplits,
     Restore,
     Validate,
     Clear,
 }
 
 impl MapMethod {
-    pub const ALL: [MapMethod; 5] = [
+    pub const ALL: [MapMethod; 6] = [
         MapMethod::Backup,
         MapMethod::BackupPage,
+        MapMethod::BackupSplits,
         MapMethod::Restore,
         MapMethod::Validate,
         MapMethod::Clear,
@@ -152,6 +154,7 @@ impl MapMethod {
         let (candid, kind) = match self {
             MapMethod::Backup => (format!("backup_{base}"), Kind::Query),
             MapMethod::BackupPage => (format!("backup_{base}_page"), Kind::Query),
+            MapMethod::BackupSplits => (format!("backup_{base}_splits"), Kind::Query),
             MapMethod::Restore => (format!("restore_{base}"), Kind::Update),
             MapMethod::Validate => (format!("validate_{base}"), Kind::Query),
             MapMethod::Clear => (format!("clear_{base}"), Kind::Update),
@@ -226,13 +229,13 @@ fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
 
             // Pages from the stored bytes when the value is `CandidBytes`.
             fn cursor_page(
-                after: ::std::option::Option<Self::Wire>,
+                span: #p::endpoint::Span<Self>,
                 limits: #p::PageLimits,
                 instructions: &dyn ::std::ops::Fn() -> u64,
             ) -> #p::Result<#p::Vec<u8>, #p::page::PageError> {
                 #[allow(unused_imports)]
                 use #p::endpoint::{ViaDecoding as _, ViaStoredBytes as _};
-                (&#p::endpoint::Probe::<Self>::new()).cursor_page(after, limits, instructions)
+                (&#p::endpoint::Probe::<Self>::new()).cursor_page(span, limits, instructions)
             }
 
             // Restore batches to the stored bytes when the value is `CandidBytes`.
@@ -257,8 +260,12 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         quote!((offset: u64, count: u64) -> #e::Entries<#m> { #e::backup::<#m>(offset, count) }),
     );
     let backup_page = MapMethod::BackupPage.of(&base).define(
-        &format!(" Backup of `{field}`: the entries after the key `after` (from the start if null), up to `max_bytes` (default 1.5 MiB); `next` is the cursor for the following page, null at the end; `len` is the map's size; `skipped` names entries too large for one restore call."),
-        quote!((after: #e::Cursor<#m>, max_bytes: ::std::option::Option<u64>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes) }),
+        &format!(" Backup of `{field}`: the entries after the key `after` (from the start if null) up to and including the key `until` (to the end if null), at most `max_bytes` of them (default 1.5 MiB); `next` is the cursor for the following page, null past `until` or at the end; `len` is the map's size; `skipped` names entries too large for one restore call."),
+        quote!((after: #e::Cursor<#m>, max_bytes: ::std::option::Option<u64>, until: #e::Cursor<#m>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes, until) }),
+    );
+    let backup_splits = MapMethod::BackupSplits.of(&base).define(
+        &format!(" Where a parallel backup of `{field}` may cut it: the keys after `after` that end each of `parts` spans of equal length (1 to 4096), for `backup_{base}_page`'s `until`; `next`, when not null, is where to ask again."),
+        quote!((after: #e::Cursor<#m>, parts: u64) -> #e::SplitKeys<#m> { #e::backup_splits::<#m>(after, parts) }),
     );
     // Both read their batch through the runtime, which takes the values'
     // bytes from the message as they are when the value is `CandidBytes`.
@@ -287,6 +294,7 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         #implementation
         #backup
         #backup_page
+        #backup_splits
         #(#restore)*
         #(#validate)*
         #clear

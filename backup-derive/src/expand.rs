@@ -351,6 +351,7 @@ mod tests {
         let expected = [
             ("backup_profiles", "query", "is_authorized"),
             ("backup_profiles_page", "query", "is_authorized"),
+            ("backup_profiles_splits", "query", "is_authorized"),
             ("restore_profiles", "update", "is_authorized"),
             ("validate_profiles", "query", "is_authorized"),
             ("clear_profiles", "update", "is_authorized"),
@@ -385,6 +386,7 @@ mod tests {
         for name in [
             "backup_transfers",
             "backup_transfers_page",
+            "backup_transfers_splits",
             "restore_transfers",
             "validate_transfers",
             "clear_transfers",

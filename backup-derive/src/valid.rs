@@ -166,7 +166,7 @@ impl Map<'_> {
     }
 
     /// The Candid names of this map's methods.
-    pub fn endpoint_names(&self) -> [String; 5] {
+    pub fn endpoint_names(&self) -> [String; MapMethod::ALL.len()] {
         let base = self.endpoint_base();
         MapMethod::ALL.map(|method| method.of(&base).candid)
     }

@@ -45,11 +45,11 @@ pub trait BackupMap: Sized + 'static {
     /// [`Probe`], the stored bytes of a [`CandidBytes`](page::CandidBytes)
     /// value, or decoding and encoding every value otherwise.
     fn cursor_page(
-        after: Option<Self::Wire>,
+        span: Span<Self>,
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError> {
-        decoding_page::<Self>(after, limits, instructions)
+        decoding_page::<Self>(span, limits, instructions)
     }
 
     /// The argument of `restore_<name>` and `validate_<name>`. The derive
@@ -98,14 +98,21 @@ fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
 
 /// A cursor page of values decoded and encoded again.
 fn decoding_page<M: BackupMap>(
-    after: Option<M::Wire>,
+    (after, until): Span<M>,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
 ) -> Result<Vec<u8>, page::PageError> {
     M::with(|map| {
-        page::encode_cursor_page::<_, _, _, M::Codec>(&map.borrow(), after, limits, instructions)
+        let map = map.borrow();
+        page::encode_cursor_page::<_, _, _, M::Codec>(&map, after, until, limits, instructions)
     })
 }
+
+/// The keys a cursor page starts after and ends at (both optional).
+pub type Span<M> = (
+    Option<<M as BackupMap>::Wire>,
+    Option<<M as BackupMap>::Wire>,
+);
 
 /// Picks how a map's pages are encoded from what its value type is:
 /// `(&Probe::<M>::new()).cursor_page(..)` on a concrete `M` finds
@@ -130,7 +137,7 @@ impl<M> Default for Probe<M> {
 pub trait ViaStoredBytes<M: BackupMap> {
     fn cursor_page(
         &self,
-        after: Option<M::Wire>,
+        span: Span<M>,
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError>;
@@ -144,18 +151,19 @@ where
 {
     fn cursor_page(
         &self,
-        after: Option<M::Wire>,
+        (after, until): Span<M>,
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError> {
         use ic_stable_structures::Memory as _;
         // An empty memory holds no map to open yet: the usual path says so.
         if M::memory().size() == 0 {
-            return decoding_page::<M>(after, limits, instructions);
+            return decoding_page::<M>((after, until), limits, instructions);
         }
         page::encode_cursor_page_spliced::<M::Key, M::Value, M::Memory, M::Codec>(
             M::memory(),
             after,
+            until,
             limits,
             instructions,
         )
@@ -170,7 +178,7 @@ where
 pub trait ViaDecoding<M: BackupMap> {
     fn cursor_page(
         &self,
-        after: Option<M::Wire>,
+        span: Span<M>,
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError>;
@@ -181,11 +189,11 @@ pub trait ViaDecoding<M: BackupMap> {
 impl<M: BackupMap> ViaDecoding<M> for &Probe<M> {
     fn cursor_page(
         &self,
-        after: Option<M::Wire>,
+        span: Span<M>,
         limits: PageLimits,
         instructions: &dyn Fn() -> u64,
     ) -> Result<Vec<u8>, page::PageError> {
-        decoding_page::<M>(after, limits, instructions)
+        decoding_page::<M>(span, limits, instructions)
     }
 
     fn decode_batch(&self, arg: &[u8]) -> Result<Batch<M>, String> {
@@ -241,8 +249,12 @@ transparent!(
     Page = BackupPage<M::Wire, M::Value>
 );
 transparent!(
-    /// `opt K`: where a cursor page starts.
+    /// `opt K`: where a cursor page starts, or ends.
     Cursor = Option<M::Wire>
+);
+transparent!(
+    /// `record { keys : vec K; next : opt K }`: where a map may be cut.
+    SplitKeys = page::Splits<M::Wire>
 );
 
 /// `vec record { K; V }` as `restore_<name>` and `validate_<name>` take it
@@ -306,11 +318,21 @@ pub fn backup<M: BackupMap>(offset: u64, count: u64) -> Entries<M> {
     Entries::new(Vec::new())
 }
 
-/// `backup_<name>_page(after, max_bytes)`: replies with the encoded page itself.
-pub fn backup_page<M: BackupMap>(after: Cursor<M>, max_bytes: Option<u64>) -> Page<M> {
+/// `backup_<name>_page(after, max_bytes, until)`: replies with the encoded
+/// page itself.
+pub fn backup_page<M: BackupMap>(
+    after: Cursor<M>,
+    max_bytes: Option<u64>,
+    until: Cursor<M>,
+) -> Page<M> {
     fresh();
-    let reply = PageLimits::with_max_bytes(max_bytes)
-        .and_then(|limits| M::cursor_page(after.0, limits, &crate::__private::instruction_counter));
+    let reply = PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
+        M::cursor_page(
+            (after.0, until.0),
+            limits,
+            &crate::__private::instruction_counter,
+        )
+    });
     ic_cdk::api::msg_reply(crate::__private::or_trap(reply));
     Page::new(BackupPage {
         entries: Vec::new(),
@@ -318,6 +340,21 @@ pub fn backup_page<M: BackupMap>(after: Cursor<M>, max_bytes: Option<u64>) -> Pa
         len: 0,
         skipped: Vec::new(),
     })
+}
+
+/// `backup_<name>_splits(after, parts)`: where a parallel backup may cut
+/// the map ([`page::splits`]).
+pub fn backup_splits<M: BackupMap>(after: Cursor<M>, parts: u64) -> SplitKeys<M> {
+    fresh();
+    let splits = M::with(|map| {
+        page::splits::<_, _, _, M::Codec>(
+            &map.borrow(),
+            after.0,
+            parts,
+            &crate::__private::instruction_counter,
+        )
+    });
+    SplitKeys::new(crate::__private::or_trap(splits))
 }
 
 /// `restore_<name>(entries)`: every entry checked before the map is touched.

@@ -41,3 +41,9 @@ pub const MAX_DIGEST_RANGE: u64 = 16 * 1024 * 1024;
 /// The smallest digest block, so that the reply (32 bytes and a little framing
 /// per block) stays far under the reply limit.
 pub const MIN_DIGEST_BLOCK: u64 = 4 * 1024;
+
+/// The most parts `backup_<name>_splits` cuts a map into.
+pub const MAX_SPLITS: u64 = 4096;
+/// The instructions `backup_<name>_splits` walks keys for before it replies
+/// with where it stopped (a fifth of a query's 5 B).
+pub const SPLIT_INSTRUCTIONS: u64 = 1_000_000_000;

@@ -10,7 +10,10 @@
 //! caller would otherwise loop forever on an empty page.
 
 use crate::key::KeyCodec;
-use crate::limits::{DEFAULT_PAGE_BYTES, MAX_ENTRY_BYTES, MAX_PAGE_BYTES, PAGE_INSTRUCTIONS};
+use crate::limits::{
+    DEFAULT_PAGE_BYTES, MAX_ENTRY_BYTES, MAX_PAGE_BYTES, MAX_SPLITS, PAGE_INSTRUCTIONS,
+    SPLIT_INSTRUCTIONS,
+};
 use candid::ser::ValueSerializer;
 use candid::{CandidType, Deserialize};
 use ic_stable_structures::btreemap::Iter;
@@ -77,6 +80,10 @@ pub enum PageError {
     BadBudget { asked: u64 },
     /// The cursor key did not convert back to a map key.
     BadCursor(String),
+    /// The key `until` did not convert back to a map key.
+    BadUntil(String),
+    /// `parts` outside `1..=MAX_SPLITS`.
+    BadParts { asked: u64 },
     /// One entry alone is too large for a restore call, and this page has no
     /// way to skip it.
     EntryTooLarge { position: String, bytes: usize },
@@ -91,6 +98,10 @@ impl fmt::Display for PageError {
                 write!(f, "expected max_bytes between 1 and {MAX_PAGE_BYTES}, found {asked}")
             }
             PageError::BadCursor(error) => write!(f, "bad cursor `after`: {error}"),
+            PageError::BadUntil(error) => write!(f, "bad end key `until`: {error}"),
+            PageError::BadParts { asked } => {
+                write!(f, "expected parts between 1 and {MAX_SPLITS}, found {asked}")
+            }
             PageError::EntryTooLarge { position, bytes } => write!(
                 f,
                 "the entry {position} encodes to {bytes} bytes: with the argument's header that is over the {MAX_ENTRY_BYTES} bytes one restore call can carry, so it would be backed up in a form restore cannot take back. The cursor endpoint `backup_<name>_page` skips such entries and names them; back this one up through raw stable memory (a dump)"
@@ -288,12 +299,15 @@ where
     Ok(reply)
 }
 
-/// The reply of `backup_<name>_page(after, max_bytes)`, as Candid bytes of
-/// [`BackupPage`]: the entries after the key `after` (from the start when
-/// `None`), as many as the budget allows.
+/// The reply of `backup_<name>_page(after, max_bytes, until)`, as Candid
+/// bytes of [`BackupPage`]: the entries after the key `after` (from the
+/// start when `None`) up to and including the key `until` (to the end when
+/// `None`), as many as the budget allows; `next` is null when the page
+/// reaches past `until` or the end.
 pub fn encode_cursor_page<K, V, M, C>(
     map: &StableBTreeMap<K, V, M>,
     after: Option<C::Wire>,
+    until: Option<C::Wire>,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
 ) -> Result<Vec<u8>, PageError>
@@ -304,7 +318,7 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
-    cursor_page_of::<K, V, V, M, C>(map, after, limits, instructions, &|value, out| {
+    cursor_page_of::<K, V, V, M, C>(map, (after, until), limits, instructions, &|value, out| {
         append_value(&value, out)
     })
 }
@@ -360,6 +374,7 @@ impl<V: Storable> Storable for Stored<V> {
 pub fn encode_cursor_page_spliced<K, V, M, C>(
     memory: M,
     after: Option<C::Wire>,
+    until: Option<C::Wire>,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
 ) -> Result<Vec<u8>, PageError>
@@ -377,7 +392,8 @@ where
     // decoded (a damaged one traps in `V::from_bytes`, as it always did).
     type Learned = Option<Option<(Vec<u8>, Shape)>>;
     let learned: std::cell::RefCell<Learned> = std::cell::RefCell::new(None);
-    cursor_page_of::<K, Stored<V>, V, M, C>(&map, after, limits, instructions, &|stored, out| {
+    let span = (after, until);
+    cursor_page_of::<K, Stored<V>, V, M, C>(&map, span, limits, instructions, &|stored, out| {
         if let Some(Some((header, shape))) = learned.borrow().as_ref() {
             if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
                 if shape.accepts(value) {
@@ -396,11 +412,12 @@ where
     })
 }
 
-/// The cursor page of `map`, whose values `value_part` turns into the
-/// Candid value bytes of `V` (the type the reply declares).
+/// The cursor page of `map` over the keys after `span.0` up to and
+/// including `span.1`, whose values `value_part` turns into the Candid value bytes of
+/// `V` (the type the reply declares).
 fn cursor_page_of<K, S, V, M, C>(
     map: &StableBTreeMap<K, S, M>,
-    after: Option<C::Wire>,
+    (after, until): (Option<C::Wire>, Option<C::Wire>),
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
     value_part: ValuePart<S>,
@@ -417,7 +434,19 @@ where
         None => Bound::Unbounded,
         Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
     };
-    let entries = map.range((start, Bound::Unbounded));
+    let end = match until {
+        None => Bound::Unbounded,
+        Some(wire) => Bound::Included(C::from_wire(wire).map_err(PageError::BadUntil)?),
+    };
+    // A span that holds no key (`until` at or before `after`) is walked as
+    // the keys after `after` up to `after` itself: none.
+    let end = match (&start, end) {
+        (Bound::Excluded(after), Bound::Included(until)) if until <= *after => {
+            Bound::Included(after.clone())
+        }
+        (_, end) => end,
+    };
+    let entries = map.range((start, end));
     let restore_header = header_of::<Vec<(C::Wire, V)>>()?.len();
     let encoded = encode_entries::<K, S, M, C>(
         entries,
@@ -467,6 +496,69 @@ where
     Ok(reply)
 }
 
+/// Where a parallel backup may cut a map: `keys` in order, each the last key
+/// of one part (never the map's last key), so that the spans `(.., keys[0]]`,
+/// `(keys[0], keys[1]]`, …, `(keys[last], ..)` cover the map, each about
+/// `len / parts` entries. `next` is where the walk stopped at its budget
+/// (ask again with `after` set to it), null when it reached the end.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct Splits<K> {
+    pub keys: Vec<K>,
+    pub next: Option<K>,
+}
+
+/// The reply of `backup_<name>_splits(after, parts)`: the keys that cut the
+/// entries after `after` into spans of `ceil(len / parts)` entries, walked
+/// key by key (values are not read) until the end of the map or the
+/// instruction budget [`SPLIT_INSTRUCTIONS`].
+pub fn splits<K, V, M, C>(
+    map: &StableBTreeMap<K, V, M>,
+    after: Option<C::Wire>,
+    parts: u64,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Splits<C::Wire>, PageError>
+where
+    K: Storable + Ord + Clone,
+    V: Storable,
+    M: Memory,
+    C: KeyCodec<K>,
+    C::Wire: CandidType,
+{
+    if !(1..=MAX_SPLITS).contains(&parts) {
+        return Err(PageError::BadParts { asked: parts });
+    }
+    let start = match after {
+        None => Bound::Unbounded,
+        Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
+    };
+    let every = usize::try_from(map.len().div_ceil(parts).max(1)).unwrap_or(usize::MAX);
+    let mut entries = map.range((start, Bound::Unbounded)).peekable();
+    let (mut keys, mut bytes, mut last) = (Vec::new(), 0u64, None::<K>);
+    // Stopped early, the walk resumes after the last key it gave.
+    let stopped = |keys, last: Option<K>| Splits {
+        keys,
+        next: last.as_ref().map(C::to_wire),
+    };
+    while let Some(entry) = entries.nth(every - 1) {
+        // The map's last key would cut off an empty span.
+        if entries.peek().is_none() {
+            break;
+        }
+        let wire = C::to_wire(entry.key());
+        let size = encode_value(&wire)?.len() as u64;
+        if !keys.is_empty() && bytes + size > DEFAULT_PAGE_BYTES {
+            return Ok(stopped(keys, last));
+        }
+        bytes += size;
+        keys.push(wire);
+        last = Some(entry.key().clone());
+        if instructions() >= SPLIT_INSTRUCTIONS {
+            return Ok(stopped(keys, last));
+        }
+    }
+    Ok(Splits { keys, next: None })
+}
+
 /// [`encode_offset_page`], decoded: for native use and tests.
 pub fn offset_page<K, V, M, C>(
     map: &StableBTreeMap<K, V, M>,
@@ -498,6 +590,6 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType + DeserializeOwned,
 {
-    let reply = encode_cursor_page::<K, V, M, C>(map, after, limits, &|| 0)?;
+    let reply = encode_cursor_page::<K, V, M, C>(map, after, None, limits, &|| 0)?;
     candid::decode_one(&reply).map_err(|error| PageError::Encode(error.to_string()))
 }

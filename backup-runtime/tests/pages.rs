@@ -4,8 +4,8 @@ use backup_runtime::limits::{
     DEFAULT_PAGE_BYTES, MAX_ENTRY_BYTES, MAX_PAGE_BYTES, QUERY_REPLY_LIMIT, UPDATE_REPLY_LIMIT,
 };
 use backup_runtime::page::{
-    cursor_page, encode_cursor_page, encode_offset_page, offset_page, BackupPage, PageError,
-    PageLimits,
+    cursor_page, encode_cursor_page, encode_offset_page, offset_page, splits, BackupPage,
+    PageError, PageLimits, Splits,
 };
 use backup_runtime::{CandidKey, TextKey};
 use candid::{CandidType, Deserialize, Principal};
@@ -63,7 +63,8 @@ fn cursor_pages_cover_every_entry_once_within_the_budget() {
     let mut pages = 0;
     loop {
         let reply =
-            encode_cursor_page::<_, _, _, CandidKey>(&map, after, limits(budget), &|| 0).unwrap();
+            encode_cursor_page::<_, _, _, CandidKey>(&map, after, None, limits(budget), &|| 0)
+                .unwrap();
         // The reply is the budget of entries plus a header of a few dozen bytes.
         assert!(
             reply.len() as u64 <= budget + 200,
@@ -94,6 +95,95 @@ fn cursor_pages_cover_every_entry_once_within_the_budget() {
     assert!(pages > 10, "only {pages} pages");
     let expected: Vec<(u64, Blob)> = map.iter().map(|e| e.into_pair()).collect();
     assert_eq!(seen, expected);
+}
+
+/// Every page of the span after `after` up to `until`, at `budget` bytes.
+fn span_pages(map: &Map, after: Option<u64>, until: Option<u64>, budget: u64) -> Vec<(u64, Blob)> {
+    let (mut after, mut entries) = (after, Vec::new());
+    loop {
+        let reply =
+            encode_cursor_page::<_, _, _, CandidKey>(map, after, until, limits(budget), &|| 0)
+                .unwrap();
+        let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
+        assert_eq!(page.len, map.len());
+        entries.extend(page.entries);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return entries,
+        }
+    }
+}
+
+/// A parallel backup cuts the map at the keys `splits` gives and pages each
+/// span up to its last key: the spans hold every entry once, in order, in
+/// parts of equal length.
+#[test]
+fn spans_cut_at_the_split_keys_cover_every_entry_once() {
+    let map = map_with(1000, |i| (i as usize * 7919) % 3000);
+    let whole: Vec<(u64, Blob)> = map.iter().map(|e| e.into_pair()).collect();
+    for parts in [1, 2, 3, 7, 64, 999, 1000, 4096] {
+        let Splits { keys, next } = splits::<_, _, _, CandidKey>(&map, None, parts, &|| 0).unwrap();
+        assert_eq!(next, None);
+        let every = 1000u64.div_ceil(parts);
+        let expected: Vec<u64> = (1..)
+            .map(|i| i * every - 1)
+            .take_while(|&k| k < 999)
+            .collect();
+        assert_eq!(keys, expected, "{parts} parts");
+        let mut ends: Vec<Option<u64>> = keys.iter().copied().map(Some).collect();
+        ends.push(None);
+        let mut starts = vec![None];
+        starts.extend(keys.iter().copied().map(Some));
+        let mut joined = Vec::new();
+        for (after, until) in starts.into_iter().zip(ends) {
+            let span = span_pages(&map, after, until, 20_000);
+            if let (Some(until), Some(last)) = (until, span.last()) {
+                assert_eq!(last.0, until, "a span ends at its key");
+            }
+            joined.extend(span);
+        }
+        assert!(joined == whole, "{parts} parts");
+    }
+    // A span with no key in it, or past the end, is one empty last page.
+    for (after, until) in [(Some(5), Some(5)), (Some(9), Some(2)), (Some(999), None)] {
+        assert!(span_pages(&map, after, until, 20_000).is_empty());
+    }
+    assert_eq!(span_pages(&map, Some(4), Some(5), 20_000)[0].0, 5);
+    let empty = map_with(0, |_| 0);
+    let none = splits::<_, _, _, CandidKey>(&empty, None, 8, &|| 0).unwrap();
+    assert_eq!((none.keys.len(), none.next), (0, None));
+}
+
+/// The walk stops at its instruction budget with at least one key, and says
+/// where to go on; asking again from there gives the rest.
+#[test]
+fn splits_stop_at_their_budget_and_go_on_from_where_they_stopped() {
+    use backup_runtime::limits::{MAX_SPLITS, SPLIT_INSTRUCTIONS};
+    let map = map_with(100, |_| 10);
+    let spent = || SPLIT_INSTRUCTIONS;
+    let first = splits::<_, _, _, CandidKey>(&map, None, 10, &spent).unwrap();
+    assert_eq!((first.keys, first.next), (vec![9], Some(9)));
+    let used = std::cell::Cell::new(0);
+    let counter = || {
+        used.set(used.get() + SPLIT_INSTRUCTIONS / 3);
+        used.get()
+    };
+    let (mut after, mut keys) = (None, Vec::new());
+    loop {
+        used.set(0);
+        let part = splits::<_, _, _, CandidKey>(&map, after, 10, &counter).unwrap();
+        keys.extend(part.keys);
+        match part.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(keys, (1..10).map(|i| i * 10 - 1).collect::<Vec<u64>>());
+    for parts in [0, MAX_SPLITS + 1] {
+        let error = splits::<_, _, _, CandidKey>(&map, None, parts, &|| 0).unwrap_err();
+        assert_eq!(error, PageError::BadParts { asked: parts });
+        assert!(error.to_string().contains(&format!("found {parts}")));
+    }
 }
 
 #[test]
@@ -193,14 +283,15 @@ fn a_page_stops_at_the_instruction_budget_but_always_makes_progress() {
         max_bytes: DEFAULT_PAGE_BYTES,
         max_instructions: 3_500_000_000,
     };
-    let reply = encode_cursor_page::<_, _, _, CandidKey>(&map, None, limits, &counter).unwrap();
+    let reply =
+        encode_cursor_page::<_, _, _, CandidKey>(&map, None, None, limits, &counter).unwrap();
     let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
     assert_eq!(page.entries.len(), 4);
     assert_eq!(page.next, Some(3));
 
     let exhausted = || u64::MAX;
     let reply =
-        encode_cursor_page::<_, _, _, CandidKey>(&map, Some(48), limits, &exhausted).unwrap();
+        encode_cursor_page::<_, _, _, CandidKey>(&map, Some(48), None, limits, &exhausted).unwrap();
     let page: BackupPage<u64, Blob> = candid::decode_one(&reply).unwrap();
     assert_eq!(
         page.entries.len(),
@@ -325,16 +416,26 @@ fn spliced_pages_are_the_pages_decoding_would_give() {
     for i in [3u64, 151] {
         assert_eq!(map.get(&i).unwrap().label, "");
     }
-    for max_bytes in [1, 500, 10_000, DEFAULT_PAGE_BYTES] {
+    // Whole, and up to a key (the spans of a parallel backup).
+    for (max_bytes, until) in [1, 500, 10_000, DEFAULT_PAGE_BYTES]
+        .into_iter()
+        .flat_map(|max_bytes| [(max_bytes, None), (max_bytes, Some(151))])
+    {
         let mut after = None;
         let mut pages = 0;
         loop {
-            let plain =
-                encode_cursor_page::<_, _, _, CandidKey>(&map, after, limits(max_bytes), &|| 0)
-                    .unwrap();
+            let plain = encode_cursor_page::<_, _, _, CandidKey>(
+                &map,
+                after,
+                until,
+                limits(max_bytes),
+                &|| 0,
+            )
+            .unwrap();
             let spliced = encode_cursor_page_spliced::<u64, Blob, _, CandidKey>(
                 memory.clone(),
                 after,
+                until,
                 limits(max_bytes),
                 &|| 0,
             )
@@ -425,7 +526,7 @@ fn the_derive_s_probe_pages_candid_bytes_values_from_their_stored_bytes() {
     // What the derive generates in each map's `BackupMap` impl.
     #[allow(clippy::needless_borrow)]
     let spliced = (&Probe::<CountedMap>::new())
-        .cursor_page(None, limits(DEFAULT_PAGE_BYTES), &|| 0)
+        .cursor_page((None, None), limits(DEFAULT_PAGE_BYTES), &|| 0)
         .unwrap();
     assert_eq!(
         DECODED.load(std::sync::atomic::Ordering::SeqCst),
@@ -435,6 +536,7 @@ fn the_derive_s_probe_pages_candid_bytes_values_from_their_stored_bytes() {
     let decoded = CountedMap::with(|map| {
         encode_cursor_page::<_, _, _, CandidKey>(
             &map.borrow(),
+            None,
             None,
             limits(DEFAULT_PAGE_BYTES),
             &|| 0,
@@ -467,6 +569,7 @@ fn a_damaged_value_is_decoded_and_fails_as_it_would_without_the_splice() {
         encode_cursor_page_spliced::<u64, Blob, _, CandidKey>(
             memory.clone(),
             None,
+            None,
             limits(DEFAULT_PAGE_BYTES),
             &|| 0,
         )
@@ -485,7 +588,13 @@ fn a_damaged_value_is_decoded_and_fails_as_it_would_without_the_splice() {
     let spliced = message(spliced.expect_err("the damaged value fails the page"));
     let map: Map = StableBTreeMap::load(memory.clone());
     let plain = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        encode_cursor_page::<_, _, _, CandidKey>(&map, None, limits(DEFAULT_PAGE_BYTES), &|| 0)
+        encode_cursor_page::<_, _, _, CandidKey>(
+            &map,
+            None,
+            None,
+            limits(DEFAULT_PAGE_BYTES),
+            &|| 0,
+        )
     }));
     let plain = message(plain.expect_err("the damaged value fails the page"));
     assert_eq!(spliced, plain);
@@ -493,6 +602,7 @@ fn a_damaged_value_is_decoded_and_fails_as_it_would_without_the_splice() {
     // The pages before it are spliced as usual.
     let first = encode_cursor_page_spliced::<u64, Blob, _, CandidKey>(
         memory.clone(),
+        None,
         None,
         limits(600),
         &|| 0,

@@ -220,6 +220,8 @@ struct Modeled<'a> {
     latency: Duration,
     rounds: u64,
     run: Run,
+    /// The instructions of the `backup_<map>_splits` queries among them.
+    splits: u64,
 }
 
 impl Modeled<'_> {
@@ -239,7 +241,11 @@ impl Modeled<'_> {
 impl Target for Modeled<'_> {
     fn query(&mut self, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
         self.rounds += 1;
-        self.one(true, method, arg)
+        let reply = self.one(true, method, arg);
+        if method.ends_with("_splits") {
+            self.splits += self.run.calls.last().map_or(0, |c| c.stats.instructions);
+        }
+        reply
     }
 
     fn update(&mut self, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
@@ -262,6 +268,30 @@ impl Target for Modeled<'_> {
             }
             each(self.one(true, &method, &arg)?)?;
         }
+        Ok(())
+    }
+
+    /// The chains in waves of `parallel` queries of equal latency: one
+    /// latency per wave.
+    fn chains(
+        &mut self,
+        starts: Vec<(String, Vec<u8>)>,
+        parallel: usize,
+        step: &mut backup_cli::target::Step<'_>,
+    ) -> CliResult<()> {
+        let (canister, run) = (&mut *self.canister, &mut self.run);
+        let waves = backup_cli::target::in_waves(
+            starts,
+            parallel,
+            &mut |method, arg| {
+                call(canister, run, true, method, arg).map_err(|message| CliError::Rejected {
+                    method: method.to_string(),
+                    message,
+                })
+            },
+            step,
+        )?;
+        self.rounds += waves;
         Ok(())
     }
 
@@ -309,6 +339,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         latency,
         rounds: 0,
         run: Run::default(),
+        splits: 0,
     };
     let mut offset = 0;
     while offset < size {
@@ -329,6 +360,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         latency,
         rounds: 0,
         run: Run::default(),
+        splits: 0,
     };
     backup_cli::commands::raw::dump(
         &mut ours,
@@ -389,6 +421,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         latency,
         rounds: 0,
         run: Run::default(),
+        splits: 0,
     };
     let options = backup_cli::commands::raw::LoadOptions {
         input: &edited,
@@ -782,6 +815,8 @@ fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
 /// (round trips grow with the bytes to move: pages with the entries, reads
 /// with the memory).
 fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latency_seconds: f64) {
+    /// Queries in flight, for both (the dump's default).
+    const PARALLEL: usize = 16;
     use backup_cli::commands::typed::{backup, BackupOptions};
     let latency = Duration::from_secs_f64(latency_seconds);
     let stable = canister.stable_memory().len() as u64;
@@ -803,26 +838,25 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         latency,
         rounds: 0,
         run: Run::default(),
+        splits: 0,
     };
     let options = BackupOptions {
         map: "profiles",
         output: &file,
         format: backup_cli::json::Format::Lossless,
         max_bytes: None,
+        parallel: PARALLEL,
         stop_after: None,
         json: true,
     };
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
     recorder.check("typed vs raw / backup", &typed.run);
     let (typed_rounds, typed_calls) = (typed.rounds, typed.run.calls.len());
+    let splits_instructions = typed.splits as f64;
+    // Spans of a small map make small pages; at 1 GiB the pages are full:
+    // the canister's default budget of entries each.
     let (page, bytes_out) = (
-        typed
-            .run
-            .calls
-            .iter()
-            .map(|c| c.stats.bytes_out)
-            .max()
-            .unwrap_or(1) as f64,
+        backup_runtime::limits::DEFAULT_PAGE_BYTES as f64,
         typed.run.bytes_out() as f64,
     );
     let image = dir.join("typed-vs-raw.dat");
@@ -831,25 +865,39 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         latency,
         rounds: 0,
         run: Run::default(),
+        splits: 0,
     };
     let read = backup_runtime::limits::MAX_RAW_READ;
-    backup_cli::commands::raw::dump(&mut raw, &image, 16, read, None, true)
+    backup_cli::commands::raw::dump(&mut raw, &image, PARALLEL, read, None, true)
         .expect("the dump succeeds");
     recorder.check("typed vs raw / dump", &raw.run);
     // Kept for the memory table: a live backup and restore of these entries.
-    // Pages, one round trip each, carry the entries' bytes: a canister of
-    // 1 GiB holds proportionally more entries, in pages as full as the
-    // fullest measured.
+    // Pages carry the entries' bytes: a canister of 1 GiB holds
+    // proportionally more entries, in full pages. The backup cut the map
+    // into `4 x PARALLEL` spans (`backup_profiles_splits` walks every key,
+    // one query, one round trip, per `SPLIT_INSTRUCTIONS` it spends); each
+    // span ends in one page that is not full, and the pages go `PARALLEL`
+    // at a time.
     let gib = 1u64 << 30;
-    let typed_gib = (bytes_out * gib as f64 / stable as f64 / page).ceil();
-    let dump_gib = gib.div_ceil(read).div_ceil(16) as f64;
+    let splits = (splits_instructions * gib as f64
+        / stable as f64
+        / backup_runtime::limits::SPLIT_INSTRUCTIONS as f64)
+        .ceil()
+        .max(1.0);
+    let spans = (PARALLEL * 4) as f64;
+    let typed_gib =
+        ((bytes_out * gib as f64 / stable as f64 / page).ceil() + spans) / PARALLEL as f64;
+    let typed_gib = typed_gib.ceil() + splits;
+    let dump_gib = gib.div_ceil(read).div_ceil(PARALLEL as u64) as f64;
     recorder.row(json!({
         "table": "typed_vs_raw",
         "entries": n,
         "stable_mib": stable as f64 / (1 << 20) as f64,
         "latency_ms": latency_seconds * 1000.0,
+        "parallel": PARALLEL,
         "backup_calls": typed_calls,
         "backup_round_trips": typed_rounds,
+        "splits_instructions": splits_instructions,
         "dump_calls": raw.run.calls.len(),
         "dump_round_trips": raw.rounds,
         "modeled_1gib_backup_s": typed_gib * latency_seconds,

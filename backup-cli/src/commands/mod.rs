@@ -24,6 +24,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             output,
             format,
             max_bytes,
+            parallel,
             stop_after,
         } => {
             let interface = interface(target, cli)?;
@@ -32,6 +33,7 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
                 output,
                 format: *format,
                 max_bytes: *max_bytes,
+                parallel: *parallel,
                 stop_after: *stop_after,
                 json,
             };

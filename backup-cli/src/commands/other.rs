@@ -89,6 +89,7 @@ pub fn call_request(
     match interface {
         Some(interface) => {
             let signature = interface.method(method)?;
+            let parsed = with_optional_tail(parsed, &signature.args, &interface.env);
             let bytes = parsed
                 .to_bytes_with_types(&interface.env, &signature.args)
                 .map_err(|error| {
@@ -130,6 +131,33 @@ pub fn call(
     Ok(())
 }
 
+/// `args` with the trailing arguments it leaves out given as `null`, when
+/// each of their types takes `null` (`opt`, `null`, `reserved`): Candid's
+/// subtyping lets a caller leave them out, as callers written before a
+/// method gained such an argument do (`backup_<map>_page`'s `until`).
+fn with_optional_tail(
+    mut args: IDLArgs,
+    types: &[candid::types::Type],
+    env: &candid::TypeEnv,
+) -> IDLArgs {
+    use candid::types::{value::IDLValue, TypeInner};
+    let tail: Option<Vec<IDLValue>> = types
+        .get(args.args.len()..)
+        .unwrap_or_default()
+        .iter()
+        .map(|ty| match env.trace_type(ty).ok()?.as_ref() {
+            TypeInner::Opt(_) => Some(IDLValue::None),
+            TypeInner::Null => Some(IDLValue::Null),
+            TypeInner::Reserved => Some(IDLValue::Reserved),
+            _ => None,
+        })
+        .collect();
+    if let Some(tail) = tail {
+        args.args.extend(tail);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +165,7 @@ mod tests {
     const DID: &str = r#"service : {
         profile_count : () -> (nat64) query;
         get_profile_of : (principal) -> (opt record { username : opt text }) query;
+        page : (opt text, opt nat64, opt text) -> () query;
         authorize : (principal) -> ();
     }"#;
 
@@ -191,6 +220,15 @@ mod tests {
             call_request(Some(&interface), "authorize", "(principal \"aaaaa-aa\")").unwrap();
         assert!(!query, "an update goes through consensus");
         let error = call_request(Some(&interface), "get_profile_of", "(42)")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("do not match"), "{error}");
+        // Trailing `opt` arguments may be left out; others may not.
+        let (arg, _) = call_request(Some(&interface), "page", "(opt \"k\", null)").unwrap();
+        let (after, max, until): (Option<String>, Option<u64>, Option<String>) =
+            candid::decode_args(&arg).unwrap();
+        assert_eq!((after.as_deref(), max, until), (Some("k"), None, None));
+        let error = call_request(Some(&interface), "get_profile_of", "()")
             .unwrap_err()
             .to_string();
         assert!(error.contains("do not match"), "{error}");

@@ -7,7 +7,7 @@ use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Codec, Format};
 use crate::progress;
-use crate::resume::{PartialProgress, Resume, TargetId};
+use crate::resume::{Resume, Start, TargetId};
 use crate::target::Target;
 use candid::types::value::{IDLField, IDLValue};
 use candid::types::{Type, TypeInner};
@@ -40,20 +40,26 @@ fn opt_type(ty: &Type) -> Type {
     TypeInner::Opt(ty.clone()).into()
 }
 
-/// The argument of `backup_<map>_page(after, max_bytes)`.
+/// The argument of `backup_<map>_page(after, max_bytes, until)`; `until`
+/// is left out when `None`, for canisters whose pages take two arguments.
 pub fn page_request(
     interface: &Interface,
     types: &MapTypes,
     after: Option<IDLValue>,
     max_bytes: Option<u64>,
+    until: Option<IDLValue>,
 ) -> Result<Vec<u8>> {
-    let after = after.map_or(IDLValue::None, |key| IDLValue::Opt(Box::new(key)));
-    let max = max_bytes.map_or(IDLValue::None, |n| {
-        IDLValue::Opt(Box::new(IDLValue::Nat64(n)))
-    });
+    let opt =
+        |value: Option<IDLValue>| value.map_or(IDLValue::None, |v| IDLValue::Opt(Box::new(v)));
     let nat64: Type = TypeInner::Nat64.into();
-    Ok(IDLArgs::new(&[after, max])
-        .to_bytes_with_types(&interface.env, &[opt_type(&types.key), opt_type(&nat64)])?)
+    let mut args = vec![opt(after), opt(max_bytes.map(IDLValue::Nat64))];
+    let mut types = vec![opt_type(&types.key), opt_type(&nat64), opt_type(&types.key)];
+    if until.is_some() {
+        args.push(opt(until));
+    } else {
+        types.pop();
+    }
+    Ok(IDLArgs::new(&args).to_bytes_with_types(&interface.env, &types)?)
 }
 
 /// What `backup` is bound to: resuming needs the same canister (offline, the
@@ -69,26 +75,55 @@ struct BackupBinding {
     format: String,
 }
 
-/// How far a backup got: the lines of `bytes` bytes (SHA-256 `partial_sha256`)
-/// in the partial file hold `entries` entries up to the key `cursor`.
+/// How far a backup got, span by span: a parallel backup cuts the map into
+/// spans at keys the canister chose (`backup_<map>_splits`), each backed up
+/// into its own partial file; a backup of one query at a time is one span.
 #[derive(Debug, Serialize, Deserialize)]
 struct BackupProgress {
+    spans: Vec<SpanProgress>,
+}
+
+/// One span: the lines of `bytes` bytes (SHA-256 `partial_sha256`) of its
+/// partial file hold `entries` entries, up to the key `cursor`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SpanProgress {
+    /// The span's last key; null: to the end of the map.
+    until: Value,
+    /// Where its next page starts (after this key); null: at the map's start.
     cursor: Value,
+    /// The span is whole in its partial file.
+    done: bool,
     entries: u64,
     bytes: u64,
     partial_sha256: String,
     skipped: Vec<Value>,
     /// Numbers written so far that JavaScript does not hold exactly (agent-js form).
-    #[serde(default)]
     lossy: u64,
     /// The key of the first entry holding one.
-    #[serde(default)]
     first_lossy: Option<Value>,
 }
 
-impl PartialProgress for BackupProgress {
-    fn prefix(&self) -> (u64, &str) {
-        (self.bytes, &self.partial_sha256)
+impl SpanProgress {
+    fn new(after: Value, until: Value) -> Self {
+        SpanProgress {
+            until,
+            cursor: after,
+            done: false,
+            entries: 0,
+            bytes: 0,
+            partial_sha256: hex::encode(Sha256::new().finalize()),
+            skipped: Vec::new(),
+            lossy: 0,
+            first_lossy: None,
+        }
+    }
+}
+
+/// The partial file of span `index`: `<output>.partial`, then `.partial.1`, ….
+fn partial_of(output: &Path, index: usize) -> PathBuf {
+    match index {
+        0 => with_suffix(output, ".partial"),
+        n => with_suffix(output, &format!(".partial.{n}")),
     }
 }
 
@@ -98,14 +133,20 @@ pub struct BackupOptions<'a> {
     pub output: &'a Path,
     pub format: Format,
     pub max_bytes: Option<u64>,
+    /// Queries in flight at once; above 1, the map is cut into spans.
+    pub parallel: usize,
     pub stop_after: Option<usize>,
     pub json: bool,
 }
 
-/// Backs up one map page by page into a partial file, recording after each
-/// durable page where the next one starts; then writes the backup file
-/// atomically. Entries too large to restore are named, the file is written
-/// without them, and the command fails.
+/// Spans per query in flight: spans of equal length finish together only
+/// on average, so more spans than queries keep every query busy to the end.
+const SPANS_PER_QUERY: usize = 4;
+
+/// Backs up one map page by page into partial files (one per span), recording
+/// after each durable page where its span goes on; then writes the backup
+/// file atomically, the spans in key order. Entries too large to restore
+/// are named, the file is written without them, and the command fails.
 pub fn backup(
     target: &mut dyn Target,
     interface: &Interface,
@@ -116,13 +157,13 @@ pub fn backup(
         output: output_path,
         format,
         max_bytes,
+        parallel,
         stop_after,
         json,
     } = options;
     let types = interface.map(map)?;
     let env = &interface.env;
     let method = format!("backup_{map}_page");
-    let partial = with_suffix(output_path, ".partial");
     durable::clear_stale(output_path)?;
     let binding = BackupBinding {
         target: target.id(),
@@ -138,48 +179,86 @@ pub fn backup(
         "backup",
         &binding,
     );
-    // Resume only over a partial file whose recorded prefix is intact.
-    let resumed = start.over_partial(&partial, json)?;
-    let codec = Codec::new(env, format);
-    let (mut cursor, mut count, mut written, mut hasher, mut skipped, mut lossy) = match resumed {
-        Some((progress, hasher)) => {
-            let cursor = match &progress.cursor {
-                Value::Null => None,
-                key => Some(from_json(
-                    env,
-                    &types.key,
-                    key,
-                    Format::Lossless,
-                    "the saved cursor",
-                )?),
-            };
-            (
-                cursor,
-                progress.entries,
-                progress.bytes,
-                hasher,
-                progress.skipped,
-                (progress.lossy, progress.first_lossy),
-            )
+    let key_of = |value: &Value, what: &str| -> Result<Option<IDLValue>> {
+        match value {
+            Value::Null => Ok(None),
+            key => from_json(env, &types.key, key, Format::Lossless, what).map(Some),
         }
-        None => (None, 0, 0, Sha256::new(), Vec::new(), (0, None)),
     };
-    // Drops anything written after the last recorded page.
-    let mut file = std::io::BufWriter::new(durable::open_partial(&partial, written)?);
+    // Resume only over partial files whose recorded prefixes are all intact.
+    let resumed = match start {
+        Start::Resume(progress) => intact_spans(output_path, progress, json)?,
+        Start::Fresh { why } => {
+            if let Some(why) = why {
+                notice(json, &why);
+            }
+            None
+        }
+    };
+    let (mut progress, mut hashers) = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let cuts = if parallel > 1 {
+                split_keys(target, interface, &types, map, parallel, json)?
+            } else {
+                Vec::new()
+            };
+            let mut bounds = vec![Value::Null];
+            bounds.extend(cuts);
+            bounds.push(Value::Null);
+            let spans: Vec<SpanProgress> = bounds
+                .windows(2)
+                .map(|pair| SpanProgress::new(pair[0].clone(), pair[1].clone()))
+                .collect();
+            // Partial files of an earlier run cut into more spans.
+            let mut stale = spans.len();
+            while partial_of(output_path, stale).exists() {
+                durable::remove(&partial_of(output_path, stale))?;
+                stale += 1;
+            }
+            let hashers = vec![Sha256::new(); spans.len()];
+            (BackupProgress { spans }, hashers)
+        }
+    };
+    // Drops anything written after each span's last recorded page.
+    let mut files = Vec::new();
+    for (index, span) in progress.spans.iter().enumerate() {
+        let path = partial_of(output_path, index);
+        let file = durable::open_partial(&path, span.bytes)?;
+        files.push((std::io::BufWriter::new(file), path));
+    }
 
+    let codec = Codec::new(env, format);
     let bar = progress::bar(None, &format!("backup {map}"), false, json);
-    bar.set_position(count);
+    bar.set_position(progress.spans.iter().map(|span| span.entries).sum());
     let mut pages = 0usize;
     let mut received = 0u64;
-    loop {
-        if stop_after == Some(pages) {
-            bar.abandon();
-            return Err(CliError::Network(format!(
-                "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
-            )));
+    let mut starts = Vec::new();
+    let mut chains = Vec::new();
+    for (index, span) in progress.spans.iter().enumerate() {
+        if !span.done {
+            let (after, until) = (
+                key_of(&span.cursor, "the saved cursor")?,
+                key_of(&span.until, "the saved span end")?,
+            );
+            starts.push((
+                method.clone(),
+                page_request(interface, &types, after, max_bytes, until)?,
+            ));
+            chains.push(index);
         }
-        let arg = page_request(interface, &types, cursor.clone(), max_bytes)?;
-        let reply = target.query(&method, &arg)?;
+    }
+    let stopped = |count: u64, pages: usize| {
+        CliError::Network(format!(
+            "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
+        ))
+    };
+    if stop_after == Some(0) && !starts.is_empty() {
+        bar.abandon();
+        return Err(stopped(progress.spans.iter().map(|s| s.entries).sum(), 0));
+    }
+    let run = target.chains(starts, parallel.max(1), &mut |chain, reply| {
+        let index = chains[chain];
         received += reply.len() as u64;
         bar.set_message(format!(
             "backup {map}: {} received",
@@ -198,6 +277,9 @@ pub fn backup(
         if let Some(IDLValue::Nat64(len)) = field(fields, "len") {
             bar.set_length(*len);
         }
+        let span = &mut progress.spans[index];
+        let (file, partial) = &mut files[index];
+        let hasher = &mut hashers[index];
         for entry in entries {
             let IDLValue::Record(pair) = entry else {
                 continue;
@@ -209,17 +291,18 @@ pub fn backup(
             let before = codec.lossy();
             let mut bytes = codec.entry_text((&types.key, &types.value), key, value)?;
             if codec.lossy() > before {
-                lossy.0 += codec.lossy() - before;
-                if lossy.1.is_none() {
-                    lossy.1 = Some(to_json(env, &types.key, key, Format::Lossless)?);
+                span.lossy += codec.lossy() - before;
+                if span.first_lossy.is_none() {
+                    span.first_lossy = Some(to_json(env, &types.key, key, Format::Lossless)?);
                 }
             }
             bytes.push(b'\n');
             file.write_all(&bytes)
-                .map_err(|source| CliError::io(&partial, source))?;
+                .map_err(|source| CliError::io(partial, source))?;
             hasher.update(&bytes);
-            written += bytes.len() as u64;
-            count += 1;
+            span.bytes += bytes.len() as u64;
+            span.entries += 1;
+            bar.inc(1);
         }
         // Canisters built before pages named the entries they leave out have
         // no `skipped` field.
@@ -234,37 +317,57 @@ pub fn backup(
                         ),
                     )
                 });
-                skipped.push(key);
+                span.skipped.push(key);
             }
         }
         file.flush()
-            .map_err(|source| CliError::io(&partial, source))?;
+            .map_err(|source| CliError::io(partial, source))?;
         file.get_ref()
             .sync_data()
-            .map_err(|source| CliError::io(&partial, source))?;
+            .map_err(|source| CliError::io(partial, source))?;
         pages += 1;
-        bar.set_position(count);
         let next = match field(fields, "next") {
             Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
             _ => None,
         };
-        let Some(next) = next else { break };
-        let progress = BackupProgress {
-            cursor: to_json(env, &types.key, &next, Format::Lossless)?,
-            entries: count,
-            bytes: written,
-            partial_sha256: hex::encode(hasher.clone().finalize()),
-            skipped: skipped.clone(),
-            lossy: lossy.0,
-            first_lossy: lossy.1.clone(),
-        };
+        match &next {
+            Some(next) => span.cursor = to_json(env, &types.key, next, Format::Lossless)?,
+            None => span.done = true,
+        }
+        span.partial_sha256 = hex::encode(hasher.clone().finalize());
+        let until = key_of(&span.until, "the saved span end")?;
         state.save(&binding, &progress)?;
-        cursor = Some(next);
+        if stop_after == Some(pages) && progress.spans.iter().any(|span| !span.done) {
+            return Err(stopped(
+                progress.spans.iter().map(|s| s.entries).sum(),
+                pages,
+            ));
+        }
+        next.map(|after| {
+            page_request(interface, &types, Some(after), max_bytes, until)
+                .map(|arg| (method.clone(), arg))
+        })
+        .transpose()
+    });
+    if let Err(error) = run {
+        bar.abandon();
+        return Err(error);
     }
-    drop(file);
+    drop(files);
     bar.finish_and_clear();
 
-    // Assemble the file from the lines of the partial file, one entry at a time.
+    let count: u64 = progress.spans.iter().map(|span| span.entries).sum();
+    let skipped: Vec<Value> = progress
+        .spans
+        .iter()
+        .flat_map(|span| span.skipped.iter().cloned())
+        .collect();
+    let lossy: u64 = progress.spans.iter().map(|span| span.lossy).sum();
+    let first_lossy = progress
+        .spans
+        .iter()
+        .find_map(|span| span.first_lossy.clone());
+    // Assemble the file from the lines of the partial files, one entry at a time.
     let header = (format == Format::Lossless).then(|| {
         json!({
             "format": LOSSLESS_FORMAT,
@@ -273,12 +376,18 @@ pub fn backup(
             "value": types.value.to_string(),
         })
     });
-    assemble(&partial, output_path, format, header, &skipped)?;
-    durable::remove(&partial)?;
+    let partials: Vec<PathBuf> = (0..progress.spans.len())
+        .map(|index| partial_of(output_path, index))
+        .collect();
+    assemble(&partials, output_path, format, header, &skipped)?;
+    for partial in &partials {
+        durable::remove(partial)?;
+    }
     state.remove()?;
+    let spans = progress.spans.len();
     output(
         json,
-        json!({ "map": map, "entries": count, "pages": pages, "file": output_path, "skipped": skipped, "inexact_numbers": lossy.0 }),
+        json!({ "map": map, "entries": count, "pages": pages, "spans": spans, "file": output_path, "skipped": skipped, "inexact_numbers": lossy }),
         || {
             format!(
                 "{count} entries of `{map}` in {pages} pages -> {}",
@@ -286,7 +395,7 @@ pub fn backup(
             )
         },
     );
-    if let (n @ 1.., Some(key)) = lossy {
+    if let (n @ 1.., Some(key)) = (lossy, first_lossy) {
         notice(
             json,
             &format!(
@@ -307,13 +416,88 @@ pub fn backup(
     Ok(())
 }
 
+/// The recorded spans and a hasher over each one's partial file, when every
+/// partial file still begins with exactly what was recorded; otherwise says
+/// why not, and the backup starts over.
+fn intact_spans(
+    output: &Path,
+    progress: BackupProgress,
+    json: bool,
+) -> Result<Option<(BackupProgress, Vec<Sha256>)>> {
+    let mut hashers = Vec::new();
+    for (index, span) in progress.spans.iter().enumerate() {
+        let partial = partial_of(output, index);
+        match durable::intact_prefix(&partial, span.bytes, &span.partial_sha256)? {
+            Ok(hasher) => hashers.push(hasher),
+            Err(why) => {
+                notice(json, &why);
+                return Ok(None);
+            }
+        }
+    }
+    Ok((!progress.spans.is_empty()).then_some((progress, hashers)))
+}
+
+/// The keys (as lossless JSON) at which `backup_<map>_splits` cuts the map
+/// into spans for `parallel` queries; none when the canister has no such
+/// method or its pages take no end key (built before parallel backups),
+/// which then back up with one query at a time.
+fn split_keys(
+    target: &mut dyn Target,
+    interface: &Interface,
+    types: &MapTypes,
+    map: &str,
+    parallel: usize,
+    json: bool,
+) -> Result<Vec<Value>> {
+    let method = format!("backup_{map}_splits");
+    let takes_until = interface
+        .method(&format!("backup_{map}_page"))
+        .is_ok_and(|page| page.args.len() >= 3);
+    let signature = match interface.method(&method) {
+        Ok(signature) if takes_until => signature,
+        _ => {
+            notice(
+                json,
+                &format!("this canister has no `{method}` (built before parallel backups): backing `{map}` up with one query at a time"),
+            );
+            return Ok(Vec::new());
+        }
+    };
+    let parts = (parallel * SPANS_PER_QUERY).min(backup_runtime::limits::MAX_SPLITS as usize);
+    let (env, nat64): (_, Type) = (&interface.env, TypeInner::Nat64.into());
+    let mut after = None;
+    let mut keys = Vec::new();
+    loop {
+        let cursor = after.map_or(IDLValue::None, |key| IDLValue::Opt(Box::new(key)));
+        let arg = IDLArgs::new(&[cursor, IDLValue::Nat64(parts as u64)])
+            .to_bytes_with_types(env, &[opt_type(&types.key), nat64.clone()])?;
+        let reply = target.query(&method, &arg)?;
+        let splits = IDLArgs::from_bytes_with_types(&reply, env, &signature.rets)?;
+        let Some(IDLValue::Record(fields)) = splits.args.first() else {
+            return Err(CliError::Input(format!(
+                "`{method}` returned something other than split keys"
+            )));
+        };
+        if let Some(IDLValue::Vec(found)) = field(fields, "keys") {
+            for key in found {
+                keys.push(to_json(env, &types.key, key, Format::Lossless)?);
+            }
+        }
+        match field(fields, "next") {
+            Some(IDLValue::Opt(key)) => after = Some(key.as_ref().clone()),
+            _ => return Ok(keys),
+        }
+    }
+}
+
 /// Writes the backup file from the partial file's lines (one entry each),
 /// streaming, atomically: exactly what `serde_json::to_vec_pretty` of the
 /// whole document writes (`[[key, value], ...]`, or the lossless document:
 /// `header`'s fields, `entries`, then `skipped` when not empty), or for
 /// agent-js what `console.log(JSON.stringify(entries))` prints.
 fn assemble(
-    partial: &Path,
+    partials: &[PathBuf],
     output: &Path,
     format: Format,
     header: Option<Value>,
@@ -322,10 +506,18 @@ fn assemble(
     use std::io::{BufRead, Write};
     let temporary = backup_common::durable::temporary_of(output);
     let result = (|| -> Result<()> {
-        let on_partial = |source| CliError::io(partial, source);
         let on_output = |source| CliError::io(&temporary, source);
-        let lines =
-            std::io::BufReader::new(std::fs::File::open(partial).map_err(on_partial)?).lines();
+        let mut files = Vec::new();
+        for partial in partials {
+            let file = std::fs::File::open(partial).map_err(|e| CliError::io(partial, e))?;
+            files.push((std::io::BufReader::new(file), partial));
+        }
+        // Each line with the file it comes from, the files in order.
+        let lines = files.into_iter().flat_map(|(reader, partial)| {
+            reader
+                .lines()
+                .map(move |line| line.map_err(|source| CliError::io(partial, source)))
+        });
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(&temporary).map_err(on_output)?);
         let mut put = |text: &str| out.write_all(text.as_bytes()).map_err(on_output);
@@ -333,7 +525,7 @@ fn assemble(
             put("[")?;
             for (index, line) in lines.enumerate() {
                 put(if index == 0 { "" } else { "," })?;
-                put(&line.map_err(on_partial)?)?;
+                put(&line?)?;
             }
             put("]\n")?;
         } else {
@@ -352,8 +544,9 @@ fn assemble(
             }
             let mut empty = true;
             for line in lines {
-                let entry: Value = serde_json::from_str(&line.map_err(on_partial)?)
-                    .map_err(|e| CliError::Input(format!("{}: {e}", partial.display())))?;
+                let entry: Value = serde_json::from_str(&line?).map_err(|e| {
+                    CliError::Input(format!("a partial file of {}: {e}", output.display()))
+                })?;
                 put(if empty { "[\n" } else { ",\n" })?;
                 put(&"  ".repeat(depth + 1))?;
                 put(&pretty(&entry, depth + 1)?)?;
@@ -413,11 +606,12 @@ pub(super) mod tests {
         }"#;
 
     /// The streamed file is byte for byte what pretty-printing the whole
-    /// document writes, in every form, empty or not, skipped keys or not.
+    /// document writes, in every form, empty or not, skipped keys or not,
+    /// the entries in one partial file or spread over several (spans).
     #[test]
     fn assembling_streams_what_the_whole_document_prints() {
         let dir = tempfile::tempdir().unwrap();
-        let partial = dir.path().join("partial");
+        let partials: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("p{i}"))).collect();
         let output = dir.path().join("out.json");
         let entries = [
             json!(["a\nb", {"x": [1, {"y": []}], "z": {}, "w": "é\"", "v": [[], [null]]}]),
@@ -428,16 +622,28 @@ pub(super) mod tests {
             json!({"format": LOSSLESS_FORMAT, "map": "m", "key": "text", "value": "record {}"});
         for count in [0, 1, 3] {
             let lines: String = entries[..count].iter().map(|e| format!("{e}\n")).collect();
-            std::fs::write(&partial, &lines).unwrap();
-            for skipped in [vec![], vec![json!("k1"), json!({"a": 1})]] {
-                assemble(&partial, &output, Format::Json, None, &skipped).unwrap();
+            for (spans, skipped) in [1, 3]
+                .into_iter()
+                .flat_map(|spans| [(spans, vec![]), (spans, vec![json!("k1"), json!({"a": 1})])])
+            {
+                // One file, or: the first entry, nothing, the rest.
+                let partial = &partials[..spans];
+                if spans == 1 {
+                    std::fs::write(&partial[0], &lines).unwrap();
+                } else {
+                    let cut = lines.find('\n').map_or(0, |at| at + 1);
+                    std::fs::write(&partial[0], &lines[..cut]).unwrap();
+                    std::fs::write(&partial[1], "").unwrap();
+                    std::fs::write(&partial[2], &lines[cut..]).unwrap();
+                }
+                assemble(partial, &output, Format::Json, None, &skipped).unwrap();
                 let plain = Value::Array(entries[..count].to_vec());
                 assert_eq!(
                     std::fs::read(&output).unwrap(),
                     serde_json::to_vec_pretty(&plain).unwrap()
                 );
                 assemble(
-                    &partial,
+                    partial,
                     &output,
                     Format::Lossless,
                     Some(header.clone()),
@@ -453,7 +659,7 @@ pub(super) mod tests {
                     String::from_utf8(std::fs::read(&output).unwrap()).unwrap(),
                     String::from_utf8(serde_json::to_vec_pretty(&document).unwrap()).unwrap()
                 );
-                assemble(&partial, &output, Format::AgentJs, None, &skipped).unwrap();
+                assemble(partial, &output, Format::AgentJs, None, &skipped).unwrap();
                 let joined: Vec<&str> = lines.lines().collect();
                 assert_eq!(
                     std::fs::read(&output).unwrap(),
@@ -472,13 +678,21 @@ pub(super) mod tests {
             &types,
             Some(IDLValue::Text("k".into())),
             Some(4096),
+            Some(IDLValue::Text("z".into())),
         )
         .unwrap();
-        let (after, max): (Option<String>, Option<u64>) = candid::decode_args(&arg).unwrap();
-        assert_eq!((after.as_deref(), max), (Some("k"), Some(4096)));
-        let arg = page_request(&interface, &types, None, None).unwrap();
-        let (after, max): (Option<String>, Option<u64>) = candid::decode_args(&arg).unwrap();
-        assert_eq!((after, max), (None, None));
+        let (after, max, until): (Option<String>, Option<u64>, Option<String>) =
+            candid::decode_args(&arg).unwrap();
+        assert_eq!(
+            (after.as_deref(), max, until.as_deref()),
+            (Some("k"), Some(4096), Some("z"))
+        );
+        // Without an end key, the two arguments every canister takes.
+        let arg = page_request(&interface, &types, None, None, None).unwrap();
+        assert_eq!(
+            candid::IDLArgs::from_bytes(&arg).unwrap().args,
+            vec![IDLValue::None, IDLValue::None]
+        );
         assert!(interface
             .map("other")
             .unwrap_err()
