@@ -381,7 +381,7 @@ fn insert_stored<M: BackupMap>(checked: Vec<(M::Key, Vec<u8>)>) -> u64 {
         let mut stored =
             StableBTreeMap::<M::Key, page::Stored<M::Value>, M::Memory>::load(M::memory());
         let count = checked.len() as u64;
-        for (key, bytes) in checked {
+        for (key, bytes) in restore::spread(checked) {
             stored.insert(key, page::Stored::new(bytes));
         }
         drop(stored);

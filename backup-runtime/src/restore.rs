@@ -307,10 +307,32 @@ where
     M: Memory,
 {
     let count = checked.len() as u64;
-    for (key, value) in checked {
+    for (key, value) in spread(checked) {
         map.insert(key, value);
     }
     count
+}
+
+/// The entries of a batch in the order they are inserted: spread over the
+/// batch (bit-reversed positions), not one after the other. A backup file
+/// is in key order, and stable-structures' B-tree inserts in key order
+/// split each full node in two halves that are never filled again: more
+/// nodes, a deeper tree, more splits. The keys are distinct (checked), so
+/// the order changes nothing in what the map holds.
+pub fn spread<T>(entries: Vec<T>) -> impl Iterator<Item = T> {
+    let n = entries.len();
+    let bits = usize::BITS - n.saturating_sub(1).leading_zeros();
+    let mut slots: Vec<Option<T>> = entries.into_iter().map(Some).collect();
+    (0..1usize << bits)
+        .map(move |i| {
+            if bits == 0 {
+                i
+            } else {
+                i.reverse_bits() >> (usize::BITS - bits)
+            }
+        })
+        .filter(move |&i| i < n)
+        .filter_map(move |i| slots.get_mut(i).and_then(Option::take))
 }
 
 /// Removes every entry of `map` and returns how many there were. The map
@@ -330,6 +352,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every entry once, for every batch size, spread out.
+    #[test]
+    fn spreading_inserts_each_entry_once() {
+        for n in 0..300usize {
+            let mut order: Vec<usize> = spread((0..n).collect()).collect();
+            assert!(n < 4 || order[..4] != [0, 1, 2, 3], "{n}: {order:?}");
+            order.sort_unstable();
+            assert_eq!(order, (0..n).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            spread((0..8).collect()).collect::<Vec<_>>(),
+            [0, 4, 2, 6, 1, 5, 3, 7]
+        );
+    }
     use crate::key::TextKey;
 
     /// Bounded to 8 bytes, so an entry can be refused on its own.
