@@ -348,16 +348,7 @@ impl<'a> Encoder<'a> {
     fn batch(&self, count: usize, entries: &[u8]) -> Vec<u8> {
         let mut batch = Vec::with_capacity(self.header.len() + 10 + entries.len());
         batch.extend_from_slice(&self.header);
-        let mut n = count as u64;
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                batch.push(byte);
-                break;
-            }
-            batch.push(byte | 0x80);
-        }
+        backup_common::leb128::push(&mut batch, count as u64);
         batch.extend_from_slice(entries);
         batch
     }
