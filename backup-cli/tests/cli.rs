@@ -211,6 +211,51 @@ fn an_interrupted_backup_resumes_without_loss_or_duplication() {
     assert!(std::fs::read(&single).unwrap() == whole);
 }
 
+/// A canister built before spans (its pages take no `until`, it has no
+/// `backup_<map>_splits`) is backed up one page at a time, saying so, into
+/// the same file.
+#[test]
+fn a_canister_without_spans_is_backed_up_one_page_at_a_time() {
+    let (offline, _) = Offline::with_profiles(120);
+    let did = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/profiles/profiles.did"),
+    )
+    .unwrap();
+    let old: String = did
+        .lines()
+        .filter(|line| !line.contains("backup_profiles_splits"))
+        .map(|line| line.replace("(opt text, opt nat64, opt text)", "(opt text, opt nat64)"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(old.contains("backup_profiles_page : (opt text, opt nat64) -> (BackupPage) query;"));
+    let old_did = offline.path("old.did");
+    std::fs::write(&old_did, old).unwrap();
+    let (whole, before) = (offline.path("whole.json"), offline.path("before.json"));
+    let args = |file: &std::path::Path| {
+        vec![
+            "backup",
+            "profiles",
+            "-o",
+            file.to_str().unwrap(),
+            "--max-bytes",
+            "3000",
+            "--parallel",
+            "4",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    offline.ok(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    let mut old_args = args(&before);
+    old_args.extend(["--did".to_string(), old_did.to_str().unwrap().to_string()]);
+    let out = offline.run(&old_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("built before parallel backups"), "{stderr}");
+    assert!(std::fs::read(&before).unwrap() == std::fs::read(&whole).unwrap());
+}
+
 #[test]
 fn an_interrupted_restore_resumes_without_loss_or_duplication() {
     let offline = Offline::new("profiles");
