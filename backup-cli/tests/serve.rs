@@ -104,13 +104,76 @@ fn whoami(pem: &Path) -> String {
 
 /// The CLI in live mode against `served`, as `pem`, in `dir`.
 fn live(served: &Served, pem: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+    live_command(served, pem, dir, args).output().unwrap()
+}
+
+fn live_command(served: &Served, pem: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ic-backup"));
+    command
         .current_dir(dir)
         .args(["--network", &served.url, "--canister", &served.canister])
         .args(["--pem", pem.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    command
+}
+
+/// A live backup with pages of several spans in flight, killed (SIGKILL) at
+/// moments spread over an uninterrupted run and run again, ends with the
+/// uninterrupted run's file, byte for byte, and nothing else in its folder.
+#[test]
+fn a_live_parallel_backup_killed_at_any_moment_loses_nothing() {
+    let (offline, _) = Offline::with_profiles(400);
+    let (admin, _) = write_keys(offline.dir.path());
+    let served = Served::start(&offline, &offline.image, &["--controller", &whoami(&admin)]);
+    let args = [
+        "backup",
+        "profiles",
+        "-o",
+        "out.json",
+        "--max-bytes",
+        "2000",
+        "--parallel",
+        "4",
+    ];
+    let folder = |name: &str| {
+        let dir = offline.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    let reference = folder("reference");
+    let began = std::time::Instant::now();
+    ok(
+        live(&served, &admin, &reference, &args),
+        "the uninterrupted backup",
+    );
+    let duration = began.elapsed();
+    let expected = std::fs::read(reference.join("out.json")).unwrap();
+    let mut state = 0x5EED_B4C6_u64;
+    for trial in 0..8 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let moment = duration.mul_f64((state % 1000) as f64 / 1000.0);
+        let dir = folder(&format!("trial-{trial}"));
+        let mut child = live_command(&served, &admin, &dir, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(moment);
+        let _ = child.kill();
+        child.wait().unwrap();
+        ok(live(&served, &admin, &dir, &args), "the backup run again");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["out.json"], "trial {trial} (killed at {moment:?})");
+        assert!(
+            std::fs::read(dir.join("out.json")).unwrap() == expected,
+            "trial {trial} (killed at {moment:?}): the file differs"
+        );
+    }
 }
 
 fn ok(output: std::process::Output, what: &str) -> String {
