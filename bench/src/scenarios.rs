@@ -529,6 +529,24 @@ pub fn memory(
             return;
         }
         let path = |name: &str| dir.join(format!("mem-{mode}-{name}")).display().to_string();
+        // What `load` writes: the edited image, zero-extended as the image is.
+        let edited = if large {
+            let edited = dir.join("bench-edited-large.dat");
+            let extended = std::fs::copy(dir.join("bench-edited.dat"), &edited).and_then(|_| {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&edited)?
+                    .set_len(image_mib << 20)
+            });
+            if let Err(error) = extended {
+                recorder
+                    .notes
+                    .push(format!("memory: no edited image: {error}"));
+            }
+            edited
+        } else {
+            dir.join("bench-edited.dat")
+        };
         for name in ["dump.dat", "dump.dat.sha256", "profiles.json"] {
             let _ = std::fs::remove_file(path(name));
         }
@@ -591,19 +609,23 @@ pub fn memory(
                 ],
             ),
             (
-                "load (1% of blocks changed)",
+                if large {
+                    "load (the blocks changed at the smaller size)"
+                } else {
+                    "load (1% of blocks changed)"
+                },
                 vec![
                     "load".into(),
                     "-i".into(),
-                    dir.join("bench-edited.dat").display().to_string(),
+                    edited.display().to_string(),
                     "--yes".into(),
                 ],
             ),
         ];
-        // At the large size, what reads the whole image: dump and verify.
-        let commands = commands
-            .into_iter()
-            .filter(|(what, _)| !large || *what == "dump" || *what == "verify");
+        // At the large size, what moves the whole image: dump, verify, load.
+        let commands = commands.into_iter().filter(|(what, _)| {
+            !large || !what.starts_with("backup") && !what.starts_with("restore")
+        });
         for (what, args) in commands {
             let mut command = std::process::Command::new(&cli);
             command
@@ -656,6 +678,7 @@ pub fn memory(
         "bench.dat",
         "bench.dat.sha256",
         "bench-edited.dat",
+        "bench-edited-large.dat",
         "mem-client.pem",
         "typed-vs-raw.dat",
         "typed-vs-raw.dat.sha256",
