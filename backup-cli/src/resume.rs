@@ -50,24 +50,39 @@ pub enum Start<P> {
     Resume(P),
 }
 
-/// Progress of a command that appends to a partial file: how many of its
-/// first bytes are durable, and their SHA-256.
+/// Progress of a command that appends to partial files: for each, how many
+/// of its first bytes are durable, and their SHA-256.
 pub trait PartialProgress {
-    fn prefix(&self) -> (u64, &str);
+    fn prefixes(&self) -> Vec<(u64, &str)>;
 }
 
 impl<P: PartialProgress> Start<P> {
-    /// Where a command that appends to `partial` starts: its saved progress
-    /// and a hasher over the partial file's recorded prefix, when that prefix
-    /// is intact; otherwise from the beginning, after telling why.
-    pub fn over_partial(self, partial: &Path, json: bool) -> Result<Option<(P, Sha256)>> {
+    /// Where a command that appends to the partial files `partial(0)`,
+    /// `partial(1)`, … starts: its saved progress and a hasher over each
+    /// file's recorded prefix, when every prefix is intact (and there is
+    /// one); otherwise from the beginning, after telling why.
+    pub fn over_partials(
+        self,
+        partial: impl Fn(usize) -> PathBuf,
+        json: bool,
+    ) -> Result<Option<(P, Vec<Sha256>)>> {
         let why = match self {
             Start::Resume(progress) => {
-                let (len, digest) = progress.prefix();
-                match durable::intact_prefix(partial, len, digest)? {
-                    Ok(hasher) => return Ok(Some((progress, hasher))),
-                    Err(why) => Some(why),
+                let mut hashers = Vec::new();
+                let mut why = None;
+                for (index, (len, digest)) in progress.prefixes().into_iter().enumerate() {
+                    match durable::intact_prefix(&partial(index), len, digest)? {
+                        Ok(hasher) => hashers.push(hasher),
+                        Err(not_intact) => {
+                            why = Some(not_intact);
+                            break;
+                        }
+                    }
                 }
+                if why.is_none() && !hashers.is_empty() {
+                    return Ok(Some((progress, hashers)));
+                }
+                why
             }
             Start::Fresh { why } => why,
         };
@@ -75,6 +90,12 @@ impl<P: PartialProgress> Start<P> {
             crate::commands::notice(json, &why);
         }
         Ok(None)
+    }
+
+    /// [`Start::over_partials`] of a command with one partial file.
+    pub fn over_partial(self, partial: &Path, json: bool) -> Result<Option<(P, Sha256)>> {
+        let resumed = self.over_partials(|_| partial.to_path_buf(), json)?;
+        Ok(resumed.and_then(|(progress, mut hashers)| hashers.pop().map(|h| (progress, h))))
     }
 }
 

@@ -236,8 +236,8 @@ struct DumpProgress {
 }
 
 impl PartialProgress for DumpProgress {
-    fn prefix(&self) -> (u64, &str) {
-        (self.done, &self.partial_sha256)
+    fn prefixes(&self) -> Vec<(u64, &str)> {
+        vec![(self.done, &self.partial_sha256)]
     }
 }
 

@@ -7,7 +7,7 @@ use crate::error::{CliError, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Codec, Format};
 use crate::progress;
-use crate::resume::{Resume, Start, TargetId};
+use crate::resume::{PartialProgress, Resume, TargetId};
 use crate::target::Target;
 use candid::types::value::{IDLField, IDLValue};
 use candid::types::{Type, TypeInner};
@@ -40,6 +40,11 @@ fn opt_type(ty: &Type) -> Type {
     TypeInner::Opt(ty.clone()).into()
 }
 
+/// `value` as an `opt` value: `null`, or `opt value`.
+fn opt_value(value: Option<IDLValue>) -> IDLValue {
+    value.map_or(IDLValue::None, |v| IDLValue::Opt(Box::new(v)))
+}
+
 /// The argument of `backup_<map>_page(after, max_bytes, until)`; `until`
 /// is left out when `None`, for canisters whose pages take two arguments.
 pub fn page_request(
@@ -49,13 +54,11 @@ pub fn page_request(
     max_bytes: Option<u64>,
     until: Option<IDLValue>,
 ) -> Result<Vec<u8>> {
-    let opt =
-        |value: Option<IDLValue>| value.map_or(IDLValue::None, |v| IDLValue::Opt(Box::new(v)));
     let nat64: Type = TypeInner::Nat64.into();
-    let mut args = vec![opt(after), opt(max_bytes.map(IDLValue::Nat64))];
+    let mut args = vec![opt_value(after), opt_value(max_bytes.map(IDLValue::Nat64))];
     let mut types = vec![opt_type(&types.key), opt_type(&nat64), opt_type(&types.key)];
     if until.is_some() {
-        args.push(opt(until));
+        args.push(opt_value(until));
     } else {
         types.pop();
     }
@@ -101,6 +104,15 @@ struct SpanProgress {
     lossy: u64,
     /// The key of the first entry holding one.
     first_lossy: Option<Value>,
+}
+
+impl PartialProgress for BackupProgress {
+    fn prefixes(&self) -> Vec<(u64, &str)> {
+        self.spans
+            .iter()
+            .map(|span| (span.bytes, span.partial_sha256.as_str()))
+            .collect()
+    }
 }
 
 impl SpanProgress {
@@ -186,15 +198,7 @@ pub fn backup(
         }
     };
     // Resume only over partial files whose recorded prefixes are all intact.
-    let resumed = match start {
-        Start::Resume(progress) => intact_spans(output_path, progress, json)?,
-        Start::Fresh { why } => {
-            if let Some(why) = why {
-                notice(json, &why);
-            }
-            None
-        }
-    };
+    let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
     let (mut progress, mut hashers) = match resumed {
         Some(resumed) => resumed,
         None => {
@@ -233,14 +237,18 @@ pub fn backup(
     bar.set_position(progress.spans.iter().map(|span| span.entries).sum());
     let mut pages = 0usize;
     let mut received = 0u64;
+    // Each span's end key, read once; the pages of a span all carry it.
+    let untils = progress
+        .spans
+        .iter()
+        .map(|span| key_of(&span.until, "the saved span end"))
+        .collect::<Result<Vec<_>>>()?;
     let mut starts = Vec::new();
     let mut chains = Vec::new();
     for (index, span) in progress.spans.iter().enumerate() {
         if !span.done {
-            let (after, until) = (
-                key_of(&span.cursor, "the saved cursor")?,
-                key_of(&span.until, "the saved span end")?,
-            );
+            let after = key_of(&span.cursor, "the saved cursor")?;
+            let until = untils[index].clone();
             starts.push((
                 method.clone(),
                 page_request(interface, &types, after, max_bytes, until)?,
@@ -335,7 +343,6 @@ pub fn backup(
             None => span.done = true,
         }
         span.partial_sha256 = hex::encode(hasher.clone().finalize());
-        let until = key_of(&span.until, "the saved span end")?;
         state.save(&binding, &progress)?;
         if stop_after == Some(pages) && progress.spans.iter().any(|span| !span.done) {
             return Err(stopped(
@@ -344,8 +351,14 @@ pub fn backup(
             ));
         }
         next.map(|after| {
-            page_request(interface, &types, Some(after), max_bytes, until)
-                .map(|arg| (method.clone(), arg))
+            page_request(
+                interface,
+                &types,
+                Some(after),
+                max_bytes,
+                untils[index].clone(),
+            )
+            .map(|arg| (method.clone(), arg))
         })
         .transpose()
     });
@@ -416,28 +429,6 @@ pub fn backup(
     Ok(())
 }
 
-/// The recorded spans and a hasher over each one's partial file, when every
-/// partial file still begins with exactly what was recorded; otherwise says
-/// why not, and the backup starts over.
-fn intact_spans(
-    output: &Path,
-    progress: BackupProgress,
-    json: bool,
-) -> Result<Option<(BackupProgress, Vec<Sha256>)>> {
-    let mut hashers = Vec::new();
-    for (index, span) in progress.spans.iter().enumerate() {
-        let partial = partial_of(output, index);
-        match durable::intact_prefix(&partial, span.bytes, &span.partial_sha256)? {
-            Ok(hasher) => hashers.push(hasher),
-            Err(why) => {
-                notice(json, &why);
-                return Ok(None);
-            }
-        }
-    }
-    Ok((!progress.spans.is_empty()).then_some((progress, hashers)))
-}
-
 /// The keys (as lossless JSON) at which `backup_<map>_splits` cuts the map
 /// into spans for `parallel` queries; none when the canister has no such
 /// method or its pages take no end key (built before parallel backups),
@@ -469,8 +460,7 @@ fn split_keys(
     let mut after = None;
     let mut keys = Vec::new();
     loop {
-        let cursor = after.map_or(IDLValue::None, |key| IDLValue::Opt(Box::new(key)));
-        let arg = IDLArgs::new(&[cursor, IDLValue::Nat64(parts as u64)])
+        let arg = IDLArgs::new(&[opt_value(after.take()), IDLValue::Nat64(parts as u64)])
             .to_bytes_with_types(env, &[opt_type(&types.key), nat64.clone()])?;
         let reply = target.query(&method, &arg)?;
         let splits = IDLArgs::from_bytes_with_types(&reply, env, &signature.rets)?;
