@@ -658,10 +658,10 @@ mod tests {
             .collect()
     }
 
-    /// A step that checks each chain's replies come in order and asks for
-    /// the chain's next call; it records every reply.
     type Next = Result<Option<(String, Vec<u8>)>>;
 
+    /// A step that checks each chain's replies come in order and asks for
+    /// the chain's next call; it records every reply.
     fn checking_step(seen: &RefCell<Vec<(usize, u8)>>) -> impl FnMut(usize, Vec<u8>) -> Next + '_ {
         move |chain, reply| {
             let index = reply[1];

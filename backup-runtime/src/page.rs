@@ -412,6 +412,18 @@ where
     })
 }
 
+/// The bound a key given on the wire sets (`bound` of the key; none when
+/// `None`), or `error` of why the key does not convert back.
+fn bound_of<K, C: KeyCodec<K>>(
+    wire: Option<C::Wire>,
+    bound: fn(K) -> Bound<K>,
+    error: fn(String) -> PageError,
+) -> Result<Bound<K>, PageError> {
+    wire.map_or(Ok(Bound::Unbounded), |wire| {
+        C::from_wire(wire).map(bound).map_err(error)
+    })
+}
+
 /// The cursor page of `map` over the keys after `span.0` up to and
 /// including `span.1`, whose values `value_part` turns into the Candid value bytes of
 /// `V` (the type the reply declares).
@@ -430,14 +442,8 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
-    let start = match after {
-        None => Bound::Unbounded,
-        Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
-    };
-    let end = match until {
-        None => Bound::Unbounded,
-        Some(wire) => Bound::Included(C::from_wire(wire).map_err(PageError::BadUntil)?),
-    };
+    let start = bound_of::<K, C>(after, Bound::Excluded, PageError::BadCursor)?;
+    let end = bound_of::<K, C>(until, Bound::Included, PageError::BadUntil)?;
     // A span that holds no key (`until` at or before `after`) is walked as
     // the keys after `after` up to `after` itself: none.
     let end = match (&start, end) {
@@ -527,10 +533,7 @@ where
     if !(1..=MAX_SPLITS).contains(&parts) {
         return Err(PageError::BadParts { asked: parts });
     }
-    let start = match after {
-        None => Bound::Unbounded,
-        Some(wire) => Bound::Excluded(C::from_wire(wire).map_err(PageError::BadCursor)?),
-    };
+    let start = bound_of::<K, C>(after, Bound::Excluded, PageError::BadCursor)?;
     let every = usize::try_from(map.len().div_ceil(parts).max(1)).unwrap_or(usize::MAX);
     let mut entries = map.range((start, Bound::Unbounded)).peekable();
     let (mut keys, mut bytes, mut last) = (Vec::new(), 0u64, None::<K>);

@@ -331,7 +331,6 @@ pub fn spread<T>(entries: Vec<T>) -> impl Iterator<Item = T> {
                 i.reverse_bits() >> (usize::BITS - bits)
             }
         })
-        .filter(move |&i| i < n)
         .filter_map(move |i| slots.get_mut(i).and_then(Option::take))
 }
 
@@ -352,6 +351,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::TextKey;
 
     /// Every entry once, for every batch size, spread out.
     #[test]
@@ -367,7 +367,6 @@ mod tests {
             [0, 4, 2, 6, 1, 5, 3, 7]
         );
     }
-    use crate::key::TextKey;
 
     /// Bounded to 8 bytes, so an entry can be refused on its own.
     fn check_texts(batch: &[(&str, &str)]) -> Result<usize, RestoreError> {
