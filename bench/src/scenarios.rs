@@ -515,14 +515,8 @@ pub fn memory(
     for (mode, image_mib) in runs {
         let large = Some(image_mib) == large_mib;
         let image = dir.join(format!("mem-{mode}.bin"));
-        let copied = std::fs::copy(dir.join("bench.dat"), &image).and_then(|_| {
-            // A larger image: the same canister, zeros after its memory (sparse).
-            std::fs::File::options()
-                .write(true)
-                .open(&image)?
-                .set_len(image_mib << 20)
-        });
-        if let Err(error) = copied {
+        // A larger image: the same canister, zeros after its memory (sparse).
+        if let Err(error) = copy_extended(&dir.join("bench.dat"), &image, image_mib << 20) {
             recorder.notes.push(format!(
                 "memory: no image to run on (target/bench/bench.dat: {error}); run `raw` first"
             ));
@@ -532,12 +526,7 @@ pub fn memory(
         // What `load` writes: the edited image, zero-extended as the image is.
         let edited = if large {
             let edited = dir.join("bench-edited-large.dat");
-            let extended = std::fs::copy(dir.join("bench-edited.dat"), &edited).and_then(|_| {
-                std::fs::File::options()
-                    .write(true)
-                    .open(&edited)?
-                    .set_len(image_mib << 20)
-            });
+            let extended = copy_extended(&dir.join("bench-edited.dat"), &edited, image_mib << 20);
             if let Err(error) = extended {
                 recorder
                     .notes
@@ -688,8 +677,12 @@ pub fn memory(
     }
 }
 
-/// Starts `ic-backup serve` on `image` with `controller`; returns it, its
-/// URL and the canister id from its first line.
+/// `from` copied to `to`, then made `len` bytes long (zeros after it, sparse).
+fn copy_extended(from: &std::path::Path, to: &std::path::Path, len: u64) -> std::io::Result<()> {
+    std::fs::copy(from, to)?;
+    std::fs::File::options().write(true).open(to)?.set_len(len)
+}
+
 /// Peak RSS of the live client backing up `n` entries from the image
 /// `typed_vs_raw` dumped, and restoring that file into a fresh canister.
 fn live_entries(
@@ -759,6 +752,8 @@ fn live_entries(
     }
 }
 
+/// Starts `ic-backup serve` on `image` with `controller`; returns it, its
+/// URL and the canister id from its first line.
 fn serve(
     cli: &std::path::Path,
     wasm: &std::path::Path,
