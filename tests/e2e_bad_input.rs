@@ -158,6 +158,32 @@ fn bad_page_requests_are_rejected_with_what_was_expected() {
         reject.message.contains("bad cursor") && reject.message.contains("`???`"),
         "{reject}"
     );
+    let reject = query::<_, backup_runtime::BackupPage<String, Profile>>(
+        &mut canister,
+        cast.controller,
+        "backup_profiles_page",
+        (None::<String>, None::<u64>, Some("!!!".to_string())),
+    )
+    .unwrap_err();
+    assert!(
+        reject.message.contains("bad end key `until`") && reject.message.contains("`!!!`"),
+        "{reject}"
+    );
+    // Split keys: `parts` in 1..=4096, the cursor a key.
+    for (after, parts, expected) in [
+        (None, 0u64, "expected parts between 1 and 4096, found 0"),
+        (None, 4097, "expected parts between 1 and 4096, found 4097"),
+        (Some("???".to_string()), 4, "bad cursor"),
+    ] {
+        let reject = query::<_, backup_runtime::page::Splits<String>>(
+            &mut canister,
+            cast.controller,
+            "backup_profiles_splits",
+            (after, parts),
+        )
+        .unwrap_err();
+        assert!(reject.message.contains(expected), "{expected}: {reject}");
+    }
     // An argument of the wrong Candid type traps in decoding, before anything runs.
     let reject = unchanged(&mut canister, |c| {
         c.update(
