@@ -21,6 +21,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--parallel`: queries in flight, 1 to 1024.
+fn in_flight() -> impl clap::builder::TypedValueParser<Value = usize> {
+    clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1024), |n| n as usize)
+}
+
 const EXAMPLES: &str = "\
 Examples:
   # offline: the canister's wasm over a stable memory image, or a downloaded snapshot folder
@@ -160,7 +165,7 @@ pub enum Command {
         /// spans of equal length (`backup_<map>_splits`, 4 per query), each
         /// paged on its own; the file is the same. Canisters built before
         /// that are backed up one query at a time.
-        #[arg(long, default_value_t = 8, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1024), |n| n as usize))]
+        #[arg(long, default_value_t = 8, value_parser = in_flight())]
         parallel: usize,
         /// Stop after this many pages, as if interrupted (for tests).
         #[arg(long, hide = true)]
@@ -218,7 +223,7 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// Queries in flight at once.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_parser = in_flight())]
         parallel: usize,
         /// Bytes per `stable_read` (at most 1.9375 MiB, the default).
         #[arg(long, default_value_t = backup_runtime::limits::MAX_RAW_READ)]

@@ -470,6 +470,33 @@ fn auth_and_bad_arguments() {
     assert!(error.contains("no method `no_such_method`"), "{error}");
     let error = offline.fails(&["call", "profile_count", "(oops"], 2);
     assert!(error.contains("Candid text"), "{error}");
+    // Queries in flight: 1 to 1024 for every command that has them, and a
+    // refused count writes nothing.
+    let dump = offline.path("refused.dat");
+    let backup = offline.path("refused.json");
+    for n in ["0", "1025"] {
+        let commands: [&[&str]; 2] = [
+            &["dump", "-o", dump.to_str().unwrap(), "--parallel", n],
+            &[
+                "backup",
+                "profiles",
+                "-o",
+                backup.to_str().unwrap(),
+                "--parallel",
+                n,
+            ],
+        ];
+        for args in commands {
+            let error = offline.fails(args, 2);
+            assert!(error.contains("1..=1024"), "{args:?}: {error}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dump.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("refused"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
