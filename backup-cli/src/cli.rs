@@ -211,6 +211,9 @@ pub enum Command {
         /// overwritten when a migration starts, kept when it ends.
         #[arg(long)]
         via: Option<PathBuf>,
+        /// Queries in flight at once for its two backups (as for `backup`).
+        #[arg(long, default_value_t = 8, value_parser = in_flight())]
+        parallel: usize,
         /// Stop after this many steps, as if interrupted (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,

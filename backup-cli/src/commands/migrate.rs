@@ -23,6 +23,7 @@ use crate::error::{CliError, Result};
 use crate::interface::Interface;
 use crate::json::Format;
 use crate::resume::{Resume, Start, TargetId};
+use crate::stream::{self, Flow};
 use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -61,14 +62,64 @@ fn place(target: &TargetId) -> String {
     }
 }
 
+/// The SHA-256 of the file at `path`, read a buffer at a time.
 fn sha256_of(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    let mut file = std::fs::File::open(path).map_err(|source| CliError::io(path, source))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|source| CliError::io(path, source))?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
-fn entries_of(path: &Path) -> Result<Value> {
-    let document = super::typed::read_json(path)?;
-    Ok(document.get("entries").cloned().unwrap_or(Value::Null))
+/// How the entries of two backup files compare.
+#[derive(Debug, PartialEq, Eq)]
+struct Compared {
+    /// Entries in the first file.
+    entries: u64,
+    /// The index of the first entry that differs (or that one file has and
+    /// the other has not), if any does.
+    first_difference: Option<u64>,
+}
+
+/// The digest an entry is compared by: its JSON text, as the file had it
+/// once parsed (both files come from the same encoder).
+fn entry_digest(entry: &Value) -> Result<[u8; 16]> {
+    let text = serde_json::to_vec(entry)
+        .map_err(|error| CliError::Input(format!("an entry could not be written back: {error}")))?;
+    let digest = Sha256::digest(text);
+    let mut short = [0; 16];
+    short.copy_from_slice(&digest[..16]);
+    Ok(short)
+}
+
+/// Compares the entries of the backup files `before` and `after`, reading
+/// each from the disk one entry at a time: the first file's entries are kept
+/// as 16-byte digests, never as values.
+fn compare_entries(before: &Path, after: &Path) -> Result<Compared> {
+    let hidden = indicatif::ProgressBar::hidden();
+    let mut digests = Vec::new();
+    stream::walk(before, 0, &hidden, &mut |_, _, entry| {
+        digests.push(entry_digest(&entry)?);
+        Ok(Flow::Next)
+    })?;
+    let mut first_difference = None;
+    let walked = stream::walk(after, 0, &hidden, &mut |_, i, entry| {
+        let digest = entry_digest(&entry)?;
+        if usize::try_from(i).ok().and_then(|i| digests.get(i)) == Some(&digest) {
+            return Ok(Flow::Next);
+        }
+        first_difference = Some(i);
+        Ok(Flow::Stop)
+    })?;
+    let entries = digests.len() as u64;
+    if let Some(walked) = walked {
+        if walked.entries != entries {
+            first_difference = Some(walked.entries.min(entries));
+        }
+    }
+    Ok(Compared {
+        entries,
+        first_difference,
+    })
 }
 
 /// Rewrites `map` in the current layout through the backup file `via`.
@@ -77,6 +128,7 @@ pub fn migrate(
     interface: &Interface,
     map: &str,
     via: &Path,
+    parallel: usize,
     stop_after: Option<usize>,
     json: bool,
 ) -> Result<()> {
@@ -123,7 +175,7 @@ pub fn migrate(
                 output: via,
                 format: Format::Lossless,
                 max_bytes: None,
-                parallel: 1,
+                parallel,
                 stop_after: None,
                 json,
             },
@@ -191,15 +243,15 @@ pub fn migrate(
             output: &check,
             format: Format::Lossless,
             max_bytes: None,
-            parallel: 1,
+            parallel,
             stop_after: None,
             json,
         },
     )?;
-    let (before, after) = (entries_of(via)?, entries_of(&check)?);
-    if before != after {
+    let compared = compare_entries(via, &check)?;
+    if let Some(at) = compared.first_difference {
         return Err(CliError::Mismatch(format!(
-            "after the rewrite `{map}` differs from its backup {} (now in {}): restore the backup with `ic-backup restore {map} -i {} --replace`",
+            "after the rewrite `{map}` differs from its backup {} from entry {at} on (the map is now in {}): restore the backup with `ic-backup restore {map} -i {} --replace`",
             via.display(),
             check.display(),
             via.display()
@@ -207,7 +259,7 @@ pub fn migrate(
     }
     crate::durable::remove(&check)?;
     state.remove()?;
-    let count = before.as_array().map_or(0, Vec::len);
+    let count = compared.entries;
     output(
         json,
         json!({ "map": map, "entries": count, "backup": via, "verified": true }),
@@ -219,4 +271,68 @@ pub fn migrate(
         },
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &Path, name: &str, entries: Value) -> PathBuf {
+        let path = dir.join(name);
+        let document = json!({ "format": "ic-backup/lossless-1", "map": "m", "entries": entries });
+        std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn backups_compare_entry_by_entry_and_say_where_they_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let entries = json!([["a", {"x": 1}], ["b", [1, 2]], ["c", null]]);
+        let before = file(dir, "before.json", entries.clone());
+        let same = file(dir, "same.json", entries);
+        assert_eq!(
+            compare_entries(&before, &same).unwrap(),
+            Compared {
+                entries: 3,
+                first_difference: None
+            }
+        );
+        for (after, at) in [
+            (json!([["a", {"x": 1}], ["b", [1, 3]], ["c", null]]), 1),
+            (json!([["a", {"x": 2}], ["b", [1, 2]], ["c", null]]), 0),
+            (json!([["a", {"x": 1}], ["b", [1, 2]]]), 2),
+            (
+                json!([["a", {"x": 1}], ["b", [1, 2]], ["c", null], ["d", 0]]),
+                3,
+            ),
+            (json!([]), 0),
+        ] {
+            let after = file(dir, "after.json", after);
+            assert_eq!(
+                compare_entries(&before, &after).unwrap().first_difference,
+                Some(at)
+            );
+        }
+        let broken = dir.join("broken.json");
+        std::fs::write(&broken, r#"{"entries": [["a", {"x": 1}], ["b""#).unwrap();
+        let error = compare_entries(&before, &broken).unwrap_err().to_string();
+        assert!(error.contains("not JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_file_digest_is_the_digest_of_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            sha256_of(&path).unwrap(),
+            hex::encode(Sha256::digest(&bytes))
+        );
+        let error = sha256_of(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing"), "{error}");
+    }
 }

@@ -62,13 +62,14 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
         Command::Migrate {
             map,
             via,
+            parallel,
             stop_after,
         } => {
             let interface = interface(target, cli)?;
             let via = via
                 .clone()
                 .unwrap_or_else(|| std::path::PathBuf::from(format!("{map}.migrate.json")));
-            migrate::migrate(target, &interface, map, &via, *stop_after, json)
+            migrate::migrate(target, &interface, map, &via, *parallel, *stop_after, json)
         }
         Command::Dump {
             output,

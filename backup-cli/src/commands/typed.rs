@@ -21,17 +21,6 @@ use std::path::{Path, PathBuf};
 /// The marker of a lossless backup file.
 pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";
 
-pub(super) fn read_json(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    parse_json(path, &bytes)
-}
-
-/// The JSON document `bytes`, read from `path`.
-pub(super) fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| CliError::Input(format!("{}: not JSON: {error}", path.display())))
-}
-
 fn field<'a>(fields: &'a [IDLField], name: &str) -> Option<&'a IDLValue> {
     field_by_id(fields, candid::idl_hash(name))
 }
