@@ -446,6 +446,32 @@ fn inspect_shows_the_layout_and_refuses_other_files() {
         .map(|m| m["id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, vec![0, 254], "the profiles map and the admin set");
+
+    // Inspect reads the header and the maps' headers, not the image: a
+    // 3 GiB image (sparse here) is inspected within 1 GiB of address space.
+    let large = offline.path("large.bin");
+    std::fs::copy(&offline.image, &large).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&large)
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" inspect \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg(&large)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("3221225472 bytes"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("StableBTreeMap v2, 20 entries"), "{stdout}");
+
     let error = offline.fails(&["inspect", source.to_str().unwrap()], 2);
     assert!(
         error.contains("not a MemoryManager stable memory image"),

@@ -660,13 +660,12 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
     Ok(())
 }
 
-/// Reads the image at `path` and its layout; a file that is not an image is
-/// an error that names it.
-pub fn read_layout(path: &Path) -> Result<(Vec<u8>, Layout)> {
-    let image = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    let layout = Layout::parse(&image)
-        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
-    Ok((image, layout))
+/// The layout of the image file `image`, from its first bytes; a file that
+/// is not an image is an error that names it.
+fn read_layout(image: &ImageFile) -> Result<Layout> {
+    let head = image.read(0, HEADER_LEN as u64)?;
+    Layout::parse_header(&head, image.len)
+        .map_err(|error| CliError::Input(format!("{}: {error}", image.path.display())))
 }
 
 pub fn inspect(path: &Path, json: bool) -> Result<()> {
@@ -678,11 +677,14 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     } else {
         path
     };
-    let (image, layout) = read_layout(path)?;
+    // Only the headers are read: an image of any size is inspected at once.
+    let image = ImageFile::open(path)?;
+    let layout = read_layout(&image)?;
+    let maps = maps_of(&layout, &mut |offset, length| image.read(offset, length))?;
     let mut memories = Vec::new();
     for memory in &layout.memories {
-        let map = match layout.map_header(&image, memory.id) {
-            Ok(Some(header)) => {
+        let map = match maps.get(&memory.id) {
+            Some(Ok(header)) => {
                 let mut map = json!({ "version": header.version, "entries": header.len, "root": header.root_addr });
                 if header.version == 1 {
                     let u32_at = |at: usize| {
@@ -698,9 +700,8 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
                 }
                 map
             }
-            Ok(None) => Value::Null,
-            Err(ImageError::NotAMap { found, .. }) => json!({ "not_a_map": found }),
-            Err(other) => json!({ "not_a_map": other.to_string() }),
+            None => Value::Null,
+            Some(Err(found)) => json!({ "not_a_map": found }),
         };
         memories.push(json!({
             "id": memory.id,
