@@ -668,16 +668,10 @@ fn read_layout(image: &ImageFile) -> Result<Layout> {
         .map_err(|error| CliError::Input(format!("{}: {error}", image.path.display())))
 }
 
-pub fn inspect(path: &Path, json: bool) -> Result<()> {
-    // A snapshot folder: its stable memory.
-    let stable;
-    let path = if path.is_dir() {
-        stable = crate::snapshot::Snapshot::open(path)?.stable_memory();
-        stable.as_path()
-    } else {
-        path
-    };
-    // Only the headers are read: an image of any size is inspected at once.
+/// What `inspect` reports of the image file at `path`: its layout and what
+/// each memory holds. Only the headers are read, so an image of any size is
+/// described at once; a file that is not an image is an error naming it.
+pub fn describe_image(path: &Path) -> Result<Value> {
     let image = ImageFile::open(path)?;
     let layout = read_layout(&image)?;
     let maps = maps_of(&layout, &mut |offset, length| image.read(offset, length))?;
@@ -711,20 +705,32 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
             "btreemap": map,
         }));
     }
-    let summary = json!({
+    Ok(json!({
         "image": path,
         "bytes": layout.image_len,
         "bucket_size_pages": layout.bucket_size_pages,
         "allocated_buckets": layout.allocated_buckets,
         "memories": memories,
-    });
+    }))
+}
+
+pub fn inspect(path: &Path, json: bool) -> Result<()> {
+    // A snapshot folder: its stable memory.
+    let stable;
+    let path = if path.is_dir() {
+        stable = crate::snapshot::Snapshot::open(path)?.stable_memory();
+        stable.as_path()
+    } else {
+        path
+    };
+    let summary = describe_image(path)?;
     output(json, summary.clone(), || {
         let mut text = format!(
             "{}: {} bytes, MemoryManager v1, {} buckets of {} pages\n\n{:>4}  {:>10}  {:>8}  {}\n",
             path.display(),
-            layout.image_len,
-            layout.allocated_buckets,
-            layout.bucket_size_pages,
+            summary["bytes"],
+            summary["allocated_buckets"],
+            summary["bucket_size_pages"],
             "id",
             "bytes",
             "buckets",
