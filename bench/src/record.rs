@@ -356,7 +356,11 @@ impl Recorder {
 fn cell(value: &Value) -> String {
     match value {
         Value::Number(n) if n.is_u64() => group(n.as_u64().unwrap_or(0)),
-        Value::Number(n) => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        // A large whole number is a count, whatever type recorded it.
+        Value::Number(n) => match n.as_f64().unwrap_or(0.0) {
+            x if x.fract() == 0.0 && (1e4..9e15).contains(&x) => group(x as u64),
+            x => format!("{x:.2}"),
+        },
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
         other => other.to_string(),
@@ -374,4 +378,21 @@ pub fn group(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cells_show_counts_grouped_and_measures_to_two_places() {
+        assert_eq!(cell(&json!(2050685058u64)), "2,050,685,058");
+        assert_eq!(cell(&json!(2050685058.0)), "2,050,685,058");
+        assert_eq!(cell(&json!(94864.6)), "94864.60");
+        assert_eq!(cell(&json!(100.0)), "100.00");
+        assert_eq!(cell(&json!(1.01)), "1.01");
+        assert_eq!(cell(&json!("ok")), "ok");
+        assert_eq!(cell(&Value::Null), "-");
+    }
 }

@@ -870,7 +870,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
     recorder.check("typed vs raw / backup", &typed.run);
     let (typed_rounds, typed_calls) = (typed.rounds, typed.run.calls.len());
-    let splits_instructions = typed.splits as f64;
+    let splits_instructions = typed.splits;
     // Spans of a small map make small pages; at 1 GiB the pages are full:
     // the canister's default budget of entries each.
     let (page, bytes_out) = (
@@ -897,7 +897,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
     // span ends in one page that is not full, and the pages go `PARALLEL`
     // at a time.
     let gib = 1u64 << 30;
-    let splits = (splits_instructions * gib as f64
+    let splits = (splits_instructions as f64 * gib as f64
         / stable as f64
         / backup_runtime::limits::SPLIT_INSTRUCTIONS as f64)
         .ceil()
