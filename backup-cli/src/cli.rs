@@ -287,10 +287,14 @@ pub enum Command {
     /// Serve the offline canister (--wasm and --image, or --snapshot) over
     /// the IC's HTTP interface, so that dfx, icp-cli, ic-agent, agent-js
     /// and ic-backup itself can call it as on a local replica: one
-    /// canister, on one subnet whose root key is drawn at start (clients
-    /// fetch it, as for any local network). Requests are verified as the
-    /// IC verifies them; each committed update is written to the image
-    /// before it is reported; Ctrl-C stops the server.
+    /// canister, on one subnet whose keys are drawn the first time and
+    /// kept beside the image (`<image>.subnet`), so clients configured
+    /// with its root key keep working across restarts. Requests are
+    /// verified as the IC verifies them; each call is in the write-ahead
+    /// log beside the image (`<image>.wal`) before it is reported, and a
+    /// call sent again is answered from its status, never run twice.
+    /// While it runs, no other command may open the image. Ctrl-C stops
+    /// the server (twice: at once; the log keeps every reply).
     #[command(
         after_help = "Examples:\n  ic-backup --wasm profiles.wasm --image stable_memory.bin serve --port 4944\n  ic-backup --snapshot ./snapshot serve --controller $(dfx identity get-principal)\n  # then, in another terminal:\n  dfx canister call --network http://127.0.0.1:4944 rrkah-fqaaa-aaaaa-aaaaq-cai profiles_len\n  ic-backup --network http://127.0.0.1:4944 --canister rrkah-fqaaa-aaaaa-aaaaq-cai backup profiles -o p.json"
     )]
@@ -298,6 +302,14 @@ pub enum Command {
         /// The port on 127.0.0.1 (0: a free one, printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Draw new subnet keys instead of those kept beside the image:
+        /// clients must then be given the new root key.
+        #[arg(long)]
+        new_keys: bool,
+        /// How often the write-ahead log is folded into the image, in
+        /// seconds (also when it reaches 256 MiB, and at stop).
+        #[arg(long, default_value_t = 30.0, value_parser = fold_interval)]
+        fold_interval: f64,
         /// Answer every Nth query with 502, as a failing boundary node does (for tests).
         #[arg(long, hide = true)]
         fail_queries: Option<u64>,
@@ -316,6 +328,15 @@ pub enum Command {
         #[arg(default_value = "()")]
         args: String,
     },
+}
+
+fn fold_interval(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.01..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds from 0.01 to 86400, found `{text}`"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -24,6 +24,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     durable::write_atomically(path, bytes).map_err(cli_error)
 }
 
+/// Writes `bytes` to `path` atomically and durably, readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    durable::write_atomically_private(path, bytes).map_err(cli_error)
+}
+
 /// Renames `from` over `to`, durably.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
     durable::rename(from, to).map_err(cli_error)

@@ -3,17 +3,20 @@
 
 pub mod cli;
 pub mod commands;
+pub mod disk;
 pub mod durable;
 pub mod error;
 pub mod identity;
 pub mod interface;
 pub mod json;
+pub mod lock;
 mod progress;
 pub mod project;
 pub mod resume;
 pub mod serve;
 pub mod snapshot;
 pub mod stream;
+pub mod subnet;
 pub mod target;
 pub mod wal;
 
@@ -39,26 +42,40 @@ pub fn run(cli: Cli) -> Result<()> {
         cli::Command::Whoami => return whoami(&cli.connection, cli.json),
         cli::Command::Serve {
             port,
+            new_keys,
+            fold_interval,
             fail_queries,
             stall_queries,
         } => {
-            let faults = serve::Faults {
-                fail_every: *fail_queries,
-                stall_every: *stall_queries,
+            let options = serve::Options {
+                port: *port,
+                new_keys: *new_keys,
+                folding: target::Folding {
+                    every: std::time::Duration::from_secs_f64(*fold_interval),
+                    ..target::Folding::default()
+                },
+                faults: serve::Faults {
+                    fail_every: *fail_queries,
+                    stall_every: *stall_queries,
+                },
+                json: cli.json,
             };
-            return serve(&cli.connection, *port, faults, cli.json);
+            return serve(&cli.connection, options);
         }
         _ => {}
     }
     let mut target = connect(&cli.connection)?;
     let result = commands::run(target.as_mut(), &cli);
+    if result.is_err() {
+        target.failed();
+    }
     // Offline, the image keeps whatever was done, even by a command that failed halfway.
     let finished = target.finish();
     result.and(finished)
 }
 
 /// `serve`: the offline target behind the IC's HTTP interface.
-fn serve(connection: &Connection, port: u16, faults: serve::Faults, json: bool) -> Result<()> {
+fn serve(connection: &Connection, options: serve::Options) -> Result<()> {
     let describe = match (&connection.snapshot, &connection.wasm, &connection.image) {
         (Some(dir), _, _) => format!("snapshot {}", dir.display()),
         (None, Some(wasm), Some(image)) => format!("{} over {}", wasm.display(), image.display()),
@@ -70,7 +87,7 @@ fn serve(connection: &Connection, port: u16, faults: serve::Faults, json: bool) 
         }
     };
     let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
-    serve::serve(target, &describe, port, faults, json)
+    serve::serve(target, &describe, options)
 }
 
 fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
@@ -127,8 +144,7 @@ fn offline(connection: &Connection) -> Result<Option<Offline>> {
         })
     };
     if let Some(dir) = &connection.snapshot {
-        let snapshot = snapshot::Snapshot::open(dir)?;
-        return Ok(Some(Offline::open_snapshot(snapshot, operator()?)?));
+        return Ok(Some(Offline::open_snapshot(dir, operator()?)?));
     }
     if let (Some(wasm), Some(image)) = (&connection.wasm, &connection.image) {
         return Ok(Some(Offline::open(wasm, image, operator()?)?));

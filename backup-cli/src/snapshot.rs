@@ -8,6 +8,12 @@
 //! `--wasm` and `--image`. Changes are written back to `stable_memory.bin`,
 //! and `metadata.json`'s `stable_memory_size` follows, so the folder can
 //! be uploaded again (`dfx canister snapshot upload --dir`).
+//!
+//! The two files change together: both are written under new names and
+//! synced, then a commit file names the renames, then they are renamed
+//! and the commit file removed. Whoever opens the folder next finishes
+//! renames a commit file names, or removes new files no commit file names,
+//! so a crash at any moment leaves the old pair or the new one.
 
 use crate::durable;
 use crate::error::{CliError, Result};
@@ -21,7 +27,46 @@ pub struct Snapshot {
     metadata: Value,
 }
 
+/// The commit file of a write of the pair: the renames it stands for.
+const COMMIT: &str = "ic-backup-commit";
+const STABLE_MEMORY: &str = "stable_memory.bin";
+const METADATA: &str = "metadata.json";
+const NEW: &str = ".new";
+
+fn renames(dir: &Path) -> [(PathBuf, PathBuf); 2] {
+    [STABLE_MEMORY, METADATA].map(|name| {
+        let to = dir.join(name);
+        (durable::with_suffix(&to, NEW), to)
+    })
+}
+
 impl Snapshot {
+    /// Finishes a write of the folder's stable memory and metadata that a
+    /// crash cut short after its commit, or forgets one cut short before:
+    /// the folder holds the old pair or the new one. The caller holds the
+    /// folder's lock.
+    pub fn recover(dir: &Path) -> Result<()> {
+        let commit = dir.join(COMMIT);
+        if commit.exists() {
+            for (from, to) in renames(dir) {
+                if from.exists() {
+                    std::fs::rename(&from, &to).map_err(|source| CliError::io(&to, source))?;
+                }
+            }
+            durable::sync_dir(&commit)?;
+            durable::remove(&commit)?;
+            eprintln!(
+                "{}: finished writing its stable memory and metadata, which a stopped command had begun",
+                dir.display()
+            );
+        } else {
+            for (from, _) in renames(dir) {
+                durable::remove(&from)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The folder `dir`, refused unless its files are those a download
     /// writes and their sizes are those its metadata records.
     pub fn open(dir: &Path) -> Result<Self> {
@@ -76,15 +121,39 @@ impl Snapshot {
         self.dir.join("stable_memory.bin")
     }
 
-    /// Records a new stable memory size in `metadata.json` (atomically),
-    /// after `stable_memory.bin` was written.
-    pub fn record_stable_memory_size(&mut self, len: u64) -> Result<()> {
-        if self.metadata["stable_memory_size"].as_u64() == Some(len) {
-            return Ok(());
-        }
-        self.metadata["stable_memory_size"] = Value::from(len);
-        let text = serde_json::to_vec_pretty(&self.metadata)
+    /// Replaces `stable_memory.bin` with `bytes` and records their size
+    /// in `metadata.json`, both at once: a crash at any moment leaves the
+    /// old pair or the new one (see [`Snapshot::recover`]).
+    pub fn write_stable_memory(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut metadata = self.metadata.clone();
+        metadata["stable_memory_size"] = Value::from(bytes.len() as u64);
+        let text = serde_json::to_vec_pretty(&metadata)
             .map_err(|error| CliError::Input(error.to_string()))?;
-        durable::write_atomically(&self.dir.join("metadata.json"), &text)
+        let [(memory_new, memory), (metadata_new, metadata_path)] = renames(&self.dir);
+        write_synced(&memory_new, bytes)?;
+        write_synced(&metadata_new, &text)?;
+        // Durable with the directory synced by the atomic write: from here
+        // on the new pair is the folder's, whatever happens.
+        durable::write_atomically(
+            &self.dir.join(COMMIT),
+            format!("{STABLE_MEMORY}{NEW} -> {STABLE_MEMORY}\n{METADATA}{NEW} -> {METADATA}\n")
+                .as_bytes(),
+        )?;
+        for (from, to) in [(&memory_new, &memory), (&metadata_new, &metadata_path)] {
+            std::fs::rename(from, to).map_err(|source| CliError::io(to, source))?;
+        }
+        durable::sync_dir(&memory)?;
+        durable::remove(&self.dir.join(COMMIT))?;
+        self.metadata = metadata;
+        Ok(())
     }
+}
+
+/// Writes `bytes` to a new file at `path` and syncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| CliError::io(path, source);
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
 }

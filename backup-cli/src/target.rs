@@ -1,15 +1,15 @@
 //! Where commands send their calls: a live canister through ic-agent, or the
 //! canister's wasm over a stable memory image in the embedded runner.
 
-use crate::durable;
+use crate::disk::{Disk, Opened};
 use crate::error::{CliError, Result};
 use crate::project::{Network, RootKey};
 use crate::resume::TargetId;
-use crate::snapshot::Snapshot;
+use crate::subnet::Subnet;
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A canister that answers queries and updates with Candid bytes.
@@ -70,6 +70,9 @@ pub trait Target {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    /// The command failed: what only its start did (offline, installing
+    /// the canister on a new image) is not to be kept.
+    fn failed(&mut self) {}
 }
 
 /// What [`Target::chains`] does with a reply of a chain: its next call.
@@ -172,60 +175,61 @@ pub struct Operator {
 /// The offline target: the canister's wasm over an image file.
 pub struct Offline {
     canister: Canister,
-    image: PathBuf,
+    /// The image on disk, held open (locked) for as long as this lives.
+    disk: Disk,
     caller: Principal,
-    /// Updates ran since the image was last written.
-    changed: bool,
     /// The canister's stable memory generation the image on disk holds (0:
-    /// as read, before install or upgrade hooks ran): an update that wrote
-    /// nothing leaves it.
+    /// as read, before install or upgrade hooks ran).
     saved_generation: u64,
-    /// The SHA-256 of the image file as it is on disk; `None` before it exists.
+    /// The SHA-256 of the image file as it is on disk; `None` before it
+    /// exists (a new image counts as changed: its install is to be kept).
     digest: Option<String>,
+    /// A new image: the generation its install left, while nothing else
+    /// changed memory; a command that fails then leaves no file behind.
+    install_only: Option<u64>,
+    /// The command failed.
+    forget_install: bool,
     saved_at: Instant,
-    /// The snapshot folder the image is in, if it is one.
-    snapshot: Option<Snapshot>,
-    /// `serve`'s write-ahead log: the generation it holds, and when it was
-    /// last folded into the image.
-    wal: Option<(crate::wal::Wal, u64, Instant)>,
-    /// A log left by a crash was replayed into the image when it opened.
-    replayed: bool,
+    /// `serve`'s write-ahead log, and when it was last folded into the image.
+    wal: Option<(crate::wal::Wal, Instant)>,
     /// Whether this run changed the snapshot's stable memory.
     wrote_snapshot: bool,
 }
 
+/// How `serve` folds its write-ahead log into the image: when the log
+/// grows past `bytes`, or `every` after the last fold.
+#[derive(Clone, Copy, Debug)]
+pub struct Folding {
+    pub bytes: u64,
+    pub every: Duration,
+}
+
+impl Default for Folding {
+    fn default() -> Self {
+        Folding {
+            bytes: WAL_FOLD_BYTES,
+            every: WAL_FOLD_INTERVAL,
+        }
+    }
+}
+
 impl Offline {
-    /// Loads `wasm` over the image at `image` (checked to be a
-    /// `MemoryManager` image first), or installs it on empty stable memory
-    /// when the file does not exist yet; the image is then created by the
-    /// first checkpoint or by `finish` after an update.
+    /// Loads `wasm` over the image at `image`, or installs it on empty
+    /// stable memory when the file does not exist yet (the image is then
+    /// created by the first checkpoint or by `finish`, whatever the command
+    /// did: the install is kept). Any layout opens: this is the canister's
+    /// own memory, not a file to load into it.
     pub fn open(wasm: &Path, image: &Path, operator: Operator) -> Result<Self> {
-        Self::open_with(wasm, image, false, operator)
+        Self::start(wasm, Disk::open_image(image)?, operator)
     }
 
     /// Loads a downloaded snapshot folder's module over its stable memory.
-    pub fn open_snapshot(mut snapshot: Snapshot, operator: Operator) -> Result<Self> {
-        let mut offline =
-            Self::open_with(&snapshot.wasm(), &snapshot.stable_memory(), true, operator)?;
-        if offline.replayed {
-            let image = snapshot.stable_memory();
-            let size = std::fs::metadata(&image)
-                .map_err(|source| CliError::io(&image, source))?
-                .len();
-            snapshot.record_stable_memory_size(size)?;
-        }
-        offline.snapshot = Some(snapshot);
-        Ok(offline)
+    pub fn open_snapshot(dir: &Path, operator: Operator) -> Result<Self> {
+        let opened = Disk::open_snapshot(dir)?;
+        Self::start(&dir.join("wasm_module.bin"), opened, operator)
     }
 
-    /// `missing_is_empty`: a missing image is an empty stable memory to
-    /// upgrade into (a snapshot's), not a canister to install.
-    fn open_with(
-        wasm: &Path,
-        image: &Path,
-        missing_is_empty: bool,
-        operator: Operator,
-    ) -> Result<Self> {
+    fn start(wasm: &Path, opened: Opened, operator: Operator) -> Result<Self> {
         let Operator {
             caller,
             controller,
@@ -233,8 +237,6 @@ impl Offline {
             seed,
         } = operator;
         let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
-        durable::clear_stale(image)?;
-        let replayed = Self::replay_log(image)?;
         let mut controllers = if controller { vec![caller] } else { Vec::new() };
         controllers.extend(others);
         // The operator installs: `canister_init` and the upgrade hooks run as them.
@@ -244,109 +246,87 @@ impl Offline {
             seed,
             ..InstallArgs::default()
         };
-        let (canister, changed, digest) = if image.exists() || missing_is_empty {
-            let bytes = if image.exists() {
-                std::fs::read(image).map_err(|source| CliError::io(image, source))?
-            } else {
-                Vec::new()
-            };
-            // An image the canister's MemoryManager does not recognise would be
-            // silently replaced by an empty one: refuse it before loading.
-            if !bytes.is_empty() {
-                backup_runtime::Layout::parse(&bytes)
-                    .map_err(|error| CliError::Input(format!("{}: {error}", image.display())))?;
+        let Opened { disk, bytes } = opened;
+        let new = bytes.is_none();
+        let (canister, digest) = match bytes {
+            Some(bytes) => {
+                let digest = hex::encode(Sha256::digest(&bytes));
+                (
+                    Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?,
+                    Some(digest),
+                )
             }
-            let digest = hex::encode(Sha256::digest(&bytes));
-            (
-                Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?,
-                false,
-                Some(digest),
-            )
-        } else {
-            // Not written until an update runs: a command that only reads,
-            // or is refused, leaves no file behind.
-            (
+            None => (
                 Canister::install(&module, args).map_err(CliError::runner(wasm))?,
-                false,
                 None,
-            )
+            ),
         };
         Ok(Offline {
+            install_only: new.then(|| canister.stable_generation()),
+            forget_install: false,
             // The image as read is stable memory before any message ran.
             saved_generation: 0,
             canister,
-            image: durable::absolute(image),
+            disk,
             caller,
-            changed,
             digest,
             saved_at: Instant::now(),
-            snapshot: None,
             wrote_snapshot: false,
             wal: None,
-            replayed,
         })
     }
 
-    /// Folds a write-ahead log a crashed `serve` left beside `image` into
-    /// it (written atomically), then removes the log.
-    fn replay_log(image: &Path) -> Result<bool> {
-        if !crate::wal::path_of(image).exists() {
-            return Ok(false);
-        }
-        let mut bytes = match std::fs::read(image) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(CliError::io(image, source)),
-        };
-        let applied = crate::wal::replay(image, &mut bytes)?.unwrap_or(0);
-        if applied > 0 {
-            durable::write_atomically(image, &bytes)?;
-            eprintln!(
-                "{}: replayed {applied} update(s) from the write-ahead log a stopped `serve` left",
-                image.display()
-            );
-        }
-        durable::remove(&crate::wal::path_of(image))?;
-        Ok(applied > 0)
-    }
-
-    /// From now on, each update is made durable by appending the pages it
-    /// wrote to a write-ahead log beside the image ([`Offline::commit_update`]),
-    /// folded into the image every [`WAL_FOLD_INTERVAL`] or
-    /// [`WAL_FOLD_BYTES`] and at [`Target::finish`]. The image is first
-    /// brought up to date with the canister as it runs now.
-    pub fn log_updates(&mut self) -> Result<()> {
-        self.changed = true;
+    /// From now on, each call is made durable by appending the pages it
+    /// wrote and `note`s of it to a write-ahead log beside the image
+    /// ([`Offline::log_call`]), folded into the image by
+    /// [`Offline::fold`]. The image is first brought up to date with the
+    /// canister as it runs now, and `subnet` saved beside it.
+    pub fn start_log(&mut self, subnet: &Subnet) -> Result<()> {
         self.save()?;
-        let wal = crate::wal::Wal::create(&self.image)?;
-        self.wal = Some((wal, self.canister.stable_generation(), Instant::now()));
+        subnet.save(&self.disk.image)?;
+        // What the image holds now is not for the log.
+        self.canister.take_written_pages();
+        let wal = crate::wal::Wal::create(&self.disk.image)?;
+        self.wal = Some((wal, Instant::now()));
         Ok(())
     }
 
-    /// Makes the update that just ran durable: appended to the write-ahead
-    /// log if there is one (the image itself from time to time), else the
-    /// whole image written.
-    pub fn commit_update(&mut self) -> Result<()> {
-        let generation = self.canister.stable_generation();
-        let Some((wal, logged, folded)) = &mut self.wal else {
-            return self.save();
-        };
-        if generation != *logged {
-            wal.append(
-                self.canister.stable_memory(),
-                self.canister.last_written_pages(),
-            )?;
-            *logged = generation;
+    /// Makes the call that just ran durable: what its messages wrote, and
+    /// `note`, appended to the write-ahead log and synced.
+    pub fn log_call(&mut self, note: &[u8]) -> std::result::Result<(), crate::wal::AppendError> {
+        let pages = self.canister.take_written_pages();
+        match &mut self.wal {
+            Some((wal, _)) => wal.append(self.canister.stable_memory(), &pages, note),
+            None => self.save().map_err(|error| crate::wal::AppendError {
+                error,
+                undone: true,
+            }),
         }
-        if wal.len() >= WAL_FOLD_BYTES || (!wal.is_empty() && folded.elapsed() >= WAL_FOLD_INTERVAL)
-        {
-            self.save()?;
-            if let Some((wal, _, folded)) = &mut self.wal {
-                wal.clear()?;
-                *folded = Instant::now();
-            }
+    }
+
+    /// Whether the log is due to be folded into the image.
+    pub fn fold_due(&self, folding: Folding) -> bool {
+        self.wal.as_ref().is_some_and(|(wal, folded)| {
+            wal.len() >= folding.bytes || (!wal.is_empty() && folded.elapsed() >= folding.every)
+        })
+    }
+
+    /// Folds the log into the image: the image written, then `subnet`
+    /// (the calls the log recorded), then the log emptied. A crash at any
+    /// step leaves a log whose replay gives the same image.
+    pub fn fold(&mut self, subnet: &Subnet) -> Result<()> {
+        self.save()?;
+        subnet.save(&self.disk.image)?;
+        if let Some((wal, folded)) = &mut self.wal {
+            wal.clear()?;
+            *folded = Instant::now();
         }
         Ok(())
+    }
+
+    /// The image's path.
+    pub fn image(&self) -> &Path {
+        &self.disk.image
     }
 
     fn result(method: &str, result: canister_runner::CallResult) -> Result<Vec<u8>> {
@@ -368,35 +348,30 @@ impl Offline {
         method: &str,
         arg: &[u8],
     ) -> canister_runner::CallResult {
-        self.changed = true;
         self.canister.update(caller, method, arg)
     }
 
-    /// Writes the image atomically and durably, if a committed call changed
+    /// Whether the image on disk holds the canister's stable memory as it is.
+    fn is_saved(&self) -> bool {
+        self.digest.is_some() && self.canister.stable_generation() == self.saved_generation
+    }
+
+    /// Writes the image atomically and durably, if it does not exist yet or
+    /// a committed message (install and upgrade hooks included) changed
     /// stable memory since it was last written.
     pub fn save(&mut self) -> Result<()> {
-        // The image on disk is current when it exists and no call changed memory since.
-        if self.changed
-            && self.digest.is_some()
-            && self.canister.stable_generation() == self.saved_generation
-        {
-            self.changed = false;
+        if self.is_saved() {
+            return Ok(());
         }
-        if self.changed {
-            let bytes = self.canister.stable_memory();
-            let digest = hex::encode(Sha256::digest(bytes));
-            if self.digest.as_deref() != Some(digest.as_str()) {
-                durable::write_atomically(&self.image, bytes)?;
-                if let Some(snapshot) = &mut self.snapshot {
-                    snapshot.record_stable_memory_size(bytes.len() as u64)?;
-                    self.wrote_snapshot = true;
-                }
-            }
-            self.digest = Some(digest);
-            self.changed = false;
-            self.saved_generation = self.canister.stable_generation();
-            self.saved_at = Instant::now();
+        let bytes = self.canister.stable_memory();
+        let digest = hex::encode(Sha256::digest(bytes));
+        if self.digest.as_deref() != Some(digest.as_str()) {
+            self.disk.write(bytes)?;
+            self.wrote_snapshot = self.disk.snapshot_dir().is_some();
         }
+        self.digest = Some(digest);
+        self.saved_generation = self.canister.stable_generation();
+        self.saved_at = Instant::now();
         Ok(())
     }
 }
@@ -409,7 +384,6 @@ impl Target for Offline {
 
     fn update(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>> {
         let result = self.canister.update(self.caller, method, arg);
-        self.changed = true;
         Self::result(method, result)
     }
 
@@ -419,13 +393,17 @@ impl Target for Offline {
 
     fn id(&self) -> TargetId {
         TargetId::Offline {
-            image: self.image.clone(),
+            image: self.disk.image.clone(),
             sha256: self.digest.clone(),
         }
     }
 
+    fn failed(&mut self) {
+        self.forget_install = true;
+    }
+
     fn checkpoint(&mut self) -> Result<bool> {
-        if !self.changed {
+        if self.is_saved() {
             return Ok(true);
         }
         let small = self.canister.stable_memory().len() <= CHECKPOINT_EVERY_STEP_BYTES;
@@ -436,15 +414,20 @@ impl Target for Offline {
         Ok(false)
     }
 
+    /// Writes the image; a log (`serve`'s) must have been folded first,
+    /// with its calls kept ([`Offline::fold`]): it is removed.
     fn finish(&mut self) -> Result<()> {
-        self.save()?;
-        if let Some((wal, _, _)) = self.wal.take() {
+        let install_only = self.install_only == Some(self.canister.stable_generation());
+        if !(install_only && self.forget_install) {
+            self.save()?;
+        }
+        if let Some((wal, _)) = self.wal.take() {
             wal.remove()?;
         }
-        if let (Some(snapshot), true) = (&self.snapshot, self.wrote_snapshot) {
+        if let (Some(dir), true) = (self.disk.snapshot_dir(), self.wrote_snapshot) {
             eprintln!(
                 "warning: the stable memory of the snapshot in {} changed, its heap (wasm_memory.bin) did not: after `dfx canister snapshot upload` (or icp's) and loading the snapshot, upgrade the canister before anything else calls it, so its heap reads the new stable memory",
-                snapshot.dir.display()
+                dir.display()
             );
         }
         Ok(())

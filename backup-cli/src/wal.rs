@@ -1,16 +1,27 @@
 //! A write-ahead log beside an offline image (`<image>.wal`), so that
-//! `serve` makes each update durable by appending the 4 KiB pages it wrote
-//! instead of rewriting the whole image: a reply is only certified once its
-//! record is synced. The log is folded into the image (written atomically)
-//! from time to time and at stop, then removed; whoever opens the image
-//! next (`serve` or any offline command) replays a log left by a crash.
+//! `serve` makes each call durable by appending what it wrote (the 4 KiB
+//! pages) and what it answered (a note) instead of rewriting the whole
+//! image: a reply is only certified once its record is synced. The log is
+//! folded into the image (written atomically) from time to time and at
+//! stop, then emptied; whoever opens the image next (`serve` or any offline
+//! command) replays a log left by a crash.
 //!
-//! A record: `ICBWAL01`, the memory's length after the update (u64 LE), the
-//! number of pages (u32 LE), each page's index (u64 LE) and its 4096 bytes,
-//! then the SHA-256 of everything before it in the record. Records are
-//! appended and synced one by one, so only the last one can be torn: a torn
-//! last record was never acknowledged and is dropped; a damaged record with
-//! more after it is an error, never skipped.
+//! A record, all integers little-endian:
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 8 | `ICBWAL02` |
+//! | 8 | the body's length |
+//! | 8 | the first 8 bytes of the SHA-256 of the 16 bytes before |
+//! | body | the memory's length (u64), the page count (u32), each page's index (u64) and its 4096 bytes, the note's length (u32) and the note |
+//! | 32 | the SHA-256 of the header and the body |
+//!
+//! Records are appended where the file ends and synced one by one, so only
+//! the last one can be torn. The header checks itself: a damaged length is
+//! never taken for a record that runs past the end. Replay drops a torn
+//! last record (it was never acknowledged) and refuses a damaged record
+//! with more after it (acknowledged records would be lost), changing
+//! nothing.
 
 use crate::durable;
 use crate::error::{CliError, Result};
@@ -19,9 +30,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"ICBWAL01";
+const MAGIC: &[u8; 8] = b"ICBWAL02";
 pub const PAGE: usize = 4096;
-const HEADER: usize = 8 + 8 + 4;
+const HEADER: usize = 8 + 8 + 8;
+const DIGEST: usize = 32;
 
 /// The log of `image`.
 pub fn path_of(image: &Path) -> PathBuf {
@@ -35,18 +47,58 @@ pub struct Wal {
     bytes: u64,
 }
 
+fn header_check(length: u64) -> [u8; 8] {
+    let mut hasher = Sha256::new();
+    hasher.update(MAGIC);
+    hasher.update(length.to_le_bytes());
+    let digest = hasher.finalize();
+    let mut check = [0; 8];
+    check.copy_from_slice(&digest[..8]);
+    check
+}
+
+/// The record of a call that left `memory` with `pages` (4 KiB page
+/// indices) written, and `note` to keep with it.
+fn record(memory: &[u8], pages: &[u64], note: &[u8]) -> Vec<u8> {
+    let pages: Vec<(u64, &[u8])> = pages
+        .iter()
+        .filter_map(|&page| {
+            let start = usize::try_from(page).ok()?.checked_mul(PAGE)?;
+            Some((page, memory.get(start..start.checked_add(PAGE)?)?))
+        })
+        .collect();
+    let body = 8 + 4 + pages.len() * (8 + PAGE) + 4 + note.len();
+    let mut record = Vec::with_capacity(HEADER + body + DIGEST);
+    record.extend_from_slice(MAGIC);
+    record.extend_from_slice(&(body as u64).to_le_bytes());
+    record.extend_from_slice(&header_check(body as u64));
+    record.extend_from_slice(&(memory.len() as u64).to_le_bytes());
+    record.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+    for (page, bytes) in pages {
+        record.extend_from_slice(&page.to_le_bytes());
+        record.extend_from_slice(bytes);
+    }
+    record.extend_from_slice(&(note.len() as u32).to_le_bytes());
+    record.extend_from_slice(note);
+    let digest = Sha256::digest(&record);
+    record.extend_from_slice(&digest);
+    record
+}
+
 impl Wal {
-    /// Creates (or empties) the log of `image`.
+    /// Creates (or empties) the log of `image`, opened to append.
     pub fn create(image: &Path) -> Result<Wal> {
         let path = path_of(image);
+        let io = |source| CliError::io(&path, source);
+        // Appending: every write lands where the file ends, also after
+        // `clear` cut it back to nothing.
         let file = OpenOptions::new()
             .create(true)
-            .write(true)
-            .truncate(true)
+            .append(true)
             .open(&path)
-            .map_err(|source| CliError::io(&path, source))?;
-        file.sync_all()
-            .map_err(|source| CliError::io(&path, source))?;
+            .map_err(io)?;
+        file.set_len(0).map_err(io)?;
+        file.sync_all().map_err(io)?;
         durable::sync_dir(&path)?;
         Ok(Wal {
             path,
@@ -64,31 +116,39 @@ impl Wal {
         self.bytes == 0
     }
 
-    /// Appends, and syncs, the record of an update that left `memory` with
-    /// `pages` (4 KiB page indices) written.
-    pub fn append(&mut self, memory: &[u8], pages: &[u64]) -> Result<()> {
-        let mut record = Vec::with_capacity(HEADER + pages.len() * (8 + PAGE) + 32);
-        record.extend_from_slice(MAGIC);
-        record.extend_from_slice(&(memory.len() as u64).to_le_bytes());
-        record.extend_from_slice(&(pages.len() as u32).to_le_bytes());
-        for &page in pages {
-            let start = page as usize * PAGE;
-            let Some(bytes) = memory.get(start..start + PAGE) else {
-                continue;
-            };
-            record.extend_from_slice(&page.to_le_bytes());
-            record.extend_from_slice(bytes);
+    /// Appends, and syncs, the record of a call that left `memory` with
+    /// `pages` (4 KiB page indices) written, with `note` (what the call
+    /// answered, for whoever replays the log). If it fails, the log is cut
+    /// back to what it held before, where that can be done: the error says
+    /// whether it was ([`AppendError::undone`]).
+    pub fn append(
+        &mut self,
+        memory: &[u8],
+        pages: &[u64],
+        note: &[u8],
+    ) -> std::result::Result<(), AppendError> {
+        let record = record(memory, pages, note);
+        let written = self
+            .file
+            .write_all(&record)
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.bytes += record.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                let undone = self
+                    .file
+                    .set_len(self.bytes)
+                    .and_then(|()| self.file.sync_data())
+                    .is_ok();
+                Err(AppendError {
+                    error: CliError::io(&self.path, source),
+                    undone,
+                })
+            }
         }
-        // Pages past the end (written, then shrunk away) are not recorded.
-        let count = ((record.len() - HEADER) / (8 + PAGE)) as u32;
-        record[16..20].copy_from_slice(&count.to_le_bytes());
-        let digest = Sha256::digest(&record);
-        record.extend_from_slice(&digest);
-        let io = |source| CliError::io(&self.path, source);
-        self.file.write_all(&record).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
-        self.bytes += record.len() as u64;
-        Ok(())
     }
 
     /// Empties the log once the image holds everything in it.
@@ -107,114 +167,138 @@ impl Wal {
     }
 }
 
+/// An append that failed.
+#[derive(Debug)]
+pub struct AppendError {
+    pub error: CliError,
+    /// The log was cut back to what it held before: the call is not in it.
+    pub undone: bool,
+}
+
+/// What a replay found in a log.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// The records applied.
+    pub records: usize,
+    /// Their notes, in order.
+    pub notes: Vec<Vec<u8>>,
+}
+
 /// Applies the log of `image`, if there is one, to `memory` (the image's
-/// bytes); returns how many records it applied, or `None` without a log.
-pub fn replay(image: &Path, memory: &mut Vec<u8>) -> Result<Option<usize>> {
+/// bytes); `None` without a log. A refused log leaves `memory` as it was.
+pub fn replay(image: &Path, memory: &mut Vec<u8>) -> Result<Option<Replayed>> {
     let path = path_of(image);
     let log = match std::fs::read(&path) {
         Ok(log) => log,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(CliError::io(&path, source)),
     };
-    let damaged = |at: usize, why: &str| {
+    let records = parse(&log).map_err(|(at, why)| {
         CliError::Input(format!(
-            "{}: the write-ahead log is damaged at byte {at} ({why}) with records after it; the image {} and the log are left as they are",
+            "{}: the write-ahead log is damaged at byte {at} ({why}) with records after it; the image {} and the log are left as they are: a copy of both is what to keep",
             path.display(),
             image.display()
         ))
-    };
+    })?;
+    let mut replayed = Replayed::default();
+    for record in records {
+        // Stable memory never shrinks: a record replayed over an image that
+        // already holds later ones (a fold cut short) keeps its length.
+        if record.length > memory.len() {
+            memory.resize(record.length, 0);
+        }
+        for (page, bytes) in record.pages {
+            let start = page * PAGE;
+            if let Some(target) = memory.get_mut(start..start + PAGE) {
+                target.copy_from_slice(bytes);
+            }
+        }
+        replayed.records += 1;
+        replayed.notes.push(record.note.to_vec());
+    }
+    Ok(Some(replayed))
+}
+
+struct Record<'a> {
+    length: usize,
+    pages: Vec<(usize, &'a [u8])>,
+    note: &'a [u8],
+}
+
+/// The records of `log`, without a torn last one; or where it is damaged
+/// with records after it, and how.
+fn parse(log: &[u8]) -> std::result::Result<Vec<Record<'_>>, (usize, String)> {
+    let mut records = Vec::new();
     let mut at = 0;
-    let mut applied = 0;
     while at < log.len() {
         let rest = &log[at..];
-        let torn = rest.len() < HEADER || &rest[..8] != MAGIC;
-        if torn {
-            // Only an unfinished append can end the log this way.
-            if rest.len() < HEADER && MAGIC.starts_with(&rest[..rest.len().min(8)]) {
-                break;
-            }
-            return Err(damaged(at, "no record starts here"));
+        if rest.len() < HEADER {
+            break; // torn: the last append did not finish its header
         }
         let length = u64::from_le_bytes(rest[8..16].try_into().unwrap_or_default());
-        let count = u32::from_le_bytes(rest[16..20].try_into().unwrap_or_default()) as usize;
-        let size = HEADER + count * (8 + PAGE) + 32;
-        if rest.len() < size {
-            break; // torn: the last append did not finish
+        if &rest[..8] != MAGIC || rest[16..24] != header_check(length) {
+            // A header that fails its check is a torn last append, unless a
+            // whole record's header follows: then records were lost.
+            if (1..rest.len()).any(|start| starts_record(&rest[start..])) {
+                return Err((at, "a record's header fails its check".into()));
+            }
+            break;
         }
-        let (body, digest) = rest[..size].split_at(size - 32);
-        if Sha256::digest(body).as_slice() != digest {
+        let size = usize::try_from(length)
+            .ok()
+            .and_then(|body| body.checked_add(HEADER + DIGEST))
+            .filter(|&size| size <= rest.len());
+        let Some(size) = size else {
+            break; // torn: the last append did not finish its body
+        };
+        let (content, digest) = rest[..size].split_at(size - DIGEST);
+        if Sha256::digest(content).as_slice() != digest {
             if rest.len() == size {
                 break; // the last record, torn mid-write
             }
-            return Err(damaged(at, "its checksum does not match"));
+            return Err((at, "its checksum does not match".into()));
         }
-        let length = usize::try_from(length).map_err(|_| damaged(at, "a length past memory"))?;
-        memory.resize(length, 0);
-        for entry in body[HEADER..].chunks_exact(8 + PAGE) {
-            let page = u64::from_le_bytes(entry[..8].try_into().unwrap_or_default()) as usize;
-            let start = page.saturating_mul(PAGE);
-            if let Some(target) = memory.get_mut(start..start.saturating_add(PAGE)) {
-                target.copy_from_slice(&entry[8..]);
-            }
-        }
-        applied += 1;
+        let record = body(&content[HEADER..])
+            .ok_or((at, "its body does not hold what its counts say".to_string()))?;
+        records.push(record);
         at += size;
     }
-    Ok(Some(applied))
+    Ok(records)
+}
+
+/// Whether `bytes` begin with a record header that passes its check.
+fn starts_record(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER
+        && &bytes[..8] == MAGIC
+        && bytes[16..24]
+            == header_check(u64::from_le_bytes(
+                bytes[8..16].try_into().unwrap_or_default(),
+            ))
+}
+
+/// A record's body, checked against its own counts.
+fn body(bytes: &[u8]) -> Option<Record<'_>> {
+    let length = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let count = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
+    let pages_end = count.checked_mul(8 + PAGE)?.checked_add(12)?;
+    let mut pages = Vec::with_capacity(count);
+    for entry in bytes.get(12..pages_end)?.chunks_exact(8 + PAGE) {
+        let page = usize::try_from(u64::from_le_bytes(entry[..8].try_into().ok()?)).ok()?;
+        // A page past the memory's length is not a page this record wrote.
+        if page.checked_mul(PAGE)?.checked_add(PAGE)? > length {
+            return None;
+        }
+        pages.push((page, &entry[8..]));
+    }
+    let note_length =
+        u32::from_le_bytes(bytes.get(pages_end..pages_end + 4)?.try_into().ok()?) as usize;
+    let note = bytes.get(pages_end + 4..)?;
+    (note.len() == note_length).then_some(Record {
+        length,
+        pages,
+        note,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn memory(pages: usize, fill: u8) -> Vec<u8> {
-        vec![fill; pages * PAGE]
-    }
-
-    #[test]
-    fn records_replay_in_order_and_a_torn_tail_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let image = dir.path().join("image.bin");
-        let mut wal = Wal::create(&image).unwrap();
-        let mut live = memory(32, 0);
-        live[5 * PAGE..6 * PAGE].fill(1);
-        wal.append(&live, &[5]).unwrap();
-        live.resize(48 * PAGE, 0);
-        live[40 * PAGE..41 * PAGE].fill(2);
-        live[5 * PAGE..6 * PAGE].fill(3);
-        wal.append(&live, &[5, 40]).unwrap();
-        let mut replayed = memory(32, 0);
-        assert_eq!(replay(&image, &mut replayed).unwrap(), Some(2));
-        assert!(replayed == live);
-        // Every cut of the log replays to a prefix of the updates, never a mix.
-        let log = std::fs::read(path_of(&image)).unwrap();
-        let first = HEADER + (8 + PAGE) + 32;
-        for cut in 0..log.len() {
-            std::fs::write(path_of(&image), &log[..cut]).unwrap();
-            let mut replayed = memory(32, 0);
-            let applied = replay(&image, &mut replayed).unwrap().unwrap();
-            assert_eq!(applied, usize::from(cut >= first));
-            if applied == 1 {
-                assert!(replayed[5 * PAGE..6 * PAGE].iter().all(|&b| b == 1));
-            }
-        }
-    }
-
-    #[test]
-    fn a_damaged_record_with_more_after_it_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let image = dir.path().join("image.bin");
-        let mut wal = Wal::create(&image).unwrap();
-        let live = memory(16, 7);
-        wal.append(&live, &[1]).unwrap();
-        wal.append(&live, &[2]).unwrap();
-        let mut log = std::fs::read(path_of(&image)).unwrap();
-        log[HEADER + 100] ^= 1;
-        std::fs::write(path_of(&image), &log).unwrap();
-        let error = replay(&image, &mut memory(16, 0)).unwrap_err().to_string();
-        assert!(error.contains("damaged at byte 0"), "{error}");
-        assert!(replay(&dir.path().join("none.bin"), &mut Vec::new())
-            .unwrap()
-            .is_none());
-    }
-}
+mod tests;

@@ -240,3 +240,140 @@ fn load_survives_kills() {
         ],
     );
 }
+
+/// `serve`, with calls arriving at random moments and its log folded into
+/// the image every 50 ms, killed (SIGKILL) at 20 random moments: when the
+/// image is next opened, every call replied to is in it, and the image is
+/// byte for byte the one an uninterrupted run of the same calls makes
+/// (with the call in flight at the kill, or without it).
+#[test]
+fn serve_survives_kills() {
+    use candid::Encode;
+    use common::serving::{now_nanos, signed, try_post, Key, Served};
+    let key = Key::new(33);
+    let offline = Offline::new("ledger");
+    offline.ok(&["call", "set_nickname", "(0 : nat64, \"start\")"]);
+    let base = std::fs::read(&offline.image).unwrap();
+    // Nicknames of varied sizes over a few dozen accounts: the map's nodes
+    // fill, split and move.
+    let arguments: Vec<Vec<u8>> = (0..60u64)
+        .map(|i| {
+            let nickname = format!("nick-{i}-{}", "x".repeat((i * 53 % 400) as usize));
+            Encode!(&(i * 7 % 37), &nickname).unwrap()
+        })
+        .collect();
+    // The uninterrupted run: the image after each call.
+    let mut canister = canister_runner::Canister::from_image(
+        &std::fs::read(&offline.wasm).unwrap(),
+        base.clone(),
+        canister_runner::InstallArgs {
+            controllers: vec![key.principal()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut expected = vec![canister.stable_memory().to_vec()];
+    for arg in &arguments {
+        canister
+            .update(key.principal(), "set_nickname", arg)
+            .result
+            .unwrap();
+        expected.push(canister.stable_memory().to_vec());
+    }
+    let mut moments = Moments(seed("serve"));
+    let mut pause = Moments(seed("serve pauses"));
+    let trial_image = offline.path("trial.bin");
+    let principal = key.principal().to_text();
+    let start = |image: &Path| {
+        let mut command = offline.command(
+            image,
+            &[
+                "--json",
+                "serve",
+                "--fold-interval",
+                "0.05",
+                "--controller",
+                &principal,
+            ],
+        );
+        command.env("RUST_LOG", "off");
+        Served::spawn(command)
+    };
+    // Sends the calls one after another, a random pause before each;
+    // returns how many were replied to.
+    let send = |served: &Served, pause: &mut Moments, interrupted: bool| {
+        let canister = candid::Principal::from_text(&served.canister).unwrap();
+        let path = format!("/api/v3/canister/{canister}/call");
+        let mut replied = 0;
+        for (i, arg) in arguments.iter().enumerate() {
+            std::thread::sleep(pause.next(Duration::from_millis(20)));
+            let envelope = signed(
+                ic_transport_types::EnvelopeContent::Call {
+                    nonce: Some(format!("{i}").into_bytes()),
+                    ingress_expiry: now_nanos() + 120_000_000_000,
+                    sender: key.principal(),
+                    canister_id: canister,
+                    method_name: "set_nickname".into(),
+                    arg: arg.clone(),
+                    sender_info: None,
+                },
+                &key,
+                None,
+                &key,
+            );
+            match try_post(&served.url, &path, "application/cbor", &envelope) {
+                Some((200, body)) if !body.is_empty() => {
+                    let reply: ic_transport_types::TransportCallResponse =
+                        serde_cbor::from_slice(&body).unwrap();
+                    assert!(matches!(
+                        reply,
+                        ic_transport_types::TransportCallResponse::Replied { .. }
+                    ));
+                    replied += 1;
+                }
+                _ => {
+                    assert!(interrupted, "call {i} failed on an uninterrupted run");
+                    break;
+                }
+            }
+        }
+        replied
+    };
+    // The uninterrupted run, for its duration.
+    std::fs::write(&trial_image, &base).unwrap();
+    let served = start(&trial_image);
+    let started = Instant::now();
+    assert_eq!(send(&served, &mut pause, false), arguments.len());
+    let duration = started.elapsed();
+    served.stop();
+    assert!(std::fs::read(&trial_image).unwrap() == expected[arguments.len()]);
+    let seed_value = seed("serve");
+    eprintln!("serve_survives_kills: {TRIALS} kills over {duration:?}, seed {seed_value}");
+    for trial in 0..TRIALS {
+        for leftover in ["trial.bin.wal", "trial.bin.subnet", "trial.bin.lock"] {
+            let _ = std::fs::remove_file(offline.path(leftover));
+        }
+        std::fs::write(&trial_image, &base).unwrap();
+        let served = start(&trial_image);
+        let at = moments.next(duration);
+        let pid = served.pid();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(at);
+            Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
+        });
+        let replied = send(&served, &mut pause, true);
+        killer.join().unwrap();
+        served.kill();
+        // The next opener replays the log.
+        offline.ok_on(&trial_image, &["call", "get_nickname", "(0 : nat64)"]);
+        let now = std::fs::read(&trial_image).unwrap();
+        let holds = |n: usize| expected.get(n).is_some_and(|image| *image == now);
+        assert!(
+            holds(replied) || holds(replied + 1),
+            "trial {trial} (kill at {at:?}, {replied} calls replied to): the image is not the uninterrupted run's after {replied} calls (or one more)"
+        );
+    }
+}

@@ -47,9 +47,33 @@ pub fn temporary_of(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_with(path, bytes, std::fs::OpenOptions::new())
+}
+
+/// [`write_atomically`], the file readable and writable by its owner only
+/// (it holds secrets).
+pub fn write_atomically_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    write_with(path, bytes, options)
+}
+
+fn write_with(
+    path: &Path,
+    bytes: &[u8],
+    mut options: std::fs::OpenOptions,
+) -> Result<(), FileError> {
     let temporary = temporary_of(path);
+    // A temporary file left by a crash may have other permissions: start anew.
+    let _ = std::fs::remove_file(&temporary);
     let result = (|| {
-        let mut file = File::create(&temporary).map_err(on(&temporary))?;
+        let mut file = options
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(on(&temporary))?;
         file.write_all(bytes).map_err(on(&temporary))?;
         file.sync_all().map_err(on(&temporary))?;
         drop(file);

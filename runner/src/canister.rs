@@ -414,11 +414,13 @@ impl Canister {
         self.store.data().stable.generation()
     }
 
-    /// The 4 KiB pages of stable memory the last committed message (or
-    /// upgrade) wrote, ascending: with [`Canister::stable_memory`]'s length,
-    /// all a write-ahead log needs to redo it.
-    pub fn last_written_pages(&self) -> &[u64] {
-        self.store.data().stable.last_written()
+    /// The 4 KiB pages of stable memory written by the messages (and
+    /// upgrades) committed since the last call, ascending, every message
+    /// of a call included (callbacks, calls to itself): with
+    /// [`Canister::stable_memory`]'s length, all a write-ahead log needs to
+    /// redo them. Taking them starts a new set.
+    pub fn take_written_pages(&mut self) -> Vec<u64> {
+        self.store.data_mut().stable.take_written()
     }
 
     /// SHA-256 of the installed module, as given (gzipped or not).
@@ -692,7 +694,15 @@ impl Canister {
             bytes_in: arg.len(),
             ..CallStats::default()
         };
+        let controls = self.store.data().controllers.contains(&caller);
         let result = match method {
+            // Who may ask is checked before the argument is read, as the
+            // IC's ingress filter does: a stranger's argument costs nothing.
+            "canister_status" if !controls => Err(management::not_a_controller(
+                &self.store.data().controllers,
+                self.store.data().canister_id,
+                caller,
+            )),
             "canister_status" => self.management(caller, method, arg),
             "raw_rand" | "canister_info" | "http_request" | "sign_with_ecdsa" => Err((
                 RejectCode::CanisterReject,

@@ -182,18 +182,47 @@ fn encode(value: impl CandidType) -> Outcome {
     candid::encode_one(value).map_err(|error| (RejectCode::CanisterError, error.to_string()))
 }
 
+/// What decoding an argument may cost, as the IC bounds it: the values
+/// it skips (the IC's own quota), and those it decodes.
+fn decoder_config() -> candid::de::DecoderConfig {
+    let mut config = candid::de::DecoderConfig::new();
+    config.set_skipping_quota(10_000);
+    config.set_decoding_quota(1_000_000);
+    config.set_full_error_message(false);
+    config
+}
+
 fn decode<T: for<'de> Deserialize<'de> + CandidType>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, (RejectCode, String)> {
-    candid::decode_one(arg).map_err(|error| {
+    candid::utils::decode_one_with_config(arg, &decoder_config()).map_err(|error| {
         (
-            RejectCode::CanisterError,
+            RejectCode::CanisterReject,
             format!(
-                "IC0503: Error decoding candid for the management canister's {method}: {error}"
+                "IC0408: Error decoding candid for the management canister's {method}: {error:#}"
             ),
         )
     })
+}
+
+/// The IC's refusal of `caller`, who does not control the canister.
+pub fn not_a_controller(
+    view_controllers: &[Principal],
+    canister_id: Principal,
+    caller: Principal,
+) -> (RejectCode, String) {
+    (
+        RejectCode::CanisterError,
+        format!(
+            "IC0512: Only the controllers of the canister {canister_id} can control it.\nCanister's controllers: {}\nSender's ID: {caller}",
+            view_controllers
+                .iter()
+                .map(Principal::to_text)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    )
 }
 
 /// The only canister there is: any other id is not found.
@@ -222,10 +251,7 @@ pub fn call(
             let CanisterIdArg { canister_id } = decode(method, arg)?;
             this(view, canister_id)?;
             if !view.controllers.contains(&caller) {
-                return Err((
-                    RejectCode::CanisterError,
-                    format!("IC0512: Only the controllers of the canister {canister_id} can control it.\nCanister's controllers: {}\nSender's ID: {caller}", view.controllers.iter().map(Principal::to_text).collect::<Vec<_>>().join(" ")),
-                ));
+                return Err(not_a_controller(view.controllers, canister_id, caller));
             }
             let nat = |n: u64| Nat::from(n);
             encode(CanisterStatusResult {

@@ -20,8 +20,9 @@ pub struct StableMemory {
     limit: u64,
     /// Counts the committed calls that changed the memory.
     generation: u64,
-    /// The 4 KiB pages the last committed call wrote.
-    last_written: Vec<u64>,
+    /// The 4 KiB pages the messages committed since the last
+    /// [`StableMemory::take_written`] wrote.
+    written: PageSet,
 }
 
 /// A set of 4 KiB pages, counted, cleared in the time it took to fill.
@@ -67,6 +68,21 @@ impl PageSet {
         pages
     }
 
+    /// Adds every page of `other`.
+    fn absorb(&mut self, other: &PageSet) {
+        for &word in &other.touched {
+            let bits = other.words[word];
+            if word >= self.words.len() {
+                self.words.resize(word + 1, 0);
+            }
+            if self.words[word] == 0 && bits != 0 {
+                self.touched.push(word);
+            }
+            self.count += u64::from((bits & !self.words[word]).count_ones());
+            self.words[word] |= bits;
+        }
+    }
+
     fn clear(&mut self) {
         for word in self.touched.drain(..) {
             self.words[word] = 0;
@@ -90,7 +106,7 @@ impl StableMemory {
             dirty: PageSet::default(),
             limit: u64::MAX,
             generation: 0,
-            last_written: Vec::new(),
+            written: PageSet::default(),
         }
     }
 
@@ -186,17 +202,20 @@ impl StableMemory {
     /// Keeps the call's changes.
     pub fn commit(&mut self) {
         if let Some(journal) = self.journal.take() {
-            let written = self.dirty.pages();
-            if !written.is_empty() || journal.len != self.bytes.len() {
+            if self.dirty.count > 0 || journal.len != self.bytes.len() {
                 self.generation += 1;
             }
-            self.last_written = written;
+            self.written.absorb(&self.dirty);
         }
     }
 
-    /// The 4 KiB pages the last committed call wrote, ascending.
-    pub fn last_written(&self) -> &[u64] {
-        &self.last_written
+    /// The 4 KiB pages written by the messages committed since the last
+    /// call, ascending, and forgets them: a call made of several messages
+    /// (its callbacks, its calls to itself) has written all of them.
+    pub fn take_written(&mut self) -> Vec<u64> {
+        let pages = self.written.pages();
+        self.written.clear();
+        pages
     }
 
     /// Changes whenever a committed call changed the memory.
@@ -232,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_says_which_pages_it_wrote() {
+    fn commits_add_up_the_pages_they_wrote_until_taken() {
         let mut memory = StableMemory::new(vec![0; PAGE as usize], 10);
         memory.begin();
         memory.start_message(u64::MAX);
@@ -242,18 +261,32 @@ mod tests {
             memory.write(offset, &vec![1; len as usize]).unwrap();
         }
         memory.commit();
-        assert_eq!(memory.last_written(), &[0, 1, 16]);
         assert_eq!(memory.generation(), 1);
-        // A rolled-back call changes neither.
+        // A rolled-back message adds nothing.
         memory.begin();
         memory.start_message(u64::MAX);
-        memory.access(0, 1, true).unwrap();
-        memory.write(0, &[9]).unwrap();
+        memory.access(3 * 4096, 1, true).unwrap();
+        memory.write(3 * 4096, &[9]).unwrap();
         memory.rollback();
-        assert_eq!(
-            (memory.last_written(), memory.generation()),
-            (&[0, 1, 16][..], 1)
-        );
+        assert_eq!(memory.generation(), 1);
+        // A second committed message adds its pages to the first's.
+        memory.begin();
+        memory.start_message(u64::MAX);
+        memory.access(20 * 4096, 4096 + 1, true).unwrap();
+        memory.write(20 * 4096, &[2; 4097]).unwrap();
+        memory.access(10, 1, true).unwrap();
+        memory.write(10, &[3]).unwrap();
+        memory.commit();
+        assert_eq!(memory.generation(), 2);
+        assert_eq!(memory.take_written(), vec![0, 1, 16, 20, 21]);
+        // Taken: the next message starts a new set.
+        assert_eq!(memory.take_written(), Vec::<u64>::new());
+        memory.begin();
+        memory.start_message(u64::MAX);
+        memory.access(4096 * 7, 1, true).unwrap();
+        memory.write(4096 * 7, &[1]).unwrap();
+        memory.commit();
+        assert_eq!(memory.take_written(), vec![7]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! front of the node, as ic-agent 0.49 and agent-js 3.x use it.
 
 use super::auth::{self, Verified};
-use super::node::{now, Node};
+use super::node::{now, Node, Refused};
 use super::state::{cbor, Keys, Status};
 use candid::Principal;
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,19 +12,23 @@ use ic_transport_types::{
     EnvelopeContent, NodeSignature, QueryResponse, ReadStateResponse, RejectCode, RejectResponse,
     ReplyResponse, RequestId, TransportCallResponse,
 };
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
 /// The largest request body read, as the IC's HTTP endpoint allows.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// The largest ingress message of an application subnet.
 pub const MAX_INGRESS_BYTES: usize = backup_common::limits::INGRESS_LIMIT;
+/// The most paths one `read_state` may ask for, and labels one path may
+/// have, as the IC's validator allows.
+pub const MAX_READ_STATE_PATHS: usize = 1_000;
+pub const MAX_PATH_LABELS: usize = 127;
 
 type Reply = Response<Full<Bytes>>;
 
 /// What every handler shares: the way to the node, and who we are.
 pub struct Server {
-    pub jobs: Sender<super::node::Job>,
+    pub jobs: SyncSender<super::node::Job>,
     pub keys: Arc<Keys>,
     pub canister_id: Principal,
     pub faults: Faults,
@@ -190,10 +194,15 @@ impl Server {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let stopped = || refuse(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
         self.jobs
-            .send(Box::new(move |node: &mut Node| {
+            .try_send(Box::new(move |node: &mut Node| {
                 let _ = sender.send(job(node));
             }))
-            .map_err(|_| stopped())?;
+            .map_err(|error| match error {
+                TrySendError::Full(_) => {
+                    refuse(StatusCode::TOO_MANY_REQUESTS, "The service is overloaded.")
+                }
+                TrySendError::Disconnected(_) => stopped(),
+            })?;
         receiver.await.map_err(|_| stopped())
     }
 
@@ -372,14 +381,20 @@ impl Server {
         }
         let certificate = self
             .on_node(move |node| {
-                node.call(id, sender, canister, &method_name, &arg);
-                match &node.failed {
-                    Some(message) => Err(message.clone()),
-                    None => Ok(synchronous.then(|| node.certificate(&[status_path(&id)]))),
-                }
+                node.call(id, sender, canister, &method_name, &arg)?;
+                Ok(synchronous.then(|| node.certificate(&[status_path(&id)])))
             })
             .await?
-            .map_err(|message| refuse(StatusCode::INTERNAL_SERVER_ERROR, message))?;
+            .map_err(|refused| match refused {
+                Refused::Busy => refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "Maximum ingress history capacity {} reached: the calls of the last 6 minutes are remembered so that none runs twice; try again later",
+                        crate::subnet::MAX_CALLS
+                    ),
+                ),
+                Refused::Failed(message) => refuse(StatusCode::INTERNAL_SERVER_ERROR, message),
+            })?;
         Ok(match certificate {
             Some(certificate) => cbor_reply(&TransportCallResponse::Replied { certificate }),
             None => text(StatusCode::ACCEPTED, ""),
@@ -409,6 +424,20 @@ impl Server {
                     self.canister_id
                 ),
             ));
+        }
+        if let EnvelopeContent::ReadState { paths, .. } = &*envelope.content {
+            if paths.len() > MAX_READ_STATE_PATHS {
+                return Err(bad(format!(
+                    "Too many paths in read state request: got {} paths, but at most {MAX_READ_STATE_PATHS} are allowed.",
+                    paths.len()
+                )));
+            }
+            if let Some(deep) = paths.iter().find(|path| path.len() > MAX_PATH_LABELS) {
+                return Err(bad(format!(
+                    "At least one path in read state request is too deep: got {} labels, but at most {MAX_PATH_LABELS} are allowed.",
+                    deep.len()
+                )));
+            }
         }
         let (verified, _) = self.checked(effective, envelope, "read_state")?;
         let EnvelopeContent::ReadState { sender, paths, .. } = verified.content else {
@@ -535,7 +564,16 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, Refusal> {
         )));
     }
     let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
-    match limited.collect().await {
+    let Ok(collected) = tokio::time::timeout(super::BODY_TIMEOUT, limited.collect()).await else {
+        return Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "receiving request took longer than {}s",
+                super::BODY_TIMEOUT.as_secs()
+            ),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -543,4 +581,22 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, Refusal> {
         )),
         Err(error) => Err(bad(format!("Could not read the request body: {error}"))),
     }
+}
+
+/// Answers a connection past [`super::MAX_CONNECTIONS`] with 503 and closes it.
+pub async fn turn_away(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = format!(
+        "The service is overloaded: {} connections are open, the most this server keeps.",
+        super::MAX_CONNECTIONS
+    );
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.write_all(response.as_bytes()),
+    )
+    .await;
 }

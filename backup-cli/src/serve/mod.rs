@@ -3,9 +3,16 @@
 //! (ic-agent, agent-js, dfx, icp-cli) can call it as on a local replica.
 //!
 //! Requests are verified as the IC verifies them, certificates are signed
-//! by a root key drawn at start (agents fetch it from `/api/v2/status`, as
-//! for any local network), query responses by a node key. Updates are
-//! written to the image before their status is certified.
+//! by a root key kept beside the image (agents fetch it from
+//! `/api/v2/status`, as for any local network), query responses by a node
+//! key. A call's status is certified only once the call is in the
+//! write-ahead log beside the image; a call sent again is answered from
+//! its status, across restarts too.
+//!
+//! What one request may cost is bounded as the IC bounds it: the body
+//! (5 MiB) and the time to send it, the connections open at once, the
+//! requests waiting for the node, the paths of a `read_state`, the bytes
+//! of the statuses kept.
 
 mod auth;
 mod http;
@@ -13,26 +20,83 @@ mod node;
 mod state;
 
 use crate::error::{CliError, Result};
-use crate::target::Offline;
+use crate::subnet::Subnet;
+use crate::target::{Folding, Offline};
 use node::{Job, Node};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use http::Faults;
 
-/// Serves `target` on 127.0.0.1:`port` (0: a free
-/// port) until Ctrl-C or SIGTERM, then writes the image.
-pub fn serve(target: Offline, describe: &str, port: u16, faults: Faults, json: bool) -> Result<()> {
-    let keys = Arc::new(
-        state::Keys::generate()
-            .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
-    );
+/// How `serve` runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The port on 127.0.0.1 (0: a free one).
+    pub port: u16,
+    /// Draw new subnet keys instead of those kept beside the image.
+    pub new_keys: bool,
+    pub folding: Folding,
+    pub faults: Faults,
+    /// The banner as one JSON line.
+    pub json: bool,
+}
+
+/// Connections open at once; past it, a new one is answered 503 and closed.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Requests waiting for the node; past it, a request is answered 429.
+pub const MAX_QUEUED: usize = 128;
+/// How long a client may take to send a request's headers…
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// …and its body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether the server is stopping, shared by its threads.
+#[derive(Default)]
+pub struct Control {
+    stop: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Control {
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves `target` on 127.0.0.1 until Ctrl-C or SIGTERM (or a failure to
+/// write the image), then folds the log into the image.
+pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
     let mut target = target;
-    // Each update is durable once its pages are in the log beside the image.
-    target.log_updates()?;
-    let mut node = Node::new(target, keys.clone());
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .map_err(|error| CliError::Input(format!("cannot listen on 127.0.0.1:{port}: {error}")))?;
+    let mut subnet = Subnet::load(target.image())?;
+    let keys = match (&subnet.keys, options.new_keys) {
+        (Some(kept), false) => state::Keys::from_kept(kept).map_err(|why| {
+            CliError::Input(format!(
+                "{}: {why}; `serve --new-keys` draws new ones (clients must then be given the new root key)",
+                crate::subnet::path_of(target.image()).display()
+            ))
+        })?,
+        _ => state::Keys::generate()
+            .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
+    };
+    subnet.keys = Some(keys.kept());
+    let keys = Arc::new(keys);
+    // Each call is durable once it is in the log beside the image.
+    target.start_log(&subnet)?;
+    let mut node = Node::new(target, keys.clone(), &subnet, options.folding);
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
+        .map_err(|error| {
+            CliError::Input(format!(
+                "cannot listen on 127.0.0.1:{}: {error}",
+                options.port
+            ))
+        })?;
     let address = listener
         .local_addr()
         .map_err(|error| CliError::Input(format!("the listening address: {error}")))?;
@@ -41,7 +105,7 @@ pub fn serve(target: Offline, describe: &str, port: u16, faults: Faults, json: b
         .map_err(|error| CliError::Input(format!("the listening socket: {error}")))?;
     let url = format!("http://{address}");
     let canister = node.canister_id;
-    if json {
+    if options.json {
         println!(
             "{}",
             serde_json::json!({
@@ -52,40 +116,52 @@ pub fn serve(target: Offline, describe: &str, port: u16, faults: Faults, json: b
         );
     } else {
         println!("Serving canister {canister} ({describe}) at {url}");
-        println!("  root key: {}", hex::encode(&keys.root_der));
+        println!(
+            "  root key: {} (kept beside the image: the same after a restart)",
+            hex::encode(&keys.root_der)
+        );
         println!("  try: dfx canister call --network {url} {canister} <method> '(<args>)'");
         println!(
             "       icp canister call -n {url} -k {} {canister} <method> '(<args>)'",
             hex::encode(&keys.root_der)
         );
         println!("       ic-backup --network {url} --canister {canister} auth list");
-        println!("Ctrl-C stops the server; every committed update is already in the image.");
+        println!("Ctrl-C stops the server; every call it replied to is already on disk.");
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+    let (jobs, inbox) = std::sync::mpsc::sync_channel::<Job>(MAX_QUEUED);
+    let control = Arc::new(Control::default());
     let server = Arc::new(http::Server {
-        jobs: jobs.clone(),
+        jobs,
         keys,
         canister_id: canister,
-        faults,
+        faults: options.faults,
         queries: Default::default(),
     });
-    let stop = jobs;
-    let http = std::thread::Builder::new()
-        .name("http".into())
-        .spawn(move || listen(listener, server, stop))
-        .map_err(|error| CliError::Input(format!("cannot start the HTTP thread: {error}")))?;
-    // The node runs here, one job at a time, until the stop job.
-    while let Ok(job) = inbox.recv() {
-        job(&mut node);
-        if node.stopping {
+    let http = {
+        let control = control.clone();
+        std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || listen(listener, server, &control))
+            .map_err(|error| CliError::Input(format!("cannot start the HTTP thread: {error}")))?
+    };
+    // The node runs here, one job at a time, until the server stops: what
+    // is still queued then is dropped (its requests are answered 503).
+    while !control.stopping() {
+        match inbox.recv_timeout(Duration::from_millis(50)) {
+            Ok(job) => job(&mut node),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if node.failed.is_some() {
             break;
         }
     }
-    let saved = node.finish();
+    control.stop();
     drop(inbox);
+    let saved = node.finish();
     let listened = http
         .join()
         .unwrap_or_else(|_| Err("the HTTP thread panicked".into()));
@@ -94,17 +170,18 @@ pub fn serve(target: Offline, describe: &str, port: u16, faults: Faults, json: b
         return Err(CliError::Input(message));
     }
     listened.map_err(CliError::Network)?;
-    if !json {
+    if !options.json {
         println!("Stopped; the image is saved.");
     }
     Ok(())
 }
 
-/// Accepts connections until Ctrl-C or SIGTERM, then asks the node to stop.
+/// Accepts connections until Ctrl-C or SIGTERM, or until the node stops;
+/// a second signal ends the process at once (the log keeps every reply).
 fn listen(
     listener: TcpListener,
     server: Arc<http::Server>,
-    stop: std::sync::mpsc::Sender<Job>,
+    control: &Control,
 ) -> std::result::Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -116,26 +193,66 @@ fn listen(
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|error| format!("cannot catch SIGTERM: {error}"))?;
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            // Out of file descriptors, say: wait rather than spin.
+                            eprintln!("warning: accepting a connection: {error}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = connections.clone().try_acquire_owned() else {
+                        tokio::spawn(http::turn_away(stream));
+                        continue;
+                    };
                     let server = server.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |request| {
                             server.clone().handle(request)
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(HEADER_TIMEOUT)
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                             .await;
+                        drop(permit);
                     });
                 }
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
+                _ = control.wake.notified() => break,
             }
         }
         Ok(())
     });
-    let _ = stop.send(Box::new(|node: &mut Node| node.stopping = true));
+    control.stop();
+    // The node finishes the call it runs, then folds the log; a second
+    // signal does not wait for that.
+    std::thread::spawn(|| {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let Ok(mut terminate) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        });
+        eprintln!("stopped at once: the write-ahead log beside the image keeps every call replied to, and the next opener replays it");
+        std::process::exit(130);
+    });
     result
 }

@@ -3,7 +3,8 @@
 
 use super::state::{Keys, StateTree, Status};
 use crate::error::Result;
-use crate::target::{Offline, Target};
+use crate::subnet::{CallRecord, Subnet};
+use crate::target::{Folding, Offline, Target};
 use candid::Principal;
 use ic_transport_types::{RejectCode, RejectResponse, RequestId};
 use std::collections::HashMap;
@@ -27,10 +28,13 @@ pub struct Node {
     methods: HashMap<String, Kind>,
     /// The names of `icp:private` metadata sections: for controllers only.
     pub private_metadata: Vec<Vec<u8>>,
-    /// The image could not be written: the node refuses calls and queries.
+    /// The image or its log could not be written: the node refuses calls
+    /// and queries, and the server stops.
     pub failed: Option<String>,
-    /// Set by the stop job.
-    pub stopping: bool,
+    /// The canister's memory holds a call that is not on disk: at stop the
+    /// image is left as the log has it, not written from memory.
+    discard: bool,
+    folding: Folding,
     /// The last data certificate: (certified data, when made, certificate).
     data_certificate: Option<(Vec<u8>, u64, Vec<u8>)>,
 }
@@ -39,16 +43,24 @@ pub struct Node {
 /// same: about one round of a replica.
 const DATA_CERTIFICATE_NANOS: u64 = 1_000_000_000;
 
-/// Nanoseconds since 1970 by the system clock.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as u64)
-        .unwrap_or(0)
+pub use crate::subnet::now;
+
+/// The longest reject message the IC makes itself (a canister's own may
+/// be longer): longer ones are cut in the middle, as the IC cuts them.
+const MAX_REJECT_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// Bad input gets a refusal, never a panic: what a call can be refused with
+/// before it runs.
+pub enum Refused {
+    /// The calls remembered are at their bound until old ones expire.
+    Busy,
+    /// The server has stopped taking calls.
+    Failed(String),
 }
 
 impl Node {
-    pub fn new(mut target: Offline, keys: Arc<Keys>) -> Node {
+    /// The node over `target`, with `keys`, remembering the calls `kept`.
+    pub fn new(mut target: Offline, keys: Arc<Keys>, kept: &Subnet, folding: Folding) -> Node {
         let canister = target.canister();
         let canister_id = canister.canister_id();
         let methods = canister
@@ -82,13 +94,14 @@ impl Node {
                 metadata.push(("candid:service".into(), service.into_bytes()));
             }
         }
-        let tree = StateTree::new(
+        let mut tree = StateTree::new(
             &keys,
             canister_id,
             canister.module_hash(),
             &canister.controllers(),
             &metadata,
         );
+        tree.restore(&kept.calls, now());
         Node {
             private_metadata,
             target,
@@ -97,8 +110,17 @@ impl Node {
             canister_id,
             methods,
             failed: None,
-            stopping: false,
+            discard: false,
+            folding,
             data_certificate: None,
+        }
+    }
+
+    /// What the subnet file keeps: the keys and the calls remembered.
+    pub fn subnet(&self) -> Subnet {
+        Subnet {
+            keys: Some(self.keys.kept()),
+            calls: self.tree.calls(),
         }
     }
 
@@ -155,7 +177,8 @@ impl Node {
     }
 
     /// Runs call `id` once: an update, or a query method as a replicated
-    /// query; writes the image if it changed before the status is certified.
+    /// query. Its status is certified only once it is in the write-ahead
+    /// log, with what it wrote.
     pub fn call(
         &mut self,
         id: RequestId,
@@ -163,38 +186,71 @@ impl Node {
         callee: Principal,
         method: &str,
         arg: &[u8],
-    ) {
-        if self.known(&id) || self.failed.is_some() {
-            return;
+    ) -> std::result::Result<(), Refused> {
+        if self.known(&id) {
+            return Ok(());
+        }
+        if let Some(message) = &self.failed {
+            return Err(Refused::Failed(message.clone()));
         }
         let now = self.tick();
-        if callee == Principal::management_canister() {
-            let outcome = status(
+        if !self.tree.has_room(now) {
+            return Err(Refused::Busy);
+        }
+        let outcome = if callee == Principal::management_canister() {
+            status(
                 self.target
                     .canister()
                     .management_ingress(caller, method, arg),
-            );
-            self.tree.record(id, caller, &outcome, now);
-            return;
-        }
-        let outcome = match self.methods.get(method) {
-            Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
-            Some(Kind::Query) => {
-                status(self.target.canister().query_replicated(caller, method, arg))
+            )
+        } else {
+            match self.methods.get(method) {
+                Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
+                Some(Kind::Query) => {
+                    status(self.target.canister().query_replicated(caller, method, arg))
+                }
+                None => Status::Rejected(no_method(self.canister_id, "update", method)),
             }
-            None => Status::Rejected(no_method(self.canister_id, "update", method)),
+        };
+        let record = CallRecord {
+            id: id.as_slice().to_vec(),
+            sender: caller.as_slice().to_vec(),
+            done_at: now,
+            outcome: outcome.outcome(),
         };
         // Durable before it is reported: a reply nobody can lose.
-        if let Err(error) = self.target.commit_update() {
-            let message = format!(
-                "the image could not be written; the server refuses every call and query until it is restarted: {error}"
-            );
+        if let Err(failure) = self.target.log_call(&record.note()) {
+            let message = if failure.undone {
+                format!(
+                    "the call `{method}` ran, but could not be written to the log beside the image ({}): it is not applied, and the server stops; when the image is next opened the canister is as it was before this call",
+                    failure.error
+                )
+            } else {
+                format!(
+                    "the call `{method}` ran, but the log beside the image could not be written or cut back ({}): whether it is applied is known when the image is next opened; the server stops",
+                    failure.error
+                )
+            };
             eprintln!("error: {message}");
-            self.failed = Some(message);
-            return;
+            self.discard = true;
+            self.failed = Some(message.clone());
+            return Err(Refused::Failed(message));
         }
         log_call(caller, method, &outcome);
         self.tree.record(id, caller, &outcome, now);
+        if self.target.fold_due(self.folding) {
+            let subnet = self.subnet();
+            if let Err(error) = self.target.fold(&subnet) {
+                // The call is in the log: it is applied, and said so.
+                let message = format!(
+                    "the write-ahead log could not be folded into the image ({error}); every call replied to is in the log, which the next opener of the image replays; the server stops"
+                );
+                eprintln!("error: {message}");
+                self.discard = true;
+                self.failed = Some(message);
+            }
+        }
+        Ok(())
     }
 
     /// Who sent call `id`, if its status is known.
@@ -210,14 +266,21 @@ impl Node {
         self.tree.certificate(&self.keys, paths, now)
     }
 
-    /// Writes the image (at stop).
+    /// Folds the log into the image and removes it (at stop), unless a
+    /// failure left the image to the log.
     pub fn finish(&mut self) -> Result<()> {
+        if self.discard {
+            return Ok(());
+        }
+        let subnet = self.subnet();
+        self.target.fold(&subnet)?;
         self.target.finish()
     }
 }
 
 /// One line on standard error per call that ran, for whoever watches the server.
 fn log_call(caller: Principal, method: &str, outcome: &Status) {
+    let method = ellipsize(method.to_string(), 200);
     match outcome {
         Status::Replied(reply) => eprintln!(
             "call {method} from {caller}: replied, {} bytes",
@@ -225,7 +288,8 @@ fn log_call(caller: Principal, method: &str, outcome: &Status) {
         ),
         Status::Rejected(reject) => eprintln!(
             "call {method} from {caller}: rejected ({:?}): {}",
-            reject.reject_code, reject.reject_message
+            reject.reject_code,
+            ellipsize(reject.reject_message.clone(), 1000)
         ),
     }
 }
@@ -234,11 +298,33 @@ fn log_call(caller: Principal, method: &str, outcome: &Status) {
 fn no_method(canister: Principal, kind: &str, method: &str) -> RejectResponse {
     RejectResponse {
         reject_code: RejectCode::DestinationInvalid,
-        reject_message: format!(
-            "Error from Canister {canister}: Canister has no {kind} method '{method}'."
+        reject_message: ellipsize(
+            format!("Error from Canister {canister}: Canister has no {kind} method '{method}'."),
+            MAX_REJECT_MESSAGE_BYTES,
         ),
         error_code: Some("IC0536".into()),
     }
+}
+
+/// `message` cut to at most `max` bytes as the IC cuts its own: half of
+/// it from the start, `...`, the rest from the end.
+pub fn ellipsize(message: String, max: usize) -> String {
+    if message.len() <= max {
+        return message;
+    }
+    let boundary = |mut at: usize, down: bool| {
+        while !message.is_char_boundary(at) {
+            if down {
+                at -= 1
+            } else {
+                at += 1
+            }
+        }
+        at
+    };
+    let head = boundary(max / 2, true);
+    let tail = boundary(message.len() - (max - 3 - max / 2), false);
+    format!("{}...{}", &message[..head], &message[tail..])
 }
 
 /// A runner result as the IC reports it: reject code and error code.
@@ -273,5 +359,20 @@ pub fn status(result: canister_runner::CallResult) -> Status {
                 error_code: stated.or(error_code.map(String::from)),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ellipsize;
+
+    #[test]
+    fn long_messages_are_cut_in_the_middle_on_character_boundaries() {
+        assert_eq!(ellipsize("short".into(), 8192), "short");
+        let long = format!("{}{}", "é".repeat(5000), "z".repeat(5000));
+        let cut = ellipsize(long.clone(), 8192);
+        assert!(cut.len() <= 8192, "{}", cut.len());
+        assert!(cut.starts_with("éé") && cut.ends_with("zz") && cut.contains("..."));
+        assert_eq!(ellipsize("x".repeat(8193), 8192).len(), 8192);
     }
 }

@@ -1,17 +1,19 @@
 //! The certified state tree of the served subnet, and the certificates
 //! signed over it.
 //!
-//! One subnet holds one canister. Its root key (BLS12-381, drawn at start)
-//! signs every certificate directly, as the root subnet of a local network
-//! does, so agents verify them with the key `/api/v2/status` gives them.
+//! One subnet holds one canister. Its root key (BLS12-381, kept beside the
+//! image) signs every certificate directly, as the root subnet of a local
+//! network does, so agents verify them with the key `/api/v2/status` gives
+//! them.
 
+use crate::subnet::{self, CallRecord, Outcome};
 use candid::Principal;
 use ed25519_consensus::SigningKey;
 use ic_certification::{AsHashTree, HashTree, NestedTree};
 use ic_transport_types::{RejectResponse, RequestId};
 use ic_verify_bls_signature::PrivateKey;
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// The DER prefix of a BLS12-381 G2 public key, as the IC encodes its root
 /// key (OIDs 1.3.6.1.4.1.44668.5.3.1.2.1 and 1.3.6.1.4.1.44668.5.3.2.1).
@@ -26,11 +28,7 @@ pub const ED25519_DER_PREFIX: [u8; 12] = [
 ];
 const STATE_ROOT_DOMAIN: &[u8] = b"\x0dic-state-root";
 
-/// How long a request's status stays readable, as on the IC (the ingress
-/// expiry window): after that it is forgotten.
-pub const STATUS_RETENTION_NANOS: u64 = 5 * 60 * 1_000_000_000 + 60 * 1_000_000_000;
-
-/// The keys of the served subnet and its one node, drawn at start.
+/// The keys of the served subnet and its one node.
 pub struct Keys {
     root: PrivateKey,
     /// The root key in DER, as `/api/v2/status` gives it.
@@ -55,17 +53,41 @@ impl Keys {
         };
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
-        let node = SigningKey::from(seed);
+        Ok(Self::of(root, SigningKey::from(seed)))
+    }
+
+    /// The keys a subnet file kept.
+    pub fn from_kept(kept: &subnet::Keys) -> std::result::Result<Keys, String> {
+        let root = PrivateKey::deserialize(&kept.root)
+            .map_err(|_| "its root key is not a BLS12-381 secret scalar".to_string())?;
+        let seed: [u8; 32] = kept.node.as_slice().try_into().map_err(|_| {
+            format!(
+                "its node key has {} bytes, expected an Ed25519 seed of 32",
+                kept.node.len()
+            )
+        })?;
+        Ok(Self::of(root, SigningKey::from(seed)))
+    }
+
+    /// The keys to keep.
+    pub fn kept(&self) -> subnet::Keys {
+        subnet::Keys {
+            root: self.root.serialize().to_vec(),
+            node: self.node.to_bytes().to_vec(),
+        }
+    }
+
+    fn of(root: PrivateKey, node: SigningKey) -> Keys {
         let root_der = [&BLS_DER_PREFIX[..], &root.public_key().serialize()].concat();
         let node_der = [&ED25519_DER_PREFIX[..], node.verification_key().as_bytes()].concat();
-        Ok(Keys {
+        Keys {
             subnet_id: Principal::self_authenticating(&root_der),
             node_id: Principal::self_authenticating(&node_der),
             root,
             root_der,
             node,
             node_der,
-        })
+        }
     }
 
     /// The node's signature over `message` (a query response's signable form).
@@ -81,17 +103,27 @@ pub enum Status {
     Rejected(RejectResponse),
 }
 
-struct Remembered {
-    id: RequestId,
-    sender: Principal,
-    done_at: u64,
+impl Status {
+    /// The status as the subnet file keeps it.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Status::Replied(reply) => Outcome::Replied(reply.clone()),
+            Status::Rejected(reject) => Outcome::Rejected {
+                code: reject.reject_code as u64,
+                message: reject.reject_message.clone(),
+                error_code: reject.error_code.clone(),
+            },
+        }
+    }
 }
 
 /// The state tree: time, the subnet and its node, the canister, and the
 /// statuses of recent calls.
 pub struct StateTree {
     tree: NestedTree<Vec<u8>, Vec<u8>>,
-    statuses: VecDeque<Remembered>,
+    /// The calls remembered, oldest first; their senders by id.
+    calls: VecDeque<CallRecord>,
+    senders: HashMap<Vec<u8>, Principal>,
 }
 
 type Path = Vec<Vec<u8>>;
@@ -166,56 +198,110 @@ impl StateTree {
         }
         StateTree {
             tree,
-            statuses: VecDeque::new(),
+            calls: VecDeque::new(),
+            senders: HashMap::new(),
         }
     }
 
-    /// Records what became of call `id` from `sender`, at `now`, and
-    /// forgets the statuses older than the ingress window.
-    pub fn record(&mut self, id: RequestId, sender: Principal, status: &Status, now: u64) {
-        while let Some(oldest) = self.statuses.front() {
-            if oldest.done_at + STATUS_RETENTION_NANOS >= now {
-                break;
-            }
-            let path = vec![b"request_status".to_vec(), oldest.id.as_slice().to_vec()];
-            self.tree.delete(&path);
-            self.statuses.pop_front();
+    /// Whether another call can be remembered: ids are kept until their
+    /// calls expire, so past [`subnet::MAX_CALLS`] new calls wait.
+    pub fn has_room(&mut self, now: u64) -> bool {
+        self.expire(now);
+        self.calls.len() < subnet::MAX_CALLS
+    }
+
+    /// Records what became of call `id` from `sender`, at `now`; forgets
+    /// the calls older than the ingress window and prunes the oldest
+    /// answers past [`subnet::STATUS_BYTES`] to `done`, as the IC does.
+    /// Returns the record, for the write-ahead log.
+    pub fn record(
+        &mut self,
+        id: RequestId,
+        sender: Principal,
+        status: &Status,
+        now: u64,
+    ) -> CallRecord {
+        let record = CallRecord {
+            id: id.as_slice().to_vec(),
+            sender: sender.as_slice().to_vec(),
+            done_at: now,
+            outcome: status.outcome(),
+        };
+        self.remember(record.clone());
+        self.expire(now);
+        let tree = &mut self.tree;
+        subnet::prune(self.calls.iter_mut(), |call| {
+            Self::write_status(tree, call);
+        });
+        record
+    }
+
+    /// Takes back the calls a subnet file kept (those not expired at `now`).
+    pub fn restore(&mut self, calls: &[CallRecord], now: u64) {
+        for call in calls.iter().filter(|call| !call.expired(now)) {
+            self.remember(call.clone());
         }
-        let base = [b"request_status".to_vec(), id.as_slice().to_vec()];
-        let at = |label: &[u8]| -> Path { vec![base[0].clone(), base[1].clone(), label.to_vec()] };
-        match status {
-            Status::Replied(reply) => {
-                self.tree.insert(&at(b"status"), b"replied".to_vec());
-                self.tree.insert(&at(b"reply"), reply.clone());
+    }
+
+    /// The calls remembered, oldest first, to keep.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.calls.iter().cloned().collect()
+    }
+
+    fn remember(&mut self, call: CallRecord) {
+        let Ok(sender) = Principal::try_from_slice(&call.sender) else {
+            return;
+        };
+        if self.senders.insert(call.id.clone(), sender).is_some() {
+            return;
+        }
+        Self::write_status(&mut self.tree, &call);
+        self.calls.push_back(call);
+    }
+
+    fn expire(&mut self, now: u64) {
+        while self.calls.front().is_some_and(|oldest| oldest.expired(now)) {
+            if let Some(oldest) = self.calls.pop_front() {
+                self.tree
+                    .delete(&[b"request_status".to_vec(), oldest.id.clone()]);
+                self.senders.remove(&oldest.id);
             }
-            Status::Rejected(reject) => {
-                let mut code = Vec::new();
-                backup_common::leb128::push(&mut code, reject.reject_code as u64);
-                self.tree.insert(&at(b"status"), b"rejected".to_vec());
-                self.tree.insert(&at(b"reject_code"), code);
-                self.tree.insert(
-                    &at(b"reject_message"),
-                    reject.reject_message.clone().into_bytes(),
-                );
-                if let Some(error_code) = &reject.error_code {
-                    self.tree
-                        .insert(&at(b"error_code"), error_code.clone().into_bytes());
+        }
+    }
+
+    /// Writes `call`'s status into the tree, in place of what it held.
+    fn write_status(tree: &mut NestedTree<Vec<u8>, Vec<u8>>, call: &CallRecord) {
+        let base = [b"request_status".to_vec(), call.id.clone()];
+        tree.delete(&base);
+        let at = |label: &[u8]| -> Path { vec![base[0].clone(), base[1].clone(), label.to_vec()] };
+        match &call.outcome {
+            Outcome::Replied(reply) => {
+                tree.insert(&at(b"status"), b"replied".to_vec());
+                tree.insert(&at(b"reply"), reply.clone());
+            }
+            Outcome::Rejected {
+                code,
+                message,
+                error_code,
+            } => {
+                let mut encoded = Vec::new();
+                backup_common::leb128::push(&mut encoded, *code);
+                tree.insert(&at(b"status"), b"rejected".to_vec());
+                tree.insert(&at(b"reject_code"), encoded);
+                tree.insert(&at(b"reject_message"), message.clone().into_bytes());
+                if let Some(error_code) = error_code {
+                    tree.insert(&at(b"error_code"), error_code.clone().into_bytes());
                 }
             }
+            Outcome::Done => {
+                tree.insert(&at(b"status"), b"done".to_vec());
+            }
         }
-        self.statuses.push_back(Remembered {
-            id,
-            sender,
-            done_at: now,
-        });
     }
 
     /// Who sent call `id`, if its status is still known.
     pub fn sender_of(&self, id: &[u8]) -> Option<Principal> {
-        self.statuses
-            .iter()
-            .find(|remembered| remembered.id.as_slice() == id)
-            .map(|remembered| remembered.sender)
+        self.senders.get(id).copied()
     }
 
     /// Records the canister's certified data; returns its path.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod serving;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
