@@ -341,16 +341,6 @@ impl Offline {
         &mut self.canister
     }
 
-    /// Runs an update as `caller`; [`Offline::save`] makes it durable.
-    pub fn update_as(
-        &mut self,
-        caller: Principal,
-        method: &str,
-        arg: &[u8],
-    ) -> canister_runner::CallResult {
-        self.canister.update(caller, method, arg)
-    }
-
     /// Whether the image on disk holds the canister's stable memory as it is.
     fn is_saved(&self) -> bool {
         self.digest.is_some() && self.canister.stable_generation() == self.saved_generation

@@ -198,7 +198,7 @@ fn vec_null_bomb(canister: Principal) -> Vec<u8> {
     fields.sort();
     let mut arg = b"DIDL\x02\x6c\x02".to_vec();
     for (hash, ty) in fields {
-        leb(&mut arg, u64::from(hash));
+        backup_common::leb128::push(&mut arg, u64::from(hash));
         arg.push(ty);
     }
     arg.extend_from_slice(b"\x6d\x7f\x01\x00");
@@ -208,22 +208,10 @@ fn vec_null_bomb(canister: Principal) -> Vec<u8> {
             arg.push(canister.as_slice().len() as u8);
             arg.extend_from_slice(canister.as_slice());
         } else {
-            leb(&mut arg, 1 << 62);
+            backup_common::leb128::push(&mut arg, 1 << 62);
         }
     }
     arg
-}
-
-fn leb(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 fn call_path(canister: &str) -> String {
@@ -793,4 +781,50 @@ fn icp_cli_signed_messages_run_once_across_restarts() {
         "deposited once: {account}"
     );
     served.stop();
+}
+
+/// Ctrl-C stops the server whatever is queued: the call running finishes,
+/// the calls waiting are answered 503 (or find the server gone), and the
+/// server folds its log and exits.
+#[test]
+fn ctrl_c_stops_the_server_whatever_is_queued() {
+    let (_offline, served) = cell(&[]);
+    let canister = Principal::from_text(&served.canister).unwrap();
+    let spin = || anonymous_call(canister, "spin", Encode!(&20_000_000u64).unwrap());
+    let started = Instant::now();
+    let (status, _) = post(
+        &served.url,
+        &call_path(&served.canister),
+        "application/cbor",
+        &spin(),
+    );
+    assert_eq!(status, 200);
+    let one = started.elapsed();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, path, call) = (served.url.clone(), call_path(&served.canister), spin());
+            std::thread::spawn(move || try_post(&url, &path, "application/cbor", &call))
+        })
+        .collect();
+    std::thread::sleep(one / 2);
+    let stopping = Instant::now();
+    served.stop();
+    let stopped = stopping.elapsed();
+    eprintln!("one call {one:?}; stopped in {stopped:?} with 8 queued");
+    assert!(
+        stopped < one * 3 + Duration::from_secs(2),
+        "stopped after {stopped:?}, a call takes {one:?} and 8 were queued"
+    );
+    let answered: Vec<Option<u16>> = clients
+        .into_iter()
+        .map(|client| client.join().unwrap().map(|(status, _)| status))
+        .collect();
+    assert!(
+        answered
+            .iter()
+            .filter(|status| **status == Some(200))
+            .count()
+            < 8,
+        "{answered:?}"
+    );
 }

@@ -205,7 +205,7 @@ impl Node {
             )
         } else {
             match self.methods.get(method) {
-                Some(Kind::Update) => status(self.target.update_as(caller, method, arg)),
+                Some(Kind::Update) => status(self.target.canister().update(caller, method, arg)),
                 Some(Kind::Query) => {
                     status(self.target.canister().query_replicated(caller, method, arg))
                 }
@@ -237,7 +237,7 @@ impl Node {
             return Err(Refused::Failed(message));
         }
         log_call(caller, method, &outcome);
-        self.tree.record(id, caller, &outcome, now);
+        self.tree.record(record, now);
         if self.target.fold_due(self.folding) {
             let subnet = self.subnet();
             if let Err(error) = self.target.fold(&subnet) {

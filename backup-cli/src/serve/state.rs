@@ -10,7 +10,7 @@ use crate::subnet::{self, CallRecord, Outcome};
 use candid::Principal;
 use ed25519_consensus::SigningKey;
 use ic_certification::{AsHashTree, HashTree, NestedTree};
-use ic_transport_types::{RejectResponse, RequestId};
+use ic_transport_types::RejectResponse;
 use ic_verify_bls_signature::PrivateKey;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -210,30 +210,16 @@ impl StateTree {
         self.calls.len() < subnet::MAX_CALLS
     }
 
-    /// Records what became of call `id` from `sender`, at `now`; forgets
+    /// Records what became of a call (`call`, which ran at `now`); forgets
     /// the calls older than the ingress window and prunes the oldest
     /// answers past [`subnet::STATUS_BYTES`] to `done`, as the IC does.
-    /// Returns the record, for the write-ahead log.
-    pub fn record(
-        &mut self,
-        id: RequestId,
-        sender: Principal,
-        status: &Status,
-        now: u64,
-    ) -> CallRecord {
-        let record = CallRecord {
-            id: id.as_slice().to_vec(),
-            sender: sender.as_slice().to_vec(),
-            done_at: now,
-            outcome: status.outcome(),
-        };
-        self.remember(record.clone());
+    pub fn record(&mut self, call: CallRecord, now: u64) {
+        self.remember(call);
         self.expire(now);
         let tree = &mut self.tree;
         subnet::prune(self.calls.iter_mut(), |call| {
             Self::write_status(tree, call);
         });
-        record
     }
 
     /// Takes back the calls a subnet file kept (those not expired at `now`).
