@@ -828,3 +828,108 @@ fn ctrl_c_stops_the_server_whatever_is_queued() {
         "{answered:?}"
     );
 }
+
+/// When the log cannot be written (here the file size limit of `ulimit -f`
+/// is reached), the call that could not be logged is answered 500 saying
+/// it is not applied, the server stops, and the image opens as it was
+/// before that call, with every call replied to before it.
+#[test]
+fn a_call_that_cannot_be_logged_is_reported_not_applied_and_the_server_stops() {
+    let offline = Offline::new("cell_fixture");
+    let served = serve_limited(&offline, 4096, &[]);
+    let canister = Principal::from_text(&served.canister).unwrap();
+    let mut replied = Vec::new();
+    let failure = loop {
+        let n = replied.len() as u64 + 1;
+        let text = format!("{n}").repeat(900_000);
+        let call = anonymous_call(canister, "set_both", Encode!(&n, &text).unwrap());
+        let (status, body) = post(
+            &served.url,
+            &call_path(&served.canister),
+            "application/cbor",
+            &call,
+        );
+        if status != 200 {
+            break (status, text_of(&body));
+        }
+        assert_eq!(call_outcome(&body).0, "replied");
+        replied.push(n);
+        assert!(n < 20, "the log never reached the limit");
+    };
+    assert_eq!(failure.0, 500, "{}", failure.1);
+    assert!(failure.1.contains("it is not applied"), "{}", failure.1);
+    let last = *replied.last().expect("some calls fit");
+    // The server stopped by itself.
+    wait_gone(&served);
+    drop(served);
+    let got = offline.ok(&["call", "get"]);
+    assert!(
+        got.contains(&format!("{last} : nat64")) && !got.contains(&format!("{} : nat64", last + 1)),
+        "{}",
+        &got[..got.len().min(80)]
+    );
+}
+
+fn text_of(body: &[u8]) -> String {
+    text(body)
+}
+
+/// `serve` of `offline`'s image under a file size limit of `kib` KiB (and
+/// SIGXFSZ ignored, so writes past it fail with EFBIG).
+fn serve_limited(offline: &Offline, kib: u32, extra: &[&str]) -> Served {
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg("--wasm")
+        .arg(&offline.wasm)
+        .arg("--image")
+        .arg(&offline.image)
+        .args(["--json", "serve"])
+        .args(extra);
+    Served::spawn(command)
+}
+
+/// Waits until `served` no longer answers.
+fn wait_gone(served: &Served) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while try_post(&served.url, "/api/v2/status", "application/cbor", b"").is_some() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// When the log cannot be folded into the image (the image is over the
+/// file size limit), the call whose record is in the log is answered as it
+/// ran (it is applied), the server stops, and the next opener replays it.
+#[test]
+fn a_fold_that_fails_answers_the_logged_call_and_the_server_stops() {
+    let offline = Offline::new("cell_fixture");
+    offline.ok(&[
+        "call",
+        "set_both",
+        &format!("(1 : nat64, \"{}\")", "t".repeat(100_000)),
+    ]);
+    assert!(std::fs::metadata(&offline.image).unwrap().len() > 100 << 10);
+    let served = serve_limited(&offline, 100, &["--fold-interval", "0.01"]);
+    std::thread::sleep(Duration::from_millis(50));
+    let canister = Principal::from_text(&served.canister).unwrap();
+    let call = anonymous_call(canister, "set", Encode!(&7u64).unwrap());
+    let (status, body) = post(
+        &served.url,
+        &call_path(&served.canister),
+        "application/cbor",
+        &call,
+    );
+    assert_eq!(status, 200, "{}", text(&body));
+    assert_eq!(
+        call_outcome(&body).0,
+        "replied",
+        "the call is applied, and said so"
+    );
+    wait_gone(&served);
+    drop(served);
+    let got = offline.ok(&["call", "get"]);
+    assert!(got.contains("7 : nat64"), "{}", &got[..got.len().min(80)]);
+}

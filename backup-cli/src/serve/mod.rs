@@ -176,6 +176,15 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
     Ok(())
 }
 
+/// Returns once `shutting_down` says true.
+async fn stopped(shutting_down: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*shutting_down.borrow_and_update() {
+        if shutting_down.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Accepts connections until Ctrl-C or SIGTERM, or until the node stops;
 /// a second signal ends the process at once (the log keeps every reply).
 fn listen(
@@ -194,6 +203,7 @@ fn listen(
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|error| format!("cannot catch SIGTERM: {error}"))?;
         let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -211,15 +221,24 @@ fn listen(
                         continue;
                     };
                     let server = server.clone();
+                    let mut shutting_down = shutting_down.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |request| {
                             server.clone().handle(request)
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
+                        let connection = hyper::server::conn::http1::Builder::new()
                             .timer(hyper_util::rt::TokioTimer::new())
                             .header_read_timeout(HEADER_TIMEOUT)
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                        tokio::pin!(connection);
+                        tokio::select! {
+                            _ = connection.as_mut() => {}
+                            _ = stopped(&mut shutting_down) => {
+                                // The request in hand is answered, then the connection closed.
+                                connection.as_mut().graceful_shutdown();
+                                let _ = connection.await;
+                            }
+                        }
                         drop(permit);
                     });
                 }
@@ -228,6 +247,13 @@ fn listen(
                 _ = control.wake.notified() => break,
             }
         }
+        // No new connections; the node stops after the call it runs (the
+        // requests still queued are answered 503), and every request in
+        // hand is answered before its connection closes.
+        control.stop();
+        let _ = shutdown.send(true);
+        let all = MAX_CONNECTIONS as u32;
+        let _ = tokio::time::timeout(Duration::from_secs(10), connections.acquire_many(all)).await;
         Ok(())
     });
     control.stop();
