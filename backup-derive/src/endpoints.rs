@@ -264,8 +264,8 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         quote!((after: #e::Cursor<#m>, max_bytes: ::std::option::Option<u64>, until: #e::Cursor<#m>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes, until) }),
     );
     let backup_splits = MapMethod::BackupSplits.of(&base).define(
-        &format!(" Where a parallel backup of `{field}` may cut it: the keys after `after` that end each of `parts` spans of equal length (1 to 4096), for `backup_{base}_page`'s `until`; `next`, when not null, is where to ask again."),
-        quote!((after: #e::Cursor<#m>, parts: u64) -> #e::SplitKeys<#m> { #e::backup_splits::<#m>(after, parts) }),
+        &format!(" Where a parallel backup of `{field}` may cut it: the keys after `after` that end each of `parts` spans of equal length (1 to 4096), for `backup_{base}_page`'s `until`; `next`, when not null, is where to ask again, with the reply's `walked` (keys of the span in progress already passed; null or 0 from a cut)."),
+        quote!((after: #e::Cursor<#m>, parts: u64, walked: ::std::option::Option<u64>) -> #e::SplitKeys<#m> { #e::backup_splits::<#m>(after, parts, walked) }),
     );
     // Both read their batch through the runtime, which takes the values'
     // bytes from the message as they are when the value is `CandidBytes`.

@@ -253,7 +253,7 @@ transparent!(
     Cursor = Option<M::Wire>
 );
 transparent!(
-    /// `record { keys : vec K; next : opt K }`: where a map may be cut.
+    /// `record { keys : vec K; next : opt K; walked : nat64 }`: where a map may be cut.
     SplitKeys = page::Splits<M::Wire>
 );
 
@@ -344,13 +344,18 @@ pub fn backup_page<M: BackupMap>(
 
 /// `backup_<name>_splits(after, parts)`: where a parallel backup may cut
 /// the map ([`page::splits`]).
-pub fn backup_splits<M: BackupMap>(after: Cursor<M>, parts: u64) -> SplitKeys<M> {
+pub fn backup_splits<M: BackupMap>(
+    after: Cursor<M>,
+    parts: u64,
+    walked: Option<u64>,
+) -> SplitKeys<M> {
     fresh();
     let splits = M::with(|map| {
         page::splits::<_, _, _, M::Codec>(
             &map.borrow(),
             after.0,
             parts,
+            walked.unwrap_or(0),
             &crate::__private::instruction_counter,
         )
     });

@@ -84,6 +84,8 @@ pub enum PageError {
     BadUntil(String),
     /// `parts` outside `1..=MAX_SPLITS`.
     BadParts { asked: u64 },
+    /// `walked` (keys walked since the last cut) not below the span's length.
+    BadWalked { walked: u64, every: u64 },
     /// One entry alone is too large for a restore call, and this page has no
     /// way to skip it.
     EntryTooLarge { position: String, bytes: usize },
@@ -102,6 +104,10 @@ impl fmt::Display for PageError {
             PageError::BadParts { asked } => {
                 write!(f, "expected parts between 1 and {MAX_SPLITS}, found {asked}")
             }
+            PageError::BadWalked { walked, every } => write!(
+                f,
+                "expected `walked` below {every} (the keys of a span, as the last reply gave it), found {walked}"
+            ),
             PageError::EntryTooLarge { position, bytes } => write!(
                 f,
                 "the entry {position} encodes to {bytes} bytes: with the argument's header that is over the {MAX_ENTRY_BYTES} bytes one restore call can carry, so it would be backed up in a form restore cannot take back. The cursor endpoint `backup_<name>_page` skips such entries and names them; back this one up through raw stable memory (a dump)"
@@ -506,21 +512,31 @@ where
 /// of one part (never the map's last key), so that the spans `(.., keys[0]]`,
 /// `(keys[0], keys[1]]`, …, `(keys[last], ..)` cover the map, each about
 /// `len / parts` entries. `next` is where the walk stopped at its budget
-/// (ask again with `after` set to it), null when it reached the end.
+/// (ask again with `after` set to it and `walked` as given), null when it
+/// reached the end; `walked` is how many keys of the span in progress the
+/// walk had passed, `next` included.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub struct Splits<K> {
     pub keys: Vec<K>,
     pub next: Option<K>,
+    pub walked: u64,
 }
 
-/// The reply of `backup_<name>_splits(after, parts)`: the keys that cut the
-/// entries after `after` into spans of `ceil(len / parts)` entries, walked
-/// key by key (values are not read) until the end of the map or the
-/// instruction budget [`SPLIT_INSTRUCTIONS`].
+/// How many keys a splits walk passes between two looks at its budget.
+const KEYS_BETWEEN_CHECKS: u64 = 64;
+
+/// The reply of `backup_<name>_splits(after, parts, walked)`: the keys that
+/// cut the entries after `after` into spans of `ceil(len / parts)` entries,
+/// `walked` of the first span already passed by an earlier call, walked key
+/// by key (values are not read) until the end of the map or the
+/// instruction budget [`SPLIT_INSTRUCTIONS`], which it checks after every
+/// cut and every [`KEYS_BETWEEN_CHECKS`] keys, at any map size. Called
+/// again from where it stopped, it gives the cuts one unlimited walk gives.
 pub fn splits<K, V, M, C>(
     map: &StableBTreeMap<K, V, M>,
     after: Option<C::Wire>,
     parts: u64,
+    walked: u64,
     instructions: &dyn Fn() -> u64,
 ) -> Result<Splits<C::Wire>, PageError>
 where
@@ -533,33 +549,59 @@ where
     if !(1..=MAX_SPLITS).contains(&parts) {
         return Err(PageError::BadParts { asked: parts });
     }
+    let every = map.len().div_ceil(parts).max(1);
+    if walked >= every {
+        return Err(PageError::BadWalked { walked, every });
+    }
     let start = bound_of::<K, C>(after, Bound::Excluded, PageError::BadCursor)?;
-    let every = usize::try_from(map.len().div_ceil(parts).max(1)).unwrap_or(usize::MAX);
     let mut entries = map.range((start, Bound::Unbounded)).peekable();
-    let (mut keys, mut bytes, mut last) = (Vec::new(), 0u64, None::<K>);
-    // Stopped early, the walk resumes after the last key it gave.
-    let stopped = |keys, last: Option<K>| Splits {
-        keys,
-        next: last.as_ref().map(C::to_wire),
-    };
-    while let Some(entry) = entries.nth(every - 1) {
-        // The map's last key would cut off an empty span.
-        if entries.peek().is_none() {
-            break;
-        }
-        let wire = C::to_wire(entry.key());
-        let size = encode_value(&wire)?.len() as u64;
-        if !keys.is_empty() && bytes + size > DEFAULT_PAGE_BYTES {
-            return Ok(stopped(keys, last));
-        }
-        bytes += size;
-        keys.push(wire);
-        last = Some(entry.key().clone());
-        if instructions() >= SPLIT_INSTRUCTIONS {
-            return Ok(stopped(keys, last));
+    let (mut keys, mut bytes) = (Vec::new(), 0u64);
+    // The last cut, to go on from when the reply is full.
+    let mut cut = None::<C::Wire>;
+    let (mut count, mut since_check) = (walked, 0);
+    while let Some(entry) = entries.next() {
+        count += 1;
+        since_check += 1;
+        let stop = |keys, count| Splits {
+            keys,
+            next: Some(C::to_wire(entry.key())),
+            walked: count,
+        };
+        if count == every {
+            // The map's last key would cut off an empty span.
+            if entries.peek().is_none() {
+                break;
+            }
+            let wire = C::to_wire(entry.key());
+            let size = encode_value(&wire)?.len() as u64;
+            if !keys.is_empty() && bytes + size > DEFAULT_PAGE_BYTES {
+                // The reply is full: go on from the last cut it holds.
+                return Ok(Splits {
+                    keys,
+                    next: cut,
+                    walked: 0,
+                });
+            }
+            bytes += size;
+            keys.push(wire);
+            cut = Some(C::to_wire(entry.key()));
+            count = 0;
+            since_check = 0;
+            if instructions() >= SPLIT_INSTRUCTIONS {
+                return Ok(stop(keys, 0));
+            }
+        } else if since_check >= KEYS_BETWEEN_CHECKS {
+            since_check = 0;
+            if instructions() >= SPLIT_INSTRUCTIONS {
+                return Ok(stop(keys, count));
+            }
         }
     }
-    Ok(Splits { keys, next: None })
+    Ok(Splits {
+        keys,
+        next: None,
+        walked: 0,
+    })
 }
 
 /// [`encode_offset_page`], decoded: for native use and tests.

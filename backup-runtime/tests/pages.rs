@@ -122,7 +122,8 @@ fn spans_cut_at_the_split_keys_cover_every_entry_once() {
     let map = map_with(1000, |i| (i as usize * 7919) % 3000);
     let whole: Vec<(u64, Blob)> = map.iter().map(|e| e.into_pair()).collect();
     for parts in [1, 2, 3, 7, 64, 999, 1000, 4096] {
-        let Splits { keys, next } = splits::<_, _, _, CandidKey>(&map, None, parts, &|| 0).unwrap();
+        let Splits { keys, next, .. } =
+            splits::<_, _, _, CandidKey>(&map, None, parts, 0, &|| 0).unwrap();
         assert_eq!(next, None);
         let every = 1000u64.div_ceil(parts);
         let expected: Vec<u64> = (1..)
@@ -150,40 +151,88 @@ fn spans_cut_at_the_split_keys_cover_every_entry_once() {
     }
     assert_eq!(span_pages(&map, Some(4), Some(5), 20_000)[0].0, 5);
     let empty = map_with(0, |_| 0);
-    let none = splits::<_, _, _, CandidKey>(&empty, None, 8, &|| 0).unwrap();
+    let none = splits::<_, _, _, CandidKey>(&empty, None, 8, 0, &|| 0).unwrap();
     assert_eq!((none.keys.len(), none.next), (0, None));
 }
 
-/// The walk stops at its instruction budget with at least one key, and says
-/// where to go on; asking again from there gives the rest.
+/// All the cuts of walks that stop at `budget_every` looks at the budget
+/// (each call a fresh budget), asked again from where each stopped; and how
+/// many calls that took.
+fn walk_in_calls(map: &Map, parts: u64, budget_every: u64) -> (Vec<u64>, usize) {
+    use backup_runtime::limits::SPLIT_INSTRUCTIONS;
+    let looks = std::cell::Cell::new(0u64);
+    let counter = || {
+        looks.set(looks.get() + 1);
+        looks.get() * SPLIT_INSTRUCTIONS / budget_every
+    };
+    let (mut after, mut walked, mut keys, mut calls) = (None, 0, Vec::new(), 0);
+    loop {
+        looks.set(0);
+        calls += 1;
+        let part = splits::<_, _, _, CandidKey>(map, after, parts, walked, &counter).unwrap();
+        keys.extend(part.keys);
+        match part.next {
+            Some(next) => (after, walked) = (Some(next), part.walked),
+            None => return (keys, calls),
+        }
+    }
+}
+
+/// The walk stops at its instruction budget, after a cut or between two,
+/// and says where to go on; asked again from there, at any budget, it gives
+/// the cuts of one unlimited walk.
 #[test]
-fn splits_stop_at_their_budget_and_go_on_from_where_they_stopped() {
+fn splits_stop_at_their_budget_and_go_on_to_the_cuts_of_one_walk() {
     use backup_runtime::limits::{MAX_SPLITS, SPLIT_INSTRUCTIONS};
     let map = map_with(100, |_| 10);
     let spent = || SPLIT_INSTRUCTIONS;
-    let first = splits::<_, _, _, CandidKey>(&map, None, 10, &spent).unwrap();
-    assert_eq!((first.keys, first.next), (vec![9], Some(9)));
-    let used = std::cell::Cell::new(0);
-    let counter = || {
-        used.set(used.get() + SPLIT_INSTRUCTIONS / 3);
-        used.get()
-    };
-    let (mut after, mut keys) = (None, Vec::new());
-    loop {
-        used.set(0);
-        let part = splits::<_, _, _, CandidKey>(&map, after, 10, &counter).unwrap();
-        keys.extend(part.keys);
-        match part.next {
-            Some(next) => after = Some(next),
-            None => break,
+    let first = splits::<_, _, _, CandidKey>(&map, None, 10, 0, &spent).unwrap();
+    assert_eq!(
+        (first.keys, first.next, first.walked),
+        (vec![9], Some(9), 0)
+    );
+    // Spans far longer than the walk between two looks at the budget.
+    let map = map_with(20_000, |_| 1);
+    for parts in [1, 2, 3, 64] {
+        let (whole, calls) = walk_in_calls(&map, parts, u64::MAX);
+        assert_eq!(calls, 1);
+        for budget_every in [1, 2, 5, 40] {
+            let (keys, calls) = walk_in_calls(&map, parts, budget_every);
+            assert_eq!(keys, whole, "{parts} parts, {budget_every} looks a call");
+            assert!(calls > 1, "{parts} parts, {budget_every} looks a call");
         }
     }
-    assert_eq!(keys, (1..10).map(|i| i * 10 - 1).collect::<Vec<u64>>());
+    // A walk that stops between cuts says how far into its span it is.
+    let looked = std::cell::Cell::new(false);
+    let once = || {
+        let over = looked.get();
+        looked.set(true);
+        if over {
+            SPLIT_INSTRUCTIONS
+        } else {
+            0
+        }
+    };
+    let stopped = splits::<_, _, _, CandidKey>(&map, None, 2, 0, &once).unwrap();
+    assert_eq!(
+        (stopped.keys.len(), stopped.next, stopped.walked),
+        (0, Some(127), 128)
+    );
     for parts in [0, MAX_SPLITS + 1] {
-        let error = splits::<_, _, _, CandidKey>(&map, None, parts, &|| 0).unwrap_err();
+        let error = splits::<_, _, _, CandidKey>(&map, None, parts, 0, &|| 0).unwrap_err();
         assert_eq!(error, PageError::BadParts { asked: parts });
         assert!(error.to_string().contains(&format!("found {parts}")));
     }
+    let error = splits::<_, _, _, CandidKey>(&map, None, 2, 10_000, &|| 0).unwrap_err();
+    assert_eq!(
+        error,
+        PageError::BadWalked {
+            walked: 10_000,
+            every: 10_000
+        }
+    );
+    let message = error.to_string();
+    assert!(message.contains("expected `walked` below 10000") && message.contains("found 10000"));
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn main() {
     assert!(service.contains("backup_prices :"), "{service}");
     assert!(service.contains("backup_stock_page : (opt text, opt nat64, opt text)"), "{service}");
     assert!(service.contains("backup_names_page : (opt text, opt nat64, opt text)"), "{service}");
-    assert!(service.contains("backup_names_splits : (opt text, nat64)"), "{service}");
+    assert!(service.contains("backup_names_splits : (opt text, nat64, opt nat64)"), "{service}");
     assert!(!service.contains("scratch"), "{service}");
     SCRATCH.with(|s| s.borrow_mut().insert(1, 1));
     STOCK.with(|s| s.borrow_mut().insert(Sku(1), 5));

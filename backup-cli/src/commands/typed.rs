@@ -446,11 +446,19 @@ fn split_keys(
     };
     let parts = (parallel * SPANS_PER_QUERY).min(backup_runtime::limits::MAX_SPLITS as usize);
     let (env, nat64): (_, Type) = (&interface.env, TypeInner::Nat64.into());
-    let mut after = None;
+    // A canister built before walks could stop between two cuts takes no
+    // `walked` (and stops only at cuts).
+    let takes_walked = signature.args.len() >= 3;
+    let (mut after, mut walked) = (None, 0u64);
     let mut keys = Vec::new();
     loop {
-        let arg = IDLArgs::new(&[opt_value(after.take()), IDLValue::Nat64(parts as u64)])
-            .to_bytes_with_types(env, &[opt_type(&types.key), nat64.clone()])?;
+        let mut args = vec![opt_value(after.take()), IDLValue::Nat64(parts as u64)];
+        let mut arg_types = vec![opt_type(&types.key), nat64.clone()];
+        if takes_walked {
+            args.push(opt_value(Some(IDLValue::Nat64(walked))));
+            arg_types.push(opt_type(&nat64));
+        }
+        let arg = IDLArgs::new(&args).to_bytes_with_types(env, &arg_types)?;
         let reply = target.query(&method, &arg)?;
         let splits = IDLArgs::from_bytes_with_types(&reply, env, &signature.rets)?;
         let Some(IDLValue::Record(fields)) = splits.args.first() else {
@@ -463,6 +471,10 @@ fn split_keys(
                 keys.push(to_json(env, &types.key, key, Format::Lossless)?);
             }
         }
+        walked = match field(fields, "walked") {
+            Some(IDLValue::Nat64(walked)) => *walked,
+            _ => 0,
+        };
         match field(fields, "next") {
             Some(IDLValue::Opt(key)) => after = Some(key.as_ref().clone()),
             _ => return Ok(keys),

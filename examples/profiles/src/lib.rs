@@ -139,7 +139,7 @@ mod tests {
         for signature in [
             "backup_profiles : (nat64, nat64) -> (vec record { text; Profile }) query;",
             "backup_profiles_page : (opt text, opt nat64, opt text) -> (BackupPage) query;",
-            "backup_profiles_splits : (opt text, nat64) -> (Splits) query;",
+            "backup_profiles_splits : (opt text, nat64, opt nat64) -> (Splits) query;",
             "type Splits = record { keys : vec text; next : opt text };",
             "restore_profiles : (vec record { text; Profile }) -> (Result);",
             "validate_profiles : (vec record { text; Profile }) -> (Result) query;",
