@@ -271,3 +271,59 @@ fn unknown_methods_and_unimplemented_system_calls_fail_clearly() {
         .unwrap_err();
     assert_eq!(reject.code, RejectCode::DestinationInvalid);
 }
+
+/// A map declared over a memory that holds another structure (here a
+/// `StableCell`'s magic where the profiles map begins) is not opened by any
+/// of its endpoints: each refuses, naming the memory and what it holds,
+/// and stable memory stays byte for byte as it was (`StableBTreeMap::init`
+/// would have made a new map over it, which a restore writes).
+#[test]
+fn a_map_over_a_memory_holding_another_structure_is_refused_by_every_endpoint() {
+    let cast = Cast::new();
+    let mut image = filled(&cast).stable_memory().to_vec();
+    // Memory 0's first bucket, by the MemoryManager's owner table at 2080.
+    let bucket_pages = u16::from_le_bytes([image[6], image[7]]) as usize;
+    let first = image[2080..2080 + 32768]
+        .iter()
+        .position(|&owner| owner == 0)
+        .expect("memory 0 owns a bucket");
+    let start = 65536 + first * bucket_pages * 65536;
+    assert_eq!(&image[start..start + 3], b"BTR");
+    image[start..start + 3].copy_from_slice(b"SCL");
+    let args = canister_runner::InstallArgs {
+        controllers: vec![cast.controller],
+        ..Default::default()
+    };
+    let mut canister = Canister::from_image(&wasm("profiles"), image.clone(), args).unwrap();
+    assert!(canister.stable_memory() == &image[..], "the upgrade opened nothing");
+    let expect_refused = |reject: canister_runner::Reject, what: &str| {
+        assert!(
+            reject.message.contains("memory 0 holds a structure with magic")
+                && reject.message.contains("SCL")
+                && reject.message.contains("not a StableBTreeMap"),
+            "{what}: {reject}"
+        );
+    };
+    let entries = vec![(Principal::from_slice(&[9; 29]).to_text(), Profile::default())];
+    let controller = cast.controller;
+    let refusals: Vec<(&str, bool, Vec<u8>)> = vec![
+        ("backup_profiles", false, candid::encode_args((0u64, 10u64)).unwrap()),
+        ("backup_profiles_page", false, candid::encode_args((None::<String>, None::<u64>)).unwrap()),
+        ("backup_profiles_splits", false, candid::encode_args((None::<String>, 4u64)).unwrap()),
+        ("validate_profiles", false, candid::encode_one(&entries).unwrap()),
+        ("restore_profiles", true, candid::encode_one(&entries).unwrap()),
+        ("clear_profiles", true, candid::encode_args(()).unwrap()),
+    ];
+    for (method, is_update, arg) in refusals {
+        let reject = unchanged(&mut canister, |c| {
+            let result = if is_update {
+                c.update(controller, method, &arg)
+            } else {
+                c.query(controller, method, &arg)
+            };
+            result.result.unwrap_err()
+        });
+        expect_refused(reject, method);
+    }
+    assert!(canister.stable_memory() == &image[..]);
+}

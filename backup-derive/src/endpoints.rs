@@ -6,7 +6,7 @@
 
 use crate::ast::{Input, Map};
 use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
-use crate::valid::Checked;
+use crate::valid::{Checked, MemoryId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
@@ -172,7 +172,7 @@ pub fn expand(input: &Input, checked: &Checked) -> TokenStream {
         .iter()
         .zip(&checked.maps)
         .filter(|(map, _)| map.attrs.skip.is_none())
-        .map(|(map, &id)| map_endpoints(map, input.memory_for(id)));
+        .map(|(map, &id)| map_endpoints(map, id, input));
     let guards = guards();
     let admin = admin_endpoints();
     let raw = raw_endpoints();
@@ -192,8 +192,11 @@ fn map_marker(map: &Map) -> Ident {
 /// The `BackupMap` impl of a map: where its key and value types meet their
 /// bounds, once; its endpoints name only the marker, so a type that misses a
 /// bound is reported here, on the user's types, and nowhere else.
-fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
+fn map_impl(map: &Map, id: MemoryId, input: &Input) -> TokenStream {
     let p = private();
+    let memory_expr = input.memory_for(id);
+    let memory_id = id.literal();
+    let runtime_manager = input.attrs.memory.is_none();
     let marker = map_marker(map);
     let name = map.static_name();
     let (key, value, memory) = (map.key, map.value, map.memory);
@@ -216,6 +219,8 @@ fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
             type Memory = #memory;
             type Wire = #wire;
             #codec
+            const MEMORY_ID: u8 = #memory_id;
+            const RUNTIME_MANAGER: bool = #runtime_manager;
 
             fn memory() -> Self::Memory {
                 #memory_expr
@@ -249,7 +254,7 @@ fn map_impl(map: &Map, memory_expr: TokenStream) -> TokenStream {
 }
 
 /// `memory_expr` opens the map's memory.
-fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
+fn map_endpoints(map: &Map, id: MemoryId, input: &Input) -> TokenStream {
     let p = private();
     let m = map_marker(map);
     let e = quote!(#p::endpoint);
@@ -289,7 +294,7 @@ fn map_endpoints(map: &Map, memory_expr: TokenStream) -> TokenStream {
         &format!(" Empties `{field}`, for an exact restore; returns how many entries it held."),
         quote!(() -> u64 { #e::clear::<#m>() }),
     );
-    let implementation = map_impl(map, memory_expr);
+    let implementation = map_impl(map, id, input);
     quote! {
         #implementation
         #backup

@@ -51,7 +51,7 @@ fn is_admin_set(header: &[u8; 12]) -> bool {
 }
 
 /// What a memory starting with `bytes` holds, for messages.
-fn describe(bytes: &[u8]) -> String {
+pub(crate) fn describe(bytes: &[u8]) -> String {
     if bytes.iter().all(|byte| *byte == 0) {
         "zeros".into()
     } else {

@@ -33,6 +33,12 @@ pub trait BackupMap: Sized + 'static {
     /// How keys travel: `CandidKey`, or `TextKey` under `key = text`.
     type Codec: KeyCodec<Self::Key, Wire = Self::Wire>;
 
+    /// The map's memory id.
+    const MEMORY_ID: u8;
+    /// Whether its memory is one of the runtime's own `MemoryManager`
+    /// (rather than of a `memory = ...` function of the canister's).
+    const RUNTIME_MANAGER: bool;
+
     /// A handle on the map's memory (its header tells the map's layout).
     fn memory() -> Self::Memory;
 
@@ -302,9 +308,54 @@ pub fn fresh() {
     crate::__private::or_trap(crate::raw::check_heap_fresh());
 }
 
+/// The first lines of every map endpoint: the heap is fresh ([`fresh`]),
+/// and the map's memory holds a map or nothing ([`check_memory`]); a trap
+/// otherwise, before the map is opened.
+fn opened<M: BackupMap>() {
+    fresh();
+    crate::__private::or_trap(check_memory::<M>());
+}
+
+/// Whether the map's memory holds a `StableBTreeMap` (or nothing yet):
+/// `StableBTreeMap::init` makes a new map over anything else, which a
+/// restore would then write over it, and over a stable memory that is not a
+/// `MemoryManager` image the runtime's manager would write one. The error
+/// names the memory and what it holds; nothing is read or written.
+pub fn check_memory<M: BackupMap>() -> Result<(), String> {
+    use ic_stable_structures::Memory as _;
+    let stable = crate::memory::stable_memory();
+    if stable.size() == 0 {
+        return Ok(());
+    }
+    let id = M::MEMORY_ID;
+    if M::RUNTIME_MANAGER {
+        let mut magic = [0u8; 3];
+        stable.read(0, &mut magic);
+        if magic != *crate::image::MANAGER_MAGIC {
+            return Err(format!(
+                "the map in memory {id} is not opened: stable memory is not a MemoryManager image ({}); nothing was read or written",
+                crate::auth::describe(&magic)
+            ));
+        }
+    }
+    let memory = M::memory();
+    if memory.size() == 0 {
+        return Ok(());
+    }
+    let mut magic = [0u8; 3];
+    memory.read(0, &mut magic);
+    if magic != *crate::image::MAP_MAGIC {
+        return Err(format!(
+            "memory {id} holds {}, not a StableBTreeMap: the map declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
+            crate::auth::describe(&magic)
+        ));
+    }
+    Ok(())
+}
+
 /// `backup_<name>(offset, count)`: replies with the encoded page itself.
 pub fn backup<M: BackupMap>(offset: u64, count: u64) -> Entries<M> {
-    fresh();
+    opened::<M>();
     let reply = M::with(|map| {
         page::encode_offset_page::<_, _, _, M::Codec>(
             &map.borrow(),
@@ -325,7 +376,7 @@ pub fn backup_page<M: BackupMap>(
     max_bytes: Option<u64>,
     until: Cursor<M>,
 ) -> Page<M> {
-    fresh();
+    opened::<M>();
     let reply = PageLimits::with_max_bytes(max_bytes).and_then(|limits| {
         M::cursor_page(
             (after.0, until.0),
@@ -349,7 +400,7 @@ pub fn backup_splits<M: BackupMap>(
     parts: u64,
     walked: Option<u64>,
 ) -> SplitKeys<M> {
-    fresh();
+    opened::<M>();
     let splits = M::with(|map| {
         page::splits::<_, _, _, M::Codec>(
             &map.borrow(),
@@ -364,7 +415,7 @@ pub fn backup_splits<M: BackupMap>(
 
 /// `restore_<name>(entries)`: every entry checked before the map is touched.
 pub fn restore<M: BackupMap>(batch: Batch<M>) -> Result<u64, String> {
-    fresh();
+    opened::<M>();
     let v1 = v1_layout::<M>();
     match batch.0 {
         BatchData::Values(entries) => restore::check::<M::Key, M::Value, M::Codec>(entries, v1)
@@ -397,7 +448,7 @@ fn insert_stored<M: BackupMap>(checked: Vec<(M::Key, Vec<u8>)>) -> u64 {
 
 /// `validate_<name>(entries)`: the checks of `restore_<name>`, writing nothing.
 pub fn validate<M: BackupMap>(batch: Batch<M>) -> Result<u64, String> {
-    fresh();
+    opened::<M>();
     let v1 = v1_layout::<M>();
     match batch.0 {
         BatchData::Values(entries) => restore::validate::<M::Key, M::Value, M::Codec>(entries, v1),
@@ -422,6 +473,6 @@ fn v1_layout<M: BackupMap>() -> Option<restore::V1Layout> {
 
 /// `clear_<name>()`.
 pub fn clear<M: BackupMap>() -> u64 {
-    fresh();
+    opened::<M>();
     M::with(|map| restore::clear(&mut map.borrow_mut(), M::memory()))
 }

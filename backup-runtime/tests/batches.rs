@@ -59,6 +59,8 @@ macro_rules! note_map {
             type Memory = VectorMemory;
             type Wire = u64;
             type Codec = CandidKey;
+            const MEMORY_ID: u8 = 0;
+            const RUNTIME_MANAGER: bool = false;
 
             fn memory() -> VectorMemory {
                 $memory.with(Clone::clone)

@@ -543,6 +543,8 @@ impl backup_runtime::endpoint::BackupMap for CountedMap {
     type Memory = VectorMemory;
     type Wire = u64;
     type Codec = CandidKey;
+    const MEMORY_ID: u8 = 0;
+    const RUNTIME_MANAGER: bool = false;
 
     fn memory() -> VectorMemory {
         COUNTED_MEMORY.with(Clone::clone)
