@@ -295,23 +295,51 @@ fn a_map_over_a_memory_holding_another_structure_is_refused_by_every_endpoint() 
         ..Default::default()
     };
     let mut canister = Canister::from_image(&wasm("profiles"), image.clone(), args).unwrap();
-    assert!(canister.stable_memory() == &image[..], "the upgrade opened nothing");
+    assert!(
+        canister.stable_memory() == &image[..],
+        "the upgrade opened nothing"
+    );
     let expect_refused = |reject: canister_runner::Reject, what: &str| {
         assert!(
-            reject.message.contains("memory 0 holds a structure with magic")
+            reject
+                .message
+                .contains("memory 0 holds a structure with magic")
                 && reject.message.contains("SCL")
                 && reject.message.contains("not a StableBTreeMap"),
             "{what}: {reject}"
         );
     };
-    let entries = vec![(Principal::from_slice(&[9; 29]).to_text(), Profile::default())];
+    let entries = vec![(
+        Principal::from_slice(&[9; 29]).to_text(),
+        Profile::default(),
+    )];
     let controller = cast.controller;
     let refusals: Vec<(&str, bool, Vec<u8>)> = vec![
-        ("backup_profiles", false, candid::encode_args((0u64, 10u64)).unwrap()),
-        ("backup_profiles_page", false, candid::encode_args((None::<String>, None::<u64>)).unwrap()),
-        ("backup_profiles_splits", false, candid::encode_args((None::<String>, 4u64)).unwrap()),
-        ("validate_profiles", false, candid::encode_one(&entries).unwrap()),
-        ("restore_profiles", true, candid::encode_one(&entries).unwrap()),
+        (
+            "backup_profiles",
+            false,
+            candid::encode_args((0u64, 10u64)).unwrap(),
+        ),
+        (
+            "backup_profiles_page",
+            false,
+            candid::encode_args((None::<String>, None::<u64>)).unwrap(),
+        ),
+        (
+            "backup_profiles_splits",
+            false,
+            candid::encode_args((None::<String>, 4u64)).unwrap(),
+        ),
+        (
+            "validate_profiles",
+            false,
+            candid::encode_one(&entries).unwrap(),
+        ),
+        (
+            "restore_profiles",
+            true,
+            candid::encode_one(&entries).unwrap(),
+        ),
         ("clear_profiles", true, candid::encode_args(()).unwrap()),
     ];
     for (method, is_update, arg) in refusals {

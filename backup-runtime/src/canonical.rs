@@ -237,7 +237,10 @@ impl Shape {
                 }
                 if let Ty::Primitive(opcode) = element {
                     if let Some(size) = fixed_size(*opcode) {
-                        return reader.take(len as usize * size).map(drop);
+                        // Checked: on wasm32 a long vector of wide
+                        // elements would wrap around to a short take.
+                        let bytes = usize::try_from(len).ok()?.checked_mul(size)?;
+                        return reader.take(bytes).map(drop);
                     }
                 }
                 for _ in 0..len {

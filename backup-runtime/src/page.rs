@@ -86,6 +86,9 @@ pub enum PageError {
     BadParts { asked: u64 },
     /// `walked` (keys walked since the last cut) not below the span's length.
     BadWalked { walked: u64, every: u64 },
+    /// A key whose text (`KeyText`) does not parse back to the key: a
+    /// cursor or cut made of it would skip or repeat entries.
+    KeyTextNotOwn { text: String, why: String },
     /// One entry alone is too large for a restore call, and this page has no
     /// way to skip it.
     EntryTooLarge { position: String, bytes: usize },
@@ -104,6 +107,10 @@ impl fmt::Display for PageError {
             PageError::BadParts { asked } => {
                 write!(f, "expected parts between 1 and {MAX_SPLITS}, found {asked}")
             }
+            PageError::KeyTextNotOwn { text, why } => write!(
+                f,
+                "the key whose text is `{text}` does not come back from it ({why}): `KeyText` must give each key one text that parses to that key, or a backup would skip or repeat entries; this page is refused"
+            ),
             PageError::BadWalked { walked, every } => write!(
                 f,
                 "expected `walked` below {every} (the keys of a span, as the last reply gave it), found {walked}"
@@ -430,6 +437,27 @@ fn bound_of<K, C: KeyCodec<K>>(
     })
 }
 
+/// `key` as it travels, checked to come back as `key`: a cursor or a cut
+/// that parsed to another key would skip or repeat entries.
+fn own_wire<K, C>(key: &K) -> Result<C::Wire, PageError>
+where
+    K: Ord,
+    C: KeyCodec<K>,
+{
+    let described = || C::describe(&C::to_wire(key)).unwrap_or_else(|| "(not text)".into());
+    match C::from_wire(C::to_wire(key)) {
+        Ok(parsed) if parsed == *key => Ok(C::to_wire(key)),
+        Ok(_) => Err(PageError::KeyTextNotOwn {
+            text: described(),
+            why: "it parses to another key".into(),
+        }),
+        Err(why) => Err(PageError::KeyTextNotOwn {
+            text: described(),
+            why,
+        }),
+    }
+}
+
 /// The cursor page of `map` over the keys after `span.0` up to and
 /// including `span.1`, whose values `value_part` turns into the Candid value bytes of
 /// `V` (the type the reply declares).
@@ -477,10 +505,9 @@ where
     let encode = |error: candid::Error| PageError::Encode(error.to_string());
     let mut entries_count = Vec::new();
     push_leb128(&mut entries_count, encoded.count);
-    let next = if encoded.at_end {
-        None
-    } else {
-        encoded.last_key.as_ref().map(C::to_wire)
+    let next = match (&encoded.last_key, encoded.at_end) {
+        (Some(key), false) => Some(own_wire::<K, C>(key)?),
+        _ => None,
     };
     let mut next_value = ValueSerializer::new();
     next.idl_serialize(&mut next_value).map_err(encode)?;
@@ -562,17 +589,19 @@ where
     while let Some(entry) = entries.next() {
         count += 1;
         since_check += 1;
-        let stop = |keys, count| Splits {
-            keys,
-            next: Some(C::to_wire(entry.key())),
-            walked: count,
+        let stop = |keys, count| -> Result<Splits<C::Wire>, PageError> {
+            Ok(Splits {
+                keys,
+                next: Some(own_wire::<K, C>(entry.key())?),
+                walked: count,
+            })
         };
         if count == every {
             // The map's last key would cut off an empty span.
             if entries.peek().is_none() {
                 break;
             }
-            let wire = C::to_wire(entry.key());
+            let wire = own_wire::<K, C>(entry.key())?;
             let size = encode_value(&wire)?.len() as u64;
             if !keys.is_empty() && bytes + size > DEFAULT_PAGE_BYTES {
                 // The reply is full: go on from the last cut it holds.
@@ -583,17 +612,17 @@ where
                 });
             }
             bytes += size;
+            cut = Some(own_wire::<K, C>(entry.key())?);
             keys.push(wire);
-            cut = Some(C::to_wire(entry.key()));
             count = 0;
             since_check = 0;
             if instructions() >= SPLIT_INSTRUCTIONS {
-                return Ok(stop(keys, 0));
+                return stop(keys, 0);
             }
         } else if since_check >= KEYS_BETWEEN_CHECKS {
             since_check = 0;
             if instructions() >= SPLIT_INSTRUCTIONS {
-                return Ok(stop(keys, count));
+                return stop(keys, count);
             }
         }
     }
