@@ -70,18 +70,17 @@ pub trait BackupMap: Sized + 'static {
 /// A restore batch decoded as ic-cdk decodes an argument.
 fn decode_values<M: BackupMap>(arg: &[u8]) -> Result<Batch<M>, String> {
     let arg: &[u8] = if arg.is_empty() { b"DIDL\x00\x00" } else { arg };
-    let mut config = candid::DecoderConfig::new();
-    config.set_skipping_quota(10_000);
+    let config = decoder_config();
     candid::utils::decode_args_with_config::<(Vec<(M::Wire, M::Value)>,)>(arg, &config)
         .map(|(entries,)| Batch(BatchData::Values(entries)))
         .map_err(|error| format!("expected a restore batch `vec record {{ key; value }}`: {error}"))
 }
 
 /// A restore batch of [`CandidBytes`](page::CandidBytes) values whose bytes
-/// in the message are those the map stores (the message declares the map's
-/// own types and each value is in the form `candid` writes): each value's
-/// stored bytes, taken from the message without decoding it. `None` for
-/// any other message, which is then decoded.
+/// in the message are in the map's own types (the message declares them
+/// and each value is in the form `candid` writes): each value as it is to
+/// be stored, checked by the value type's own decoder ([`own_values`]).
+/// `None` for any other message, which is then decoded.
 fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
     use crate::canonical::{header_of, Shape};
     let shape = Shape::parse(&header_of::<Vec<(M::Wire, M::Value)>>().ok()?)?;
@@ -93,13 +92,75 @@ fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
         keys.extend_from_slice(key);
     }
     let wires: Vec<M::Wire> = candid::decode_one(&keys).ok()?;
-    let header = header_of::<M::Value>().ok()?;
-    let values = entries
-        .iter()
-        .map(|(_, value)| [header.as_slice(), value].concat());
+    let bodies: Vec<&[u8]> = entries.iter().map(|(_, value)| *value).collect();
+    let values = own_values::<M::Value>(&bodies)?;
     Some(Batch(BatchData::Stored(
         wires.into_iter().zip(values).collect(),
     )))
+}
+
+/// What a restore message's values (`bodies`, each one value of `V` in the
+/// form `candid` writes, without the header) are to be stored as: decoded
+/// by `V`'s own `Deserialize` (all in one message), so that a value the
+/// canister could not read back is refused (an `Err` with the decoder's
+/// message); stored as sent when `V`'s own encoding of what was decoded is
+/// those bytes (checked for all at once), else as that encoding (a type
+/// whose `Deserialize` normalises, a map with a key twice, say), as the
+/// canister itself would write them.
+pub fn own_values<V>(bodies: &[&[u8]]) -> Option<Vec<Result<Vec<u8>, String>>>
+where
+    V: CandidType + DeserializeOwned + Storable,
+{
+    use crate::canonical::header_of;
+    let header = header_of::<V>().ok()?;
+    let stored = |body: &[u8]| [header.as_slice(), body].concat();
+    let mut message = header_of::<Vec<V>>().ok()?;
+    backup_common::leb128::push(&mut message, bodies.len() as u64);
+    for body in bodies {
+        message.extend_from_slice(body);
+    }
+    let config = decoder_config();
+    let Ok(values) = candid::utils::decode_one_with_config::<Vec<V>>(&message, &config) else {
+        // One or more values refused: each decoded alone, for its message.
+        return Some(
+            bodies
+                .iter()
+                .map(|body| {
+                    let bytes = stored(body);
+                    candid::utils::decode_one_with_config::<V>(&bytes, &config)
+                        .map(|_| bytes)
+                        .map_err(|error| format!("{error:#}"))
+                })
+                .collect(),
+        );
+    };
+    if candid::encode_one(&values).ok().as_deref() == Some(message.as_slice()) {
+        return Some(bodies.iter().map(|body| Ok(stored(body))).collect());
+    }
+    Some(
+        values
+            .iter()
+            .zip(bodies)
+            .map(|(value, body)| {
+                let bytes = stored(body);
+                let own = value.to_bytes();
+                Ok(if *own == *bytes {
+                    bytes
+                } else {
+                    own.into_owned()
+                })
+            })
+            .collect(),
+    )
+}
+
+/// How restore batches are decoded: as ic-cdk decodes an argument.
+fn decoder_config() -> candid::DecoderConfig {
+    let mut config = candid::DecoderConfig::new();
+    config.set_skipping_quota(10_000);
+    // The decoder's own message, not a dump of the input (as on wasm).
+    config.set_full_error_message(false);
+    config
 }
 
 /// A cursor page of values decoded and encoded again.
@@ -269,8 +330,9 @@ pub struct Batch<M: BackupMap>(BatchData<M>);
 
 enum BatchData<M: BackupMap> {
     Values(Vec<(M::Wire, M::Value)>),
-    /// The bytes each value is stored as ([`CandidBytes`](page::CandidBytes)).
-    Stored(Vec<(M::Wire, Vec<u8>)>),
+    /// The bytes each value is to be stored as ([`CandidBytes`](page::CandidBytes)),
+    /// or why its decoder refused it.
+    Stored(Vec<(M::Wire, Result<Vec<u8>, String>)>),
 }
 
 impl<M: BackupMap> CandidType for Batch<M> {

@@ -35,6 +35,14 @@ pub enum RestoreError {
         bytes: usize,
         max: u32,
     },
+    /// The value of entry `index` does not decode as the map's value type
+    /// (its own `Deserialize` refuses it): stored, the canister could never
+    /// read it back.
+    BadValue {
+        index: usize,
+        key: Option<String>,
+        error: String,
+    },
     /// Entry `index` has the same key as entry `first`: restoring both would
     /// report two entries and store one.
     DuplicateKey {
@@ -64,6 +72,11 @@ impl fmt::Display for RestoreError {
             RestoreError::OverV1Layout { index, key, part, bytes, max } => write!(
                 f,
                 "entry {index}{}: the {part} is {bytes} bytes, but this map is in the V1 layout that ic-stable-structures 0.5 and earlier wrote, whose {part}s hold at most {max} bytes; a larger one would corrupt the map (ic-stable-structures 0.6 and later write it past its slot). Rewrite the map in the current layout first (`ic-backup migrate <map>`: a verified backup, clear and restore); nothing was restored",
+                key_note(key)
+            ),
+            RestoreError::BadValue { index, key, error } => write!(
+                f,
+                "entry {index}{}: the value does not decode as the map's value type ({error}): the canister could not read it back; nothing was restored",
                 key_note(key)
             ),
             RestoreError::DuplicateKey { index, first, key } => write!(
@@ -159,14 +172,21 @@ where
     V: Storable,
     C: KeyCodec<K>,
 {
-    check_entries::<K, V, C>(batch, v1, V::BOUND, |value| value.to_bytes().len())
+    check_entries::<K, V, C>(
+        batch,
+        v1,
+        V::BOUND,
+        |value| value.to_bytes().len(),
+        |_| None,
+    )
 }
 
-/// [`check`] of values given as the bytes they are stored as (a
+/// [`check`] of values given as the bytes they are to be stored as (a
 /// [`CandidBytes`](crate::CandidBytes) value's Candid, taken from the
-/// restore message), whose bound is `bound`.
+/// restore message and checked by the value type's decoder), whose bound
+/// is `bound`; a value the decoder refused is an `Err` with its message.
 pub fn check_stored<K, C>(
-    batch: Vec<(C::Wire, Vec<u8>)>,
+    batch: Vec<(C::Wire, Result<Vec<u8>, String>)>,
     v1: Option<V1Layout>,
     bound: Bound,
 ) -> Result<Vec<(K, Vec<u8>)>, RestoreError>
@@ -174,7 +194,18 @@ where
     K: Storable + Ord + Clone,
     C: KeyCodec<K>,
 {
-    check_entries::<K, Vec<u8>, C>(batch, v1, bound, Vec::len)
+    let checked = check_entries::<K, Result<Vec<u8>, String>, C>(
+        batch,
+        v1,
+        bound,
+        |value| value.as_ref().map_or(0, Vec::len),
+        |value| value.as_ref().err().cloned(),
+    )?;
+    // Every value was decoded (an error above is refused in order).
+    Ok(checked
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value.ok()?)))
+        .collect())
 }
 
 fn check_entries<K, T, C>(
@@ -182,6 +213,7 @@ fn check_entries<K, T, C>(
     v1: Option<V1Layout>,
     value_bound: Bound,
     value_len: impl Fn(&T) -> usize,
+    value_error: impl Fn(&T) -> Option<String>,
 ) -> Result<Vec<(K, T)>, RestoreError>
 where
     K: Storable + Ord + Clone,
@@ -207,6 +239,14 @@ where
         };
         // The key's text, for a message only: the text it came as.
         let described = || C::describe(&C::to_wire(&key));
+        if let Some(error) = value_error(&value) {
+            refused = Some(RestoreError::BadValue {
+                index,
+                key: described(),
+                error,
+            });
+            break;
+        }
         let slot = |max: fn(&V1Layout) -> u32| v1.as_ref().map(max);
         let sizes = check_size(
             || key.to_bytes().len(),
@@ -369,10 +409,17 @@ mod tests {
     }
 
     /// Bounded to 8 bytes, so an entry can be refused on its own.
+    /// A value `!...` stands for one its decoder refused.
     fn check_texts(batch: &[(&str, &str)]) -> Result<usize, RestoreError> {
         let batch = batch
             .iter()
-            .map(|(key, value)| (key.to_string(), value.as_bytes().to_vec()))
+            .map(|(key, value)| {
+                let value = match value.strip_prefix('!') {
+                    Some(error) => Err(error.to_string()),
+                    None => Ok(value.as_bytes().to_vec()),
+                };
+                (key.to_string(), value)
+            })
             .collect();
         let bound = Bound::Bounded {
             max_size: 8,
@@ -423,6 +470,19 @@ mod tests {
                     bytes: 9,
                     max: 8,
                 },
+            ),
+            // A value its decoder refused, named with the decoder's message.
+            (
+                vec![("a", "1"), ("b", "!invalid length 3"), ("c", long)],
+                RestoreError::BadValue {
+                    index: 1,
+                    key: Some("b".into()),
+                    error: "invalid length 3".into(),
+                },
+            ),
+            (
+                vec![("a", "1"), ("a", "2"), ("c", "!bad")],
+                duplicate(1, 0, "a"),
             ),
         ] {
             assert_eq!(check_texts(&batch), Err(error), "{batch:?}");

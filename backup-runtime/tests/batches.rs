@@ -42,12 +42,18 @@ impl Storable for Note {
 
 impl backup_runtime::CandidBytes for Note {}
 
-/// Two maps of notes, each in a memory of its own.
+/// A map of `$value`s keyed by `u64`, in a memory of its own.
 macro_rules! note_map {
     ($marker:ident, $memory:ident, $map:ident) => {
+        value_map!($marker, $memory, $map, Note);
+    };
+}
+
+macro_rules! value_map {
+    ($marker:ident, $memory:ident, $map:ident, $value:ty) => {
         thread_local! {
             static $memory: VectorMemory = VectorMemory::default();
-            static $map: RefCell<StableBTreeMap<u64, Note, VectorMemory>> =
+            static $map: RefCell<StableBTreeMap<u64, $value, VectorMemory>> =
                 RefCell::new(StableBTreeMap::init($memory.with(Clone::clone)));
         }
 
@@ -55,7 +61,7 @@ macro_rules! note_map {
 
         impl BackupMap for $marker {
             type Key = u64;
-            type Value = Note;
+            type Value = $value;
             type Memory = VectorMemory;
             type Wire = u64;
             type Codec = CandidKey;
@@ -67,7 +73,7 @@ macro_rules! note_map {
             }
 
             fn with<R>(
-                f: impl FnOnce(&RefCell<StableBTreeMap<u64, Note, VectorMemory>>) -> R,
+                f: impl FnOnce(&RefCell<StableBTreeMap<u64, $value, VectorMemory>>) -> R,
             ) -> R {
                 $map.with(f)
             }
@@ -241,5 +247,164 @@ fn refused_batches_are_refused_alike_and_change_nothing() {
         assert_eq!(Err(error.clone()), decoded);
         assert!(error.starts_with("expected a restore batch"), "{error}");
         assert!(memory_bytes::<Spliced>() == before);
+    }
+}
+
+/// `Storable` as Candid, `CandidBytes`, for the value types below.
+macro_rules! candid_storable {
+    ($value:ty) => {
+        impl Storable for $value {
+            fn to_bytes(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(candid::encode_one(self).unwrap())
+            }
+            fn into_bytes(self) -> Vec<u8> {
+                candid::encode_one(&self).unwrap()
+            }
+            fn from_bytes(bytes: Cow<[u8]>) -> Self {
+                candid::decode_one(&bytes).unwrap()
+            }
+            const BOUND: Bound = Bound::Unbounded;
+        }
+        impl backup_runtime::CandidBytes for $value {}
+    };
+}
+
+/// A value whose `Deserialize` is stricter than its Candid type: `hash` is
+/// `blob` on the wire, exactly 4 bytes in Rust.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+struct Doc {
+    hash: [u8; 4],
+    n: u8,
+}
+candid_storable!(Doc);
+value_map!(Docs, DOCS_MEMORY, DOCS, Doc);
+
+/// The same Candid type, as a client holding any blob writes it.
+#[derive(CandidType, Deserialize)]
+struct AnyDoc {
+    #[serde(with = "serde_bytes")]
+    hash: Vec<u8>,
+    n: u8,
+}
+
+fn restore_docs(batch: &[(u64, AnyDoc)]) -> (Result<u64, String>, Result<u64, String>) {
+    let arg = candid::encode_one(batch).unwrap();
+    let probe = Probe::<Docs>::new();
+    let validated = ViaStoredBytes::decode_batch(&probe, &arg).and_then(endpoint::validate::<Docs>);
+    let restored = ViaStoredBytes::decode_batch(&probe, &arg).and_then(endpoint::restore::<Docs>);
+    (validated, restored)
+}
+
+/// A value the map's type cannot read (a 3-byte hash for `[u8; 4]`) is
+/// refused by `validate_` and `restore_`, naming the entry and the
+/// decoder's message, and the map's memory is byte for byte as it was.
+#[test]
+fn a_value_its_type_cannot_read_is_refused_and_nothing_is_written() {
+    let good = |n: u8| AnyDoc {
+        hash: vec![n; 4],
+        n,
+    };
+    assert_eq!(restore_docs(&[(7, good(7))]), (Ok(1), Ok(1)));
+    let before = memory_bytes::<Docs>();
+    for batch in [
+        vec![(
+            1,
+            AnyDoc {
+                hash: vec![1, 2, 3],
+                n: 9,
+            },
+        )],
+        vec![
+            (2, good(2)),
+            (
+                1,
+                AnyDoc {
+                    hash: vec![1, 2, 3, 4, 5],
+                    n: 9,
+                },
+            ),
+        ],
+    ] {
+        let bad = batch.len() - 1;
+        let (validated, restored) = restore_docs(&batch);
+        for answer in [validated, restored] {
+            let error = answer.unwrap_err();
+            assert!(
+                error.contains(&format!("entry {bad}:"))
+                    && error.contains("does not decode as the map's value type")
+                    && (error.contains("invalid length 3, expected an array of length 4")
+                        || error.contains("Trailing value"))
+                    && error.contains("nothing was restored"),
+                "{error}"
+            );
+        }
+        assert!(memory_bytes::<Docs>() == before, "nothing written");
+    }
+    DOCS.with(|map| assert_eq!(map.borrow().get(&7).map(|d| d.n), Some(7)));
+}
+
+/// A value whose `Deserialize` normalises (a map with a key twice and out
+/// of order) is stored as the canister itself would write it, not as sent.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+struct Tally {
+    counts: std::collections::BTreeMap<String, u64>,
+    span: std::time::Duration,
+}
+candid_storable!(Tally);
+value_map!(Tallies, TALLIES_MEMORY, TALLIES, Tally);
+
+/// The same Candid type, as any client may write it.
+#[derive(CandidType)]
+struct AnyTally {
+    counts: Vec<(String, u64)>,
+    span: AnySpan,
+}
+
+#[derive(CandidType)]
+struct AnySpan {
+    secs: u64,
+    nanos: u32,
+}
+
+#[test]
+fn a_value_its_type_normalises_is_stored_as_the_canister_writes_it() {
+    let sent = AnyTally {
+        counts: vec![("b".into(), 2), ("a".into(), 1), ("b".into(), 3)],
+        span: AnySpan {
+            secs: 1,
+            nanos: 2_500_000_000,
+        },
+    };
+    let arg = candid::encode_one(vec![
+        (1u64, sent),
+        (
+            2u64,
+            AnyTally {
+                counts: vec![("x".into(), 9)],
+                span: AnySpan { secs: 3, nanos: 4 },
+            },
+        ),
+    ])
+    .unwrap();
+    let restored = ViaStoredBytes::decode_batch(&Probe::<Tallies>::new(), &arg)
+        .and_then(endpoint::restore::<Tallies>);
+    assert_eq!(restored, Ok(2));
+    let stored =
+        StableBTreeMap::<u64, backup_runtime::page::Stored<Tally>, _>::load(Tallies::memory());
+    let read = TALLIES.with(|map| map.borrow().get(&1)).unwrap();
+    assert_eq!(
+        read,
+        Tally {
+            counts: [("a".to_string(), 1), ("b".to_string(), 3)].into(),
+            span: std::time::Duration::new(3, 500_000_000),
+        }
+    );
+    for key in [1u64, 2] {
+        let value = TALLIES.with(|map| map.borrow().get(&key)).unwrap();
+        assert_eq!(
+            stored.get(&key).unwrap().to_bytes().as_ref(),
+            value.to_bytes().as_ref(),
+            "key {key}: the canister's own encoding"
+        );
     }
 }

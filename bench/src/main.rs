@@ -4,7 +4,8 @@
 //! Factland article's approach, in one run. Prints a table and writes the
 //! same figures to `target/bench/results.json`.
 //!
-//! Run it with `scripts/bench.sh` (release mode). It measures and prints; it
+//! Run it with `scripts/bench.sh` (release mode); `--quick` for a smaller
+//! run, `--restore` for the restore rows alone. It measures and prints; it
 //! passes or fails on nothing.
 
 mod record;
@@ -46,6 +47,12 @@ fn main() {
     };
     backup_cli::commands::set_quiet(true);
     let mut recorder = Recorder::default();
+    // `--restore`: the restore rows alone, at 10,000 and 100,000 entries.
+    if args.iter().any(|arg| arg == "--restore") {
+        scenarios::restore_only(&wasm, &mut recorder, &[10_000, 100_000]);
+        recorder.print_and_save_as(started.elapsed(), "results-restore.json");
+        return;
+    }
     let sizes: &[u64] = if quick {
         &[1_000, 10_000]
     } else {

@@ -122,12 +122,18 @@ impl Recorder {
     }
 
     pub fn print_and_save(&mut self, elapsed: Duration) {
+        self.print_and_save_as(elapsed, "results.json")
+    }
+
+    /// [`Recorder::print_and_save`] into `target/bench/<name>` (a partial
+    /// run keeps the full run's results).
+    pub fn print_and_save_as(&mut self, elapsed: Duration, name: &str) {
         self.seconds = Some(elapsed.as_secs_f64());
         self.print();
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
         let _ = std::fs::create_dir_all(&out);
         let document = json!({ "rows": self.rows, "goals": self.goals(), "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
-        let path = out.join("results.json");
+        let path = out.join(name);
         match std::fs::write(
             &path,
             serde_json::to_vec_pretty(&document).unwrap_or_default(),

@@ -156,6 +156,24 @@ fn cursor_backup(canister: &mut Canister) -> (u64, Run) {
     }
 }
 
+/// The restore rows alone (`--restore`): `restore_profiles` of `n` ~100 B
+/// profiles in batches as `ic-backup restore` sends them, for each `n`.
+pub fn restore_only(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64]) {
+    for &n in sizes {
+        let mut canister = install(wasm);
+        let seeded = seed(&mut canister, n, 100);
+        recorder.check(&format!("restore N = {n}"), &seeded);
+        recorder.row(json!({
+            "table": "restore",
+            "entries": n,
+            "calls": seeded.calls.len(),
+            "instructions_per_entry": seeded.instructions() as f64 / n as f64,
+            "bytes_per_call": seeded.bytes_in() / seeded.calls.len().max(1) as u64,
+            "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
+        }));
+    }
+}
+
 pub fn app_backup(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64], cursor_only: &[u64]) {
     for &n in sizes.iter().chain(cursor_only) {
         let started = Instant::now();
