@@ -383,3 +383,32 @@ fn case_7_backup_names_every_entry_too_large_to_restore_and_the_dump_keeps_it() 
     offline.ok(&["dump", "-o", s(&dump)]);
     assert!(std::fs::read(&dump).unwrap() == before);
 }
+
+/// A backup file holding a value the canister cannot read back (here a
+/// 3-byte hash where the type is `[u8; 32]`, as a hand edit or a build with
+/// `Vec<u8>` there would leave it) is refused by `restore --replace`
+/// before the map is cleared: the image is byte for byte as it was.
+#[test]
+fn case_8_restore_replace_of_a_value_the_canister_cannot_read_refuses_before_clearing() {
+    let offline = Offline::new("strict_fixture");
+    let hash = "\\07".repeat(32);
+    offline.ok(&[
+        "call",
+        "restore_hashes",
+        &format!("(vec {{ record {{ 1 : nat64; record {{ hash = blob \"{hash}\"; n = 1 : nat8 }} }}; record {{ 2 : nat64; record {{ hash = blob \"{hash}\"; n = 2 : nat8 }} }} }})"),
+    ]);
+    let file = offline.path("hashes.json");
+    offline.ok(&["backup", "hashes", "-o", s(&file)]);
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    document["entries"][1][1]["hash"] = json!("010203");
+    std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
+    let before = std::fs::read(&offline.image).unwrap();
+    let error = offline.fails(&["restore", "hashes", "--replace", "-i", s(&file)], 1);
+    assert!(
+        error.contains("validate_hashes")
+            && error.contains("entry 1 (key \"2\")")
+            && error.contains("invalid length 3, expected an array of length 32"),
+        "{error}"
+    );
+    offline.assert_image_unchanged(&before);
+}
