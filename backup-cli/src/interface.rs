@@ -26,6 +26,62 @@ pub struct MapTypes {
     pub page: Type,
 }
 
+/// A label candid 0.10 cannot carry through a decode: a record field
+/// named `_` (dropped), a variant case whose name holds a comma (a panic),
+/// found in `ty` or a type it refers to. `None` when there is none.
+fn unsafe_label(env: &TypeEnv, ty: &Type, seen: &mut Vec<String>) -> Option<String> {
+    use candid::types::Label;
+    match ty.as_ref() {
+        TypeInner::Var(name) => {
+            if seen.contains(name) {
+                return None;
+            }
+            seen.push(name.clone());
+            let found = env.find_type(name).ok()?.clone();
+            unsafe_label(env, &found, seen)
+        }
+        TypeInner::Opt(inner) | TypeInner::Vec(inner) => unsafe_label(env, inner, seen),
+        TypeInner::Record(fields) | TypeInner::Variant(fields) => {
+            let variant = matches!(ty.as_ref(), TypeInner::Variant(_));
+            for field in fields {
+                if let Label::Named(name) = field.id.as_ref() {
+                    if !variant && name == "_" {
+                        return Some(format!(
+                            "a record field named `_` (in {ty}): candid drops such a field when it decodes, so the backup would lose it"
+                        ));
+                    }
+                    if variant && name.contains(',') {
+                        return Some(format!(
+                            "a variant case named `{name}` (in {ty}): candid cannot decode a case whose name holds a comma"
+                        ));
+                    }
+                }
+                if let Some(found) = unsafe_label(env, &field.ty, seen) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+impl MapTypes {
+    /// Refuses a map whose key or value type candid cannot carry through a
+    /// backup and restore unchanged (see [`unsafe_label`]), before anything
+    /// is downloaded.
+    pub fn check_carried(&self, env: &TypeEnv, map: &str) -> Result<()> {
+        for (part, ty) in [("key", &self.key), ("value", &self.value)] {
+            if let Some(why) = unsafe_label(env, ty, &mut Vec::new()) {
+                return Err(CliError::Input(format!(
+                    "the map `{map}`'s {part} type has {why}; nothing was downloaded"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Interface {
     /// Parses a `.did` text with a service.
     pub fn parse(text: &str) -> Result<Self> {
@@ -137,5 +193,45 @@ impl Interface {
             entries,
             page,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Types candid would mangle are refused before a backup, naming them.
+    #[test]
+    fn labels_candid_cannot_carry_are_refused_by_name() {
+        let did = |value: &str| {
+            format!(
+                "type Page = record {{ entries : vec record {{ nat64; V }}; next : opt nat64; len : nat64; skipped : vec nat64 }};\ntype V = {value};\nservice : {{ backup_m_page : (opt nat64, opt nat64, opt nat64) -> (Page) query }}"
+            )
+        };
+        let check = |value: &str| {
+            let interface = Interface::parse(&did(value)).unwrap();
+            let types = interface.map("m").unwrap();
+            types.check_carried(&interface.env, "m")
+        };
+        assert!(check("record { a : nat; b : opt V }").is_ok());
+        let error = check("record { a : nat; \"_\" : text }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("field named `_`") && error.contains("nothing was downloaded"),
+            "{error}"
+        );
+        let error = check("record { a : vec variant { ok; \"a,b\" } }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`a,b`") && error.contains("comma"),
+            "{error}"
+        );
+        // Found through a recursive type's name too.
+        let error = check("record { next : opt V; tag : variant { \"x,y\" : nat } }")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`x,y`"), "{error}");
     }
 }

@@ -163,6 +163,7 @@ pub fn backup(
         json,
     } = options;
     let types = interface.map(map)?;
+    types.check_carried(&interface.env, map)?;
     let env = &interface.env;
     let method = format!("backup_{map}_page");
     durable::clear_stale(output_path)?;
