@@ -189,6 +189,15 @@ pub enum Command {
         /// Empty the map first, for an exact restore.
         #[arg(long)]
         replace: bool,
+        /// Restore a lossless file of another map (the map its header
+        /// names) into this one: refused without it.
+        #[arg(long, value_name = "MAP")]
+        from_map: Option<String>,
+        /// Restore a lossless file of another canister (the id its header
+        /// names) into this one: refused without it (live targets; an
+        /// offline image does not know its canister's id).
+        #[arg(long, value_name = "CANISTER_ID")]
+        from_canister: Option<String>,
         /// Bytes per restore call (at most the default, 85% of the 2 MiB
         /// ingress limit); smaller batches for tests.
         #[arg(long, hide = true, default_value_t = crate::commands::CALL_BUDGET)]

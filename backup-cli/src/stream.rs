@@ -55,6 +55,9 @@ pub struct Walked {
     pub entries: u64,
     /// The SHA-256 of the file's bytes.
     pub sha256: [u8; 32],
+    /// A lossless file's text fields besides `format` (`map`, `canister`,
+    /// `network`, `key`, `value`): whose backup it is.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// The entry handler of a walk: the outer value as read so far, the entry's
@@ -82,6 +85,7 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         outer: Outer::Other,
         count: 0,
         halt: None,
+        names: Default::default(),
     };
     let mut deserializer = serde_json::Deserializer::from_reader(&mut reader);
     let parsed = (&mut deserializer)
@@ -109,6 +113,7 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         outer: walker.outer,
         entries: walker.count,
         sha256: hashing.hasher.finalize().into(),
+        names: walker.names,
     }))
 }
 
@@ -143,6 +148,7 @@ struct Walker<'e, 'a> {
     outer: Outer,
     count: u64,
     halt: Option<Halt>,
+    names: std::collections::BTreeMap<String, String>,
 }
 
 impl Walker<'_, '_> {
@@ -207,6 +213,48 @@ macro_rules! other_values {
     };
 }
 
+/// A field's value: its text if it is a string, nothing otherwise.
+struct TextOrIgnored(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for TextOrIgnored {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = TextOrIgnored;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(Some(text.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_unit<E>(self) -> Result<TextOrIgnored, E> {
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextOrIgnored, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TextOrIgnored(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextOrIgnored, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(TextOrIgnored(None))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
+}
+
 impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     type Value = ();
 
@@ -248,8 +296,15 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                         ))));
                     }
                 }
-                _ => {
+                "skipped" => {
                     map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    // A text field names whose backup this is; any other is
+                    // passed over without being held.
+                    if let Some(text) = map.next_value::<TextOrIgnored>()?.0 {
+                        self.0.names.insert(key, text);
+                    }
                 }
             }
         }

@@ -412,3 +412,45 @@ fn case_8_restore_replace_of_a_value_the_canister_cannot_read_refuses_before_cle
     );
     offline.assert_image_unchanged(&before);
 }
+
+/// A lossless file names its map: restored into another map of the same
+/// types it is refused, nothing sent, unless `--from-map` names the file's
+/// map (a wrong name is refused too).
+#[test]
+fn case_9_a_lossless_file_of_another_map_is_refused_unless_named() {
+    let offline = Offline::new("strict_fixture");
+    let hash = "\\07".repeat(32);
+    offline.ok(&[
+        "call",
+        "restore_hashes",
+        &format!(
+            "(vec {{ record {{ 1 : nat64; record {{ hash = blob \"{hash}\"; n = 1 : nat8 }} }} }})"
+        ),
+    ]);
+    let file = offline.path("hashes.json");
+    offline.ok(&["backup", "hashes", "-o", s(&file)]);
+    let before = std::fs::read(&offline.image).unwrap();
+    let error = offline.fails(&["restore", "archive", "-i", s(&file)], 2);
+    assert!(
+        error.contains("is a backup of the map `hashes`, not `archive`")
+            && error.contains("--from-map hashes")
+            && error.contains("Nothing was sent"),
+        "{error}"
+    );
+    let error = offline.fails(
+        &[
+            "restore",
+            "archive",
+            "-i",
+            s(&file),
+            "--from-map",
+            "tallies",
+        ],
+        2,
+    );
+    assert!(error.contains("is a backup of the map `hashes`"), "{error}");
+    offline.assert_image_unchanged(&before);
+    offline.ok(&["restore", "archive", "-i", s(&file), "--from-map", "hashes"]);
+    let copied = offline.ok(&["call", "backup_archive", "(0 : nat64, 10 : nat64)"]);
+    assert!(copied.contains("n = 1 : nat8"), "{copied}");
+}

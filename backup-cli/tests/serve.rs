@@ -884,3 +884,72 @@ fn a_killed_server_loses_no_update_it_replied_to() {
         "the log was folded into the image and removed"
     );
 }
+
+/// A live backup names its canister (and network); restored into a
+/// canister of another id it is refused, nothing sent, unless
+/// `--from-canister` names the file's canister.
+#[test]
+fn a_lossless_file_of_another_canister_is_refused_unless_named() {
+    let (offline, _) = Offline::with_profiles(5);
+    let (admin, _) = write_keys(offline.dir.path());
+    let served = Served::start(&offline, &offline.image, &["--controller", &whoami(&admin)]);
+    let dir = offline.dir.path();
+    let file = offline.path("live.json");
+    ok(
+        live(
+            &served,
+            &admin,
+            dir,
+            &["backup", "profiles", "-o", file.to_str().unwrap()],
+        ),
+        "backup",
+    );
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(document["canister"], Value::from(served.canister.clone()));
+    assert_eq!(document["network"], Value::from(served.url.clone()));
+    // The same canister: restored as it is.
+    ok(
+        live(
+            &served,
+            &admin,
+            dir,
+            &["restore", "profiles", "-i", file.to_str().unwrap()],
+        ),
+        "restore",
+    );
+    let other = "ryjl3-tyaaa-aaaaa-aaaba-cai";
+    document["canister"] = Value::from(other);
+    std::fs::write(&file, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
+    let out = live(
+        &served,
+        &admin,
+        dir,
+        &["restore", "profiles", "-i", file.to_str().unwrap()],
+    );
+    let error = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains(&format!(
+            "is a backup of the canister {other}, not {}",
+            served.canister
+        )) && error.contains(&format!("--from-canister {other}")),
+        "{error}"
+    );
+    ok(
+        live(
+            &served,
+            &admin,
+            dir,
+            &[
+                "restore",
+                "profiles",
+                "-i",
+                file.to_str().unwrap(),
+                "--from-canister",
+                other,
+            ],
+        ),
+        "restore --from-canister",
+    );
+    served.stop();
+}

@@ -219,6 +219,8 @@ pub fn migrate(
                 batch_bytes: super::CALL_BUDGET,
                 stop_after: None,
                 format: Some(Format::Lossless),
+                from_map: None,
+                from_canister: None,
                 json,
             },
         )?;

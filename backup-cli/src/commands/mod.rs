@@ -43,6 +43,8 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
             map,
             input,
             replace,
+            from_map,
+            from_canister,
             batch_bytes,
             stop_after,
             format,
@@ -55,6 +57,8 @@ pub fn run(target: &mut dyn Target, cli: &Cli) -> Result<()> {
                 batch_bytes: *batch_bytes,
                 stop_after: *stop_after,
                 format: *format,
+                from_map: from_map.as_deref(),
+                from_canister: from_canister.as_deref(),
                 json,
             };
             restore::restore(target, &interface, options)

@@ -89,6 +89,8 @@ struct Reading {
     lossy: Option<(u64, String)>,
     sha256: String,
     entries: u64,
+    /// Whose backup the file says it is (a lossless file's header).
+    names: std::collections::BTreeMap<String, String>,
 }
 
 /// Why one reading of a file ended.
@@ -263,6 +265,7 @@ fn read_once(
             .then(|| (codec.lossy(), codec.first_lossy().unwrap_or_default())),
         sha256: hex::encode(walked.sha256),
         entries: walked.entries,
+        names: walked.names,
     })
 }
 
@@ -502,7 +505,55 @@ pub struct RestoreOptions<'a> {
     pub stop_after: Option<usize>,
     /// The file's form; `None` to tell it from the file.
     pub format: Option<Format>,
+    /// The map the file's header may name, other than `map`.
+    pub from_map: Option<&'a str>,
+    /// The canister the file's header may name, other than the target.
+    pub from_canister: Option<&'a str>,
     pub json: bool,
+}
+
+/// Refuses a file whose header says it is the backup of another map, or of
+/// another canister (as far as both are known: an offline image does not
+/// know its canister's id), unless the user said so (`from_map`,
+/// `from_canister`); an option that does not match the file is refused
+/// too. Before anything is sent.
+fn check_origin(
+    names: &std::collections::BTreeMap<String, String>,
+    map: &str,
+    target: &crate::resume::TargetId,
+    from_map: Option<&str>,
+    from_canister: Option<&str>,
+    input: &Path,
+) -> Result<()> {
+    let file = input.display();
+    match (names.get("map").map(String::as_str), from_map) {
+        (Some(named), None) if named != map => {
+            return Err(CliError::Input(format!(
+                "{file} is a backup of the map `{named}`, not `{map}`: restoring it would put `{named}`'s entries into `{map}`. If that is what you want, say so with --from-map {named}. Nothing was sent"
+            )))
+        }
+        (named, Some(from)) if named != Some(from) => {
+            return Err(CliError::Input(format!(
+                "--from-map {from}: {file} is a backup of {}. Nothing was sent",
+                named.map_or("a map it does not name".to_string(), |named| format!("the map `{named}`"))
+            )))
+        }
+        _ => {}
+    }
+    let here = match target {
+        crate::resume::TargetId::Live { canister, .. } => Some(canister.as_str()),
+        crate::resume::TargetId::Offline { .. } => None,
+    };
+    match (names.get("canister").map(String::as_str), here, from_canister) {
+        (Some(named), Some(here), None) if named != here => Err(CliError::Input(format!(
+            "{file} is a backup of the canister {named}, not {here}: if it is to go into this one, say so with --from-canister {named}. Nothing was sent"
+        ))),
+        (named, _, Some(from)) if named != Some(from) => Err(CliError::Input(format!(
+            "--from-canister {from}: {file} is a backup of {}. Nothing was sent",
+            named.map_or("a canister it does not name".to_string(), |named| format!("the canister {named}"))
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `entry N` at the start of a canister's restore error: the entry's index
@@ -711,12 +762,22 @@ pub fn restore(
         batch_bytes,
         stop_after,
         format,
+        from_map,
+        from_canister,
         json,
     } = options;
     let types = interface.map(map)?;
     let encoder = Encoder::new(interface, &types)?;
     let budget = batch_bytes.min(super::CALL_BUDGET);
     let plan = Plan::new(&encoder, map, input, format, budget, json)?;
+    check_origin(
+        &plan.reading.names,
+        map,
+        &target.id(),
+        from_map,
+        from_canister,
+        input,
+    )?;
     if let Some((n, first)) = &plan.reading.lossy {
         notice(json, &format!(
             "warning: {} is in the agent-js form, whose numbers are JavaScript numbers: {n} of them are above 2^53 - 1 (the first at {first}) and may have been rounded when the file was written. They are restored as they are in the file",

@@ -371,13 +371,18 @@ pub fn backup(
         .iter()
         .find_map(|span| span.first_lossy.clone());
     // Assemble the file from the lines of the partial files, one entry at a time.
+    // Whose backup this is: the canister (live; an offline image does not
+    // know its id) and the map, checked by `restore`.
     let header = (format == Format::Lossless).then(|| {
-        json!({
-            "format": LOSSLESS_FORMAT,
-            "map": map,
-            "key": types.key.to_string(),
-            "value": types.value.to_string(),
-        })
+        let mut header = json!({ "format": LOSSLESS_FORMAT });
+        if let crate::resume::TargetId::Live { url, canister } = target.id() {
+            header["network"] = json!(url);
+            header["canister"] = json!(canister);
+        }
+        header["map"] = json!(map);
+        header["key"] = json!(types.key.to_string());
+        header["value"] = json!(types.value.to_string());
+        header
     });
     let partials: Vec<PathBuf> = (0..progress.spans.len())
         .map(|index| partial_of(output_path, index))
