@@ -43,6 +43,27 @@ fn unsafe_label(env: &TypeEnv, ty: &Type, seen: &mut Vec<String>) -> Option<Stri
         TypeInner::Opt(inner) | TypeInner::Vec(inner) => unsafe_label(env, inner, seen),
         TypeInner::Record(fields) | TypeInner::Variant(fields) => {
             let variant = matches!(ty.as_ref(), TypeInner::Variant(_));
+            // Two labels with one JSON name would become one key: a field
+            // known by its id `2` and one named "2" (or "_2_" in agent-js).
+            for agent_js in [false, true] {
+                let name = |label: &Label| match label {
+                    Label::Named(name) => name.clone(),
+                    Label::Id(id) | Label::Unnamed(id) if agent_js => format!("_{id}_"),
+                    Label::Id(id) | Label::Unnamed(id) => id.to_string(),
+                };
+                for (i, field) in fields.iter().enumerate() {
+                    for other in &fields[..i] {
+                        if name(&field.id) == name(&other.id) {
+                            return Some(format!(
+                                "two labels, {} and {}, that a backup file would write as one name, `{}` (in {ty}), so one would be lost",
+                                other.id,
+                                field.id,
+                                name(&field.id)
+                            ));
+                        }
+                    }
+                }
+            }
             for field in fields {
                 if let Label::Named(name) = field.id.as_ref() {
                     if !variant && name == "_" {
@@ -228,6 +249,12 @@ mod tests {
             error.contains("`a,b`") && error.contains("comma"),
             "{error}"
         );
+        // Labels that a file would write as one name.
+        let error = check("record { 2 : nat16; \"2\" : nat16 }").unwrap_err().to_string();
+        assert!(error.contains("as one name, `2`"), "{error}");
+        let error = check("variant { 3 : null; \"_3_\" : null }").unwrap_err().to_string();
+        assert!(error.contains("as one name, `_3_`"), "{error}");
+        assert!(check("record { 2 : nat16; \"two\" : nat16 }").is_ok());
         // Found through a recursive type's name too.
         let error = check("record { next : opt V; tag : variant { \"x,y\" : nat } }")
             .unwrap_err()
