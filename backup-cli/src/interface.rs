@@ -250,9 +250,13 @@ mod tests {
             "{error}"
         );
         // Labels that a file would write as one name.
-        let error = check("record { 2 : nat16; \"2\" : nat16 }").unwrap_err().to_string();
+        let error = check("record { 2 : nat16; \"2\" : nat16 }")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("as one name, `2`"), "{error}");
-        let error = check("variant { 3 : null; \"_3_\" : null }").unwrap_err().to_string();
+        let error = check("variant { 3 : null; \"_3_\" : null }")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("as one name, `_3_`"), "{error}");
         assert!(check("record { 2 : nat16; \"two\" : nat16 }").is_ok());
         // Found through a recursive type's name too.

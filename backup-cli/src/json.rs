@@ -295,7 +295,18 @@ impl<'a> Codec<'a> {
                         .map(|v| &v.val);
                     match value {
                         Some(value) => self.to_json(&field.ty, value),
-                        None => Ok(Value::Null),
+                        // Only a field whose type has a value that says
+                        // nothing may be absent; any other is refused
+                        // rather than written as something it was not.
+                        None => match trace(self.env, &field.ty)? {
+                            TypeInner::Opt(_) => self.to_json(&field.ty, &IDLValue::None),
+                            TypeInner::Null => Ok(Value::Null),
+                            TypeInner::Reserved => self.to_json(&field.ty, &IDLValue::Reserved),
+                            _ => Err(CliError::Input(format!(
+                                "a value has no field {} of its type {}, which is not optional: refused rather than written as null",
+                                field.id, field.ty
+                            ))),
+                        },
                     }
                 };
                 if is_tuple(&fields) {
@@ -367,11 +378,17 @@ impl<'a> Codec<'a> {
         macro_rules! small {
             ($variant:ident, $ty:ty, $name:literal, $wide:literal) => {
                 IDLValue::$variant(integer($name, $wide)?.parse::<$ty>().map_err(|_| {
-                    mismatch(
-                        path,
-                        concat!($name, " (in range; numbers above 2^53 in the agent-js form were rounded by JavaScript)"),
-                        json,
-                    )
+                    let expected = if $wide && format == Format::AgentJs {
+                        format!(
+                            "{} from {} to {} (numbers above 2^53 in the agent-js form were rounded by JavaScript)",
+                            $name,
+                            <$ty>::MIN,
+                            <$ty>::MAX
+                        )
+                    } else {
+                        format!("{} from {} to {}", $name, <$ty>::MIN, <$ty>::MAX)
+                    };
+                    mismatch(path, &expected, json)
                 })?)
             };
         }
@@ -423,6 +440,14 @@ impl<'a> Codec<'a> {
                 }
                 .ok_or_else(|| mismatch(path, "a float", json))?;
                 if matches!(inner, TypeInner::Float32) {
+                    // Never turned into an infinity without a word.
+                    if x.is_finite() && !(x as f32).is_finite() {
+                        return Err(mismatch(
+                            path,
+                            &format!("a float32 (at most {:e} in size)", f32::MAX),
+                            json,
+                        ));
+                    }
                     IDLValue::Float32(x as f32)
                 } else {
                     IDLValue::Float64(x)
@@ -716,6 +741,79 @@ mod tests {
         assert_eq!(
             to_js_text(&json!([{"b": [1, 2], "a": "x\"\n"}, 1.0, -3])),
             "[{\"b\":[1,2],\"a\":\"x\\\"\\n\"},1,-3]"
+        );
+    }
+
+    fn types(text: &str) -> (TypeEnv, Type) {
+        let did = format!("type T = {text};\nservice : {{ m : (T) -> () }}");
+        let interface = crate::interface::Interface::parse(&did).unwrap();
+        let ty: Type = TypeInner::Var("T".into()).into();
+        (interface.env, ty)
+    }
+
+    /// Numbers that do not fit their type are refused with its range, and
+    /// a float32 past its range is not read as an infinity.
+    #[test]
+    fn numbers_that_do_not_fit_are_refused_with_their_range() {
+        let (env, ty) = types("record { a : nat8; b : int16; c : float32; d : nat64 }");
+        let codec = Codec::new(&env, Format::Lossless);
+        let read = |value: Value| codec.from_json(&ty, &value, "entry 0").map(|_| ());
+        assert!(
+            read(json!({"a": 255, "b": -32768, "c": 3e38, "d": "18446744073709551615"})).is_ok()
+        );
+        let error = read(json!({"a": 256, "b": 0, "c": 0, "d": "0"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("a nat8 from 0 to 255") && !error.contains("JavaScript"),
+            "{error}"
+        );
+        let error = read(json!({"a": 0, "b": 40000, "c": 0, "d": "0"}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("an int16 from -32768 to 32767"), "{error}");
+        let error = read(json!({"a": 0, "b": 0, "c": 1e39, "d": "0"}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("a float32 (at most"), "{error}");
+    }
+
+    /// A record value without a field of its type is written only where
+    /// the field's type says nothing (`opt`, `null`, `reserved`); any other
+    /// fails the backup instead of being written as null.
+    #[test]
+    fn a_missing_field_is_written_only_where_its_type_allows_nothing() {
+        let (env, ty) = types("record { a : nat8; b : opt text; c : null }");
+        let value = |fields: Vec<(&str, IDLValue)>| {
+            IDLValue::Record(
+                fields
+                    .into_iter()
+                    .map(|(name, val)| candid::types::value::IDLField {
+                        id: Label::Named(name.into()),
+                        val,
+                    })
+                    .collect(),
+            )
+        };
+        let written = to_json(
+            &env,
+            &ty,
+            &value(vec![("a", IDLValue::Nat8(1))]),
+            Format::AgentJs,
+        )
+        .unwrap();
+        assert_eq!(written, json!({"a": 1, "b": [], "c": null}));
+        let error = to_json(
+            &env,
+            &ty,
+            &value(vec![("b", IDLValue::None)]),
+            Format::Lossless,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("no field a") && error.contains("not optional"),
+            "{error}"
         );
     }
 }
