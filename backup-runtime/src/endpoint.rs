@@ -107,7 +107,7 @@ fn stored_values<M: BackupMap>(arg: &[u8]) -> Option<Batch<M>> {
 /// those bytes (checked for all at once), else as that encoding (a type
 /// whose `Deserialize` normalises, a map with a key twice, say), as the
 /// canister itself would write them.
-pub fn own_values<V>(bodies: &[&[u8]]) -> Option<Vec<Result<Vec<u8>, String>>>
+pub fn own_values<V>(bodies: &[&[u8]]) -> Option<Vec<restore::StoredValue>>
 where
     V: CandidType + DeserializeOwned + Storable,
 {
@@ -332,7 +332,7 @@ enum BatchData<M: BackupMap> {
     Values(Vec<(M::Wire, M::Value)>),
     /// The bytes each value is to be stored as ([`CandidBytes`](page::CandidBytes)),
     /// or why its decoder refused it.
-    Stored(Vec<(M::Wire, Result<Vec<u8>, String>)>),
+    Stored(Vec<(M::Wire, restore::StoredValue)>),
 }
 
 impl<M: BackupMap> CandidType for Batch<M> {

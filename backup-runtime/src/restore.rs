@@ -181,12 +181,16 @@ where
     )
 }
 
+/// A value's bytes as they are to be stored, or why the value type's
+/// decoder refused it.
+pub type StoredValue = Result<Vec<u8>, String>;
+
 /// [`check`] of values given as the bytes they are to be stored as (a
 /// [`CandidBytes`](crate::CandidBytes) value's Candid, taken from the
 /// restore message and checked by the value type's decoder), whose bound
 /// is `bound`; a value the decoder refused is an `Err` with its message.
 pub fn check_stored<K, C>(
-    batch: Vec<(C::Wire, Result<Vec<u8>, String>)>,
+    batch: Vec<(C::Wire, StoredValue)>,
     v1: Option<V1Layout>,
     bound: Bound,
 ) -> Result<Vec<(K, Vec<u8>)>, RestoreError>
@@ -194,7 +198,7 @@ where
     K: Storable + Ord + Clone,
     C: KeyCodec<K>,
 {
-    let checked = check_entries::<K, Result<Vec<u8>, String>, C>(
+    let checked = check_entries::<K, StoredValue, C>(
         batch,
         v1,
         bound,

@@ -165,7 +165,9 @@ impl Server {
             let n = 1 + self
                 .queries
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let every = |every: Option<u64>| every.is_some_and(|every| every > 0 && n % every == 0);
+            let every = |every: Option<u64>| {
+                every.is_some_and(|every| every > 0 && n.is_multiple_of(every))
+            };
             if every(self.faults.fail_every) {
                 return Err(refuse(
                     StatusCode::BAD_GATEWAY,
