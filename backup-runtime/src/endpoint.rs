@@ -384,35 +384,32 @@ fn opened<M: BackupMap>() {
 /// `MemoryManager` image the runtime's manager would write one. The error
 /// names the memory and what it holds; nothing is read or written.
 pub fn check_memory<M: BackupMap>() -> Result<(), String> {
-    use ic_stable_structures::Memory as _;
-    let stable = crate::memory::stable_memory();
-    if stable.size() == 0 {
-        return Ok(());
+    use ic_stable_structures::Memory;
+    // The magic a memory starts with, unless it is empty.
+    fn magic(memory: &impl Memory) -> Option<[u8; 3]> {
+        let mut magic = [0u8; 3];
+        (memory.size() > 0).then(|| {
+            memory.read(0, &mut magic);
+            magic
+        })
     }
     let id = M::MEMORY_ID;
-    if M::RUNTIME_MANAGER {
-        let mut magic = [0u8; 3];
-        stable.read(0, &mut magic);
-        if magic != *crate::image::MANAGER_MAGIC {
-            return Err(format!(
-                "the map in memory {id} is not opened: stable memory is not a MemoryManager image ({}); nothing was read or written",
-                crate::auth::describe(&magic)
-            ));
-        }
-    }
-    let memory = M::memory();
-    if memory.size() == 0 {
+    let Some(manager) = magic(&crate::memory::stable_memory()) else {
         return Ok(());
-    }
-    let mut magic = [0u8; 3];
-    memory.read(0, &mut magic);
-    if magic != *crate::image::MAP_MAGIC {
+    };
+    if M::RUNTIME_MANAGER && manager != *crate::image::MANAGER_MAGIC {
         return Err(format!(
-            "memory {id} holds {}, not a StableBTreeMap: the map declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
-            crate::auth::describe(&magic)
+            "the map in memory {id} is not opened: stable memory is not a MemoryManager image ({}); nothing was read or written",
+            crate::auth::describe(&manager)
         ));
     }
-    Ok(())
+    match magic(&M::memory()) {
+        Some(found) if found != *crate::image::MAP_MAGIC => Err(format!(
+            "memory {id} holds {}, not a StableBTreeMap: the map declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
+            crate::auth::describe(&found)
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `backup_<name>(offset, count)`: replies with the encoded page itself.

@@ -162,16 +162,21 @@ pub fn restore_only(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64]) {
     for &n in sizes {
         let mut canister = install(wasm);
         let seeded = seed(&mut canister, n, 100);
-        recorder.check(&format!("restore N = {n}"), &seeded);
-        recorder.row(json!({
-            "table": "restore",
-            "entries": n,
-            "calls": seeded.calls.len(),
-            "instructions_per_entry": seeded.instructions() as f64 / n as f64,
-            "bytes_per_call": seeded.bytes_in() / seeded.calls.len().max(1) as u64,
-            "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
-        }));
+        restore_row(recorder, n, &seeded);
     }
+}
+
+/// The restore table's row of `n` entries seeded by `seeded`.
+fn restore_row(recorder: &mut Recorder, n: u64, seeded: &Run) {
+    recorder.check(&format!("restore N = {n}"), seeded);
+    recorder.row(json!({
+        "table": "restore",
+        "entries": n,
+        "calls": seeded.calls.len(),
+        "instructions_per_entry": seeded.instructions() as f64 / n as f64,
+        "bytes_per_call": seeded.bytes_in() / seeded.calls.len().max(1) as u64,
+        "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
+    }));
 }
 
 pub fn app_backup(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64], cursor_only: &[u64]) {
@@ -195,15 +200,7 @@ pub fn app_backup(wasm: &[u8], recorder: &mut Recorder, sizes: &[u64], cursor_on
             &run,
         );
         if n == 100_000 || (sizes.len() < 3 && n == *sizes.last().unwrap_or(&0)) {
-            recorder.check(&format!("restore N = {n}"), &seeded);
-            recorder.row(json!({
-                "table": "restore",
-                "entries": n,
-                "calls": seeded.calls.len(),
-                "instructions_per_entry": seeded.instructions() as f64 / n as f64,
-                "bytes_per_call": seeded.bytes_in() / seeded.calls.len().max(1) as u64,
-                "max_call_instructions": seeded.calls.iter().map(|c| c.stats.instructions).max().unwrap_or(0),
-            }));
+            restore_row(recorder, n, &seeded);
         }
         if Some(&n) == sizes.iter().chain(cursor_only).max() {
             typed_vs_raw(&mut canister, recorder, n, 0.100);
