@@ -97,6 +97,9 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         (Err(error), None) if error.is_io() => {
             return Err(CliError::io(path, std::io::Error::other(error)))
         }
+        (Err(error), None) if error.classify() == serde_json::error::Category::Data => {
+            return Err(CliError::Input(format!("{}: {error}", path.display())))
+        }
         (Err(error), None) => {
             return Err(CliError::Input(format!(
                 "{}: not JSON: {error}",
@@ -161,7 +164,7 @@ impl Walker<'_, '_> {
                 self.count += 1;
                 continue;
             }
-            let Some(entry) = seq.next_element::<Value>()? else {
+            let Some(Strict(entry)) = seq.next_element::<Strict>()? else {
                 return Ok(());
             };
             let index = self.count;
@@ -177,6 +180,68 @@ impl Walker<'_, '_> {
     fn halt<E: de::Error>(&mut self, halt: Halt) -> E {
         self.halt = Some(halt);
         E::custom("the walk was ended")
+    }
+}
+
+/// A JSON value read as `serde_json::Value` reads it, but refused when an
+/// object has a key twice (`Value` keeps the last: which one was meant is
+/// not known, so neither is taken).
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(Strict(value)) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(Value::Array(values))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!(
+                    "an object has the key `{key}` twice: which one is meant is not known, so the file is refused"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -376,6 +441,28 @@ mod tests {
             })
         })?;
         Ok((seen, walked))
+    }
+
+    /// An object with a key twice is refused, naming the key; the same key
+    /// in two objects, and equal values, are fine; numbers read as
+    /// `serde_json::Value` reads them.
+    #[test]
+    fn a_key_twice_in_one_object_is_refused() {
+        let error = walk_text(r#"[["a", {"x": 1, "y": 2, "x": 3}]]"#, 0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the key `x` twice"), "{error}");
+        assert!(!error.contains("not JSON"), "{error}");
+        let (seen, _) = walk_text(
+            r#"[["a", {"x": 1}], ["b", {"x": [1.5, -2, 18446744073709551615]}]]"#,
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            seen[1].1,
+            json!(["b", {"x": [1.5, -2, 18446744073709551615u64]}])
+        );
     }
 
     #[test]
