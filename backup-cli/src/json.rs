@@ -64,6 +64,11 @@ fn mismatch(path: &str, expected: &str, found: &Value) -> CliError {
     CliError::Input(format!("at {path}: expected {expected}, found {shown}"))
 }
 
+/// The stack the conversions keep free (candid's own type lookups refuse
+/// to run with less than 32 KiB left), and the segment added when less is.
+const RED_ZONE: usize = 256 << 10;
+const STACK_SEGMENT: usize = 4 << 20;
+
 /// A field's name in `format`: agent-js names a field known only by its hash `_<hash>_`.
 fn label_name(label: &Label, format: Format) -> String {
     match (label, format) {
@@ -234,6 +239,12 @@ impl<'a> Codec<'a> {
 
     /// `value` of type `ty` as JSON.
     pub fn to_json(&self, ty: &Type, value: &IDLValue) -> Result<Value> {
+        // Values nest as deep as the canister keeps them: the stack grows
+        // with them instead of running out.
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.to_json_here(ty, value))
+    }
+
+    fn to_json_here(&self, ty: &Type, value: &IDLValue) -> Result<Value> {
         let format = self.format;
         Ok(match (trace(self.env, ty)?, value) {
             (_, IDLValue::Null | IDLValue::Reserved) => Value::Null,
@@ -338,6 +349,12 @@ impl<'a> Codec<'a> {
     }
     /// The JSON `json` (found at `path` in the file) as a value of type `ty`.
     pub fn from_json(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            self.from_json_here(ty, json, path)
+        })
+    }
+
+    fn from_json_here(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
         let format = self.format;
         let inner = trace(self.env, ty)?;
         // An integer's decimal text. In the agent-js form, a 64-bit or

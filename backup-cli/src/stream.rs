@@ -88,7 +88,10 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         names: Default::default(),
     };
     let mut deserializer = serde_json::Deserializer::from_reader(&mut reader);
-    let parsed = (&mut deserializer)
+    // No depth limit below candid's own: a value nested a thousand levels
+    // deep is read, the stack growing as the parser goes deeper.
+    deserializer.disable_recursion_limit();
+    let parsed = serde_stacker::Deserializer::new(&mut deserializer)
         .deserialize_any(Top(&mut walker))
         .and_then(|()| deserializer.end());
     match (parsed, walker.halt.take()) {
@@ -181,6 +184,17 @@ impl Walker<'_, '_> {
         self.halt = Some(halt);
         E::custom("the walk was ended")
     }
+}
+
+/// One JSON value from `text`, at any depth (see [`walk`]), refused when
+/// an object in it has a key twice.
+pub fn parse_value(text: &str) -> serde_json::Result<Value> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    let Strict(value) =
+        serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut deserializer))?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 /// A JSON value read as `serde_json::Value` reads it, but refused when an

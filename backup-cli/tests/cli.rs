@@ -556,3 +556,27 @@ fn help_explains_with_examples() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected --canister"));
 }
+
+/// A value nested hundreds of levels deep (a list of 400 kept as nested
+/// options) is backed up and restored in every format: no depth limit on
+/// the client below what the canister's own pages can carry.
+#[test]
+fn deep_values_are_kept_in_every_format() {
+    let source = Offline::new("strict_fixture");
+    source.ok(&["call", "put_list", "(1 : nat64, 400 : nat64)"]);
+    for format in ["lossless", "agent-js", "json"] {
+        let file = source.path(&format!("lists-{format}.json"));
+        source.ok(&[
+            "backup",
+            "lists",
+            "-o",
+            file.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        let restored = Offline::new("strict_fixture");
+        restored.ok(&["restore", "lists", "-i", file.to_str().unwrap()]);
+        let len = restored.ok(&["call", "list_len", "(1 : nat64)"]);
+        assert!(len.contains("opt (400 : nat64)"), "{format}: {len}");
+    }
+}

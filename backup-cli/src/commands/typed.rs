@@ -541,7 +541,7 @@ fn assemble(
             }
             let mut empty = true;
             for line in lines {
-                let entry: Value = serde_json::from_str(&line?).map_err(|e| {
+                let entry: Value = crate::stream::parse_value(&line?).map_err(|e| {
                     CliError::Input(format!("a partial file of {}: {e}", output.display()))
                 })?;
                 put(if empty { "[\n" } else { ",\n" })?;
