@@ -64,6 +64,17 @@ fn mismatch(path: &str, expected: &str, found: &Value) -> CliError {
     CliError::Input(format!("at {path}: expected {expected}, found {shown}"))
 }
 
+/// A NaN as the lossless and plain forms write it: `"NaN"` for the
+/// canonical one (`canonical`, as `f32::NAN` or `f64::NAN`), and with its
+/// bits (`digits` hex digits) for any other, so sign and payload come back.
+fn nan_text(bits: u64, digits: usize, canonical: u64) -> Value {
+    if bits == canonical {
+        json!("NaN")
+    } else {
+        json!(format!("NaN:0x{bits:0digits$x}"))
+    }
+}
+
 /// The stack the conversions keep free (candid's own type lookups refuse
 /// to run with less than 32 KiB left), and the segment added when less is.
 const RED_ZONE: usize = 256 << 10;
@@ -262,6 +273,12 @@ impl<'a> Codec<'a> {
             (_, IDLValue::Int64(n)) => self.wide(n.to_string()),
             (_, IDLValue::Nat(n)) => self.wide(n.0.to_string()),
             (_, IDLValue::Int(n)) => self.wide(n.0.to_string()),
+            (_, IDLValue::Float32(x)) if x.is_nan() && self.format != Format::AgentJs => {
+                nan_text(u64::from(x.to_bits()), 8, u64::from(f32::NAN.to_bits()))
+            }
+            (_, IDLValue::Float64(x)) if x.is_nan() && self.format != Format::AgentJs => {
+                nan_text(x.to_bits(), 16, f64::NAN.to_bits())
+            }
             (_, IDLValue::Float32(x)) => self.float(f64::from(*x)),
             (_, IDLValue::Float64(x)) => self.float(*x),
             (_, IDLValue::Blob(bytes)) => self.blob(bytes),
@@ -445,6 +462,34 @@ impl<'a> Codec<'a> {
                     .map_err(|_| mismatch(path, "an int", json))?,
             ),
             TypeInner::Float32 | TypeInner::Float64 => {
+                // A NaN written with its bits: exactly those bits back.
+                if let Some(hex) = json.as_str().and_then(|s| s.strip_prefix("NaN:0x")) {
+                    let float32 = matches!(inner, TypeInner::Float32);
+                    let digits = if float32 { 8 } else { 16 };
+                    let expected = if float32 {
+                        "a float32 NaN with its bits, `NaN:0x` and 8 hex digits"
+                    } else {
+                        "a float64 NaN with its bits, `NaN:0x` and 16 hex digits"
+                    };
+                    let bits = (hex.len() == digits)
+                        .then(|| u64::from_str_radix(hex, 16).ok())
+                        .flatten()
+                        .ok_or_else(|| mismatch(path, expected, json))?;
+                    let value = if float32 {
+                        IDLValue::Float32(f32::from_bits(bits as u32))
+                    } else {
+                        IDLValue::Float64(f64::from_bits(bits))
+                    };
+                    let nan = match value {
+                        IDLValue::Float32(x) => x.is_nan(),
+                        IDLValue::Float64(x) => x.is_nan(),
+                        _ => false,
+                    };
+                    if !nan {
+                        return Err(mismatch(path, expected, json));
+                    }
+                    return Ok(value);
+                }
                 let x = match json {
                     Value::Number(n) => n.as_f64(),
                     Value::String(s) => s.parse::<f64>().ok(),
@@ -832,5 +877,65 @@ mod tests {
             error.contains("no field a") && error.contains("not optional"),
             "{error}"
         );
+    }
+
+    /// A NaN's sign and payload come back from the lossless and plain
+    /// forms, of either width; the canonical NaN is written as before.
+    #[test]
+    fn nan_bits_are_kept() {
+        let (env, ty) = types("record { a : float32; b : float64 }");
+        let record = |a: f32, b: f64| {
+            IDLValue::Record(vec![
+                candid::types::value::IDLField {
+                    id: Label::Named("a".into()),
+                    val: IDLValue::Float32(a),
+                },
+                candid::types::value::IDLField {
+                    id: Label::Named("b".into()),
+                    val: IDLValue::Float64(b),
+                },
+            ])
+        };
+        for (a, b) in [
+            (
+                f32::from_bits(0x7fc0_0001),
+                f64::from_bits(0xfff8_0000_0000_0abc),
+            ),
+            (-f32::NAN, f64::from_bits(0x7ff0_0000_0000_0001)),
+            (f32::NAN, f64::NAN),
+        ] {
+            for format in [Format::Lossless, Format::Json] {
+                let codec = Codec::new(&env, format);
+                let written = codec.to_json(&ty, &record(a, b)).unwrap();
+                let IDLValue::Record(fields) = codec.from_json(&ty, &written, "entry 0").unwrap()
+                else {
+                    panic!("a record");
+                };
+                let bits: Vec<u64> = fields
+                    .iter()
+                    .map(|field| match field.val {
+                        IDLValue::Float32(x) => u64::from(x.to_bits()),
+                        IDLValue::Float64(x) => x.to_bits(),
+                        _ => panic!("a float"),
+                    })
+                    .collect();
+                assert_eq!(bits, vec![u64::from(a.to_bits()), b.to_bits()], "{written}");
+            }
+        }
+        let canonical = Codec::new(&env, Format::Lossless)
+            .to_json(&ty, &record(f32::NAN, f64::NAN))
+            .unwrap();
+        assert_eq!(canonical, json!({"a": "NaN", "b": "NaN"}));
+        let codec = Codec::new(&env, Format::Lossless);
+        let error = codec
+            .from_json(&ty, &json!({"a": "NaN:0x1", "b": "NaN"}), "entry 0")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("8 hex digits"), "{error}");
+        let error = codec
+            .from_json(&ty, &json!({"a": "NaN:0x3f800000", "b": "NaN"}), "entry 0")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("float32 NaN"), "{error}");
     }
 }
