@@ -443,6 +443,16 @@ impl<'a> Codec<'a> {
                     .to_string(),
             ),
             TypeInner::Principal => IDLValue::Principal(principal_from_json(json, path)?),
+            // As they are written: a service as its principal, a func as
+            // `[principal, method]`.
+            TypeInner::Service(_) => IDLValue::Service(principal_from_json(json, path)?),
+            TypeInner::Func(_) => match json.as_array().map(Vec::as_slice) {
+                Some([principal, Value::String(method)]) => IDLValue::Func(
+                    principal_from_json(principal, &format!("{path}[0]"))?,
+                    method.clone(),
+                ),
+                _ => return Err(mismatch(path, "a func: [principal, method name]", json)),
+            },
             TypeInner::Nat8 => small!(Nat8, u8, "a nat8", false),
             TypeInner::Nat16 => small!(Nat16, u16, "a nat16", false),
             TypeInner::Nat32 => small!(Nat32, u32, "a nat32", false),
@@ -937,5 +947,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("float32 NaN"), "{error}");
+    }
+
+    /// `func` and `service` values are read back as they are written, in
+    /// every form.
+    #[test]
+    fn func_and_service_values_come_back() {
+        let (env, ty) = types("record { f : func (nat) -> (); s : service { m : () -> () } }");
+        let principal = Principal::from_text("ryjl3-tyaaa-aaaaa-aaaba-cai").unwrap();
+        let value = IDLValue::Record(vec![
+            candid::types::value::IDLField {
+                id: Label::Named("f".into()),
+                val: IDLValue::Func(principal, "go".into()),
+            },
+            candid::types::value::IDLField {
+                id: Label::Named("s".into()),
+                val: IDLValue::Service(principal),
+            },
+        ]);
+        for format in [Format::Lossless, Format::Json, Format::AgentJs] {
+            let codec = Codec::new(&env, format);
+            let written = codec.to_json(&ty, &value).unwrap();
+            assert_eq!(
+                codec.from_json(&ty, &written, "entry 0").unwrap(),
+                value,
+                "{written}"
+            );
+        }
+        let error = Codec::new(&env, Format::Lossless)
+            .from_json(
+                &ty,
+                &json!({"f": "nope", "s": principal.to_text()}),
+                "entry 0",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("a func: [principal, method name]"),
+            "{error}"
+        );
     }
 }
