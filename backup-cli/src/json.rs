@@ -252,10 +252,10 @@ impl<'a> Codec<'a> {
     pub fn to_json(&self, ty: &Type, value: &IDLValue) -> Result<Value> {
         // Values nest as deep as the canister keeps them: the stack grows
         // with them instead of running out.
-        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.to_json_here(ty, value))
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.write_json(ty, value))
     }
 
-    fn to_json_here(&self, ty: &Type, value: &IDLValue) -> Result<Value> {
+    fn write_json(&self, ty: &Type, value: &IDLValue) -> Result<Value> {
         let format = self.format;
         Ok(match (trace(self.env, ty)?, value) {
             (_, IDLValue::Null | IDLValue::Reserved) => Value::Null,
@@ -367,11 +367,11 @@ impl<'a> Codec<'a> {
     /// The JSON `json` (found at `path` in the file) as a value of type `ty`.
     pub fn from_json(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
         stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-            self.from_json_here(ty, json, path)
+            self.read_json(ty, json, path)
         })
     }
 
-    fn from_json_here(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
+    fn read_json(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
         let format = self.format;
         let inner = trace(self.env, ty)?;
         // An integer's decimal text. In the agent-js form, a 64-bit or
