@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs the pinned
-# toolchain's wasm32 target, builds the example canisters for wasm32 in
-# release mode, then runs the whole workspace's tests (trybuild included).
+# toolchain's wasm32 target, builds the example and fixture canisters for
+# wasm32 in release mode, installs the clients no one here wrote from npm
+# (@dfinity/agent, and icp-cli 1.5's `icp` binary), then runs the whole
+# workspace's tests (trybuild included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +18,10 @@ cargo build --locked --release --target wasm32-unknown-unknown -p profiles -p le
 ls -l target/wasm32-unknown-unknown/release/profiles.wasm target/wasm32-unknown-unknown/release/ledger.wasm
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
-    echo "== agent-js packages (for the agent-js client of ic-backup serve)"
+    echo "== npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"
     (cd scripts/agent-js && npm ci --no-audit --no-fund)
 else
-    echo "== node is not installed: the agent-js client test will be skipped"
+    echo "== node is not installed: the agent-js test is skipped, and the icp-cli tests fail (install node and npm)"
 fi
 
 echo "== tests"
