@@ -140,7 +140,7 @@ mod tests {
             "backup_profiles : (nat64, nat64) -> (vec record { text; Profile }) query;",
             "backup_profiles_page : (opt text, opt nat64, opt text) -> (BackupPage) query;",
             "backup_profiles_splits : (opt text, nat64, opt nat64) -> (Splits) query;",
-            "type Splits = record { keys : vec text; next : opt text };",
+            "type Splits = record { keys : vec text; next : opt text; walked : nat64 };",
             "restore_profiles : (vec record { text; Profile }) -> (Result);",
             "validate_profiles : (vec record { text; Profile }) -> (Result) query;",
             "clear_profiles : () -> (nat64);",
