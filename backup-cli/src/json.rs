@@ -366,9 +366,7 @@ impl<'a> Codec<'a> {
     }
     /// The JSON `json` (found at `path` in the file) as a value of type `ty`.
     pub fn from_json(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
-        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-            self.read_json(ty, json, path)
-        })
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.read_json(ty, json, path))
     }
 
     fn read_json(&self, ty: &Type, json: &Value, path: &str) -> Result<IDLValue> {
