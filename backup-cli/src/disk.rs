@@ -95,10 +95,13 @@ impl Disk {
     /// Folds a write-ahead log a crashed `serve` left into the image, keeps
     /// the calls it recorded, then removes it.
     fn replay_log(&mut self, bytes: &mut Option<Vec<u8>>) -> Result<()> {
-        let mut memory = bytes.clone().unwrap_or_default();
-        let Some(replayed) = wal::replay(&self.image, &mut memory)? else {
+        // Most opens find no log: the image is not copied for them.
+        if !wal::path_of(&self.image).exists() {
             return Ok(());
-        };
+        }
+        let existed = bytes.is_some();
+        let mut memory = bytes.take().unwrap_or_default();
+        let replayed = wal::replay(&self.image, &mut memory)?.unwrap_or_default();
         if replayed.records > 0 {
             self.write(&memory)?;
             *bytes = Some(memory);
@@ -107,6 +110,8 @@ impl Disk {
                 self.image.display(),
                 replayed.records
             );
+        } else if existed {
+            *bytes = Some(memory);
         }
         subnet::keep_notes(&self.image, &replayed.notes, subnet::now())?;
         durable::remove(&wal::path_of(&self.image))

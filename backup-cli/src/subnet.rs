@@ -139,34 +139,37 @@ impl Subnet {
     /// Adds the calls `notes` record (a replayed log's), drops those
     /// expired at `now` and prunes the answers past [`STATUS_BYTES`].
     pub fn merge(&mut self, notes: &[Vec<u8>], now: u64) {
+        let mut known: std::collections::HashSet<Vec<u8>> =
+            self.calls.iter().map(|call| call.id.clone()).collect();
         for note in notes {
             let Ok(record) = serde_cbor::from_slice::<CallRecord>(note) else {
                 continue;
             };
-            if !self.calls.iter().any(|known| known.id == record.id) {
+            if known.insert(record.id.clone()) {
                 self.calls.push(record);
             }
         }
         self.calls.sort_by_key(|call| call.done_at);
         self.calls.retain(|call| !call.expired(now));
-        prune(&mut self.calls, |_| {});
+        let mut total = self.calls.iter().map(|call| call.outcome.size()).sum();
+        prune(&mut self.calls, &mut total, |_| {});
     }
 }
 
-/// Prunes the oldest answers of `calls` (oldest first) to `done` until
-/// their bytes are within [`STATUS_BYTES`]; `pruned` hears of each.
+/// Prunes the oldest answers of `calls` (oldest first) to `done` while
+/// `total`, the bytes of their answers, is over [`STATUS_BYTES`]; keeps
+/// `total` up to date; `pruned` hears of each call pruned.
 pub fn prune<'a>(
-    calls: impl IntoIterator<Item = &'a mut CallRecord> + 'a,
+    calls: impl IntoIterator<Item = &'a mut CallRecord>,
+    total: &mut usize,
     mut pruned: impl FnMut(&CallRecord),
 ) {
-    let calls: Vec<&mut CallRecord> = calls.into_iter().collect();
-    let mut total: usize = calls.iter().map(|call| call.outcome.size()).sum();
     for call in calls {
-        if total <= STATUS_BYTES {
+        if *total <= STATUS_BYTES {
             break;
         }
         if call.outcome != Outcome::Done {
-            total -= call.outcome.size();
+            *total -= call.outcome.size();
             call.outcome = Outcome::Done;
             pruned(call);
         }

@@ -124,6 +124,8 @@ pub struct StateTree {
     /// The calls remembered, oldest first; their senders by id.
     calls: VecDeque<CallRecord>,
     senders: HashMap<Vec<u8>, Principal>,
+    /// The bytes of the answers remembered, kept as calls come and go.
+    answer_bytes: usize,
 }
 
 type Path = Vec<Vec<u8>>;
@@ -200,6 +202,7 @@ impl StateTree {
             tree,
             calls: VecDeque::new(),
             senders: HashMap::new(),
+            answer_bytes: 0,
         }
     }
 
@@ -217,7 +220,7 @@ impl StateTree {
         self.remember(call);
         self.expire(now);
         let tree = &mut self.tree;
-        subnet::prune(self.calls.iter_mut(), |call| {
+        subnet::prune(self.calls.iter_mut(), &mut self.answer_bytes, |call| {
             Self::write_status(tree, call);
         });
     }
@@ -242,12 +245,14 @@ impl StateTree {
             return;
         }
         Self::write_status(&mut self.tree, &call);
+        self.answer_bytes += call.outcome.size();
         self.calls.push_back(call);
     }
 
     fn expire(&mut self, now: u64) {
         while self.calls.front().is_some_and(|oldest| oldest.expired(now)) {
             if let Some(oldest) = self.calls.pop_front() {
+                self.answer_bytes -= oldest.outcome.size();
                 self.tree
                     .delete(&[b"request_status".to_vec(), oldest.id.clone()]);
                 self.senders.remove(&oldest.id);
@@ -336,4 +341,52 @@ pub fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
         .serialize(&mut serializer)
         .expect("serializable to CBOR");
     serializer.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: u8, done_at: u64, reply: usize) -> CallRecord {
+        CallRecord {
+            id: vec![id; 32],
+            sender: Principal::anonymous().as_slice().to_vec(),
+            done_at,
+            outcome: Outcome::Replied(vec![id; reply]),
+        }
+    }
+
+    /// The answers kept stay within their bound, the oldest pruned to
+    /// `done` first (their ids still known), and expired calls are
+    /// forgotten with their bytes.
+    #[test]
+    fn answers_stay_within_their_bound_oldest_pruned_first() {
+        let keys = Keys::generate().unwrap();
+        let canister = Principal::from_slice(&[1; 10]);
+        let mut tree = StateTree::new(&keys, canister, [0; 32], &[], &[]);
+        let quarter = subnet::STATUS_BYTES / 4;
+        for id in 0..6u8 {
+            tree.record(
+                call(id, 1_000 + u64::from(id), quarter),
+                1_000 + u64::from(id),
+            );
+            assert!(tree.answer_bytes <= subnet::STATUS_BYTES);
+        }
+        let done: Vec<bool> = tree
+            .calls
+            .iter()
+            .map(|call| call.outcome == Outcome::Done)
+            .collect();
+        assert_eq!(done, [true, true, false, false, false, false]);
+        assert!(
+            tree.sender_of(&[0; 32]).is_some(),
+            "a pruned call is still known"
+        );
+        assert_eq!(tree.answer_bytes, 4 * quarter);
+        // Past the ingress window, all are forgotten, their bytes too.
+        let later = 2_000 + subnet::RETENTION_NANOS;
+        tree.record(call(9, later, 1), later);
+        assert_eq!((tree.calls.len(), tree.answer_bytes), (1, 1));
+        assert!(tree.sender_of(&[0; 32]).is_none());
+    }
 }
