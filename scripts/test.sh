@@ -14,7 +14,7 @@ fi
 rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
 
 echo "== wasm32 builds of the examples"
-cargo build --locked --release --target wasm32-unknown-unknown -p profiles -p ledger -p v1-fixture -p cell-fixture -p strict-fixture
+cargo build --locked --release --target wasm32-unknown-unknown -p profiles -p ledger -p v1-fixture -p cell-fixture -p strict-fixture -p wide-fixture
 ls -l target/wasm32-unknown-unknown/release/profiles.wasm target/wasm32-unknown-unknown/release/ledger.wasm
 
 if command -v node >/dev/null && command -v npm >/dev/null; then

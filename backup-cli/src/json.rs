@@ -241,7 +241,10 @@ impl<'a> Codec<'a> {
         key: &IDLValue,
         value: &IDLValue,
     ) -> Result<Vec<u8>> {
-        let line = json!([self.to_json(types.0, key)?, self.to_json(types.1, value)?]);
+        let line = Value::Array(vec![
+            self.to_json(types.0, key)?,
+            self.to_json(types.1, value)?,
+        ]);
         Ok(match self.format {
             Format::AgentJs => to_js_text(&line).into_bytes(),
             _ => serde_json::to_vec(&line).map_err(|e| CliError::Input(e.to_string()))?,
@@ -286,7 +289,9 @@ impl<'a> Codec<'a> {
                 let v = self.to_json(&inner, v)?;
                 match format {
                     Format::Json => v,
-                    _ => json!([v]),
+                    // Moved, not `json!([v])`: the macro copies its values
+                    // (`to_value`), at every level of a nested value.
+                    _ => Value::Array(vec![v]),
                 }
             }
             (TypeInner::Opt(_), IDLValue::None) => match format {
@@ -355,7 +360,12 @@ impl<'a> Codec<'a> {
                     .ok_or_else(|| {
                         CliError::Input(format!("variant tag {} is not in its type", chosen.id))
                     })?;
-                json!({ label_name(&field.id, format): self.to_json(&field.ty, &chosen.val)? })
+                let mut object = serde_json::Map::new();
+                object.insert(
+                    label_name(&field.id, format),
+                    self.to_json(&field.ty, &chosen.val)?,
+                );
+                Value::Object(object)
             }
             (ty, value) => {
                 return Err(CliError::Input(format!(

@@ -28,11 +28,36 @@ use target::{Live, Offline, Target};
 /// Parses the command line, runs the command, and exits with its code.
 pub fn main() {
     let cli = Cli::parse();
-    if let Err(error) = run(cli) {
-        eprintln!("error: {error}");
-        std::process::exit(error.exit_code());
+    // Candid values nest as deep as a canister's stack allows, and candid's
+    // decoder, encoder and type checks recurse once or more per level (on
+    // native code it stops with an error when less than 32 KiB of stack is
+    // left). The work runs on a thread with a large stack so that values far
+    // deeper than a canister's default 1 MiB stack can hold are read and
+    // written; the stack is reserved, not used, until a value needs it.
+    let work = std::thread::Builder::new()
+        .name("ic-backup".into())
+        .stack_size(WORK_STACK)
+        .spawn(move || run(cli));
+    let outcome = match work {
+        Ok(work) => work.join(),
+        Err(error) => {
+            eprintln!("error: cannot start the work thread ({WORK_STACK} bytes of stack): {error}");
+            std::process::exit(1);
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            eprintln!("error: {error}");
+            std::process::exit(error.exit_code());
+        }
+        // The panic's message was printed by the thread's panic hook.
+        Err(_) => std::process::exit(101),
     }
 }
+
+/// The stack of the thread that runs a command: 256 MiB.
+const WORK_STACK: usize = 256 << 20;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

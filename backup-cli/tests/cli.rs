@@ -580,3 +580,47 @@ fn deep_values_are_kept_in_every_format() {
         assert!(len.contains("opt (400 : nat64)"), "{format}: {len}");
     }
 }
+
+/// A value deeper than the canister's own code can read (a list of 5,000
+/// levels: its encoder writes it, its decoder runs out of the 1 MiB wasm
+/// stack Rust gives a canister) is backed up from its stored bytes, in every
+/// form; restoring it is refused by the canister's check, saying why, and
+/// with `--replace` nothing is cleared: the image is byte for byte the same.
+#[test]
+fn a_value_deeper_than_the_canister_reads_is_backed_up_and_its_restore_refused() {
+    let source = Offline::new("strict_fixture");
+    source.ok(&["call", "put_list", "(1 : nat64, 5000 : nat64)"]);
+    let read = source.run(&["call", "list_len", "(1 : nat64)"]);
+    assert!(!read.status.success(), "the canister reads its own value");
+    for format in ["lossless", "agent-js", "json"] {
+        let file = source.path(&format!("deep-{format}.json"));
+        source.ok(&[
+            "backup",
+            "lists",
+            "-o",
+            file.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.matches("\"head\"").count(), 5000, "{format}");
+        let target = Offline::new("strict_fixture");
+        target.ok(&["call", "put_list", "(2 : nat64, 3 : nat64)"]);
+        let before = std::fs::read(&target.image).unwrap();
+        let error = target.fails(
+            &[
+                "restore",
+                "lists",
+                "-i",
+                file.to_str().unwrap(),
+                "--replace",
+            ],
+            1,
+        );
+        assert!(error.contains("ran out of stack"), "{format}: {error}");
+        assert!(error.contains("nothing was written"), "{format}: {error}");
+        assert_eq!(std::fs::read(&target.image).unwrap(), before, "{format}");
+        let len = target.ok(&["call", "list_len", "(2 : nat64)"]);
+        assert!(len.contains("opt (3 : nat64)"), "{format}: {len}");
+    }
+}

@@ -11,7 +11,8 @@
 //! What is refused that a decoder would take: integer and length encodings
 //! longer than needed, `nat` and `int` beyond 64 bits, a principal given as
 //! an opaque reference, `func` and `service` types, vectors with more
-//! elements than bytes left, values nested deeper than [`MAX_DEPTH`].
+//! elements than bytes left. Values of any depth are checked: the walk keeps
+//! its place on the heap, not on the call stack.
 
 /// The header (`DIDL`, type table, argument type) `candid::encode_one`
 /// writes for a value of `T`, found from the type alone.
@@ -24,9 +25,14 @@ pub fn header_of<T: candid::CandidType>() -> Result<Vec<u8>, candid::Error> {
     Ok([b"DIDL".as_slice(), types.get_result()].concat())
 }
 
-/// How deep values may nest before the check gives up (and the value is
-/// decoded instead): a recursive type must not run the canister out of stack.
-pub const MAX_DEPTH: usize = 64;
+/// How many records in a row the check expands without reading a byte
+/// before it gives up (and the value is decoded instead).
+const MAX_IDLE: usize = 4096;
+
+/// How many pairs of types [`Shape::same_type`] compares before it gives up
+/// (the message is then decoded): it recurses over the type table, never
+/// over values.
+const MAX_PAIRS: usize = 256;
 
 /// Where a type is: a primitive's opcode, or an entry of the type table.
 #[derive(Clone, Copy, Debug)]
@@ -144,7 +150,7 @@ impl Shape {
         if assumed.contains(&(i, j)) {
             return true;
         }
-        if assumed.len() >= MAX_DEPTH * 4 {
+        if assumed.len() >= MAX_PAIRS {
             return false;
         }
         assumed.push((i, j));
@@ -193,9 +199,9 @@ impl Shape {
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
             let start = reader.at;
-            self.value(&mut reader, key, 1)?;
+            self.value(&mut reader, key)?;
             let middle = reader.at;
-            self.value(&mut reader, value, 1)?;
+            self.value(&mut reader, value)?;
             entries.push((
                 &reader.bytes[start..middle],
                 &reader.bytes[middle..reader.at],
@@ -210,56 +216,105 @@ impl Shape {
         let mut reader = Reader::new(values);
         self.args
             .iter()
-            .all(|&ty| self.value(&mut reader, ty, 0).is_some())
+            .all(|&ty| self.value(&mut reader, ty).is_some())
             && reader.at_end()
     }
 
-    fn value(&self, reader: &mut Reader, ty: Ty, depth: usize) -> Option<()> {
-        let index = match ty {
-            Ty::Primitive(opcode) => return primitive(reader, opcode),
-            Ty::Entry(index) => index,
-        };
-        if depth >= MAX_DEPTH {
-            return None;
-        }
-        match &self.table[index] {
-            Compound::Opt(inner) => match reader.byte()? {
-                0 => Some(()),
-                1 => self.value(reader, *inner, depth + 1),
-                _ => None,
+    /// Reads one value of type `ty`, at any depth: the walk keeps what is
+    /// left to read on a stack of its own (on the heap), never on the
+    /// canister's call stack, so a value as deep as the canister could store
+    /// is checked (and spliced) without a trap.
+    fn value(&self, reader: &mut Reader, ty: Ty) -> Option<()> {
+        enum Task {
+            Value(Ty),
+            /// `left` more elements of a vector; `start` is where the one
+            /// before began (each element must take a byte or more).
+            Elements {
+                element: Ty,
+                left: u64,
+                start: Option<usize>,
             },
-            Compound::Vec(element) => {
-                let len = reader.uleb()?;
-                // Every element this accepts takes a byte or more; a longer
-                // vector (of nulls, say) is left to the decoder.
-                if len > reader.left() as u64 {
-                    return None;
-                }
-                if let Ty::Primitive(opcode) = element {
-                    if let Some(size) = fixed_size(*opcode) {
-                        // Checked: on wasm32 a long vector of wide
-                        // elements would wrap around to a short take.
-                        let bytes = usize::try_from(len).ok()?.checked_mul(size)?;
-                        return reader.take(bytes).map(drop);
-                    }
-                }
-                for _ in 0..len {
-                    let before = reader.at;
-                    self.value(reader, *element, depth + 1)?;
-                    if reader.at == before {
+        }
+        let mut tasks = vec![Task::Value(ty)];
+        // Records read no byte: a walk that expands this many in a row
+        // without reading one (a type whose only values are empty records
+        // nested without end, or an odd wide one) is left to the decoder.
+        let mut idle = 0usize;
+        let mut last_at = reader.at;
+        while let Some(task) = tasks.pop() {
+            if reader.at != last_at {
+                (idle, last_at) = (0, reader.at);
+            }
+            let ty = match task {
+                Task::Value(ty) => ty,
+                Task::Elements {
+                    element,
+                    left,
+                    start,
+                } => {
+                    if start.is_some_and(|start| start == reader.at) {
                         return None;
                     }
+                    if left > 0 {
+                        tasks.push(Task::Elements {
+                            element,
+                            left: left - 1,
+                            start: Some(reader.at),
+                        });
+                        tasks.push(Task::Value(element));
+                    }
+                    continue;
                 }
-                Some(())
-            }
-            Compound::Record(fields) => fields
-                .iter()
-                .try_for_each(|&(_, field)| self.value(reader, field, depth + 1)),
-            Compound::Variant(alternatives) => {
-                let chosen = usize::try_from(reader.uleb()?).ok()?;
-                self.value(reader, alternatives.get(chosen)?.1, depth + 1)
+            };
+            let index = match ty {
+                Ty::Primitive(opcode) => {
+                    primitive(reader, opcode)?;
+                    continue;
+                }
+                Ty::Entry(index) => index,
+            };
+            match &self.table[index] {
+                Compound::Opt(inner) => match reader.byte()? {
+                    0 => {}
+                    1 => tasks.push(Task::Value(*inner)),
+                    _ => return None,
+                },
+                Compound::Vec(element) => {
+                    let len = reader.uleb()?;
+                    // Every element this accepts takes a byte or more; a
+                    // longer vector (of nulls, say) is left to the decoder.
+                    if len > reader.left() as u64 {
+                        return None;
+                    }
+                    if let Ty::Primitive(opcode) = element {
+                        if let Some(size) = fixed_size(*opcode) {
+                            // Checked: on wasm32 a long vector of wide
+                            // elements would wrap around to a short take.
+                            let bytes = usize::try_from(len).ok()?.checked_mul(size)?;
+                            reader.take(bytes)?;
+                            continue;
+                        }
+                    }
+                    tasks.push(Task::Elements {
+                        element: *element,
+                        left: len,
+                        start: None,
+                    });
+                }
+                Compound::Record(fields) => {
+                    idle += 1;
+                    if idle > MAX_IDLE {
+                        return None;
+                    }
+                    tasks.extend(fields.iter().rev().map(|&(_, field)| Task::Value(field)));
+                }
+                Compound::Variant(alternatives) => {
+                    let chosen = usize::try_from(reader.uleb()?).ok()?;
+                    tasks.push(Task::Value(alternatives.get(chosen)?.1));
+                }
             }
         }
+        Some(())
     }
 }
 
@@ -605,26 +660,68 @@ mod tests {
         assert_eq!(Reader::new(&[0xff; 12]).sleb(), None);
     }
 
-    #[test]
-    fn deep_values_and_odd_headers_are_left_to_the_decoder() {
-        let mut tree = Tree {
-            label: String::new(),
-            children: vec![],
-        };
-        for _ in 0..MAX_DEPTH {
-            tree = Tree {
-                label: String::new(),
-                children: vec![tree],
-            };
-        }
-        let (shape, cut, message) = split(&Tree {
-            label: String::new(),
-            children: vec![],
-        });
-        let deep = candid::encode_one(&tree).unwrap();
-        assert_eq!(&deep[..cut], &message[..cut]);
-        assert!(!shape.accepts(&deep[cut..]));
+    /// A list kept as nested options: a value as deep as the list is long.
+    #[derive(CandidType, Deserialize, Debug, PartialEq)]
+    struct Node {
+        head: u64,
+        tail: Option<Box<Node>>,
+    }
 
+    #[test]
+    fn values_of_any_depth_are_checked_without_the_call_stack() {
+        let (shape, cut, _) = split(&Node {
+            head: 0,
+            tail: None,
+        });
+        // As deep as candid writes on a large stack: accepted, and exactly
+        // candid's bytes.
+        let deep = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let mut node = Node {
+                    head: 0,
+                    tail: None,
+                };
+                for head in 1..2_000 {
+                    node = Node {
+                        head,
+                        tail: Some(Box::new(node)),
+                    };
+                }
+                let bytes = candid::encode_one(&node).unwrap();
+                let back: Node = candid::decode_one(&bytes).unwrap();
+                assert_eq!(candid::encode_one(&back).unwrap(), bytes);
+                std::mem::forget((node, back)); // dropping recurses too
+                bytes
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(shape.accepts(&deep[cut..]));
+        // A million levels, on this test's small stack: the walk's place is
+        // kept on the heap.
+        let mut body = Vec::new();
+        for head in 0..1_000_000u64 {
+            body.extend_from_slice(&head.to_le_bytes());
+            body.push(1);
+        }
+        body.extend_from_slice(&7u64.to_le_bytes());
+        body.push(0);
+        assert!(shape.accepts(&body));
+        // Cut short at any of the last levels, or one byte too many: refused.
+        for cut_at in [body.len() - 1, body.len() - 9, body.len() - 10] {
+            assert!(!shape.accepts(&body[..cut_at]));
+        }
+        body.push(0);
+        assert!(!shape.accepts(&body));
+    }
+
+    #[test]
+    fn odd_headers_and_values_without_bytes_are_left_to_the_decoder() {
+        // `type T = record { T }`: no value has bytes, and the walk must
+        // not expand it forever.
+        let endless = Shape::parse(b"DIDL\x01\x6c\x01\x00\x00\x01\x00").unwrap();
+        assert!(!endless.accepts(b""));
         for header in [
             &b""[..],
             b"DIDM\x00\x00",

@@ -418,15 +418,17 @@ where
     C::Wire: CandidType,
 {
     let map = StableBTreeMap::<K, Stored<V>, M>::load(memory);
-    // The header `candid::encode_one` writes for `V`, learned from the first
-    // value decoded, and the types it declares. A value is spliced when it
-    // is that header and then exactly a value of those types; any other is
-    // decoded (a damaged one traps in `V::from_bytes`, as it always did).
-    type Learned = Option<Option<(Vec<u8>, Shape)>>;
-    let learned: std::cell::RefCell<Learned> = std::cell::RefCell::new(None);
+    // The header `candid::encode_one` writes for `V` (found from the type
+    // alone) and the types it declares. A value is spliced when it is that
+    // header and then exactly a value of those types, at any depth; any
+    // other is decoded (a damaged one traps in `V::from_bytes`, as it
+    // always did).
+    let own = header_of::<V>()
+        .ok()
+        .and_then(|header| Shape::parse(&header).map(|shape| (header, shape)));
     let span = (after, until);
     cursor_page_of::<K, Stored<V>, V, M, C>(&map, span, limits, instructions, &|stored, out| {
-        if let Some(Some((header, shape))) = learned.borrow().as_ref() {
+        if let Some((header, shape)) = &own {
             if let Some(value) = stored.bytes.strip_prefix(header.as_slice()) {
                 if shape.accepts(value) {
                     out.extend_from_slice(value);
@@ -435,12 +437,7 @@ where
             }
         }
         let value = V::from_bytes(std::borrow::Cow::Borrowed(&stored.bytes));
-        append_value(&value, out)?;
-        learned.borrow_mut().get_or_insert_with(|| {
-            let header = header_of::<V>().ok()?;
-            Shape::parse(&header).map(|shape| (header, shape))
-        });
-        Ok(())
+        append_value(&value, out)
     })
 }
 

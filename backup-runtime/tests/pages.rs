@@ -581,8 +581,8 @@ fn the_derive_s_probe_pages_candid_bytes_values_from_their_stored_bytes() {
         .unwrap();
     assert_eq!(
         DECODED.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "one value decoded"
+        0,
+        "no value decoded: the header is known from the type"
     );
     let decoded = CountedMap::with(|map| {
         encode_cursor_page::<_, _, _, CandidKey>(
@@ -597,7 +597,7 @@ fn the_derive_s_probe_pages_candid_bytes_values_from_their_stored_bytes() {
     assert!(spliced == decoded);
     assert_eq!(
         DECODED.load(std::sync::atomic::Ordering::SeqCst),
-        101,
+        100,
         "the usual path decodes each"
     );
 }

@@ -186,7 +186,7 @@ impl Canister {
             .installer
             .or_else(|| args.controllers.first().copied())
             .unwrap_or_else(Principal::anonymous);
-        let engine = Engine::new(&Config::default());
+        let engine = Engine::new(&engine_config());
         let env = Env {
             stable: StableMemory::new(stable, args.limits.max_stable_pages),
             message: None,
@@ -937,3 +937,25 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }
+
+/// The interpreter's limits on a canister's recursion, near the IC's: the IC
+/// stops a canister that uses more than 5 MiB of native stack (wasmtime's
+/// `max_wasm_stack`, `MAX_WASM_STACK_SIZE` in the replica's embedders) and
+/// counts no frames. wasmi's defaults (1,000 frames, 1 MB of values) would
+/// trap a canister at a tenth of the depth the IC runs it to (a Candid value
+/// a few hundred levels deep); here the frames are not counted either and
+/// the values and registers of the frames in use may take 5 MiB. Frames of
+/// the interpreter and of compiled code differ in size, so the depth at which
+/// each stops differs too: near, not equal.
+fn engine_config() -> Config {
+    let mut config = Config::default();
+    config.set_max_recursion_depth(MAX_RECURSION_DEPTH);
+    config.set_max_stack_height(WASM_STACK_BYTES);
+    config
+}
+
+/// The IC's `MAX_WASM_STACK_SIZE`.
+const WASM_STACK_BYTES: usize = 5 << 20;
+
+/// No count of frames on the IC: far more than the stack above can hold.
+const MAX_RECURSION_DEPTH: usize = 1 << 20;

@@ -700,6 +700,26 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// `error`, with what it may mean when the canister ran out of stack
+    /// decoding the batch of entries `first..first + count`.
+    fn out_of_stack(&self, error: CliError, first: u64, count: usize) -> CliError {
+        match error {
+            CliError::Rejected { method, message }
+                if STACK_TRAPS.iter().any(|trap| message.contains(trap)) =>
+            {
+                CliError::Rejected {
+                    method,
+                    message: format!(
+                        "{message}, checking entries {first} to {} of {}; nothing was written. If a value there is nested deeply (a list kept as nested options, say), the canister ran out of stack decoding it: its own code could not read that value either (its `get` would trap the same way), so it cannot be restored into the canister as built. A canister built with a larger wasm stack (for example `-C link-arg=-zstack-size=8388608`; Rust's default is 1 MiB) can hold it",
+                        first + count.saturating_sub(1) as u64,
+                        self.input.display()
+                    ),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Asks the canister to check every batch (`validate_<map>`, a query that
     /// writes nothing), so that a file it would refuse is refused before
     /// anything is written. Errors name the entry's index in the file and its key.
@@ -712,7 +732,9 @@ impl<'a> Plan<'a> {
             json,
         );
         self.each_batch(0, &mut |_, first, count, arg| {
-            let reply = target.query(&method, arg)?;
+            let reply = target
+                .query(&method, arg)
+                .map_err(|error| self.out_of_stack(error, first, count))?;
             let answer: std::result::Result<u64, String> = candid::decode_one(&reply)?;
             match answer {
                 Ok(n) if n == count as u64 => {}
@@ -745,6 +767,17 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 }
+
+/// How a canister that runs out of stack traps: past the 1 MiB wasm stack
+/// Rust gives it (below address 0 of its memory: "heap out of bounds" on
+/// the IC, "out of bounds memory access" in the runner), or past the IC's
+/// 5 MiB native stack ("stack overflow"; "call stack exhausted" here).
+const STACK_TRAPS: [&str; 4] = [
+    "heap out of bounds",
+    "out of bounds memory access",
+    "stack overflow",
+    "call stack exhausted",
+];
 
 /// Restores one map from a file: every entry is checked against the map's
 /// types here and by the canister (`validate_<map>`) before anything is

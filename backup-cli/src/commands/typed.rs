@@ -490,7 +490,8 @@ fn split_keys(
 
 /// Writes the backup file from the partial file's lines (one entry each),
 /// streaming, atomically: exactly what `serde_json::to_vec_pretty` of the
-/// whole document writes (`[[key, value], ...]`, or the lossless document:
+/// whole document writes (except that an entry nested deeper than
+/// [`PRETTY_DEPTH`] is on one line) (`[[key, value], ...]`, or the lossless document:
 /// `header`'s fields, `entries`, then `skipped` when not empty), or for
 /// agent-js what `console.log(JSON.stringify(entries))` prints.
 fn assemble(
@@ -580,10 +581,40 @@ fn assemble(
     }
 }
 
-/// `value` pretty-printed as it reads nested `depth` levels deep.
+/// `value` pretty-printed as it reads nested `depth` levels deep; a value
+/// nested deeper than [`PRETTY_DEPTH`] is written on one line instead (each
+/// level indented would make the file grow with the square of the depth: a
+/// list of 1,000 levels kept as nested options would take 4 MB of spaces).
 fn pretty(value: &Value, depth: usize) -> Result<String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Input(e.to_string()))?;
+    let text = if nests_deeper_than(value, PRETTY_DEPTH) {
+        serde_json::to_string(value)
+    } else {
+        serde_json::to_string_pretty(value)
+    }
+    .map_err(|e| CliError::Input(e.to_string()))?;
     Ok(text.replace('\n', &format!("\n{}", "  ".repeat(depth))))
+}
+
+/// How deeply nested an entry of a backup file may be and still be written
+/// one line per element.
+const PRETTY_DEPTH: usize = 32;
+
+/// Whether `value` nests more than `levels` arrays and objects deep.
+fn nests_deeper_than(value: &Value, levels: usize) -> bool {
+    let inner = || -> Box<dyn Iterator<Item = &Value>> {
+        match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => Box::new(std::iter::empty()),
+        }
+    };
+    match value {
+        Value::Array(_) | Value::Object(_) if levels == 0 => true,
+        Value::Array(_) | Value::Object(_) => {
+            inner().any(|item| nests_deeper_than(item, levels - 1))
+        }
+        _ => false,
+    }
 }
 
 pub(super) fn field_by_id(fields: &[IDLField], id: u32) -> Option<&IDLValue> {
