@@ -557,14 +557,12 @@ fn help_explains_with_examples() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected --canister"));
 }
 
-/// A value nested hundreds of levels deep (a list of 400 kept as nested
-/// options) is backed up and restored in every format: no depth limit on
-/// the client below what the canister's own pages can carry.
-#[test]
-fn deep_values_are_kept_in_every_format() {
+/// A strict fixture canister holding under key 1 a list of `len` kept as
+/// nested options, and its `lists` map backed up in every format.
+fn lists_backed_up(len: u32) -> (Offline, Vec<(&'static str, std::path::PathBuf)>) {
     let source = Offline::new("strict_fixture");
-    source.ok(&["call", "put_list", "(1 : nat64, 400 : nat64)"]);
-    for format in ["lossless", "agent-js", "json"] {
+    source.ok(&["call", "put_list", &format!("(1 : nat64, {len} : nat64)")]);
+    let files = ["lossless", "agent-js", "json"].map(|format| {
         let file = source.path(&format!("lists-{format}.json"));
         source.ok(&[
             "backup",
@@ -574,10 +572,22 @@ fn deep_values_are_kept_in_every_format() {
             "--format",
             format,
         ]);
+        (format, file)
+    });
+    (source, files.to_vec())
+}
+
+/// A value nested thousands of levels deep (a list of 2,000 kept as nested
+/// options) is backed up and restored in every format: no depth limit on
+/// the client below what the canister itself reads.
+#[test]
+fn deep_values_are_kept_in_every_format() {
+    let (_source, files) = lists_backed_up(2000);
+    for (format, file) in files {
         let restored = Offline::new("strict_fixture");
         restored.ok(&["restore", "lists", "-i", file.to_str().unwrap()]);
         let len = restored.ok(&["call", "list_len", "(1 : nat64)"]);
-        assert!(len.contains("opt (400 : nat64)"), "{format}: {len}");
+        assert!(len.contains("opt (2_000 : nat64)"), "{format}: {len}");
     }
 }
 
@@ -588,20 +598,10 @@ fn deep_values_are_kept_in_every_format() {
 /// with `--replace` nothing is cleared: the image is byte for byte the same.
 #[test]
 fn a_value_deeper_than_the_canister_reads_is_backed_up_and_its_restore_refused() {
-    let source = Offline::new("strict_fixture");
-    source.ok(&["call", "put_list", "(1 : nat64, 5000 : nat64)"]);
+    let (source, files) = lists_backed_up(5000);
     let read = source.run(&["call", "list_len", "(1 : nat64)"]);
     assert!(!read.status.success(), "the canister reads its own value");
-    for format in ["lossless", "agent-js", "json"] {
-        let file = source.path(&format!("deep-{format}.json"));
-        source.ok(&[
-            "backup",
-            "lists",
-            "-o",
-            file.to_str().unwrap(),
-            "--format",
-            format,
-        ]);
+    for (format, file) in files {
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.matches("\"head\"").count(), 5000, "{format}");
         let target = Offline::new("strict_fixture");

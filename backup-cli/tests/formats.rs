@@ -113,15 +113,23 @@ fn is_non_finite_text(value: &Value) -> bool {
         .is_some_and(|text| text.starts_with("NaN") || text == "inf" || text == "-inf")
 }
 
+/// Whether plain JSON writes `value` (in the lossless form) as `null`:
+/// null, an empty `opt`, or an `opt` holding one of them.
+fn nullish(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty() || (items.len() == 1 && nullish(&items[0])),
+        _ => false,
+    }
+}
+
 /// The documented loss that turns `original` (as the lossless form writes
 /// it) into `restored`, if it is one.
 fn loss(format: &str, original: &Value, restored: &Value) -> Option<Loss> {
     match format {
         "json" => match (original, restored) {
             (Value::Array(some), Value::Array(none))
-                if none.is_empty()
-                    && some.len() == 1
-                    && (some[0].is_null() || some[0] == Value::Array(vec![])) =>
+                if none.is_empty() && some.len() == 1 && nullish(&some[0]) =>
             {
                 Some(Loss::OptOfNull)
             }
