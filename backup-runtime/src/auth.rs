@@ -83,16 +83,13 @@ impl<M: Memory> LazyAdminSet<M> {
         open: impl FnOnce() -> M,
     ) -> Result<Option<&mut AdminSet<M>>, AccessError> {
         if self.set.is_none() {
-            let stable = crate::memory::stable_memory();
             // With no stable memory at all, even asking the manager for the
             // set's memory would write the manager's header.
-            if stable.size() == 0 {
+            let Some(magic) = crate::image::magic_of(&crate::memory::stable_memory()) else {
                 return Ok(None);
-            }
+            };
             // Over anything but a MemoryManager, opening the manager would
             // write a new one over it.
-            let mut magic = [0u8; 3];
-            stable.read(0, &mut magic);
             if magic != *MANAGER_MAGIC {
                 return Err(self.taken(format!(
                     "stable memory that is not a MemoryManager image ({})",

@@ -384,17 +384,9 @@ fn opened<M: BackupMap>() {
 /// `MemoryManager` image the runtime's manager would write one. The error
 /// names the memory and what it holds; nothing is read or written.
 pub fn check_memory<M: BackupMap>() -> Result<(), String> {
-    use ic_stable_structures::Memory;
-    // The magic a memory starts with, unless it is empty.
-    fn magic(memory: &impl Memory) -> Option<[u8; 3]> {
-        let mut magic = [0u8; 3];
-        (memory.size() > 0).then(|| {
-            memory.read(0, &mut magic);
-            magic
-        })
-    }
+    use crate::image::magic_of;
     let id = M::MEMORY_ID;
-    let Some(manager) = magic(&crate::memory::stable_memory()) else {
+    let Some(manager) = magic_of(&crate::memory::stable_memory()) else {
         return Ok(());
     };
     if M::RUNTIME_MANAGER && manager != *crate::image::MANAGER_MAGIC {
@@ -403,7 +395,7 @@ pub fn check_memory<M: BackupMap>() -> Result<(), String> {
             crate::auth::describe(&manager)
         ));
     }
-    match magic(&M::memory()) {
+    match magic_of(&M::memory()) {
         Some(found) if found != *crate::image::MAP_MAGIC => Err(format!(
             "memory {id} holds {}, not a StableBTreeMap: the map declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
             crate::auth::describe(&found)

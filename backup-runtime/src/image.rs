@@ -12,6 +12,16 @@ use std::path::PathBuf;
 pub(crate) const MANAGER_MAGIC: &[u8; 3] = b"MGR";
 const MANAGER_VERSION: u8 = 1;
 pub(crate) const MAP_MAGIC: &[u8; 3] = b"BTR";
+
+/// The magic (first three bytes) `memory` starts with; `None` when it is
+/// empty (nothing there yet: a structure may be made in it).
+pub(crate) fn magic_of(memory: &impl ic_stable_structures::Memory) -> Option<[u8; 3]> {
+    let mut magic = [0u8; 3];
+    (memory.size() > 0).then(|| {
+        memory.read(0, &mut magic);
+        magic
+    })
+}
 const MAP_VERSIONS: [u8; 2] = [1, 2];
 const MAX_MEMORIES: usize = 255;
 const MAX_BUCKETS: usize = 32768;
