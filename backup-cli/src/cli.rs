@@ -200,7 +200,7 @@ pub enum Command {
         from_canister: Option<String>,
         /// Bytes per restore call (at most the default, 85% of the 2 MiB
         /// ingress limit); smaller batches for tests.
-        #[arg(long, hide = true, default_value_t = crate::commands::CALL_BUDGET)]
+        #[arg(long, hide = true, default_value_t = crate::target::CALL_BUDGET)]
         batch_bytes: usize,
         /// Stop after this many batches, as if interrupted (for tests).
         #[arg(long, hide = true)]

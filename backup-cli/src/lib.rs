@@ -10,6 +10,7 @@ pub mod identity;
 pub mod interface;
 pub mod json;
 pub mod lock;
+pub mod messages;
 mod progress;
 pub mod project;
 pub mod resume;

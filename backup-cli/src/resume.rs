@@ -87,7 +87,7 @@ impl<P: PartialProgress> Start<P> {
             Start::Fresh { why } => why,
         };
         if let Some(why) = why {
-            crate::commands::notice(json, &why);
+            crate::messages::notice(json, &why);
         }
         Ok(None)
     }

@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The most a restore batch or a `stable_write` carries: 85% of the 2 MiB
+/// ingress limit, so no call comes within 10% of it.
+pub const CALL_BUDGET: usize = backup_runtime::limits::INGRESS_LIMIT / 100 * 85;
+
 /// A canister that answers queries and updates with Candid bytes.
 pub trait Target {
     /// Runs a query method.

@@ -5,56 +5,15 @@
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
 use crate::ast::{Input, Map};
-use crate::expand::{admins_static, private, respan, PRIVATE_PATH};
+use crate::names::{admins_static, Guard, Kind, MapMethod, Method};
+use crate::tokens::{private, respan, PRIVATE_PATH};
 use crate::valid::{Checked, MemoryId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::Ident;
 
-/// Whether a method is a query or an update.
-#[derive(Clone, Copy)]
-pub enum Kind {
-    Query,
-    Update,
-}
-
-/// Which generated guard admits a method's callers.
-#[derive(Clone, Copy)]
-pub enum Guard {
-    Admin,
-    Raw,
-}
-
-/// One generated canister method: its Candid name and how it is exported.
-/// The Rust function behind it has a private name, so it never clashes with
-/// the author's own items.
-pub struct Method {
-    pub candid: String,
-    pub kind: Kind,
-    pub guard: Guard,
-    /// Replies with bytes the runtime encoded (`manual_reply`).
-    pub manual_reply: bool,
-    /// Reads its argument with this function of the runtime (`decode_with`).
-    pub decode_with: Option<String>,
-}
-
 impl Method {
-    fn new(candid: impl Into<String>, kind: Kind, guard: Guard) -> Self {
-        Method {
-            candid: candid.into(),
-            kind,
-            guard,
-            manual_reply: false,
-            decode_with: None,
-        }
-    }
-
-    /// The Rust name of the function: `__backupable_<candid name>`.
-    pub fn ident(&self) -> Ident {
-        format_ident!("__backupable_{}", self.candid)
-    }
-
     /// `#[ic_cdk::query(name = "...", guard = "...", crate = "...")]`, and
     /// next to it an item named as ic-cdk names the export of an author's
     /// `#[query] fn <candid name>`: a method of the author's with the same
@@ -123,45 +82,6 @@ impl Method {
             #attribute
             fn #ident #rest
             #marker
-        }
-    }
-}
-
-/// The methods of every map, by their Candid names: the one list the clash
-/// check and the expansion both read.
-#[derive(Clone, Copy)]
-pub enum MapMethod {
-    Backup,
-    BackupPage,
-    BackupSplits,
-    Restore,
-    Validate,
-    Clear,
-}
-
-impl MapMethod {
-    pub const ALL: [MapMethod; 6] = [
-        MapMethod::Backup,
-        MapMethod::BackupPage,
-        MapMethod::BackupSplits,
-        MapMethod::Restore,
-        MapMethod::Validate,
-        MapMethod::Clear,
-    ];
-
-    /// The method of the map whose endpoint suffix is `base`.
-    pub fn of(self, base: &str) -> Method {
-        let (candid, kind) = match self {
-            MapMethod::Backup => (format!("backup_{base}"), Kind::Query),
-            MapMethod::BackupPage => (format!("backup_{base}_page"), Kind::Query),
-            MapMethod::BackupSplits => (format!("backup_{base}_splits"), Kind::Query),
-            MapMethod::Restore => (format!("restore_{base}"), Kind::Update),
-            MapMethod::Validate => (format!("validate_{base}"), Kind::Query),
-            MapMethod::Clear => (format!("clear_{base}"), Kind::Update),
-        };
-        Method {
-            manual_reply: matches!(self, MapMethod::Backup | MapMethod::BackupPage),
-            ..Method::new(candid, kind, Guard::Admin)
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use crate::ast::{Input, Map};
 use crate::ctxt::Ctxt;
+use crate::names::{admins_static, static_name};
+use crate::tokens::{private, respan};
 use crate::valid::{Checked, MemoryId};
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
@@ -36,7 +38,7 @@ pub fn stub(input: &DeriveInput) -> TokenStream {
         _ => Vec::new(),
     };
     let statics = fields.iter().filter_map(|field| {
-        let name = crate::valid::static_name(field.ident.as_ref()?);
+        let name = static_name(field.ident.as_ref()?);
         let (vis, ty) = (&field.vis, &field.ty);
         Some(quote!(#vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#p::never());))
     });
@@ -74,24 +76,6 @@ pub fn stub(input: &DeriveInput) -> TokenStream {
         }
         #image
     }
-}
-
-/// `::backup_runtime::__private`, the only path generated code names
-/// besides `::std` and what ic-cdk's macros name themselves. ic-cdk takes it
-/// as a string (`crate = "..."`), the rest of the expansion as tokens.
-pub const PRIVATE_PATH: &str = "::backup_runtime::__private";
-
-pub fn private() -> TokenStream {
-    let segments = PRIVATE_PATH
-        .trim_start_matches("::")
-        .split("::")
-        .map(|segment| syn::Ident::new(segment, Span::call_site()));
-    quote!(#(::#segments)*)
-}
-
-/// The name of the static that holds the admin set.
-pub fn admins_static() -> syn::Ident {
-    syn::Ident::new("__BACKUP_ADMINS", proc_macro2::Span::call_site())
 }
 
 fn expand(input: &Input, checked: &Checked) -> TokenStream {
@@ -160,30 +144,6 @@ impl Map<'_> {
         let memory = input.memory_for(id);
         respan(quote!(<#ty>::init(#memory)), ty.span())
     }
-}
-
-/// Gives every token of `tokens` the user's `span`. Code generated for a map
-/// is placed on the map's field, so that a missing trait on the user's type
-/// is reported there, where the mistake is; with the derive's own span,
-/// rustc would point every such error at `#[derive(Backupable)]`. (Only the
-/// location would not do: rustc moves errors in a proc macro's output to the
-/// macro call.) Names still resolve as at the derive, which is the same
-/// module.
-pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            TokenTree::Group(group) => {
-                let mut moved = Group::new(group.delimiter(), respan(group.stream(), span));
-                moved.set_span(span);
-                TokenTree::Group(moved)
-            }
-            mut other => {
-                other.set_span(span);
-                other
-            }
-        })
-        .collect()
 }
 
 fn statics(input: &Input, checked: &Checked) -> TokenStream {

@@ -6,6 +6,8 @@ mod attr;
 mod ctxt;
 mod endpoints;
 mod expand;
+mod names;
+mod tokens;
 mod valid;
 
 use proc_macro::TokenStream;

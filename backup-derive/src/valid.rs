@@ -2,7 +2,6 @@
 
 use crate::ast::{Input, Map};
 use crate::ctxt::Ctxt;
-use crate::endpoints::MapMethod;
 use quote::ToTokens;
 use std::collections::BTreeMap;
 
@@ -130,14 +129,6 @@ impl Input<'_> {
     }
 }
 
-/// The static a field declares: its name in upper case (`PROFILES` for
-/// `profiles`), without a raw identifier's `r#`.
-pub fn static_name(field: &syn::Ident) -> syn::Ident {
-    let name = field.to_string();
-    let name = name.strip_prefix("r#").unwrap_or(&name).to_uppercase();
-    syn::Ident::new(&name, field.span())
-}
-
 fn out_of_range(option: &str, value: u64) -> String {
     format!(
         "expected {option} between 0 and {MAX_MEMORY_ID}, found {value}{}",
@@ -147,27 +138,4 @@ fn out_of_range(option: &str, value: u64) -> String {
             ""
         }
     )
-}
-
-impl Map<'_> {
-    /// The suffix of this map's endpoints (a raw identifier's `r#` dropped).
-    pub fn endpoint_base(&self) -> String {
-        let base = self
-            .attrs
-            .rename
-            .as_ref()
-            .map_or_else(|| self.ident.to_string(), |rename| rename.value.to_string());
-        base.strip_prefix("r#").map(str::to_string).unwrap_or(base)
-    }
-
-    /// `PROFILES` for field `profiles`.
-    pub fn static_name(&self) -> syn::Ident {
-        static_name(self.ident)
-    }
-
-    /// The Candid names of this map's methods.
-    pub fn endpoint_names(&self) -> [String; MapMethod::ALL.len()] {
-        let base = self.endpoint_base();
-        MapMethod::ALL.map(|method| method.of(&base).candid)
-    }
 }

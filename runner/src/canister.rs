@@ -1,6 +1,7 @@
 //! One canister: install, calls with the IC's rollback semantics, upgrades,
 //! and its stable memory image.
 
+use crate::call::{CallResult, CallStats, Reject, RejectCode};
 use crate::error::RunnerError;
 use crate::heap::Shadow;
 use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
@@ -12,52 +13,6 @@ use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
 use std::path::Path;
 use wasmi::{Config, Engine, Global, Instance, Linker, Module, Store, Val};
-
-/// Why the IC would reject a call, with its reject code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RejectCode {
-    /// 1: the request itself is refused (for example over the ingress limit).
-    SysFatal = 1,
-    /// 3: no such method.
-    DestinationInvalid = 3,
-    /// 4: the canister rejected the call (`msg_reject`, or a guard).
-    CanisterReject = 4,
-    /// 5: the canister trapped, ran out of instructions, or did not reply.
-    CanisterError = 5,
-}
-
-/// A refused call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    pub code: RejectCode,
-    pub message: String,
-}
-
-impl std::fmt::Display for Reject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rejected ({:?}): {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Reject {}
-
-/// What one call cost, for benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallStats {
-    /// Instructions executed, counted as wasmi fuel.
-    pub instructions: u64,
-    /// Size of the argument.
-    pub bytes_in: usize,
-    /// Size of the reply (0 for a reject).
-    pub bytes_out: usize,
-}
-
-/// The outcome of a call and what it cost.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallResult {
-    pub result: Result<Vec<u8>, Reject>,
-    pub stats: CallStats,
-}
 
 /// How to create a canister.
 #[derive(Clone, Debug)]

@@ -47,6 +47,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod call;
 mod canister;
 mod error;
 mod heap;
@@ -57,7 +58,8 @@ mod management;
 mod module;
 mod stable;
 
-pub use canister::{CallResult, CallStats, Canister, InstallArgs, Reject, RejectCode};
+pub use call::{CallResult, CallStats, Reject, RejectCode};
+pub use canister::{Canister, InstallArgs};
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 pub use limits::Limits;

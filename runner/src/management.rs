@@ -2,7 +2,7 @@
 //! methods a canister asks about itself, with the replies of the IC's
 //! interface (`ic.did` of the interface specification).
 
-use crate::canister::RejectCode;
+use crate::call::RejectCode;
 use candid::{CandidType, Deserialize, Nat, Principal};
 use sha2::{Digest, Sha256};
 

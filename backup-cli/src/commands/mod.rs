@@ -119,34 +119,5 @@ fn interface(target: &mut dyn Target, cli: &Cli) -> Result<Interface> {
     Interface::parse(&text)
 }
 
-/// The most a restore batch or a `stable_write` carries: 85% of the 2 MiB
-/// ingress limit, so no call comes within 10% of it.
-pub const CALL_BUDGET: usize = backup_runtime::limits::INGRESS_LIMIT / 100 * 85;
-
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Silences command output, for programs that drive the commands as a
-/// library (the benchmarks).
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Tells a person (on standard error) what happened along the way; quiet
-/// when output is for scripts.
-pub fn notice(json: bool, message: &str) {
-    if !json && !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("{message}");
-    }
-}
-
-/// Prints `value` as JSON for scripts, or `text` for people.
-pub fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    if json {
-        println!("{value}");
-    } else {
-        println!("{}", text());
-    }
-}
+pub use crate::messages::{notice, output, set_quiet};
+pub use crate::target::CALL_BUDGET;
