@@ -6,8 +6,8 @@
 # peak memory (RSS) of ic-backup run offline on the dumped image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
-rustup target add --toolchain "$toolchain" wasm32-unknown-unknown >/dev/null 2>&1 || true
+. scripts/toolchain.sh
+ensure_toolchain rust-toolchain.toml
 cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
 # ic-backup too: the memory benchmark runs it and reads its peak RSS.
 cargo build --locked --quiet --release -p backup-bench -p backup-cli

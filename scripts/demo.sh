@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
-rustup target add --toolchain "$toolchain" wasm32-unknown-unknown >/dev/null 2>&1 || true
+. scripts/toolchain.sh
+ensure_toolchain rust-toolchain.toml
 echo "== building the profiles canister (wasm32) and ic-backup"
 cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
 cargo build --locked --quiet --release -p backup-cli

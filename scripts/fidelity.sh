@@ -18,16 +18,14 @@ work=target/fidelity/stable-structures
 mkdir -p "$work"
 cp -a "$source/." "$work/"
 
-toolchain=$(sed -n 's/^channel = "\(.*\)".*/\1/p' "$work/rust-toolchain.toml")
-if ! rustup toolchain list | grep -q "^$toolchain"; then
-    rustup toolchain install "$toolchain" --profile minimal
-fi
-rustup target add --toolchain "$toolchain" wasm32-unknown-unknown >/dev/null
+. scripts/toolchain.sh
+ensure_toolchain "$work/rust-toolchain.toml"
+toolchain=$(toolchain "$work/rust-toolchain.toml")
 echo "== building the btreemap benchmarks with Rust $toolchain" >&2
 (cd "$work" && cargo "+$toolchain" build -p benchmarks --bin btreemap --release \
     --target wasm32-unknown-unknown --locked --quiet)
 
-ours=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+ours=$(toolchain rust-toolchain.toml)
 cargo "+$ours" build --locked --quiet --release -p backup-bench --bin fidelity
 exec target/release/fidelity \
     --wasm "$work/target/wasm32-unknown-unknown/release/btreemap.wasm" \

@@ -6,19 +6,10 @@
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};
 use candid::Principal;
 use canister_runner::{CallResult, Canister, InstallArgs, Reject};
-use std::path::PathBuf;
 
-/// The release wasm of example `name`, built by `scripts/test.sh`.
+/// The release wasm of example `name`, built on first use.
 pub fn wasm(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}. Build it first: cargo build --release --target wasm32-unknown-unknown -p {name} (scripts/test.sh does)",
-            path.display()
-        )
-    })
+    example_wasm::bytes(name)
 }
 
 /// The principals of the access matrix.

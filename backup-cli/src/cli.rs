@@ -154,7 +154,7 @@ pub enum Command {
         output: PathBuf,
         /// `lossless` keeps nat64 above 2^53, blobs, nested options exactly;
         /// `agent-js` is what the article's backup.js writes and restore.js
-        /// reads (`opt` as [] or [x], numbers inexact above 2^53); `json` is
+        /// reads (`opt` as `[]` or `[x]`, numbers inexact above 2^53); `json` is
         /// plain `[[key, value], ...]` with `opt` as null or the value.
         #[arg(long, value_enum, default_value = "lossless")]
         format: Format,
@@ -339,7 +339,7 @@ pub enum Command {
     },
 }
 
-fn fold_interval(text: &str) -> std::result::Result<f64, String> {
+fn fold_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && (0.01..=86_400.0).contains(&seconds) => Ok(seconds),
         _ => Err(format!(

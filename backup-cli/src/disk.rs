@@ -34,7 +34,7 @@ pub struct Opened {
 fn holder() -> String {
     let mut line: String = std::env::args()
         .map(|arg| {
-            std::path::Path::new(&arg)
+            Path::new(&arg)
                 .file_name()
                 .filter(|_| arg.contains('/'))
                 .map_or(arg.clone(), |name| name.to_string_lossy().into_owned())

@@ -89,7 +89,7 @@ fn unsafe_label(env: &TypeEnv, ty: &Type, seen: &mut Vec<String>) -> Option<Stri
 
 impl MapTypes {
     /// Refuses a map whose key or value type candid cannot carry through a
-    /// backup and restore unchanged (see [`unsafe_label`]), before anything
+    /// backup and restore unchanged (see `unsafe_label`), before anything
     /// is downloaded.
     pub fn check_carried(&self, env: &TypeEnv, map: &str) -> Result<()> {
         for (part, ty) in [("key", &self.key), ("value", &self.value)] {

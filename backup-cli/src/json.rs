@@ -868,7 +868,7 @@ mod tests {
             IDLValue::Record(
                 fields
                     .into_iter()
-                    .map(|(name, val)| candid::types::value::IDLField {
+                    .map(|(name, val)| IDLField {
                         id: Label::Named(name.into()),
                         val,
                     })
@@ -904,11 +904,11 @@ mod tests {
         let (env, ty) = types("record { a : float32; b : float64 }");
         let record = |a: f32, b: f64| {
             IDLValue::Record(vec![
-                candid::types::value::IDLField {
+                IDLField {
                     id: Label::Named("a".into()),
                     val: IDLValue::Float32(a),
                 },
-                candid::types::value::IDLField {
+                IDLField {
                     id: Label::Named("b".into()),
                     val: IDLValue::Float64(b),
                 },
@@ -964,11 +964,11 @@ mod tests {
         let (env, ty) = types("record { f : func (nat) -> (); s : service { m : () -> () } }");
         let principal = Principal::from_text("ryjl3-tyaaa-aaaaa-aaaba-cai").unwrap();
         let value = IDLValue::Record(vec![
-            candid::types::value::IDLField {
+            IDLField {
                 id: Label::Named("f".into()),
                 val: IDLValue::Func(principal, "go".into()),
             },
-            candid::types::value::IDLField {
+            IDLField {
                 id: Label::Named("s".into()),
                 val: IDLValue::Service(principal),
             },

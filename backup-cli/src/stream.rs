@@ -303,7 +303,7 @@ impl<'de> serde::Deserialize<'de> for TextOrIgnored {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TextOrIgnored, E> {
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<TextOrIgnored, E> {
                 Ok(TextOrIgnored(Some(text.to_string())))
             }
             fn visit_bool<E>(self, _: bool) -> Result<TextOrIgnored, E> {

@@ -702,7 +702,7 @@ mod tests {
             let (flying, remaining) = (&flying, &remaining);
             async move {
                 let pause = 1 + (arg[0] as u64 * 7 + arg[1] as u64 * 3) % 5;
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
                 flying.set(flying.get() - 1);
                 remaining.borrow_mut()[arg[0] as usize] -= 1;
                 Ok(arg)

@@ -189,11 +189,7 @@ fn resume_states() {
 fn images() {
     let dir = tempfile::tempdir().unwrap();
     // A real image: the profiles canister's, made by the runner.
-    let wasm = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/wasm32-unknown-unknown/release/profiles.wasm"),
-    )
-    .expect("the profiles wasm: build it with scripts/test.sh");
+    let wasm = example_wasm::bytes("profiles");
     let mut canister = canister_runner::Canister::install(&wasm, Default::default()).unwrap();
     let who = candid::Principal::from_slice(&[3; 29]);
     let arg = candid::encode_one(json_profile()).unwrap();

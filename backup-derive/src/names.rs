@@ -92,15 +92,15 @@ impl MapMethod {
 
 /// The static a field declares: its name in upper case (`PROFILES` for
 /// `profiles`), without a raw identifier's `r#`.
-pub fn static_name(field: &syn::Ident) -> syn::Ident {
+pub fn static_name(field: &Ident) -> Ident {
     let name = field.to_string();
     let name = name.strip_prefix("r#").unwrap_or(&name).to_uppercase();
-    syn::Ident::new(&name, field.span())
+    Ident::new(&name, field.span())
 }
 
 /// The name of the static that holds the admin set.
-pub fn admins_static() -> syn::Ident {
-    syn::Ident::new("__BACKUP_ADMINS", proc_macro2::Span::call_site())
+pub fn admins_static() -> Ident {
+    Ident::new("__BACKUP_ADMINS", proc_macro2::Span::call_site())
 }
 
 impl Map<'_> {
@@ -115,7 +115,7 @@ impl Map<'_> {
     }
 
     /// `PROFILES` for field `profiles`.
-    pub fn static_name(&self) -> syn::Ident {
+    pub fn static_name(&self) -> Ident {
         static_name(self.ident)
     }
 

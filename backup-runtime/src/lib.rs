@@ -94,7 +94,7 @@
 //! [`auth`] (the two guards and their sets), [`page`] (backup pages under the
 //! reply and instruction limits), [`restore`] (all-or-nothing batches),
 //! [`raw`] (bounded raw reads, writes and digests), [`image`] (checking and
-//! loading stable memory images), [`memory`] and [`limits`].
+//! loading stable memory images), [`memory`](mod@memory) and [`limits`].
 
 pub mod auth;
 pub mod canonical;

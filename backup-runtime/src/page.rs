@@ -6,7 +6,7 @@
 //! they are (`manual_reply`). A page also stops before the instruction
 //! budget, so a map of large values cannot run a query into the 5 B limit.
 //! A page always carries at least one entry, unless that entry alone is over
-//! [`MAX_PAGE_BYTES`](crate::limits::MAX_PAGE_BYTES), which is an error: the
+//! [`MAX_PAGE_BYTES`], which is an error: the
 //! caller would otherwise loop forever on an empty page.
 
 use crate::key::KeyCodec;
@@ -573,7 +573,7 @@ const KEYS_BETWEEN_CHECKS: u64 = 64;
 /// `walked` of the first span already passed by an earlier call, walked key
 /// by key (values are not read) until the end of the map or the
 /// instruction budget [`SPLIT_INSTRUCTIONS`], which it checks after every
-/// cut and every [`KEYS_BETWEEN_CHECKS`] keys, at any map size. Called
+/// cut and every `KEYS_BETWEEN_CHECKS` (64) keys, at any map size. Called
 /// again from where it stopped, it gives the cuts one unlimited walk gives.
 pub fn splits<K, V, M, C>(
     map: &StableBTreeMap<K, V, M>,

@@ -755,7 +755,7 @@ fn live_entries(
                 "mode": "live, against ic-backup serve (client only)",
                 "image_mib": std::fs::metadata(&image).map(|m| m.len() >> 20).unwrap_or(0),
                 "peak_rss_mib": peak_kib as f64 / 1024.0,
-                "x_image": serde_json::Value::Null,
+                "x_image": Value::Null,
                 "result": if succeeded { "ok" } else { "FAILED" },
             })),
             Err(error) => recorder.notes.push(format!("memory: {what}: {error}")),
@@ -836,7 +836,7 @@ fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
         }
         match child.try_wait().map_err(|error| error.to_string())? {
             Some(status) => return Ok((peak, status.success())),
-            None => std::thread::sleep(std::time::Duration::from_millis(5)),
+            None => std::thread::sleep(Duration::from_millis(5)),
         }
     }
 }

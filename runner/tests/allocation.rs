@@ -6,6 +6,10 @@
 //! an allocation even when the operating system would have satisfied it
 //! lazily.
 
+// A global allocator is `unsafe` by its trait: the workspace denies unsafe
+// code everywhere else.
+#![allow(unsafe_code)]
+
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs, RejectCode};
 use std::alloc::{GlobalAlloc, Layout, System};

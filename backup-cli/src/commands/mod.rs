@@ -1,4 +1,4 @@
-//! The commands, each over a [`Target`](crate::target::Target).
+//! The commands, each over a [`Target`].
 
 pub mod migrate;
 pub mod other;

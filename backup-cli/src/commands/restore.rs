@@ -520,7 +520,7 @@ pub struct RestoreOptions<'a> {
 fn check_origin(
     names: &std::collections::BTreeMap<String, String>,
     map: &str,
-    target: &crate::resume::TargetId,
+    target: &TargetId,
     from_map: Option<&str>,
     from_canister: Option<&str>,
     input: &Path,
@@ -541,8 +541,8 @@ fn check_origin(
         _ => {}
     }
     let here = match target {
-        crate::resume::TargetId::Live { canister, .. } => Some(canister.as_str()),
-        crate::resume::TargetId::Offline { .. } => None,
+        TargetId::Live { canister, .. } => Some(canister.as_str()),
+        TargetId::Offline { .. } => None,
     };
     match (names.get("canister").map(String::as_str), here, from_canister) {
         (Some(named), Some(here), None) if named != here => Err(CliError::Input(format!(

@@ -375,7 +375,7 @@ pub fn backup(
     // know its id) and the map, checked by `restore`.
     let header = (format == Format::Lossless).then(|| {
         let mut header = json!({ "format": LOSSLESS_FORMAT });
-        if let crate::resume::TargetId::Live { url, canister } = target.id() {
+        if let TargetId::Live { url, canister } = target.id() {
             header["network"] = json!(url);
             header["canister"] = json!(canister);
         }
@@ -718,7 +718,7 @@ pub(super) mod tests {
         // Without an end key, the two arguments every canister takes.
         let arg = page_request(&interface, &types, None, None, None).unwrap();
         assert_eq!(
-            candid::IDLArgs::from_bytes(&arg).unwrap().args,
+            IDLArgs::from_bytes(&arg).unwrap().args,
             vec![IDLValue::None, IDLValue::None]
         );
         assert!(interface

@@ -57,7 +57,7 @@ impl Keys {
     }
 
     /// The keys a subnet file kept.
-    pub fn from_kept(kept: &subnet::Keys) -> std::result::Result<Keys, String> {
+    pub fn from_kept(kept: &subnet::Keys) -> Result<Keys, String> {
         let root = PrivateKey::deserialize(&kept.root)
             .map_err(|_| "its root key is not a BLS12-381 secret scalar".to_string())?;
         let seed: [u8; 32] = kept.node.as_slice().try_into().map_err(|_| {

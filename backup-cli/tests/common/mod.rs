@@ -9,16 +9,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The release wasm of example `name`, built on first use.
 pub fn wasm(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../target/wasm32-unknown-unknown/release/{name}.wasm"
-    ));
-    assert!(
-        path.exists(),
-        "{} is missing: build it with scripts/test.sh",
-        path.display()
-    );
-    path
+    example_wasm::path(name)
 }
 
 pub struct Offline {

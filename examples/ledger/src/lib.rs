@@ -306,7 +306,7 @@ mod tests {
     /// Regenerate with `UPDATE_DID=1 cargo test -p ledger`.
     #[test]
     fn candid_interface_is_up_to_date() {
-        let generated = super::__export_service();
+        let generated = __export_service();
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ledger.did");
         if std::env::var_os("UPDATE_DID").is_some() {
             std::fs::write(path, &generated).unwrap();

@@ -224,7 +224,7 @@ fn rank(id: SectionId) -> usize {
         .unwrap_or(SECTION_ORDER.len())
 }
 
-type Reencoded<T> = std::result::Result<T, ReencodeError<std::convert::Infallible>>;
+type Reencoded<T> = Result<T, ReencodeError<std::convert::Infallible>>;
 
 impl Meter {
     fn add_type(&self, types: &mut TypeSection) {
@@ -476,7 +476,7 @@ impl Reencode for Meter {
             let ops = body
                 .get_operators_reader()?
                 .into_iter()
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
             let mut locals = Vec::new();
             let mut count = self
                 .function_types
@@ -532,7 +532,7 @@ pub struct Metered {
 
 /// `wasm` with the IC's instruction metering. `wasm` must have no start
 /// section; its start function, `start`, is exported as [`START_EXPORT`].
-pub fn instrument(wasm: &[u8], start: Option<u32>) -> std::result::Result<Metered, RunnerError> {
+pub fn instrument(wasm: &[u8], start: Option<u32>) -> Result<Metered, RunnerError> {
     let shape = Shape::of(wasm)?;
     let (functions, globals) = (
         shape.imported_functions + shape.defined_functions,
@@ -573,7 +573,7 @@ mod tests {
                     .get_operators_reader()
                     .unwrap()
                     .into_iter()
-                    .collect::<std::result::Result<_, _>>()
+                    .collect::<Result<_, _>>()
                     .unwrap();
             }
         }

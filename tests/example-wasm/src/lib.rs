@@ -1,0 +1,86 @@
+//! The release wasm of the workspace's example and fixture canisters, for
+//! tests, so that `cargo test --workspace` passes on a fresh clone with no
+//! script run first.
+//!
+//! The first call in a process builds every canister of [`CANISTERS`] with
+//! one `cargo build --release --target wasm32-unknown-unknown` (a no-op when
+//! nothing changed) into `target/example-wasm`, a target directory of its
+//! own: the `cargo test` that runs the tests holds the lock of the usual one
+//! until it ends, and a build there would wait on it forever. Cargo's lock on
+//! this directory makes test binaries that start together build it once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The canisters, by the name of their wasm file and their package.
+pub const CANISTERS: [(&str, &str); 6] = [
+    ("profiles", "profiles"),
+    ("ledger", "ledger"),
+    ("v1_fixture", "v1-fixture"),
+    ("cell_fixture", "cell-fixture"),
+    ("strict_fixture", "strict-fixture"),
+    ("wide_fixture", "wide-fixture"),
+];
+
+/// The workspace's root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where the wasm files are built.
+fn target_dir() -> PathBuf {
+    workspace().join("target/example-wasm")
+}
+
+/// Builds every canister once per process; the folder of the wasm files,
+/// or why they could not be built.
+fn built() -> &'static Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(&cargo);
+        command
+            .current_dir(workspace())
+            .args(["build", "--locked", "--release", "--quiet"])
+            .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
+            .arg(target_dir())
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS");
+        for (_, package) in CANISTERS {
+            command.args(["-p", package]);
+        }
+        let out = command
+            .output()
+            .map_err(|error| format!("cannot run {cargo}: {error}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "building the example canisters for wasm32 failed (is the target installed? \
+                 `rustup target add wasm32-unknown-unknown`, which scripts/test.sh runs):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(target_dir().join("wasm32-unknown-unknown/release"))
+    })
+}
+
+/// The path of canister `name`'s release wasm (`profiles`, `strict_fixture`,
+/// ...), built if it is not yet. Panics, saying why, if it cannot be built:
+/// a test without its canister cannot run.
+pub fn path(name: &str) -> PathBuf {
+    assert!(
+        CANISTERS.iter().any(|(file, _)| *file == name),
+        "no example canister `{name}`: the canisters are {:?}",
+        CANISTERS.map(|(file, _)| file)
+    );
+    match built() {
+        Ok(folder) => folder.join(format!("{name}.wasm")),
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// The bytes of canister `name`'s release wasm, built if it is not yet.
+pub fn bytes(name: &str) -> Vec<u8> {
+    let path = path(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
