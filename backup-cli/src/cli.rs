@@ -1,12 +1,14 @@
 //! Command-line arguments.
 
 use crate::json::Format;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Back up, restore, dump, load and inspect the data of a canister built
-/// with #[derive(Backupable)], live (through ic-agent) or offline (its wasm
-/// over a stable memory image, in the embedded runner).
+/// Back up, restore, dump, load and inspect a canister's data
+///
+/// For canisters built with #[derive(Backupable)]: live (through ic-agent),
+/// or offline (its wasm over a stable memory image or snapshot folder, in
+/// the embedded runner).
 #[derive(Parser, Debug)]
 #[command(name = "ic-backup", version, after_help = EXAMPLES)]
 pub struct Cli {
@@ -19,6 +21,53 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The commands as `--help` lists them: in groups, one short line each
+/// (each command's own `--help` has the details and examples).
+const GROUPS: [(&str, &[&str]); 4] = [
+    ("Typed data", &["backup", "restore", "migrate"]),
+    ("Raw stable memory", &["dump", "load", "verify", "inspect"]),
+    ("Access", &["auth", "whoami"]),
+    ("Serving and calling", &["serve", "call"]),
+];
+
+impl Cli {
+    /// The command line as clap reads it, with `--help` listing the
+    /// commands in [`GROUPS`].
+    pub fn command_in_groups() -> clap::Command {
+        let command = Cli::command();
+        let width = GROUPS
+            .iter()
+            .flat_map(|(_, names)| names.iter().map(|name| name.len()))
+            .max()
+            .unwrap_or(0);
+        let mut list = String::new();
+        for (group, names) in GROUPS {
+            list.push_str(&format!("{group}:\n"));
+            for name in names {
+                let about = command
+                    .find_subcommand(name)
+                    .and_then(|sub| sub.get_about())
+                    .map(|about| about.to_string())
+                    .unwrap_or_default();
+                list.push_str(&format!("  {name:width$}  {about}\n"));
+            }
+            list.push('\n');
+        }
+        command.help_template(format!(
+            "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{list}\
+             Run `ic-backup <COMMAND> --help` for a command's options and examples.\n\n\
+             Options:\n{{options}}{{after-help}}"
+        ))
+    }
+
+    /// Parses the process's arguments (exits with clap's message and code
+    /// on a mistake, or after printing help).
+    pub fn parse_in_groups() -> Cli {
+        let matches = Cli::command_in_groups().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
 }
 
 /// `--parallel`: queries in flight, 1 to 1024.
@@ -131,8 +180,11 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Manage who may back up and restore (the admin set), or touch raw
-    /// stable memory (`--raw`, emptied by every upgrade).
+    /// Manage who may back up and restore, or touch raw memory
+    ///
+    /// The admin set may back up and restore typed data; `--raw` names who
+    /// may read and write raw stable memory (that set is emptied by every
+    /// upgrade).
     #[command(
         after_help = "Examples:\n  ic-backup auth add aaaaa-aa\n  ic-backup auth add --raw <principal>\n  ic-backup auth list"
     )]
@@ -141,8 +193,10 @@ pub enum Command {
         action: AuthAction,
     },
 
-    /// Back up one map to a file, page by page; an interrupted backup resumes
-    /// from its last page when run again.
+    /// Back up one map to a file
+    ///
+    /// Page by page, several spans in flight (`--parallel`); an interrupted
+    /// backup resumes from its last page when run again.
     #[command(
         after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless"
     )]
@@ -172,9 +226,11 @@ pub enum Command {
         stop_after: Option<usize>,
     },
 
-    /// Restore one map from a backup file in batches under the 2 MiB ingress
-    /// limit; the whole file is checked against the map's types before
-    /// anything is sent, and an interrupted restore resumes when run again.
+    /// Restore one map from a backup file
+    ///
+    /// In batches under the 2 MiB ingress limit; the whole file is checked
+    /// against the map's types, and by the canister, before anything is
+    /// written, and an interrupted restore resumes when run again.
     #[command(after_help = "Example:\n  ic-backup restore profiles -i profiles.json --replace")]
     Restore {
         map: String,
@@ -207,9 +263,10 @@ pub enum Command {
         stop_after: Option<usize>,
     },
 
-    /// Rewrite one map in the current layout, verified: back it up, restore
-    /// it with --replace (which starts the map again in the current
-    /// layout), back it up again and compare. For maps that
+    /// Rewrite one map in the current layout, verified
+    ///
+    /// Backs it up, restores it with --replace (which starts the map again
+    /// in the current layout), backs it up again and compares. For maps that
     /// ic-stable-structures 0.5 wrote (`inspect` shows them as V1), whose
     /// keys and values may otherwise not outgrow their slots. Resumable;
     /// the backup is kept.
@@ -228,8 +285,10 @@ pub enum Command {
         stop_after: Option<usize>,
     },
 
-    /// Dump raw stable memory to an image with parallel `stable_read`
-    /// queries, resumable, with a SHA-256 manifest beside it.
+    /// Dump raw stable memory to an image file
+    ///
+    /// With parallel `stable_read` queries, resumable, with a SHA-256
+    /// manifest beside it.
     #[command(after_help = "Example:\n  ic-backup dump -o stable_memory.dat --parallel 16")]
     Dump {
         #[arg(short, long)]
@@ -245,8 +304,10 @@ pub enum Command {
         stop_after: Option<usize>,
     },
 
-    /// Write an image back to stable memory, sending only the blocks whose
-    /// digest differs from the canister's (or from `--base`), then verify.
+    /// Write an image back to stable memory
+    ///
+    /// Sends only the blocks whose digest differs from the canister's (or
+    /// from `--base`), then verifies.
     /// The file must be a MemoryManager image whose maps match the
     /// canister's (unless --force); it says what it will change and asks
     /// first (unless --yes). Upgrade the canister afterwards: its typed
@@ -273,29 +334,35 @@ pub enum Command {
         yes: bool,
     },
 
-    /// Print the principal calls are made as: the identity named, else the
-    /// project's tool's default (offline without one, the fixed offline
-    /// operator). Add it to a canister's admin set with `auth add`.
+    /// Print the principal calls are made as
+    ///
+    /// The identity named, else the project's tool's default (offline
+    /// without one, the fixed offline operator). Add it to a canister's
+    /// admin set with `auth add`.
     #[command(after_help = "Example:\n  ic-backup auth add $(ic-backup --identity admin whoami)")]
     Whoami,
 
-    /// Show an image's (or a snapshot folder's) MemoryManager layout and
-    /// the StableBTreeMaps in it.
+    /// Show what an image or snapshot folder holds
+    ///
+    /// Its MemoryManager layout, and the structure found in each memory
+    /// (StableBTreeMaps with their layout and length).
     #[command(
         after_help = "Examples:\n  ic-backup inspect stable_memory.bin\n  ic-backup inspect ./snapshot"
     )]
     Inspect { image: PathBuf },
 
-    /// Compare the canister's stable memory with a dump's manifest.
+    /// Compare the canister's stable memory with a dump's manifest
     #[command(after_help = "Example:\n  ic-backup verify --manifest stable_memory.dat.sha256")]
     Verify {
         #[arg(long)]
         manifest: PathBuf,
     },
 
-    /// Serve the offline canister (--wasm and --image, or --snapshot) over
-    /// the IC's HTTP interface, so that dfx, icp-cli, ic-agent, agent-js
-    /// and ic-backup itself can call it as on a local replica: one
+    /// Serve the offline canister over the IC's HTTP interface
+    ///
+    /// The canister of --wasm and --image, or --snapshot, so that dfx,
+    /// icp-cli, ic-agent, agent-js and ic-backup itself can call it as on a
+    /// local replica: one
     /// canister, on one subnet whose keys are drawn the first time and
     /// kept beside the image (`<image>.subnet`), so clients configured
     /// with its root key keep working across restarts. Requests are
@@ -327,7 +394,9 @@ pub enum Command {
         stall_queries: Option<u64>,
     },
 
-    /// Call any method with Candid text arguments; prints the reply as Candid text.
+    /// Call any method with Candid text arguments
+    ///
+    /// Prints the reply as Candid text.
     #[command(
         after_help = "Examples:\n  ic-backup call profile_count\n  ic-backup call get_profile_of '(principal \"aaaaa-aa\")'"
     )]
@@ -365,4 +434,35 @@ pub enum AuthAction {
     },
     /// List the admin set (the raw-access set lives on the heap and cannot be listed).
     List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command is in one group of `--help`, and every name in a
+    /// group is a command.
+    #[test]
+    fn help_lists_every_command_once_in_its_group() {
+        let command = Cli::command();
+        let listed: Vec<&str> = GROUPS
+            .iter()
+            .flat_map(|(_, names)| names.iter().copied())
+            .collect();
+        for sub in command.get_subcommands() {
+            let name = sub.get_name();
+            assert_eq!(
+                listed.iter().filter(|listed| **listed == name).count(),
+                1,
+                "{name}"
+            );
+        }
+        for name in &listed {
+            assert!(command.find_subcommand(name).is_some(), "{name}");
+        }
+        let help = Cli::command_in_groups().render_help().to_string();
+        for name in listed {
+            assert!(help.contains(&format!("  {name} ")), "{name} in\n{help}");
+        }
+    }
 }

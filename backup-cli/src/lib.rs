@@ -21,14 +21,13 @@ pub mod subnet;
 pub mod target;
 pub mod wal;
 
-use clap::Parser;
 use cli::{Cli, Connection};
 use error::{CliError, Result};
 use target::{Live, Offline, Target};
 
 /// Parses the command line, runs the command, and exits with its code.
 pub fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_in_groups();
     // Candid values nest as deep as a canister's stack allows, and candid's
     // decoder, encoder and type checks recurse once or more per level (on
     // native code it stops with an error when less than 32 KiB of stack is

@@ -536,6 +536,22 @@ fn help_explains_with_examples() {
         help.contains("Examples:") && help.contains("--wasm"),
         "{help}"
     );
+    // One short line per command, in groups; the details are in each
+    // command's own help.
+    let commands: Vec<&str> = help
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .collect();
+    assert!(commands.len() >= 11, "{help}");
+    for line in &commands {
+        assert!(line.len() <= 80, "a long summary: {line}");
+    }
+    for group in ["Typed data:", "Raw stable memory:", "Access:"] {
+        assert!(help.contains(group), "{help}");
+    }
     for command in [
         "backup", "restore", "dump", "load", "inspect", "verify", "call", "auth",
     ] {
