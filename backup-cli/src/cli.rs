@@ -222,7 +222,8 @@ pub enum Command {
         #[arg(long, default_value_t = 8, value_parser = in_flight())]
         parallel: usize,
         /// Stop after this many pages, as if interrupted (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         stop_after: Option<usize>,
     },
 
@@ -256,10 +257,15 @@ pub enum Command {
         from_canister: Option<String>,
         /// Bytes per restore call (at most the default, 85% of the 2 MiB
         /// ingress limit); smaller batches for tests.
-        #[arg(long, hide = true, default_value_t = crate::target::CALL_BUDGET)]
+        #[cfg_attr(
+            feature = "test-hooks",
+            arg(long, hide = true, default_value_t = crate::target::CALL_BUDGET)
+        )]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip = crate::target::CALL_BUDGET))]
         batch_bytes: usize,
         /// Stop after this many batches, as if interrupted (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         stop_after: Option<usize>,
     },
 
@@ -281,7 +287,8 @@ pub enum Command {
         #[arg(long, default_value_t = 8, value_parser = in_flight())]
         parallel: usize,
         /// Stop after this many steps, as if interrupted (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         stop_after: Option<usize>,
     },
 
@@ -300,7 +307,8 @@ pub enum Command {
         #[arg(long, default_value_t = backup_runtime::limits::MAX_RAW_READ)]
         chunk_bytes: u64,
         /// Stop after this many chunks, as if interrupted (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         stop_after: Option<usize>,
     },
 
@@ -387,10 +395,12 @@ pub enum Command {
         #[arg(long, default_value_t = 30.0, value_parser = fold_interval)]
         fold_interval: f64,
         /// Answer every Nth query with 502, as a failing boundary node does (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         fail_queries: Option<u64>,
         /// Hold every Nth query for 30 s before answering it (for tests).
-        #[arg(long, hide = true)]
+        #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+        #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
         stall_queries: Option<u64>,
     },
 
