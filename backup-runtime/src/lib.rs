@@ -45,11 +45,15 @@
 //! * for each field `name`, a `thread_local!` static `NAME` of type
 //!   `RefCell<StableBTreeMap<K, V, M>>`, used as `NAME.with(|m| m.borrow().get(&k))`;
 //! * for each field not marked `skip`, the endpoints
-//!   `backup_name(offset, count)` (query), `backup_name_page(after, max_bytes)`
-//!   (query), `restore_name(entries)` (update), `validate_name(entries)`
-//!   (query: every check of `restore_name`, writing nothing) and
-//!   `clear_name()` (update), all guarded by `is_authorized`; after a
-//!   `stable_write` they refuse until the canister is upgraded;
+//!   `backup_name(offset, count)` (query, the article's offset pages),
+//!   `backup_name_page(after, max_bytes, until)` (query, cursor pages up to
+//!   and including `until`), `backup_name_splits(after, parts, walked)`
+//!   (query: where a parallel backup may cut the map into `parts` spans),
+//!   `restore_name(entries)` (update), `validate_name(entries)` (query: every
+//!   check of `restore_name`, writing nothing) and `clear_name()` (update),
+//!   all guarded by `is_authorized`; after a `stable_write` they refuse
+//!   until the canister is upgraded, and over a memory that holds another
+//!   structure they refuse, naming it;
 //! * the guards [`is_authorized`](#guards) and `is_stable_authorized`, the admin
 //!   endpoints `authorize`, `deauthorize`, `list_authorized`, `stable_authorize`,
 //!   `stable_deauthorize`, and the raw endpoints `stable_size`, `stable_read`,
@@ -78,7 +82,7 @@
 //! | where | option | meaning |
 //! | --- | --- | --- |
 //! | field | `memory_id = N` | required; the `MemoryId` of the map, `0..=254`, unique |
-//! | field | `key = text` | keys travel as text, through [`KeyText`] |
+//! | field | `key = text` | keys travel as text, through [`KeyText`]; only a key's canonical text is accepted |
 //! | field | `rename = "x"` | endpoint suffix `x` instead of the field name |
 //! | field | `skip` | the static is declared, but no endpoints are generated |
 //! | struct | `memory = path::to::fn` | a `fn(MemoryId) -> M` that hands out the canister's own virtual memories |
@@ -86,6 +90,11 @@
 //!
 //! With `memory = ...`, build the `MemoryManager` over [`stable_memory()`] so
 //! that native image access (`open_image`) sees the same bytes.
+//!
+//! A value type whose `Storable` bytes are exactly `candid::encode_one(&v)`
+//! can say so with an empty `impl CandidBytes for V {}`: pages then carry its
+//! stored bytes as they are, and restores check each value with `V`'s own
+//! decoder before storing it (see [`CandidBytes`]).
 
 //! # Modules
 //!
