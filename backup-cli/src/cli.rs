@@ -34,7 +34,7 @@ const GROUPS: [(&str, &[&str]); 4] = [
 
 impl Cli {
     /// The command line as clap reads it, with `--help` listing the
-    /// commands in [`GROUPS`].
+    /// commands in the groups of `GROUPS`.
     pub fn command_in_groups() -> clap::Command {
         let command = Cli::command();
         let width = GROUPS
