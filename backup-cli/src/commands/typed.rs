@@ -148,6 +148,11 @@ const SPANS_PER_QUERY: usize = 4;
 /// after each durable page where its span goes on; then writes the backup
 /// file atomically, the spans in key order. Entries too large to restore
 /// are named, the file is written without them, and the command fails.
+///
+/// The steps: the spans to back up (those a resume left, or new ones cut
+/// by the canister), their pages downloaded into the partial files
+/// (`Spans::take_page`), then the file assembled and the run reported
+/// (`finish`).
 pub fn backup(
     target: &mut dyn Target,
     interface: &Interface,
@@ -181,63 +186,26 @@ pub fn backup(
         "backup",
         &binding,
     );
-    let key_of = |value: &Value, what: &str| -> Result<Option<IDLValue>> {
-        match value {
-            Value::Null => Ok(None),
-            key => from_json(env, &types.key, key, Format::Lossless, what).map(Some),
-        }
-    };
     // Resume only over partial files whose recorded prefixes are all intact.
     let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
-    let (mut progress, mut hashers) = match resumed {
+    let (progress, hashers) = match resumed {
         Some(resumed) => resumed,
-        None => {
-            let cuts = if parallel > 1 {
-                split_keys(target, interface, &types, map, parallel, json)?
-            } else {
-                Vec::new()
-            };
-            let mut bounds = vec![Value::Null];
-            bounds.extend(cuts);
-            bounds.push(Value::Null);
-            let spans: Vec<SpanProgress> = bounds
-                .windows(2)
-                .map(|pair| SpanProgress::new(pair[0].clone(), pair[1].clone()))
-                .collect();
-            // Partial files of an earlier run cut into more spans.
-            let mut stale = spans.len();
-            while partial_of(output_path, stale).exists() {
-                durable::remove(&partial_of(output_path, stale))?;
-                stale += 1;
-            }
-            let hashers = vec![Sha256::new(); spans.len()];
-            (BackupProgress { spans }, hashers)
-        }
+        None => new_spans(target, interface, &types, map, output_path, parallel, json)?,
     };
-    // Drops anything written after each span's last recorded page.
-    let mut files = Vec::new();
-    for (index, span) in progress.spans.iter().enumerate() {
-        let path = partial_of(output_path, index);
-        let file = durable::open_partial(&path, span.bytes)?;
-        files.push((std::io::BufWriter::new(file), path));
-    }
-
-    let codec = Codec::new(env, format);
-    let bar = progress::bar(None, &format!("backup {map}"), false, json);
-    bar.set_position(progress.spans.iter().map(|span| span.entries).sum());
-    let mut pages = 0usize;
-    let mut received = 0u64;
+    let mut spans = Spans::open(env, &types, format, output_path, progress, hashers, json)?;
+    spans.bar.set_message(format!("backup {map}"));
     // Each span's end key, read once; the pages of a span all carry it.
-    let untils = progress
+    let untils = spans
+        .progress
         .spans
         .iter()
-        .map(|span| key_of(&span.until, "the saved span end"))
+        .map(|span| spans.key_of(&span.until, "the saved span end"))
         .collect::<Result<Vec<_>>>()?;
     let mut starts = Vec::new();
     let mut chains = Vec::new();
-    for (index, span) in progress.spans.iter().enumerate() {
+    for (index, span) in spans.progress.spans.iter().enumerate() {
         if !span.done {
-            let after = key_of(&span.cursor, "the saved cursor")?;
+            let after = spans.key_of(&span.cursor, "the saved cursor")?;
             let until = untils[index].clone();
             starts.push((
                 method.clone(),
@@ -252,17 +220,164 @@ pub fn backup(
         ))
     };
     if stop_after == Some(0) && !starts.is_empty() {
-        bar.abandon();
-        return Err(stopped(progress.spans.iter().map(|s| s.entries).sum(), 0));
+        spans.bar.abandon();
+        return Err(stopped(spans.entries(), 0));
     }
     let run = target.chains(starts, parallel.max(1), &mut |chain, reply| {
         let index = chains[chain];
-        received += reply.len() as u64;
-        bar.set_message(format!(
+        let next = spans.take_page(index, &reply, &method, map)?;
+        state.save(&binding, &spans.progress)?;
+        if stop_after == Some(spans.pages) && spans.progress.spans.iter().any(|span| !span.done) {
+            return Err(stopped(spans.entries(), spans.pages));
+        }
+        next.map(|after| {
+            page_request(
+                interface,
+                &types,
+                Some(after),
+                max_bytes,
+                untils[index].clone(),
+            )
+            .map(|arg| (method.clone(), arg))
+        })
+        .transpose()
+    });
+    if let Err(error) = run {
+        spans.bar.abandon();
+        return Err(error);
+    }
+    let Spans {
+        progress,
+        files,
+        bar,
+        pages,
+        ..
+    } = spans;
+    drop(files);
+    bar.finish_and_clear();
+    let done = Finished {
+        target: target.id(),
+        types: &types,
+        map,
+        output_path,
+        format,
+        pages,
+        json,
+    };
+    finish(done, progress, || state.remove())
+}
+
+/// The spans of a new backup: cut by the canister for `parallel` queries
+/// (one span for one query at a time), each with an empty partial file to
+/// come; partial files of an earlier run cut into more spans are removed.
+fn new_spans(
+    target: &mut dyn Target,
+    interface: &Interface,
+    types: &MapTypes,
+    map: &str,
+    output_path: &Path,
+    parallel: usize,
+    json: bool,
+) -> Result<(BackupProgress, Vec<Sha256>)> {
+    let cuts = if parallel > 1 {
+        split_keys(target, interface, types, map, parallel, json)?
+    } else {
+        Vec::new()
+    };
+    let mut bounds = vec![Value::Null];
+    bounds.extend(cuts);
+    bounds.push(Value::Null);
+    let spans: Vec<SpanProgress> = bounds
+        .windows(2)
+        .map(|pair| SpanProgress::new(pair[0].clone(), pair[1].clone()))
+        .collect();
+    let mut stale = spans.len();
+    while partial_of(output_path, stale).exists() {
+        durable::remove(&partial_of(output_path, stale))?;
+        stale += 1;
+    }
+    let hashers = vec![Sha256::new(); spans.len()];
+    Ok((BackupProgress { spans }, hashers))
+}
+
+/// The spans being downloaded: each one's partial file (cut back to its
+/// last recorded page) and running digest, and what the run has counted.
+struct Spans<'a> {
+    env: &'a candid::TypeEnv,
+    types: &'a MapTypes,
+    codec: Codec<'a>,
+    progress: BackupProgress,
+    files: Vec<(std::io::BufWriter<std::fs::File>, PathBuf)>,
+    hashers: Vec<Sha256>,
+    bar: indicatif::ProgressBar,
+    pages: usize,
+    received: u64,
+    json: bool,
+}
+
+impl<'a> Spans<'a> {
+    fn open(
+        env: &'a candid::TypeEnv,
+        types: &'a MapTypes,
+        format: Format,
+        output_path: &Path,
+        progress: BackupProgress,
+        hashers: Vec<Sha256>,
+        json: bool,
+    ) -> Result<Self> {
+        // Drops anything written after each span's last recorded page.
+        let mut files = Vec::new();
+        for (index, span) in progress.spans.iter().enumerate() {
+            let path = partial_of(output_path, index);
+            let file = durable::open_partial(&path, span.bytes)?;
+            files.push((std::io::BufWriter::new(file), path));
+        }
+        let bar = progress::bar(None, "backup", false, json);
+        bar.set_position(progress.spans.iter().map(|span| span.entries).sum());
+        Ok(Spans {
+            env,
+            types,
+            codec: Codec::new(env, format),
+            progress,
+            files,
+            hashers,
+            bar,
+            pages: 0,
+            received: 0,
+            json,
+        })
+    }
+
+    /// The entries written so far, over every span.
+    fn entries(&self) -> u64 {
+        self.progress.spans.iter().map(|span| span.entries).sum()
+    }
+
+    /// A key recorded as lossless JSON (`null`: none).
+    fn key_of(&self, value: &Value, what: &str) -> Result<Option<IDLValue>> {
+        match value {
+            Value::Null => Ok(None),
+            key => from_json(self.env, &self.types.key, key, Format::Lossless, what).map(Some),
+        }
+    }
+
+    /// Writes the entries of one page of span `index` (the reply of
+    /// `method`) durably into its partial file and records where the span
+    /// goes on; the key its next page starts after, if any.
+    fn take_page(
+        &mut self,
+        index: usize,
+        reply: &[u8],
+        method: &str,
+        map: &str,
+    ) -> Result<Option<IDLValue>> {
+        let (env, types, json) = (self.env, self.types, self.json);
+        self.received += reply.len() as u64;
+        self.bar.set_message(format!(
             "backup {map}: {} received",
-            indicatif::HumanBytes(received)
+            indicatif::HumanBytes(self.received)
         ));
-        let page = IDLArgs::from_bytes_with_types(&reply, env, std::slice::from_ref(&types.page))?;
+        let page = IDLArgs::from_bytes_with_types(reply, env, std::slice::from_ref(&types.page))?;
         let Some(IDLValue::Record(fields)) = page.args.first() else {
             return Err(CliError::Input(format!(
                 "`{method}` returned something other than a page"
@@ -273,11 +388,11 @@ pub fn backup(
             _ => &[],
         };
         if let Some(IDLValue::Nat64(len)) = field(fields, "len") {
-            bar.set_length(*len);
+            self.bar.set_length(*len);
         }
-        let span = &mut progress.spans[index];
-        let (file, partial) = &mut files[index];
-        let hasher = &mut hashers[index];
+        let span = &mut self.progress.spans[index];
+        let (file, partial) = &mut self.files[index];
+        let hasher = &mut self.hashers[index];
         for entry in entries {
             let IDLValue::Record(pair) = entry else {
                 continue;
@@ -286,10 +401,12 @@ pub fn backup(
                 .ok_or_else(|| CliError::Input("an entry without a key".into()))?;
             let value = field_by_id(pair, 1)
                 .ok_or_else(|| CliError::Input("an entry without a value".into()))?;
-            let before = codec.lossy();
-            let mut bytes = codec.entry_text((&types.key, &types.value), key, value)?;
-            if codec.lossy() > before {
-                span.lossy += codec.lossy() - before;
+            let before = self.codec.lossy();
+            let mut bytes = self
+                .codec
+                .entry_text((&types.key, &types.value), key, value)?;
+            if self.codec.lossy() > before {
+                span.lossy += self.codec.lossy() - before;
                 if span.first_lossy.is_none() {
                     span.first_lossy = Some(to_json(env, &types.key, key, Format::Lossless)?);
                 }
@@ -300,14 +417,14 @@ pub fn backup(
             hasher.update(&bytes);
             span.bytes += bytes.len() as u64;
             span.entries += 1;
-            bar.inc(1);
+            self.bar.inc(1);
         }
         // Canisters built before pages named the entries they leave out have
         // no `skipped` field.
         if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
             for key in keys {
                 let key = to_json(env, &types.key, key, Format::Lossless)?;
-                bar.suspend(|| {
+                self.bar.suspend(|| {
                     notice(
                         json,
                         &format!(
@@ -323,7 +440,7 @@ pub fn backup(
         file.get_ref()
             .sync_data()
             .map_err(|source| CliError::io(partial, source))?;
-        pages += 1;
+        self.pages += 1;
         let next = match field(fields, "next") {
             Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
             _ => None,
@@ -333,32 +450,39 @@ pub fn backup(
             None => span.done = true,
         }
         span.partial_sha256 = hex::encode(hasher.clone().finalize());
-        state.save(&binding, &progress)?;
-        if stop_after == Some(pages) && progress.spans.iter().any(|span| !span.done) {
-            return Err(stopped(
-                progress.spans.iter().map(|s| s.entries).sum(),
-                pages,
-            ));
-        }
-        next.map(|after| {
-            page_request(
-                interface,
-                &types,
-                Some(after),
-                max_bytes,
-                untils[index].clone(),
-            )
-            .map(|arg| (method.clone(), arg))
-        })
-        .transpose()
-    });
-    if let Err(error) = run {
-        bar.abandon();
-        return Err(error);
+        Ok(next)
     }
-    drop(files);
-    bar.finish_and_clear();
+}
 
+/// A backup whose every span is whole in its partial file.
+struct Finished<'a> {
+    target: TargetId,
+    types: &'a MapTypes,
+    map: &'a str,
+    output_path: &'a Path,
+    format: Format,
+    pages: usize,
+    json: bool,
+}
+
+/// Writes the backup file from the spans' partial files (removed after,
+/// and then the resume state, by `forget`), then reports: entries, pages,
+/// inexact numbers, and entries left out (an error: the file is not the
+/// whole map, but the backup is over).
+fn finish(
+    done: Finished,
+    progress: BackupProgress,
+    forget: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let Finished {
+        target,
+        types,
+        map,
+        output_path,
+        format,
+        pages,
+        json,
+    } = done;
     let count: u64 = progress.spans.iter().map(|span| span.entries).sum();
     let skipped: Vec<Value> = progress
         .spans
@@ -370,12 +494,11 @@ pub fn backup(
         .spans
         .iter()
         .find_map(|span| span.first_lossy.clone());
-    // Assemble the file from the lines of the partial files, one entry at a time.
     // Whose backup this is: the canister (live; an offline image does not
     // know its id) and the map, checked by `restore`.
     let header = (format == Format::Lossless).then(|| {
         let mut header = json!({ "format": LOSSLESS_FORMAT });
-        if let TargetId::Live { url, canister } = target.id() {
+        if let TargetId::Live { url, canister } = target {
             header["network"] = json!(url);
             header["canister"] = json!(canister);
         }
@@ -384,6 +507,7 @@ pub fn backup(
         header["value"] = json!(types.value.to_string());
         header
     });
+    // Assemble the file from the lines of the partial files, one entry at a time.
     let partials: Vec<PathBuf> = (0..progress.spans.len())
         .map(|index| partial_of(output_path, index))
         .collect();
@@ -391,7 +515,7 @@ pub fn backup(
     for partial in &partials {
         durable::remove(partial)?;
     }
-    state.remove()?;
+    forget()?;
     let spans = progress.spans.len();
     output(
         json,
