@@ -5,8 +5,8 @@
 //! The first call in a process builds every canister of [`CANISTERS`] with
 //! one `cargo build --release --target wasm32-unknown-unknown` (a no-op when
 //! nothing changed) into `target/example-wasm`, a target directory of its
-//! own: the `cargo test` that runs the tests holds the lock of the usual one
-//! until it ends, and a build there would wait on it forever. Cargo's lock on
+//! own, so that the tests' wasm is never the one `scripts/demo.sh` or
+//! `scripts/bench.sh` just built (or rebuilt under them). Cargo's lock on
 //! this directory makes test binaries that start together build it once.
 
 use std::path::{Path, PathBuf};
