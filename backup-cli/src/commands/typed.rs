@@ -188,12 +188,11 @@ pub fn backup(
     );
     // Resume only over partial files whose recorded prefixes are all intact.
     let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
-    let (progress, hashers) = match resumed {
+    let spans = match resumed {
         Some(resumed) => resumed,
         None => new_spans(target, interface, &types, map, output_path, parallel, json)?,
     };
-    let mut spans = Spans::open(env, &types, format, output_path, progress, hashers, json)?;
-    spans.bar.set_message(format!("backup {map}"));
+    let mut spans = Spans::open(env, &types, map, format, output_path, spans, json)?;
     // Each span's end key, read once; the pages of a span all carry it.
     let untils = spans
         .progress
@@ -319,10 +318,10 @@ impl<'a> Spans<'a> {
     fn open(
         env: &'a candid::TypeEnv,
         types: &'a MapTypes,
+        map: &str,
         format: Format,
         output_path: &Path,
-        progress: BackupProgress,
-        hashers: Vec<Sha256>,
+        (progress, hashers): (BackupProgress, Vec<Sha256>),
         json: bool,
     ) -> Result<Self> {
         // Drops anything written after each span's last recorded page.
@@ -332,7 +331,7 @@ impl<'a> Spans<'a> {
             let file = durable::open_partial(&path, span.bytes)?;
             files.push((std::io::BufWriter::new(file), path));
         }
-        let bar = progress::bar(None, "backup", false, json);
+        let bar = progress::bar(None, &format!("backup {map}"), false, json);
         bar.set_position(progress.spans.iter().map(|span| span.entries).sum());
         Ok(Spans {
             env,
@@ -725,17 +724,15 @@ const PRETTY_DEPTH: usize = 32;
 
 /// Whether `value` nests more than `levels` arrays and objects deep.
 fn nests_deeper_than(value: &Value, levels: usize) -> bool {
-    let inner = || -> Box<dyn Iterator<Item = &Value>> {
-        match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(fields) => Box::new(fields.values()),
-            _ => Box::new(std::iter::empty()),
-        }
-    };
     match value {
-        Value::Array(_) | Value::Object(_) if levels == 0 => true,
-        Value::Array(_) | Value::Object(_) => {
-            inner().any(|item| nests_deeper_than(item, levels - 1))
+        Value::Array(items) => {
+            levels == 0 || items.iter().any(|item| nests_deeper_than(item, levels - 1))
+        }
+        Value::Object(fields) => {
+            levels == 0
+                || fields
+                    .values()
+                    .any(|item| nests_deeper_than(item, levels - 1))
         }
         _ => false,
     }
