@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 ensure_toolchain rust-toolchain.toml
 cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
 # ic-backup too: the memory benchmark runs it and reads its peak RSS.
-cargo build --locked --quiet --release -p backup-bench -p backup-cli
+cargo build --locked --quiet --release -p backup-bench -p ic-backup
 exec target/release/backup-bench "$@"

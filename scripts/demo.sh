@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ensure_toolchain rust-toolchain.toml
 echo "== building the profiles canister (wasm32) and ic-backup"
 cargo build --locked --quiet --release --target wasm32-unknown-unknown -p profiles
-cargo build --locked --quiet --release -p backup-cli
+cargo build --locked --quiet --release -p ic-backup
 
 work=target/demo
 rm -rf "$work" && mkdir -p "$work"

@@ -45,7 +45,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    backup_cli::commands::set_quiet(true);
+    backup_client::ops::set_quiet(true);
     let mut recorder = Recorder::default();
     // `--restore`: the restore rows alone, at 10,000 and 100,000 entries.
     if args.iter().any(|arg| arg == "--restore") {

@@ -1,8 +1,8 @@
 //! The measured jobs.
 
 use crate::record::{Call, Recorder, Run};
-use backup_cli::error::{CliError, Result as CliResult};
-use backup_cli::target::Target;
+use backup_client::error::{CliError, Result as CliResult};
+use backup_client::target::Target;
 use candid::{CandidType, Deserialize, Principal};
 use canister_runner::{Canister, InstallArgs};
 use serde_json::{json, Value};
@@ -73,7 +73,7 @@ fn call(
 /// ingress limit, as `ic-backup restore` sends them.
 fn seed(canister: &mut Canister, n: u64, size: usize) -> Run {
     let mut run = Run::default();
-    let budget = backup_cli::commands::CALL_BUDGET;
+    let budget = backup_client::target::CALL_BUDGET;
     let mut batch: Vec<(String, Profile)> = Vec::new();
     let mut bytes = 0;
     let mut flush = |batch: &mut Vec<(String, Profile)>, run: &mut Run| {
@@ -292,10 +292,10 @@ impl Target for Modeled<'_> {
         &mut self,
         starts: Vec<(String, Vec<u8>)>,
         parallel: usize,
-        step: &mut backup_cli::target::Step<'_>,
+        step: &mut backup_client::target::Step<'_>,
     ) -> CliResult<()> {
         let (canister, run) = (&mut *self.canister, &mut self.run);
-        let waves = backup_cli::target::in_waves(
+        let waves = backup_client::target::in_waves(
             starts,
             parallel,
             &mut |method, arg| {
@@ -314,8 +314,8 @@ impl Target for Modeled<'_> {
         Ok(self.canister.candid_interface())
     }
 
-    fn id(&self) -> backup_cli::resume::TargetId {
-        backup_cli::resume::TargetId::Live {
+    fn id(&self) -> backup_client::resume::TargetId {
+        backup_client::resume::TargetId::Live {
             url: "modeled".into(),
             canister: self.canister.canister_id().to_text(),
         }
@@ -377,7 +377,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         run: Run::default(),
         splits: 0,
     };
-    backup_cli::commands::raw::dump(
+    backup_client::ops::raw::dump(
         &mut ours,
         &image,
         16,
@@ -438,7 +438,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         run: Run::default(),
         splits: 0,
     };
-    let options = backup_cli::commands::raw::LoadOptions {
+    let options = backup_client::ops::raw::LoadOptions {
         input: &edited,
         base: None,
         block: 65536,
@@ -446,10 +446,10 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         yes: true,
         json: true,
     };
-    backup_cli::commands::raw::load(&mut load, options).expect("the load succeeds and verifies");
+    backup_client::ops::raw::load(&mut load, options).expect("the load succeeds and verifies");
     recorder.check("load / ic-backup", &load.run);
     let sent = load.run.bytes_in();
-    let whole_calls = size.div_ceil(backup_cli::commands::CALL_BUDGET as u64);
+    let whole_calls = size.div_ceil(backup_client::target::CALL_BUDGET as u64);
     let digest_instructions = load
         .run
         .calls
@@ -514,7 +514,8 @@ pub fn memory(
     // The client's key, a controller of the served canister.
     const CLIENT: &str = "-----BEGIN PRIVATE KEY-----\nMFMCAQEwBQYDK2VwBCIEIB5Ku8gKo4FiQy0BmL5wfXbyMyEUI9UdShH7MvjcPpTyoSMDIQDyEn9V8EOHBqRRkvbt2TfBfMxr8Q1NZ0PE4aBv6G0rUw==\n-----END PRIVATE KEY-----\n";
     let pem = dir.join("mem-client.pem");
-    let client = backup_cli::load_pem(CLIENT.as_bytes()).and_then(|identity| identity.sender());
+    let client = backup_client::identity::parse_pem(CLIENT.as_bytes())
+        .and_then(|identity| identity.sender());
     let (Ok(client), Ok(())) = (client, std::fs::write(&pem, CLIENT)) else {
         recorder
             .notes
@@ -666,7 +667,7 @@ pub fn memory(
             let _ = std::fs::remove_file(path(name));
         }
         let _ = std::fs::remove_file(&image);
-        let _ = std::fs::remove_file(backup_cli::wal::path_of(&image));
+        let _ = std::fs::remove_file(backup_client::wal::path_of(&image));
     }
     // The canister of `typed_vs_raw` (its entries, dumped): backed up live,
     // then restored live into a canister of its own.
@@ -713,7 +714,7 @@ fn live_entries(
     let fresh = dir.join("mem-fresh.bin");
     for stale in [&file, &fresh] {
         let _ = std::fs::remove_file(stale);
-        let _ = std::fs::remove_file(backup_cli::wal::path_of(stale));
+        let _ = std::fs::remove_file(backup_client::wal::path_of(stale));
     }
     let runs = [
         (
@@ -763,7 +764,7 @@ fn live_entries(
     }
     for stale in [&file, &fresh] {
         let _ = std::fs::remove_file(stale);
-        let _ = std::fs::remove_file(backup_cli::wal::path_of(stale));
+        let _ = std::fs::remove_file(backup_client::wal::path_of(stale));
     }
 }
 
@@ -850,14 +851,14 @@ fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
 fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latency_seconds: f64) {
     /// Queries in flight, for both (the dump's default).
     const PARALLEL: usize = 16;
-    use backup_cli::commands::typed::{backup, BackupOptions};
+    use backup_client::ops::backup::{backup, BackupOptions};
     let latency = Duration::from_secs_f64(latency_seconds);
     let stable = canister.stable_memory().len() as u64;
     let interface = canister
         .candid_interface()
         .ok_or_else(|| "the canister publishes no interface".to_string())
         .and_then(|text| {
-            backup_cli::interface::Interface::parse(&text).map_err(|error| error.to_string())
+            backup_client::interface::Interface::parse(&text).map_err(|error| error.to_string())
         })
         .expect("the profiles interface parses");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
@@ -876,7 +877,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
     let options = BackupOptions {
         map: "profiles",
         output: &file,
-        format: backup_cli::json::Format::Lossless,
+        format: backup_client::json::Format::Lossless,
         max_bytes: None,
         parallel: PARALLEL,
         stop_after: None,
@@ -901,7 +902,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         splits: 0,
     };
     let read = backup_runtime::limits::MAX_RAW_READ;
-    backup_cli::commands::raw::dump(&mut raw, &image, PARALLEL, read, None, true)
+    backup_client::ops::raw::dump(&mut raw, &image, PARALLEL, read, None, true)
         .expect("the dump succeeds");
     recorder.check("typed vs raw / dump", &raw.run);
     // Kept for the memory table: a live backup and restore of these entries.

@@ -1,4 +1,4 @@
-// Makes the agent-js-form fixtures of backup-cli/tests/agent_js.rs.
+// Makes the agent-js-form fixtures of ic-backup/tests/agent_js.rs.
 //
 // For each case: the values of a map, as `vec record { K; V }`, are encoded
 // with @dfinity/candid (what the canister's `backup` reply carries), decoded

@@ -1,0 +1,11 @@
+//! The operations, one module each, over a [`Target`](crate::target::Target):
+//! what `ic-backup`'s commands do once their arguments are read.
+
+pub mod auth;
+pub mod backup;
+pub mod call;
+pub mod migrate;
+pub mod raw;
+pub mod restore;
+
+pub use crate::messages::{notice, output, set_quiet};

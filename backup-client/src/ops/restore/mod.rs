@@ -1,0 +1,317 @@
+//! `restore`: a backup file back into a map, checked whole before anything
+//! is written, batch by batch under the ingress limit, resumable.
+//!
+//! The file is read from the disk as it is needed and never held whole: once
+//! to check every entry and plan the batches (remembering of each batch only
+//! its size and digest, of each key only a digest), once for the canister to
+//! check the batches, once to send them. A batch is sent only if it is
+//! exactly the one checked.
+//!
+//! `read.rs` reads a file in whichever form it is in and checks each entry;
+//! `encode.rs` encodes entries into `restore_<map>` arguments; `plan.rs`
+//! cuts them into batches and reads each again to send it; this file is the
+//! command: what it is bound to, its progress, and its steps.
+
+mod encode;
+mod plan;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use encode::*;
+use plan::*;
+use read::*;
+pub use read::{read_entries, BackupFile};
+
+use super::{notice, output};
+use crate::durable::{self, with_suffix};
+use crate::error::{CliError, Result};
+use crate::interface::Interface;
+use crate::json::Format;
+use crate::progress;
+use crate::resume::{Resume, Start, TargetId};
+use crate::stream::Flow;
+use crate::target::Target;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// What `restore` is bound to: resuming needs the same canister (offline, the
+/// image as the last recorded batch left it), map, types, file and mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RestoreBinding {
+    target: TargetId,
+    map: String,
+    key_type: String,
+    value_type: String,
+    interface_sha256: String,
+    input: PathBuf,
+    input_sha256: String,
+    /// The form the file was read in.
+    #[serde(default)]
+    format: String,
+    replace: bool,
+}
+
+/// How far a restore got: with `--replace`, whether the map was cleared; the
+/// batches (and their entries) the canister has durably taken.
+#[derive(Debug, Serialize, Deserialize)]
+struct RestoreProgress {
+    cleared: bool,
+    batches: usize,
+    entries: u64,
+}
+
+/// How `ic-backup restore` runs.
+pub struct RestoreOptions<'a> {
+    pub map: &'a str,
+    pub input: &'a Path,
+    pub replace: bool,
+    /// Bytes per batch; at most [`CALL_BUDGET`](crate::target::CALL_BUDGET).
+    pub batch_bytes: usize,
+    pub stop_after: Option<usize>,
+    /// The file's form; `None` to tell it from the file.
+    pub format: Option<Format>,
+    /// The map the file's header may name, other than `map`.
+    pub from_map: Option<&'a str>,
+    /// The canister the file's header may name, other than the target.
+    pub from_canister: Option<&'a str>,
+    pub json: bool,
+}
+
+/// Refuses a file whose header says it is the backup of another map, or of
+/// another canister (as far as both are known: an offline image does not
+/// know its canister's id), unless the user said so (`from_map`,
+/// `from_canister`); an option that does not match the file is refused
+/// too. Before anything is sent.
+fn check_origin(
+    names: &std::collections::BTreeMap<String, String>,
+    map: &str,
+    target: &TargetId,
+    from_map: Option<&str>,
+    from_canister: Option<&str>,
+    input: &Path,
+) -> Result<()> {
+    let file = input.display();
+    match (names.get("map").map(String::as_str), from_map) {
+        (Some(named), None) if named != map => {
+            return Err(CliError::Input(format!(
+                "{file} is a backup of the map `{named}`, not `{map}`: restoring it would put `{named}`'s entries into `{map}`. If that is what you want, say so with --from-map {named}. Nothing was sent"
+            )))
+        }
+        (named, Some(from)) if named != Some(from) => {
+            return Err(CliError::Input(format!(
+                "--from-map {from}: {file} is a backup of {}. Nothing was sent",
+                named.map_or("a map it does not name".to_string(), |named| format!("the map `{named}`"))
+            )))
+        }
+        _ => {}
+    }
+    let here = match target {
+        TargetId::Live { canister, .. } => Some(canister.as_str()),
+        TargetId::Offline { .. } => None,
+    };
+    match (names.get("canister").map(String::as_str), here, from_canister) {
+        (Some(named), Some(here), None) if named != here => Err(CliError::Input(format!(
+            "{file} is a backup of the canister {named}, not {here}: if it is to go into this one, say so with --from-canister {named}. Nothing was sent"
+        ))),
+        (named, _, Some(from)) if named != Some(from) => Err(CliError::Input(format!(
+            "--from-canister {from}: {file} is a backup of {}. Nothing was sent",
+            named.map_or("a canister it does not name".to_string(), |named| format!("the canister {named}"))
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `entry N` at the start of a canister's restore error: the entry's index
+/// within its batch.
+fn entry_index(message: &str) -> Option<(usize, &str)> {
+    let rest = message.strip_prefix("entry ")?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let index = rest[..digits].parse().ok()?;
+    let rest = &rest[digits..];
+    // The client names the key itself, from the file.
+    let rest = rest
+        .strip_prefix(" (key `")
+        .and_then(|key| key.find("`)").map(|end| &key[end + 2..]))
+        .unwrap_or(rest);
+    Some((index, rest))
+}
+
+/// How a canister that runs out of stack traps: past the 1 MiB wasm stack
+/// Rust gives it (below address 0 of its memory: "heap out of bounds" on
+/// the IC, "out of bounds memory access" in the runner), or past the IC's
+/// 5 MiB native stack ("stack overflow"; "call stack exhausted" here).
+const STACK_TRAPS: [&str; 4] = [
+    "heap out of bounds",
+    "out of bounds memory access",
+    "stack overflow",
+    "call stack exhausted",
+];
+
+/// Restores one map from a file: every entry is checked against the map's
+/// types here and by the canister (`validate_<map>`) before anything is
+/// written; with `--replace` the map is then cleared; batches follow, each
+/// recorded once durable, so a rerun continues where the last one stopped.
+pub fn restore(
+    target: &mut dyn Target,
+    interface: &Interface,
+    options: RestoreOptions,
+) -> Result<()> {
+    let RestoreOptions {
+        map,
+        input,
+        replace,
+        batch_bytes,
+        stop_after,
+        format,
+        from_map,
+        from_canister,
+        json,
+    } = options;
+    let types = interface.map(map)?;
+    let encoder = Encoder::new(interface, &types)?;
+    let budget = batch_bytes.min(crate::target::CALL_BUDGET);
+    let plan = Plan::new(&encoder, map, input, format, budget, json)?;
+    check_origin(
+        &plan.reading.names,
+        map,
+        &target.id(),
+        from_map,
+        from_canister,
+        input,
+    )?;
+    if let Some((n, first)) = &plan.reading.lossy {
+        notice(json, &format!(
+            "warning: {} is in the agent-js form, whose numbers are JavaScript numbers: {n} of them are above 2^53 - 1 (the first at {first}) and may have been rounded when the file was written. They are restored as they are in the file",
+            input.display()
+        ));
+    }
+    plan.check_unique_keys()?;
+    let batches = plan.batches.len();
+
+    let can_validate = interface.method(&format!("validate_{map}")).is_ok();
+    if can_validate {
+        plan.validate(target, json)?;
+    } else if replace {
+        return Err(CliError::Input(format!(
+            "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
+        )));
+    } else {
+        notice(json, &format!(
+            "warning: the canister has no `validate_{map}` (an older backup-runtime): a batch it refuses leaves the batches before it restored"
+        ));
+    }
+
+    // Offline, the target's part of the binding (the image's digest) moves
+    // with every batch; it is read again each time progress is saved.
+    let mut binding = RestoreBinding {
+        target: target.id(),
+        map: map.to_string(),
+        key_type: types.key.to_string(),
+        value_type: types.value.to_string(),
+        interface_sha256: interface.sha256.clone(),
+        input: durable::absolute(input),
+        input_sha256: plan.reading.sha256.clone(),
+        format: plan.reading.format.name().to_string(),
+        replace,
+    };
+    let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(
+        &with_suffix(input, ".restore-progress"),
+        "restore",
+        &binding,
+    );
+    let mut progress = match start {
+        Start::Resume(progress) if progress.batches <= batches => progress,
+        Start::Resume(_) => {
+            notice(
+                json,
+                &format!(
+                    "{} records more batches than the file has; starting over",
+                    state.path().display()
+                ),
+            );
+            RestoreProgress {
+                cleared: false,
+                batches: 0,
+                entries: 0,
+            }
+        }
+        Start::Fresh { why } => {
+            if let Some(why) = why {
+                notice(json, &why);
+            }
+            RestoreProgress {
+                cleared: false,
+                batches: 0,
+                entries: 0,
+            }
+        }
+    };
+    if replace && !progress.cleared {
+        let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
+        let cleared: u64 = candid::decode_one(&reply)?;
+        notice(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
+        progress.cleared = true;
+        if target.checkpoint()? {
+            binding.target = target.id();
+            state.save(&binding, &progress)?;
+        }
+    }
+    let method = format!("restore_{map}");
+    let bar = progress::bar(
+        Some(plan.reading.entries),
+        &format!("restore {map}"),
+        false,
+        json,
+    );
+    bar.set_position(progress.entries);
+    let mut sent = 0usize;
+    let mut stopped = false;
+    let all_sent = plan.each_batch(progress.batches, &mut |_, _, count, arg| {
+        if stop_after == Some(sent) {
+            stopped = true;
+            return Ok(Flow::Stop);
+        }
+        let reply = target.update(&method, arg)?;
+        let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
+        let inserted = result.map_err(|error| CliError::Rejected {
+            method: method.clone(),
+            message: error,
+        })?;
+        if inserted != count as u64 {
+            return Err(CliError::Rejected {
+                method: method.clone(),
+                message: format!("expected {count} entries restored, the canister says {inserted}"),
+            });
+        }
+        progress.entries += inserted;
+        progress.batches += 1;
+        if target.checkpoint()? {
+            binding.target = target.id();
+            state.save(&binding, &progress)?;
+        }
+        bar.set_position(progress.entries);
+        sent += 1;
+        Ok(Flow::Next)
+    })?;
+    if stopped || !all_sent {
+        bar.abandon();
+        target.finish()?;
+        return Err(CliError::Network(format!(
+            "stopped after {sent} batches as asked; run the same command again to resume"
+        )));
+    }
+    bar.finish_and_clear();
+    target.finish()?;
+    state.remove()?;
+    let restored = progress.entries;
+    output(
+        json,
+        json!({ "map": map, "entries": restored, "batches": batches, "replaced": replace }),
+        || format!("{restored} entries restored into `{map}` in {batches} batches"),
+    );
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! `ic-backup backup`.
+
+use crate::cli::Global;
+use backup_client::connect::with_target;
+use backup_client::error::Result;
+use backup_client::interface::Interface;
+use backup_client::json::Format;
+use backup_client::ops::backup::{backup, BackupOptions};
+use std::path::PathBuf;
+
+/// Back up one map to a file
+///
+/// Page by page, several spans in flight (`--parallel`); an interrupted
+/// backup resumes from its last page when run again.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless")]
+pub struct Args {
+    /// The map, as in the endpoint `backup_<map>_page`.
+    map: String,
+    /// The file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// `lossless` keeps nat64 above 2^53, blobs, nested options exactly;
+    /// `agent-js` is what the article's backup.js writes and restore.js
+    /// reads (`opt` as `[]` or `[x]`, numbers inexact above 2^53); `json` is
+    /// plain `[[key, value], ...]` with `opt` as null or the value.
+    #[arg(long, default_value = "lossless", value_parser = super::format())]
+    format: Format,
+    /// Bytes per page (the canister's default is 1.5 MiB).
+    #[arg(long)]
+    max_bytes: Option<u64>,
+    /// Queries in flight at once. Above 1, the canister cuts the map into
+    /// spans of equal length (`backup_<map>_splits`, 4 per query), each
+    /// paged on its own; the file is the same. Canisters built before
+    /// that are backed up one query at a time.
+    #[arg(long, default_value_t = 8, value_parser = super::in_flight())]
+    parallel: usize,
+    /// Stop after this many pages, as if interrupted (for tests).
+    #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
+    #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
+    stop_after: Option<usize>,
+}
+
+pub fn run(args: Args, global: &Global) -> Result<()> {
+    with_target(&global.connection, |target| {
+        let interface = Interface::of(target, global.connection.did.as_deref())?;
+        let options = BackupOptions {
+            map: &args.map,
+            output: &args.output,
+            format: args.format,
+            max_bytes: args.max_bytes,
+            parallel: args.parallel,
+            stop_after: args.stop_after,
+            json: global.json,
+        };
+        backup(target, &interface, options)
+    })
+}
