@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the
 # pinned toolchain (its wasm32 target, rustfmt and clippy), checks
-# formatting, clippy's lints (warnings denied, the workspace's `[lints]`) and
-# rustdoc (warnings denied), installs the clients no one here wrote from npm
+# formatting, clippy's lints (warnings denied, the workspace's `[lints]`),
+# rustdoc (warnings denied) and the canister crates on the declared
+# rust-version, installs the clients no one here wrote from npm
 # (@dfinity/agent, and icp-cli 1.5's `icp` binary), then runs the whole
 # workspace's tests (trybuild included; the tests build the example and
 # fixture canisters for wasm32 themselves, through tests/example-wasm).
@@ -16,6 +17,18 @@ echo "== formatting, lints, docs"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
+
+# The crates a canister compiles in, built with the oldest Rust they declare
+# (`rust-version` in Cargo.toml), in a target directory of their own.
+msrv=$(sed -n 's/^rust-version = "\([0-9]*\.[0-9]*\)\(\.[0-9]*\)\{0,1\}".*/\1/p' Cargo.toml).0
+echo "== the canister crates on Rust $msrv, the workspace's rust-version"
+if ! rustup toolchain list | grep -q "^$msrv"; then
+    rustup toolchain install "$msrv" --profile minimal
+fi
+rustup target add --toolchain "$msrv" wasm32-unknown-unknown >/dev/null
+cargo "+$msrv" check --locked --quiet --target wasm32-unknown-unknown \
+    --target-dir target/msrv -p backup-runtime -p backup-derive -p backup-common \
+    -p profiles -p ledger
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
     echo "== npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"

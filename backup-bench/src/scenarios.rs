@@ -1,7 +1,7 @@
 //! The measured jobs.
 
 use crate::record::{Call, Recorder, Run};
-use backup_client::error::{CliError, Result as CliResult};
+use backup_client::error::{Error, Result as CliResult};
 use backup_client::target::Target;
 use candid::{CandidType, Deserialize, Principal};
 use canister_runner::{Canister, InstallArgs};
@@ -242,7 +242,7 @@ struct Modeled<'a> {
 impl Modeled<'_> {
     fn one(&mut self, query: bool, method: &str, arg: &[u8]) -> CliResult<Vec<u8>> {
         let result = call(self.canister, &mut self.run, query, method, arg);
-        result.map_err(|message| CliError::Rejected {
+        result.map_err(|message| Error::Rejected {
             method: method.to_string(),
             message,
         })
@@ -299,7 +299,7 @@ impl Target for Modeled<'_> {
             starts,
             parallel,
             &mut |method, arg| {
-                call(canister, run, true, method, arg).map_err(|message| CliError::Rejected {
+                call(canister, run, true, method, arg).map_err(|message| Error::Rejected {
                     method: method.to_string(),
                     message,
                 })

@@ -2,7 +2,7 @@
 //! identity calls are signed with, its id from a project) or an offline one
 //! (its wasm over an image or a snapshot folder), as the operator named it.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::target::{self, Live, Offline, Target};
 use crate::{identity, project};
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ pub fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
         return Ok(Box::new(offline));
     }
     let canister = connection.canister.as_deref().ok_or_else(|| {
-        CliError::Input(
+        Error::Input(
             "expected --canister <id or name> (live) or --wasm and --image (offline)".into(),
         )
     })?;
@@ -90,7 +90,7 @@ pub fn offline(connection: &Connection) -> Result<Option<Offline>> {
     let operator = || -> Result<target::Operator> {
         Ok(target::Operator {
             caller: match identity(connection)? {
-                Some(identity) => identity.sender().map_err(CliError::Input)?,
+                Some(identity) => identity.sender().map_err(Error::Input)?,
                 None => offline_operator(),
             },
             controller: !connection.not_controller,
@@ -99,7 +99,7 @@ pub fn offline(connection: &Connection) -> Result<Option<Offline>> {
                 .iter()
                 .map(|text| {
                     candid::Principal::from_text(text).map_err(|error| {
-                        CliError::Input(format!(
+                        Error::Input(format!(
                             "expected a principal for --controller, found `{text}`: {error}"
                         ))
                     })
@@ -125,8 +125,8 @@ pub fn offline(connection: &Connection) -> Result<Option<Offline>> {
 
 /// The dfx or icp-cli project the command runs in, if any.
 fn project() -> Result<Option<project::Project>> {
-    let cwd = std::env::current_dir()
-        .map_err(|source| CliError::io(std::path::Path::new("."), source))?;
+    let cwd =
+        std::env::current_dir().map_err(|source| Error::io(std::path::Path::new("."), source))?;
     project::Project::find(&cwd)
 }
 
@@ -152,11 +152,11 @@ fn live_identity(
 pub fn principal(connection: &Connection) -> Result<candid::Principal> {
     let offline = connection.wasm.is_some() || connection.snapshot.is_some();
     Ok(match identity(connection)? {
-        Some(identity) => identity.sender().map_err(CliError::Input)?,
+        Some(identity) => identity.sender().map_err(Error::Input)?,
         None if offline => offline_operator(),
         None => live_identity(connection, project()?.as_ref())?
             .sender()
-            .map_err(CliError::Input)?,
+            .map_err(Error::Input)?,
     })
 }
 

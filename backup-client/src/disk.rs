@@ -86,7 +86,7 @@ impl Disk {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 disk.snapshot.as_ref().map(|_| Vec::new())
             }
-            Err(source) => return Err(crate::error::CliError::io(&disk.image, source)),
+            Err(source) => return Err(crate::error::Error::io(&disk.image, source)),
         };
         disk.replay_log(&mut bytes)?;
         Ok(Opened { disk, bytes })

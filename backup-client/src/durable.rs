@@ -3,7 +3,7 @@
 //! runner save images with); here they report errors the CLI's way, with
 //! the checks of partial files a resume relies on.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use backup_common::durable;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use backup_common::durable::with_suffix;
 
-fn cli_error(error: durable::FileError) -> CliError {
-    CliError::Io {
+fn cli_error(error: durable::FileError) -> Error {
+    Error::Io {
         path: error.path.display().to_string(),
         source: error.source,
     }
@@ -56,11 +56,11 @@ pub fn prefix_digest(path: &Path, len: u64) -> Result<Option<(String, Sha256)>> 
     let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CliError::io(path, source)),
+        Err(source) => return Err(Error::io(path, source)),
     };
     let actual = file
         .metadata()
-        .map_err(|source| CliError::io(path, source))?
+        .map_err(|source| Error::io(path, source))?
         .len();
     if actual < len {
         return Ok(None);
@@ -71,7 +71,7 @@ pub fn prefix_digest(path: &Path, len: u64) -> Result<Option<(String, Sha256)>> 
     loop {
         let n = reader
             .read(&mut buffer)
-            .map_err(|source| CliError::io(path, source))?;
+            .map_err(|source| Error::io(path, source))?;
         if n == 0 {
             break;
         }
@@ -84,7 +84,7 @@ pub fn prefix_digest(path: &Path, len: u64) -> Result<Option<(String, Sha256)>> 
 /// bytes (the ones a resume proved intact): anything after them is dropped.
 pub fn open_partial(path: &Path, len: u64) -> Result<File> {
     use std::io::{Seek, SeekFrom};
-    let io = |source| CliError::io(path, source);
+    let io = |source| Error::io(path, source);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)

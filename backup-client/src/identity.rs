@@ -18,7 +18,7 @@
 //! Keys are Ed25519, secp256k1 or P-256. Keys in a keyring or on an HSM are
 //! not read: the error says how to export them to a PEM file.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,18 +34,17 @@ impl Password {
     /// the errors).
     fn get(&self, what: &str) -> Result<String> {
         if let Some(file) = &self.file {
-            let text =
-                std::fs::read_to_string(file).map_err(|source| CliError::io(file, source))?;
+            let text = std::fs::read_to_string(file).map_err(|source| Error::io(file, source))?;
             // The first line, as `echo secret > file` writes it.
             return Ok(text.lines().next().unwrap_or_default().to_string());
         }
         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{what} is encrypted: give its password with --password-file <file>, or run at a terminal to be asked"
             )));
         }
         rpassword::prompt_password(format!("Password for {what}: "))
-            .map_err(|error| CliError::Input(format!("reading the password for {what}: {error}")))
+            .map_err(|error| Error::Input(format!("reading the password for {what}: {error}")))
     }
 }
 
@@ -108,10 +107,10 @@ impl Stores {
         match (tool, in_dfx, in_icp) {
             (Some(Tool::Dfx), true, _) | (None, true, false) => self.load_dfx(&name, password),
             (Some(Tool::Icp), _, true) | (None, false, true) => self.load_icp(&name, password),
-            (None, true, true) => Err(CliError::Input(format!(
+            (None, true, true) => Err(Error::Input(format!(
                 "both dfx and icp-cli have an identity `{name}`: say which with --identity dfx:{name} or --identity icp:{name}"
             ))),
-            (_, _, _) => Err(CliError::Input(format!(
+            (_, _, _) => Err(Error::Input(format!(
                 "no identity `{name}`{}: looked in {}. `dfx identity list` and `icp identity list` show the ones there are; --pem <file> takes a key file",
                 tool.map(|tool| format!(" in {}'s store", tool.name())).unwrap_or_default(),
                 self.places()
@@ -163,7 +162,7 @@ impl Stores {
             },
         };
         if name == "anonymous" {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{}'s default identity is `anonymous`, which no canister's admin set holds: name one with --identity <name> (or `{} identity default <name>`)",
                 tool.name(),
                 if tool == Tool::Dfx { "dfx" } else { "icp" }
@@ -202,12 +201,12 @@ impl Stores {
             Configuration::default()
         };
         if config.hsm.is_some() {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "dfx identity `{name}` is on a hardware security module, which ic-backup cannot use: use another identity with --identity or --pem"
             )));
         }
         if config.keyring_identity_suffix.is_some() {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "dfx identity `{name}` is kept in the system keyring, which ic-backup does not read: export it with `dfx identity export {name} > {name}.pem` and pass --pem {name}.pem (keep that file private, or encrypt it: `openssl pkcs8 -topk8 -v2 aes-256-cbc -scrypt -in {name}.pem -out {name}.encrypted.pem` and --pem it with --password-file)"
             )));
         }
@@ -215,11 +214,11 @@ impl Stores {
         let pem = match config.encryption {
             None => {
                 let path = dir.join("identity.pem");
-                std::fs::read(&path).map_err(|source| CliError::io(&path, source))?
+                std::fs::read(&path).map_err(|source| Error::io(&path, source))?
             }
             Some(encryption) => {
                 let path = dir.join("identity.pem.encrypted");
-                let sealed = std::fs::read(&path).map_err(|source| CliError::io(&path, source))?;
+                let sealed = std::fs::read(&path).map_err(|source| Error::io(&path, source))?;
                 let password = password.get(&what)?;
                 dfx_decrypt(
                     &sealed,
@@ -227,7 +226,7 @@ impl Stores {
                     &encryption.file_nonce,
                     &password,
                 )
-                .map_err(|error| CliError::Input(format!("{what} ({}): {error}", path.display())))?
+                .map_err(|error| Error::Input(format!("{what} ({}): {error}", path.display())))?
             }
         };
         load_pem(&pem, password, &what)
@@ -238,7 +237,7 @@ impl Stores {
             Some(path) if path.exists() => {
                 let list: IcpList = read_json(&path)?;
                 if list.v != 1 {
-                    return Err(CliError::Input(format!(
+                    return Err(Error::Input(format!(
                         "{}: expected version 1 of icp-cli's identity list, found {}",
                         path.display(),
                         list.v
@@ -258,16 +257,16 @@ impl Stores {
             "pem" => {
                 let dir = self.icp.clone().unwrap_or_default();
                 let path = dir.join("keys").join(format!("{name}.pem"));
-                let pem = std::fs::read(&path).map_err(|source| CliError::io(&path, source))?;
+                let pem = std::fs::read(&path).map_err(|source| Error::io(&path, source))?;
                 load_pem(&pem, password, &what)
             }
-            "keyring" => Err(CliError::Input(format!(
+            "keyring" => Err(Error::Input(format!(
                 "{what} is kept in the system keyring, which ic-backup does not read: export it with `icp identity export {name} > {name}.pem` and pass --pem {name}.pem"
             ))),
-            "anonymous" => Err(CliError::Input(format!(
+            "anonymous" => Err(Error::Input(format!(
                 "{what} is the anonymous identity, which no canister's admin set holds"
             ))),
-            other => Err(CliError::Input(format!(
+            other => Err(Error::Input(format!(
                 "{what} is of kind `{other}` (a hardware key or an Internet Identity delegation), which ic-backup cannot use: use a PEM identity"
             ))),
         }
@@ -286,21 +285,21 @@ struct IcpSpec {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
     serde_json::from_slice(&bytes)
-        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
+        .map_err(|error| Error::Input(format!("{}: {error}", path.display())))
 }
 
 /// A `--pem` file: plaintext, or encrypted PKCS#8 (asks for the password).
 pub fn load_pem_file(path: &Path, password: &Password) -> Result<Box<dyn ic_agent::Identity>> {
-    let pem = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
+    let pem = std::fs::read(path).map_err(|source| Error::io(path, source))?;
     load_pem(&pem, password, &path.display().to_string())
 }
 
 /// A key in PEM form: Ed25519, secp256k1 or P-256, in PKCS#8 or SEC1, or
 /// an `ENCRYPTED PRIVATE KEY` (PKCS#8 under PBES2), decrypted with the password.
 fn load_pem(pem: &[u8], password: &Password, what: &str) -> Result<Box<dyn ic_agent::Identity>> {
-    let in_what = |error: String| CliError::Input(format!("{what}: {error}"));
+    let in_what = |error: String| Error::Input(format!("{what}: {error}"));
     let text = String::from_utf8_lossy(pem);
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         use pkcs8::der::Decode;

@@ -1,6 +1,6 @@
 //! The canister's Candid interface, and the types of its backed-up maps.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use candid::types::{Type, TypeInner};
 use candid::TypeEnv;
 use candid_parser::utils::CandidSource;
@@ -94,7 +94,7 @@ impl MapTypes {
     pub fn check_carried(&self, env: &TypeEnv, map: &str) -> Result<()> {
         for (part, ty) in [("key", &self.key), ("value", &self.value)] {
             if let Some(why) = unsafe_label(env, ty, &mut Vec::new()) {
-                return Err(CliError::Input(format!(
+                return Err(Error::Input(format!(
                     "the map `{map}`'s {part} type has {why}; nothing was downloaded"
                 )));
             }
@@ -112,10 +112,10 @@ impl Interface {
     ) -> Result<Interface> {
         let text = match did {
             Some(path) => {
-                std::fs::read_to_string(path).map_err(|source| CliError::io(path, source))?
+                std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?
             }
             None => target.candid()?.ok_or_else(|| {
-                CliError::Input(
+                Error::Input(
                     "the canister publishes no Candid interface (no candid:service metadata); pass it with --did <file>".into(),
                 )
             })?,
@@ -125,11 +125,11 @@ impl Interface {
 
     /// Parses a `.did` text with a service.
     pub fn parse(text: &str) -> Result<Self> {
-        let (env, service) = CandidSource::Text(text).load().map_err(|error| {
-            CliError::Input(format!("cannot read the Candid interface: {error}"))
-        })?;
+        let (env, service) = CandidSource::Text(text)
+            .load()
+            .map_err(|error| Error::Input(format!("cannot read the Candid interface: {error}")))?;
         let service = service.ok_or_else(|| {
-            CliError::Input("the Candid interface has no `service` declaration".into())
+            Error::Input("the Candid interface has no `service` declaration".into())
         })?;
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
@@ -154,7 +154,7 @@ impl Interface {
             .get_method(&self.service, method)
             .cloned()
             .map_err(|_| {
-                CliError::Input(format!(
+                Error::Input(format!(
                     "the canister has no method `{method}`; it has: {}",
                     self.methods().join(", ")
                 ))
@@ -178,13 +178,13 @@ impl Interface {
     pub fn map(&self, name: &str) -> Result<MapTypes> {
         let method = format!("backup_{name}_page");
         let signature = self.env.get_method(&self.service, &method).map_err(|_| {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "the canister backs up no map `{name}` (no method `{method}`); its maps: {}",
                 self.maps().join(", ")
             ))
         })?;
         let unexpected = || {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "`{method}` does not return a backup page: {signature}"
             ))
         };

@@ -20,7 +20,7 @@
 //!   non-finite floats strings. A file in this form round-trips exactly,
 //!   whatever reads it.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use candid::types::value::{IDLField, IDLValue, VariantValue};
 use candid::types::{Label, Type, TypeInner};
 use candid::{Int, Nat, Principal, TypeEnv};
@@ -71,14 +71,14 @@ impl Format {
 /// a JavaScript number may not hold exactly.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-fn mismatch(path: &str, expected: &str, found: &Value) -> CliError {
+fn mismatch(path: &str, expected: &str, found: &Value) -> Error {
     let mut shown = found.to_string();
     if shown.chars().count() > 60 {
         // Cut on a character boundary: the text is the user's, in any script.
         shown = shown.chars().take(57).collect();
         shown.push_str("...");
     }
-    CliError::Input(format!("at {path}: expected {expected}, found {shown}"))
+    Error::Input(format!("at {path}: expected {expected}, found {shown}"))
 }
 
 /// A NaN as the lossless and plain forms write it: `"NaN"` for the
@@ -121,7 +121,7 @@ fn is_tuple(fields: &[candid::types::Field]) -> bool {
 fn trace(env: &TypeEnv, ty: &Type) -> Result<TypeInner> {
     Ok(env
         .trace_type(ty)
-        .map_err(|error| CliError::Input(format!("Candid type: {error}")))?
+        .map_err(|error| Error::Input(format!("Candid type: {error}")))?
         .as_ref()
         .clone())
 }
@@ -264,7 +264,7 @@ impl<'a> Codec<'a> {
         ]);
         Ok(match self.format {
             Format::AgentJs => to_js_text(&line).into_bytes(),
-            _ => serde_json::to_vec(&line).map_err(|e| CliError::Input(e.to_string()))?,
+            _ => serde_json::to_vec(&line).map_err(|e| Error::Input(e.to_string()))?,
         })
     }
 
@@ -352,7 +352,7 @@ impl<'a> Codec<'a> {
                             TypeInner::Opt(_) => self.to_json(&field.ty, &IDLValue::None),
                             TypeInner::Null => Ok(Value::Null),
                             TypeInner::Reserved => self.to_json(&field.ty, &IDLValue::Reserved),
-                            _ => Err(CliError::Input(format!(
+                            _ => Err(Error::Input(format!(
                                 "a value has no field {} of its type {}, which is not optional: refused rather than written as null",
                                 field.id, field.ty
                             ))),
@@ -375,7 +375,7 @@ impl<'a> Codec<'a> {
                     .iter()
                     .find(|f| f.id.get_id() == chosen.id.get_id())
                     .ok_or_else(|| {
-                        CliError::Input(format!("variant tag {} is not in its type", chosen.id))
+                        Error::Input(format!("variant tag {} is not in its type", chosen.id))
                     })?;
                 let mut object = serde_json::Map::new();
                 object.insert(
@@ -385,7 +385,7 @@ impl<'a> Codec<'a> {
                 Value::Object(object)
             }
             (ty, value) => {
-                return Err(CliError::Input(format!(
+                return Err(Error::Input(format!(
                     "cannot write {value} of type {ty} as JSON"
                 )))
             }
@@ -615,7 +615,7 @@ impl<'a> Codec<'a> {
                     .keys()
                     .find(|k| !fields.iter().any(|f| label_name(&f.id, format) == **k))
                 {
-                    return Err(CliError::Input(format!(
+                    return Err(Error::Input(format!(
                         "at {path}: the record type has no field `{unknown}`"
                     )));
                 }
@@ -632,7 +632,7 @@ impl<'a> Codec<'a> {
                                     TypeInner::Opt(_) => IDLValue::None,
                                     TypeInner::Null | TypeInner::Reserved => IDLValue::Null,
                                     _ => {
-                                        return Err(CliError::Input(format!(
+                                        return Err(Error::Input(format!(
                                             "at {path}: missing field `{name}`"
                                         )))
                                     }
@@ -662,7 +662,7 @@ impl<'a> Codec<'a> {
                     .ok_or_else(|| {
                         let tags: Vec<String> =
                             fields.iter().map(|f| label_name(&f.id, format)).collect();
-                        CliError::Input(format!(
+                        Error::Input(format!(
                             "at {path}: expected one of the tags {}, found `{tag}`",
                             tags.join(", ")
                         ))
@@ -677,7 +677,7 @@ impl<'a> Codec<'a> {
                 ))
             }
             other => {
-                return Err(CliError::Input(format!(
+                return Err(Error::Input(format!(
                     "at {path}: values of type {other} cannot be read from JSON"
                 )))
             }

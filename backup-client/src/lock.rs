@@ -8,7 +8,7 @@
 //! message the next opener gets, and is removed when the holder lets go.
 
 use crate::durable;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ impl ImageLock {
     /// refuses, naming the process that holds it, having touched nothing.
     pub fn acquire(image: &Path, doing: &str) -> Result<ImageLock> {
         let path = path_of(image);
-        let io = |source| CliError::io(&path, source);
+        let io = |source| Error::io(&path, source);
         loop {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -45,7 +45,7 @@ impl ImageLock {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
                     let holder = holder.trim();
-                    return Err(CliError::Input(format!(
+                    return Err(Error::Input(format!(
                         "{} is in use by {}: one process at a time may open an image. Stop that one (Ctrl-C stops `serve`; the image keeps every update it replied to), or talk to it (a served image: --network <its url>), then run this again; nothing was read or changed",
                         image.display(),
                         if holder.is_empty() {

@@ -19,7 +19,7 @@
 //! agents carry; a key the project states (icp-cli's `root-key`, or a
 //! running network's descriptor) is used as it is.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -70,9 +70,9 @@ impl Project {
             let icp = dir.join("icp.yaml");
             if icp.is_file() {
                 let text =
-                    std::fs::read_to_string(&icp).map_err(|source| CliError::io(&icp, source))?;
+                    std::fs::read_to_string(&icp).map_err(|source| Error::io(&icp, source))?;
                 let config: Value = serde_yaml::from_str(&text)
-                    .map_err(|error| CliError::Input(format!("{}: {error}", icp.display())))?;
+                    .map_err(|error| Error::file(&icp, "an icp-cli project (YAML)", error))?;
                 return Ok(Some(Project {
                     root: dir.to_path_buf(),
                     kind: Kind::Icp,
@@ -114,9 +114,8 @@ impl Project {
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    serde_json::from_slice(&bytes).map_err(|error| Error::file(path, "JSON", error))
 }
 
 fn read_json_if_exists(path: &Path) -> Result<Option<Value>> {
@@ -218,7 +217,7 @@ pub fn resolve_network(
     };
     if fetch_root_key {
         if network.root_key == RootKey::Mainnet {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "--fetch-root-key with {}: mainnet's root key is built into the agent, and a key fetched from the network would trust whoever answers",
                 network.url
             )));
@@ -242,7 +241,7 @@ fn icp_network(name: &str, project: &Project) -> Result<Network> {
             .as_str()
             .or(network["url"].as_str())
             .ok_or_else(|| {
-                CliError::Input(format!(
+                Error::Input(format!(
                     "{source}: a connected network without `url` or `api-url`"
                 ))
             })?;
@@ -253,7 +252,7 @@ fn icp_network(name: &str, project: &Project) -> Result<Network> {
             .or_else(|| network["root-key"].as_u64().map(|n| n.to_string()))
         {
             Some(key) => RootKey::Known(hex::decode(key).map_err(|error| {
-                CliError::Input(format!("{source}: its root-key is not hex: {error}"))
+                Error::Input(format!("{source}: its root-key is not hex: {error}"))
             })?),
             None if is_mainnet(url) => RootKey::Mainnet,
             None => RootKey::Fetch,
@@ -268,7 +267,7 @@ fn icp_network(name: &str, project: &Project) -> Result<Network> {
         if network_name == "ic" {
             return resolve_network("ic", None, &Homes::default(), false);
         }
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "no network or environment `{name}` in {}: expected `local`, `ic`, one of its networks or environments, or a URL",
             project.root.join("icp.yaml").display()
         )));
@@ -341,7 +340,7 @@ fn dfx_network(name: &str, project: Option<&Project>, homes: &Homes) -> Result<N
         Some(found) => found,
         None if name == "local" => (Value::Null, "dfx's default local network".to_string()),
         None => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "no network `{name}`{}: expected `local`, `ic`, a network of the project, or a URL",
                 project
                     .map(|p| format!(" in {}", p.root.join("dfx.json").display()))
@@ -416,7 +415,7 @@ pub fn resolve_canister(
         return Ok(id);
     }
     let Some(project) = project else {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "expected a canister id for --canister, found `{text}`; a canister name is looked up in a dfx or icp-cli project, and there is none here or above"
         )));
     };
@@ -453,7 +452,7 @@ pub fn resolve_canister(
         };
         if let Some(id) = id {
             return candid::Principal::from_text(id).map_err(|error| {
-                CliError::Input(format!(
+                Error::Input(format!(
                     "{}: the id of `{text}` is not a principal: {error}",
                     file.display()
                 ))
@@ -461,7 +460,7 @@ pub fn resolve_canister(
         }
     }
     let tried: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    Err(CliError::Input(format!(
+    Err(Error::Input(format!(
         "no canister `{text}` on network `{network}`: looked in {}; is it deployed there (`{} deploy`)?",
         tried.join(", "),
         if project.kind == Kind::Icp { "icp" } else { "dfx" }

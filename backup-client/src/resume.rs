@@ -193,7 +193,7 @@ where
             progress,
         };
         let text = serde_json::to_vec_pretty(&state)
-            .map_err(|error| crate::error::CliError::Input(error.to_string()))?;
+            .map_err(|error| crate::error::Error::Input(error.to_string()))?;
         durable::write_atomically(&self.path, &text)
     }
 

@@ -16,7 +16,7 @@
 //! so a crash at any moment leaves the old pair or the new one.
 
 use crate::durable;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ impl Snapshot {
         if commit.exists() {
             for (from, to) in renames(dir) {
                 if from.exists() {
-                    std::fs::rename(&from, &to).map_err(|source| CliError::io(&to, source))?;
+                    std::fs::rename(&from, &to).map_err(|source| Error::io(&to, source))?;
                 }
             }
             durable::sync_dir(&commit)?;
@@ -71,7 +71,7 @@ impl Snapshot {
     /// writes and their sizes are those its metadata records.
     pub fn open(dir: &Path) -> Result<Self> {
         let not_a_snapshot = |what: String| {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "{}: expected a snapshot folder as `dfx canister snapshot download --dir` or `icp canister snapshot download` writes it (metadata.json, wasm_module.bin, stable_memory.bin): {what}",
                 dir.display()
             ))
@@ -128,7 +128,7 @@ impl Snapshot {
         let mut metadata = self.metadata.clone();
         metadata["stable_memory_size"] = Value::from(bytes.len() as u64);
         let text = serde_json::to_vec_pretty(&metadata)
-            .map_err(|error| CliError::Input(error.to_string()))?;
+            .map_err(|error| Error::Input(error.to_string()))?;
         let [(memory_new, memory), (metadata_new, metadata_path)] = renames(&self.dir);
         write_synced(&memory_new, bytes)?;
         write_synced(&metadata_new, &text)?;
@@ -140,7 +140,7 @@ impl Snapshot {
                 .as_bytes(),
         )?;
         for (from, to) in [(&memory_new, &memory), (&metadata_new, &metadata_path)] {
-            std::fs::rename(from, to).map_err(|source| CliError::io(to, source))?;
+            std::fs::rename(from, to).map_err(|source| Error::io(to, source))?;
         }
         durable::sync_dir(&memory)?;
         durable::remove(&self.dir.join(COMMIT))?;
@@ -152,7 +152,7 @@ impl Snapshot {
 /// Writes `bytes` to a new file at `path` and syncs it.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let io = |source| CliError::io(path, source);
+    let io = |source| Error::io(path, source);
     let mut file = std::fs::File::create(path).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)

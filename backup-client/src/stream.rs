@@ -6,7 +6,7 @@
 //! [`Value`] handed to the caller, which may stop the walk. The file's
 //! SHA-256 is taken from the same bytes.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use indicatif::ProgressBar;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
@@ -69,7 +69,7 @@ pub type Each<'a> = dyn FnMut(&Outer, u64, Value) -> Result<Flow> + 'a;
 /// document's description, or `None` when `each` stopped the walk. The bar
 /// counts the bytes read.
 pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Result<Option<Walked>> {
-    let file = File::open(path).map_err(|source| CliError::io(path, source))?;
+    let file = File::open(path).map_err(|source| Error::io(path, source))?;
     let mut reader = BufReader::with_capacity(
         1 << 16,
         Hashing {
@@ -98,13 +98,13 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         (_, Some(Halt::Failed(error))) => return Err(error),
         (_, Some(Halt::Stopped)) => return Ok(None),
         (Err(error), None) if error.is_io() => {
-            return Err(CliError::io(path, std::io::Error::other(error)))
+            return Err(Error::io(path, std::io::Error::other(error)))
         }
         (Err(error), None) if error.classify() == serde_json::error::Category::Data => {
-            return Err(CliError::Input(format!("{}: {error}", path.display())))
+            return Err(Error::Input(format!("{}: {error}", path.display())))
         }
         (Err(error), None) => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{}: not JSON: {error}",
                 path.display()
             )))
@@ -112,8 +112,7 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         (Ok(()), None) => {}
     }
     // `end` has read up to the end of the file; nothing is left unhashed.
-    std::io::copy(&mut reader, &mut std::io::sink())
-        .map_err(|source| CliError::io(path, source))?;
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| Error::io(path, source))?;
     let hashing = reader.into_inner();
     Ok(Some(Walked {
         outer: walker.outer,
@@ -144,7 +143,7 @@ impl Read for Hashing<'_> {
 /// Why a walk ended early; serde only carries its own error, so the reason
 /// waits here.
 enum Halt {
-    Failed(CliError),
+    Failed(Error),
     Stopped,
 }
 
@@ -370,7 +369,7 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                         map.next_value_seed(EntriesSeed(&mut *self.0))?;
                     } else {
                         // Which of two lists is the backup? Neither is taken.
-                        return Err(self.0.halt(Halt::Failed(CliError::Input(
+                        return Err(self.0.halt(Halt::Failed(Error::Input(
                             "the document has `entries` twice".into(),
                         ))));
                     }

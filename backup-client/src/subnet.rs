@@ -9,7 +9,7 @@
 //! log is removed.
 
 use crate::durable;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -117,10 +117,10 @@ impl Subnet {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Subnet::default())
             }
-            Err(source) => return Err(CliError::io(&path, source)),
+            Err(source) => return Err(Error::io(&path, source)),
         };
         serde_cbor::from_slice(&bytes).map_err(|error| {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "{}: expected the keys and recent calls `ic-backup serve` keeps beside the image, found a file that does not read as them ({error}); move it away to start a new subnet (new keys; calls already run could then run again)",
                 path.display()
             ))
@@ -132,7 +132,7 @@ impl Subnet {
     pub fn save(&self, image: &Path) -> Result<()> {
         let path = path_of(image);
         let bytes = serde_cbor::to_vec(self)
-            .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+            .map_err(|error| Error::Input(format!("{}: {error}", path.display())))?;
         durable::write_private(&path, &bytes)
     }
 

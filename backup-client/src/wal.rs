@@ -24,7 +24,7 @@
 //! nothing.
 
 use crate::durable;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -89,7 +89,7 @@ impl Wal {
     /// Creates (or empties) the log of `image`, opened to append.
     pub fn create(image: &Path) -> Result<Wal> {
         let path = path_of(image);
-        let io = |source| CliError::io(&path, source);
+        let io = |source| Error::io(&path, source);
         // Appending: every write lands where the file ends, also after
         // `clear` cut it back to nothing.
         let file = OpenOptions::new()
@@ -144,7 +144,7 @@ impl Wal {
                     .and_then(|()| self.file.sync_data())
                     .is_ok();
                 Err(AppendError {
-                    error: CliError::io(&self.path, source),
+                    error: Error::io(&self.path, source),
                     undone,
                 })
             }
@@ -153,7 +153,7 @@ impl Wal {
 
     /// Empties the log once the image holds everything in it.
     pub fn clear(&mut self) -> Result<()> {
-        let io = |source| CliError::io(&self.path, source);
+        let io = |source| Error::io(&self.path, source);
         self.file.set_len(0).map_err(io)?;
         self.file.sync_all().map_err(io)?;
         self.bytes = 0;
@@ -170,7 +170,7 @@ impl Wal {
 /// An append that failed.
 #[derive(Debug)]
 pub struct AppendError {
-    pub error: CliError,
+    pub error: Error,
     /// The log was cut back to what it held before: the call is not in it.
     pub undone: bool,
 }
@@ -191,10 +191,10 @@ pub fn replay(image: &Path, memory: &mut Vec<u8>) -> Result<Option<Replayed>> {
     let log = match std::fs::read(&path) {
         Ok(log) => log,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CliError::io(&path, source)),
+        Err(source) => return Err(Error::io(&path, source)),
     };
     let records = parse(&log).map_err(|(at, why)| {
-        CliError::Input(format!(
+        Error::Input(format!(
             "{}: the write-ahead log is damaged at byte {at} ({why}) with records after it; the image {} and the log are left as they are: a copy of both is what to keep",
             path.display(),
             image.display()

@@ -19,7 +19,7 @@ mod http;
 mod node;
 mod state;
 
-use backup_client::error::{CliError, Result};
+use backup_client::error::{Error, Result};
 use backup_client::subnet::Subnet;
 use backup_client::target::{Folding, Offline};
 use node::{Job, Node};
@@ -77,13 +77,13 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
     let mut subnet = Subnet::load(target.image())?;
     let keys = match (&subnet.keys, options.new_keys) {
         (Some(kept), false) => state::Keys::from_kept(kept).map_err(|why| {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "{}: {why}; `serve --new-keys` draws new ones (clients must then be given the new root key)",
                 backup_client::subnet::path_of(target.image()).display()
             ))
         })?,
         _ => state::Keys::generate()
-            .map_err(|error| CliError::Input(format!("cannot draw the server's keys: {error}")))?,
+            .map_err(|error| Error::system("cannot draw the server's keys", error))?,
     };
     subnet.keys = Some(keys.kept());
     let keys = Arc::new(keys);
@@ -92,17 +92,17 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
     let mut node = Node::new(target, keys.clone(), &subnet, options.folding);
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
         .map_err(|error| {
-            CliError::Input(format!(
-                "cannot listen on 127.0.0.1:{}: {error}",
-                options.port
-            ))
+            Error::system(
+                format!("cannot listen on 127.0.0.1:{}", options.port),
+                error,
+            )
         })?;
     let address = listener
         .local_addr()
-        .map_err(|error| CliError::Input(format!("the listening address: {error}")))?;
+        .map_err(|error| Error::system("the listening address", error))?;
     listener
         .set_nonblocking(true)
-        .map_err(|error| CliError::Input(format!("the listening socket: {error}")))?;
+        .map_err(|error| Error::system("the listening socket", error))?;
     let url = format!("http://{address}");
     let canister = node.canister_id;
     if options.json {
@@ -145,7 +145,7 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
         std::thread::Builder::new()
             .name("http".into())
             .spawn(move || listen(listener, server, &control))
-            .map_err(|error| CliError::Input(format!("cannot start the HTTP thread: {error}")))?
+            .map_err(|error| Error::system("cannot start the HTTP thread", error))?
     };
     // The node runs here, one job at a time, until the server stops: what
     // is still queued then is dropped (its requests are answered 503).
@@ -167,9 +167,9 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
         .unwrap_or_else(|_| Err("the HTTP thread panicked".into()));
     saved?;
     if let Some(message) = node.failed {
-        return Err(CliError::Input(message));
+        return Err(Error::Input(message));
     }
-    listened.map_err(CliError::Network)?;
+    listened.map_err(Error::Network)?;
     if !options.json {
         println!("Stopped; the image is saved.");
     }

@@ -25,13 +25,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// What every command is given: where its calls go, and whether it prints
-/// JSON.
-pub struct Global {
-    pub connection: Connection,
-    pub json: bool,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Auth(cmd::auth::Args),

@@ -6,7 +6,8 @@ mod cli;
 mod cmd;
 
 use backup_client::error::Result;
-use cli::{Cli, Command, Global};
+use cli::{Cli, Command};
+use cmd::Global;
 
 fn main() {
     let cli = Cli::parse_in_groups();

@@ -2,7 +2,7 @@
 //! raw stable memory (the raw-access set).
 
 use super::output;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::target::Target;
 use candid::Principal;
 use serde_json::json;
@@ -20,7 +20,7 @@ pub enum Action {
 
 fn principal(text: &str) -> Result<Principal> {
     Principal::from_text(text)
-        .map_err(|error| CliError::Input(format!("expected a principal, found `{text}`: {error}")))
+        .map_err(|error| Error::Input(format!("expected a principal, found `{text}`: {error}")))
 }
 
 /// The method name and argument of an `auth` action.
@@ -51,7 +51,8 @@ pub fn auth(target: &mut dyn Target, action: &Action, json: bool) -> Result<()> 
     match action {
         Action::List => {
             let reply = target.query(method, &arg)?;
-            let admins: Vec<Principal> = candid::decode_one(&reply)?;
+            let admins: Vec<Principal> = candid::decode_one(&reply)
+                .map_err(Error::candid(format!("the reply of `{method}`")))?;
             let texts: Vec<String> = admins.iter().map(Principal::to_text).collect();
             output(json, json!({ "admins": texts }), || {
                 if texts.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::{notice, output};
 use crate::durable::{self, with_suffix};
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Codec, Format};
 use crate::progress;
@@ -214,7 +214,7 @@ pub fn backup(
         }
     }
     let stopped = |count: u64, pages: usize| {
-        CliError::Network(format!(
+        Error::Stopped(format!(
             "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
         ))
     };
@@ -376,9 +376,12 @@ impl<'a> Spans<'a> {
             "backup {map}: {} received",
             indicatif::HumanBytes(self.received)
         ));
-        let page = IDLArgs::from_bytes_with_types(reply, env, std::slice::from_ref(&types.page))?;
+        let page = IDLArgs::from_bytes_with_types(reply, env, std::slice::from_ref(&types.page))
+            .map_err(Error::candid(format!(
+                "a page of `{map}`, as its interface types it"
+            )))?;
         let Some(IDLValue::Record(fields)) = page.args.first() else {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "`{method}` returned something other than a page"
             )));
         };
@@ -397,9 +400,9 @@ impl<'a> Spans<'a> {
                 continue;
             };
             let key = field_by_id(pair, 0)
-                .ok_or_else(|| CliError::Input("an entry without a key".into()))?;
+                .ok_or_else(|| Error::Input("an entry without a key".into()))?;
             let value = field_by_id(pair, 1)
-                .ok_or_else(|| CliError::Input("an entry without a value".into()))?;
+                .ok_or_else(|| Error::Input("an entry without a value".into()))?;
             let before = self.codec.lossy();
             let mut bytes = self
                 .codec
@@ -412,7 +415,7 @@ impl<'a> Spans<'a> {
             }
             bytes.push(b'\n');
             file.write_all(&bytes)
-                .map_err(|source| CliError::io(partial, source))?;
+                .map_err(|source| Error::io(partial, source))?;
             hasher.update(&bytes);
             span.bytes += bytes.len() as u64;
             span.entries += 1;
@@ -434,11 +437,10 @@ impl<'a> Spans<'a> {
                 span.skipped.push(key);
             }
         }
-        file.flush()
-            .map_err(|source| CliError::io(partial, source))?;
+        file.flush().map_err(|source| Error::io(partial, source))?;
         file.get_ref()
             .sync_data()
-            .map_err(|source| CliError::io(partial, source))?;
+            .map_err(|source| Error::io(partial, source))?;
         self.pages += 1;
         let next = match field(fields, "next") {
             Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
@@ -537,7 +539,7 @@ fn finish(
     }
     if !skipped.is_empty() {
         let keys: Vec<String> = skipped.iter().map(Value::to_string).collect();
-        return Err(CliError::Incomplete(format!(
+        return Err(Error::Incomplete(format!(
             "{} entries of `{map}` are not in {}: each is too large for one restore call (2 MiB of ingress), so the canister left it out rather than back it up in a form restore cannot take back. Their keys: {}. They are still in the canister and in a raw dump (`ic-backup dump`).",
             skipped.len(),
             output_path.display(),
@@ -589,9 +591,10 @@ fn split_keys(
         }
         let arg = IDLArgs::new(&args).to_bytes_with_types(env, &arg_types)?;
         let reply = target.query(&method, &arg)?;
-        let splits = IDLArgs::from_bytes_with_types(&reply, env, &signature.rets)?;
+        let splits = IDLArgs::from_bytes_with_types(&reply, env, &signature.rets)
+            .map_err(Error::candid(format!("the reply of `{method}`")))?;
         let Some(IDLValue::Record(fields)) = splits.args.first() else {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "`{method}` returned something other than split keys"
             )));
         };
@@ -627,17 +630,17 @@ fn assemble(
     use std::io::{BufRead, Write};
     let temporary = backup_common::durable::temporary_of(output);
     let result = (|| -> Result<()> {
-        let on_output = |source| CliError::io(&temporary, source);
+        let on_output = |source| Error::io(&temporary, source);
         let mut files = Vec::new();
         for partial in partials {
-            let file = std::fs::File::open(partial).map_err(|e| CliError::io(partial, e))?;
+            let file = std::fs::File::open(partial).map_err(|e| Error::io(partial, e))?;
             files.push((std::io::BufReader::new(file), partial));
         }
         // Each line with the file it comes from, the files in order.
         let lines = files.into_iter().flat_map(|(reader, partial)| {
             reader
                 .lines()
-                .map(move |line| line.map_err(|source| CliError::io(partial, source)))
+                .map(move |line| line.map_err(|source| Error::io(partial, source)))
         });
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(&temporary).map_err(on_output)?);
@@ -665,8 +668,8 @@ fn assemble(
             }
             let mut empty = true;
             for line in lines {
-                let entry: Value = crate::stream::parse_value(&line?).map_err(|e| {
-                    CliError::Input(format!("a partial file of {}: {e}", output.display()))
+                let entry: Value = crate::stream::parse_value(&line?).map_err(|error| {
+                    Error::file(output, "a partial file (an entry per line)", error)
                 })?;
                 put(if empty { "[\n" } else { ",\n" })?;
                 put(&"  ".repeat(depth + 1))?;
@@ -714,7 +717,7 @@ fn pretty(value: &Value, depth: usize) -> Result<String> {
     } else {
         serde_json::to_string_pretty(value)
     }
-    .map_err(|e| CliError::Input(e.to_string()))?;
+    .map_err(|error| Error::system("writing an entry as JSON", error))?;
     Ok(text.replace('\n', &format!("\n{}", "  ".repeat(depth))))
 }
 

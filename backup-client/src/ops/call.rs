@@ -1,6 +1,6 @@
 //! `call`: any method, with Candid text arguments.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::Interface;
 use crate::target::Target;
 use candid::types::FuncMode;
@@ -14,7 +14,7 @@ pub fn call_request(
     args: &str,
 ) -> Result<(Vec<u8>, bool)> {
     let parsed: IDLArgs = candid_parser::parse_idl_args(args).map_err(|error| {
-        CliError::Input(format!(
+        Error::Input(format!(
             "expected Candid text arguments such as `(42, \"text\")`, found `{args}`: {error}"
         ))
     })?;
@@ -25,7 +25,7 @@ pub fn call_request(
             let bytes = parsed
                 .to_bytes_with_types(&interface.env, &signature.args)
                 .map_err(|error| {
-                    CliError::Input(format!(
+                    Error::Input(format!(
                         "the arguments do not match `{method} : {signature}`: {error}"
                     ))
                 })?;

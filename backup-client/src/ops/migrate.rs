@@ -19,7 +19,7 @@ use super::backup::{backup, BackupOptions};
 use super::restore::{restore, RestoreOptions};
 use super::{notice, output};
 use crate::durable::with_suffix;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::Interface;
 use crate::json::Format;
 use crate::resume::{Resume, Start, TargetId};
@@ -64,9 +64,9 @@ fn place(target: &TargetId) -> String {
 
 /// The SHA-256 of the file at `path`, read a buffer at a time.
 fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|source| CliError::io(path, source))?;
+    let mut file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|source| CliError::io(path, source))?;
+    std::io::copy(&mut file, &mut hasher).map_err(|source| Error::io(path, source))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -84,7 +84,7 @@ struct Compared {
 /// once parsed (both files come from the same encoder).
 fn entry_digest(entry: &Value) -> Result<[u8; 16]> {
     let text = serde_json::to_vec(entry)
-        .map_err(|error| CliError::Input(format!("an entry could not be written back: {error}")))?;
+        .map_err(|error| Error::Input(format!("an entry could not be written back: {error}")))?;
     let digest = Sha256::digest(text);
     let mut short = [0; 16];
     short.copy_from_slice(&digest[..16]);
@@ -135,7 +135,7 @@ pub fn migrate(
     interface.map(map)?;
     let stop = |step: usize| -> Result<()> {
         if stop_after == Some(step) {
-            return Err(CliError::Network(format!(
+            return Err(Error::Stopped(format!(
                 "stopped after step {step} as asked; run the same command again to continue"
             )));
         }
@@ -155,7 +155,7 @@ pub fn migrate(
         Start::Resume(progress) => Some(progress),
         Start::Fresh { why: None } => None,
         Start::Fresh { why: Some(why) } => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{why}. It records a migration that may have cleared its map, whose entries are then only in its backup file: finish it with the command that started it, or restore that file with `ic-backup restore <map> -i <file> --replace`, then remove {}",
                 state.path().display()
             )))
@@ -189,13 +189,13 @@ pub fn migrate(
         stop(1)?;
     }
     let Some(mut progress) = progress else {
-        return Err(CliError::Input("no migration progress".into()));
+        return Err(Error::Input("no migration progress".into()));
     };
 
     if progress.step == Step::BackedUp {
         let found = sha256_of(via)?;
         if found != progress.via_sha256 {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{} changed since the migration backed the map up to it (SHA-256 {found}, expected {}); nothing was cleared. Remove {} to start the migration again",
                 via.display(),
                 progress.via_sha256,
@@ -252,7 +252,7 @@ pub fn migrate(
     )?;
     let compared = compare_entries(via, &check)?;
     if let Some(at) = compared.first_difference {
-        return Err(CliError::Mismatch(format!(
+        return Err(Error::Mismatch(format!(
             "after the rewrite `{map}` differs from its backup {} from entry {at} on (the map is now in {}): restore the backup with `ic-backup restore {map} -i {} --replace`",
             via.display(),
             check.display(),

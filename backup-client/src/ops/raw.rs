@@ -2,7 +2,7 @@
 
 use super::{notice, output};
 use crate::durable::{self, with_suffix};
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::progress;
 use crate::resume::{PartialProgress, Resume, TargetId};
 use crate::target::Target;
@@ -20,9 +20,8 @@ use std::path::{Path, PathBuf};
 pub const MANIFEST_BLOCK: u64 = 64 * 1024;
 
 fn stable_size(target: &mut dyn Target) -> Result<u64> {
-    Ok(candid::decode_one(
-        &target.query("stable_size", &candid::encode_args(())?)?,
-    )?)
+    candid::decode_one(&target.query("stable_size", &candid::encode_args(())?)?)
+        .map_err(Error::candid("the reply of `stable_size`"))
 }
 
 fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<u8>> {
@@ -32,9 +31,10 @@ fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<
 
 /// The bytes of a `stable_read(offset, length)` reply, which must be all of them.
 fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
-    let bytes: serde_bytes::ByteBuf = candid::decode_one(reply)?;
+    let bytes: serde_bytes::ByteBuf =
+        candid::decode_one(reply).map_err(Error::candid("the reply of `stable_read`"))?;
     if bytes.len() as u64 != length {
-        return Err(CliError::Rejected {
+        return Err(Error::Rejected {
             method: "stable_read".into(),
             message: format!(
                 "expected {length} bytes at offset {offset}, found {}",
@@ -55,10 +55,10 @@ pub struct ImageFile<'a> {
 
 impl<'a> ImageFile<'a> {
     pub fn open(path: &'a Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|source| CliError::io(path, source))?;
+        let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
         let len = file
             .metadata()
-            .map_err(|source| CliError::io(path, source))?
+            .map_err(|source| Error::io(path, source))?
             .len();
         Ok(ImageFile { path, file, len })
     }
@@ -70,7 +70,7 @@ impl<'a> ImageFile<'a> {
         let mut bytes = vec![0; end.saturating_sub(offset) as usize];
         self.file
             .read_exact_at(&mut bytes, offset)
-            .map_err(|source| CliError::io(self.path, source))?;
+            .map_err(|source| Error::io(self.path, source))?;
         Ok(bytes)
     }
 
@@ -86,7 +86,7 @@ impl<'a> ImageFile<'a> {
 
 fn check_block(block: u64, what: &str) -> Result<()> {
     if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&block) {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "expected {what} between {MIN_DIGEST_BLOCK} and {MAX_DIGEST_RANGE} bytes, found {block}"
         )));
     }
@@ -107,10 +107,11 @@ pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<
     });
     let mut digests = Vec::new();
     target.pipeline(&mut calls, DIGEST_PARALLEL, &mut |reply| {
-        let blobs: Vec<serde_bytes::ByteBuf> = candid::decode_one(&reply)?;
+        let blobs: Vec<serde_bytes::ByteBuf> =
+            candid::decode_one(&reply).map_err(Error::candid("the reply of `stable_digest`"))?;
         for blob in blobs {
             let digest: [u8; 32] = blob.as_slice().try_into().map_err(|_| {
-                CliError::Input(format!(
+                Error::Input(format!(
                     "expected 32-byte digests, found {} bytes",
                     blob.len()
                 ))
@@ -136,13 +137,14 @@ pub struct Manifest {
 impl Manifest {
     /// Reads and checks a manifest; every mistake is an error that names the file.
     pub fn read(path: &Path) -> Result<Manifest> {
-        let bytes = std::fs::read(path).map_err(|source| CliError::io(path, source))?;
-        let bad =
-            |why: String| CliError::Input(format!("{}: not a manifest: {why}", path.display()));
+        let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+        let bad = |why: String| Error::Input(format!("{}: not a manifest: {why}", path.display()));
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| {
-            bad(format!(
-                "expected JSON with `size`, `sha256`, `block_size` and `blocks`: {error}"
-            ))
+            Error::file(
+                path,
+                "a manifest (expected JSON with `size`, `sha256`, `block_size` and `blocks`)",
+                error,
+            )
         })?;
         if !(MIN_DIGEST_BLOCK..=MAX_DIGEST_RANGE).contains(&manifest.block_size) {
             return Err(bad(format!(
@@ -174,7 +176,7 @@ impl Manifest {
 
     /// The manifest of the image file at `path`, read block by block.
     fn of_file(path: &Path) -> Result<Manifest> {
-        let io = |source| CliError::io(path, source);
+        let io = |source| Error::io(path, source);
         let mut file =
             std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
         let (mut whole, mut blocks, mut size) = (Sha256::new(), Vec::new(), 0u64);
@@ -214,7 +216,8 @@ fn write_manifest(image: &Path, data: &Path) -> Result<PathBuf> {
     let path = with_suffix(image, ".sha256");
     let mut manifest = Manifest::of_file(data)?;
     manifest.image = image.file_name().map(|n| n.to_string_lossy().into_owned());
-    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| CliError::Input(e.to_string()))?;
+    let text = serde_json::to_vec_pretty(&manifest)
+        .map_err(|error| Error::file(&path, "a manifest", error))?;
     durable::write_atomically(&path, &text)?;
     Ok(path)
 }
@@ -250,7 +253,7 @@ pub fn dump(
     json: bool,
 ) -> Result<()> {
     if chunk == 0 || chunk > MAX_RAW_READ {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "expected --chunk-bytes between 1 and {MAX_RAW_READ}, found {chunk}"
         )));
     }
@@ -290,7 +293,7 @@ pub fn dump(
     // Progress is recorded every `parallel` chunks, after the file is synced.
     let record = |file: &std::fs::File, done: u64, hasher: &Sha256| -> Result<()> {
         file.sync_data()
-            .map_err(|source| CliError::io(&partial, source))?;
+            .map_err(|source| Error::io(&partial, source))?;
         state.save(
             &binding,
             &DumpProgress {
@@ -303,7 +306,7 @@ pub fn dump(
     let read = target.pipeline(&mut calls, parallel, &mut |reply| {
         let bytes = read_reply(&reply, done, chunk.min(size - done))?;
         file.write_all(&bytes)
-            .map_err(|source| CliError::io(&partial, source))?;
+            .map_err(|source| Error::io(&partial, source))?;
         hasher.update(&bytes);
         done += bytes.len() as u64;
         unrecorded += 1;
@@ -321,13 +324,13 @@ pub fn dump(
     read?;
     if done < size {
         bar.abandon();
-        return Err(CliError::Network(format!(
+        return Err(Error::Stopped(format!(
             "stopped after {} reads as asked; run the same command again to resume at byte {done}",
             stop_after.unwrap_or(0)
         )));
     }
     file.sync_all()
-        .map_err(|source| CliError::io(&partial, source))?;
+        .map_err(|source| Error::io(&partial, source))?;
     drop(file);
     bar.finish_and_clear();
     let manifest = write_manifest(output_path, &partial)?;
@@ -429,7 +432,7 @@ fn check_image(
     force: bool,
 ) -> Result<Option<Layout>> {
     let refuse = |why: String| {
-        CliError::Input(format!(
+        Error::Input(format!(
             "{}: {why}. Nothing was written; pass --force to load it anyway",
             input.display()
         ))
@@ -504,7 +507,7 @@ fn touched(layout: Option<&Layout>, changed: &[usize], block: u64) -> BTreeMap<S
 fn confirm(question: &str) -> Result<()> {
     use std::io::{BufRead, IsTerminal};
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "{question} Pass --yes to confirm when not at a terminal; nothing was written"
         )));
     }
@@ -513,10 +516,10 @@ fn confirm(question: &str) -> Result<()> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|source| CliError::io(Path::new("<stdin>"), source))?;
+        .map_err(|source| Error::io(Path::new("<stdin>"), source))?;
     match answer.trim().to_lowercase().as_str() {
         "y" | "yes" => Ok(()),
-        _ => Err(CliError::Input("not confirmed; nothing was written".into())),
+        _ => Err(Error::Input("not confirmed; nothing was written".into())),
     }
 }
 
@@ -530,7 +533,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
         json,
     } = options;
     if block < MIN_DIGEST_BLOCK || block > MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2) {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "expected --block-bytes between {MIN_DIGEST_BLOCK} and {}, found {block}",
             MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2)
         )));
@@ -538,7 +541,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     let image = ImageFile::open(input)?;
     let live_size = stable_size(target)?;
     if image.len < live_size {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "{} is {} bytes but stable memory is {live_size}: stable memory cannot shrink, so the image cannot replace it",
             input.display(),
             image.len
@@ -594,7 +597,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     let after = live_digests(target, image.len, block)?;
     if after != wanted {
         let differing = after.iter().zip(&wanted).filter(|(a, b)| a != b).count();
-        return Err(CliError::Mismatch(format!(
+        return Err(Error::Mismatch(format!(
             "after the load {differing} blocks of stable memory still differ from {}",
             input.display()
         )));
@@ -622,7 +625,7 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
     let (size, block) = (manifest.size, manifest.block_size);
     let live_size = stable_size(target)?;
     if live_size != size {
-        return Err(CliError::Mismatch(format!(
+        return Err(Error::Mismatch(format!(
             "stable memory is {live_size} bytes, the manifest says {size}"
         )));
     }
@@ -639,7 +642,7 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
             .take(10)
             .map(|i| format!("{}", *i as u64 * block))
             .collect();
-        return Err(CliError::Mismatch(format!(
+        return Err(Error::Mismatch(format!(
             "{} of {} blocks differ from the manifest (first at offsets {})",
             differing.len(),
             manifest.blocks.len(),
@@ -665,7 +668,7 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
 fn read_layout(image: &ImageFile) -> Result<Layout> {
     let head = image.read(0, HEADER_LEN as u64)?;
     Layout::parse_header(&head, image.len)
-        .map_err(|error| CliError::Input(format!("{}: {error}", image.path.display())))
+        .map_err(|error| Error::Input(format!("{}: {error}", image.path.display())))
 }
 
 /// What `inspect` reports of the image file at `path`: its layout and what

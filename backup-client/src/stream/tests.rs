@@ -128,7 +128,7 @@ fn broken_documents_are_refused_with_where() {
     std::fs::write(&path, "[1, 2]").unwrap();
     let error = walk(&path, 0, &ProgressBar::hidden(), &mut |_, i, _| {
         if i == 1 {
-            Err(CliError::Input("entry 1 is wrong".into()))
+            Err(Error::Input("entry 1 is wrong".into()))
         } else {
             Ok(Flow::Next)
         }

@@ -2,7 +2,7 @@
 //! ic-agent; queries tried again with backoff on transient failures.
 
 use super::{in_flight, Step, Target};
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::project::{Network, RootKey};
 use crate::resume::TargetId;
 use candid::Principal;
@@ -57,7 +57,7 @@ async fn query_retrying(
         };
         attempt += 1;
         if attempt >= QUERY_ATTEMPTS {
-            return Err(CliError::Network(format!(
+            return Err(Error::Network(format!(
                 "{method}: {failure} (tried {attempt} times)"
             )));
         }
@@ -78,20 +78,18 @@ impl Live {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|source| {
-                CliError::Input(format!("cannot start the async runtime: {source}"))
-            })?;
+            .map_err(|source| Error::system("cannot start the async runtime", source))?;
         let agent = ic_agent::Agent::builder()
             .with_url(url)
             .with_boxed_identity(identity)
             .build()
-            .map_err(|error| CliError::Network(format!("{url}: {error}")))?;
+            .map_err(|error| Error::Network(format!("{url}: {error}")))?;
         match &network.root_key {
             RootKey::Mainnet => {}
             RootKey::Known(key) => agent.set_root_key(key.clone()),
             RootKey::Fetch => {
                 runtime.block_on(agent.fetch_root_key()).map_err(|error| {
-                    CliError::Network(format!(
+                    Error::Network(format!(
                         "fetching the root key of {url} (from {}): {error}{}",
                         network.source,
                         if url.contains(":4943") {
@@ -112,14 +110,14 @@ impl Live {
         })
     }
 
-    fn agent_error(method: &str, error: ic_agent::AgentError) -> CliError {
+    fn agent_error(method: &str, error: ic_agent::AgentError) -> Error {
         match error {
             ic_agent::AgentError::CertifiedReject { reject, .. }
-            | ic_agent::AgentError::UncertifiedReject { reject, .. } => CliError::Rejected {
+            | ic_agent::AgentError::UncertifiedReject { reject, .. } => Error::Rejected {
                 method: method.to_string(),
                 message: reject.reject_message,
             },
-            other => CliError::Network(format!("{method}: {other}")),
+            other => Error::Network(format!("{method}: {other}")),
         }
     }
 }
@@ -194,9 +192,7 @@ impl Target for Live {
         match self.runtime.block_on(read) {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(ic_agent::AgentError::LookupPathAbsent(_)) => Ok(None),
-            Err(error) => Err(CliError::Network(format!(
-                "reading candid:service: {error}"
-            ))),
+            Err(error) => Err(Error::Network(format!("reading candid:service: {error}"))),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Target;
 use crate::disk::{Disk, Opened};
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::resume::TargetId;
 use crate::subnet::Subnet;
 use candid::Principal;
@@ -100,7 +100,7 @@ impl Offline {
             others,
             seed,
         } = operator;
-        let module = std::fs::read(wasm).map_err(|source| CliError::io(wasm, source))?;
+        let module = std::fs::read(wasm).map_err(|source| Error::io(wasm, source))?;
         let mut controllers = if controller { vec![caller] } else { Vec::new() };
         controllers.extend(others);
         // The operator installs: `canister_init` and the upgrade hooks run as them.
@@ -116,12 +116,12 @@ impl Offline {
             Some(bytes) => {
                 let digest = hex::encode(Sha256::digest(&bytes));
                 (
-                    Canister::from_image(&module, bytes, args).map_err(CliError::runner(wasm))?,
+                    Canister::from_image(&module, bytes, args).map_err(Error::runner(wasm))?,
                     Some(digest),
                 )
             }
             None => (
-                Canister::install(&module, args).map_err(CliError::runner(wasm))?,
+                Canister::install(&module, args).map_err(Error::runner(wasm))?,
                 None,
             ),
         };
@@ -194,7 +194,7 @@ impl Offline {
     }
 
     fn result(method: &str, result: canister_runner::CallResult) -> Result<Vec<u8>> {
-        result.result.map_err(|reject| CliError::Rejected {
+        result.result.map_err(|reject| Error::Rejected {
             method: method.to_string(),
             message: reject.message,
         })

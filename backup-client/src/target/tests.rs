@@ -2,7 +2,7 @@
 //! with `parallel` calls in flight.
 
 use super::*;
-use crate::error::CliError;
+use crate::error::Error;
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ fn waves_make_every_call_of_every_chain_in_order() {
     let error = in_waves(
         starts(),
         2,
-        &mut |_, _| Err(CliError::Network("down".into())),
+        &mut |_, _| Err(Error::Network("down".into())),
         &mut |_, _| Ok(None),
     );
     assert!(error.is_err());

@@ -1,6 +1,6 @@
 //! `ic-backup backup`.
 
-use crate::cli::Global;
+use super::Global;
 use backup_client::connect::with_target;
 use backup_client::error::Result;
 use backup_client::interface::Interface;

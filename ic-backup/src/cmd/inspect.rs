@@ -1,6 +1,6 @@
 //! `ic-backup inspect`: reads a file, needs no canister.
 
-use crate::cli::Global;
+use super::Global;
 use backup_client::error::Result;
 use backup_client::ops::raw::inspect;
 use std::path::PathBuf;

@@ -13,6 +13,15 @@ pub mod serve;
 pub mod verify;
 pub mod whoami;
 
+use backup_client::connect::Connection;
+
+/// What every command is given besides its own options: where its calls
+/// go, and whether it prints JSON.
+pub struct Global {
+    pub connection: Connection,
+    pub json: bool,
+}
+
 /// `--parallel`: queries in flight, 1 to 1024.
 fn in_flight() -> impl clap::builder::TypedValueParser<Value = usize> {
     clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1024), |n| n as usize)

@@ -1,8 +1,8 @@
 //! `ic-backup serve`.
 
-use crate::cli::Global;
+use super::Global;
 use backup_client::connect::offline;
-use backup_client::error::{CliError, Result};
+use backup_client::error::{Error, Result};
 use backup_client::target::Folding;
 use backup_serve::{Faults, Options};
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         (Some(dir), _, _) => format!("snapshot {}", dir.display()),
         (None, Some(wasm), Some(image)) => format!("{} over {}", wasm.display(), image.display()),
         _ => {
-            return Err(CliError::Input(
+            return Err(Error::Input(
                 "expected --wasm <module> and --image <image>, or --snapshot <folder>, to serve"
                     .into(),
             ))
@@ -80,6 +80,6 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         },
         json: global.json,
     };
-    let target = offline(connection)?.ok_or_else(|| CliError::Input("nothing to serve".into()))?;
+    let target = offline(connection)?.ok_or_else(|| Error::Input("nothing to serve".into()))?;
     backup_serve::serve(target, &describe, options)
 }

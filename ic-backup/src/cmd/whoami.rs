@@ -1,6 +1,6 @@
 //! `ic-backup whoami`.
 
-use crate::cli::Global;
+use super::Global;
 use backup_client::connect::principal;
 use backup_client::error::Result;
 

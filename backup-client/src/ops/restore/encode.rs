@@ -1,6 +1,6 @@
 //! Entries encoded one at a time into `restore_<map>` arguments.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use candid::types::value::IDLValue;
 use candid::IDLArgs;
@@ -24,7 +24,7 @@ impl<'a> Encoder<'a> {
         let mut empty = encoder.encode(IDLArgs::new(&[IDLValue::Vec(Vec::new())]))?;
         // An empty vector is its header and a zero count.
         if empty.pop() != Some(0) {
-            return Err(CliError::Input(
+            return Err(Error::Input(
                 "Candid: an empty batch does not end in its count".into(),
             ));
         }
@@ -48,7 +48,7 @@ impl<'a> Encoder<'a> {
         let bytes = alone
             .strip_prefix(self.header.as_slice())
             .and_then(|rest| rest.strip_prefix(&[1]))
-            .ok_or_else(|| CliError::Input("Candid: an entry encoded under another header".into()))?
+            .ok_or_else(|| Error::Input("Candid: an entry encoded under another header".into()))?
             .to_vec();
         let entry = match args.args.into_iter().next() {
             Some(IDLValue::Vec(mut one)) => one.pop(),

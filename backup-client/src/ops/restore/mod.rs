@@ -25,7 +25,7 @@ pub use read::{read_entries, BackupFile};
 
 use super::{notice, output};
 use crate::durable::{self, with_suffix};
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::Interface;
 use crate::json::Format;
 use crate::progress;
@@ -95,12 +95,12 @@ fn check_origin(
     let file = input.display();
     match (names.get("map").map(String::as_str), from_map) {
         (Some(named), None) if named != map => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "{file} is a backup of the map `{named}`, not `{map}`: restoring it would put `{named}`'s entries into `{map}`. If that is what you want, say so with --from-map {named}. Nothing was sent"
             )))
         }
         (named, Some(from)) if named != Some(from) => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "--from-map {from}: {file} is a backup of {}. Nothing was sent",
                 named.map_or("a map it does not name".to_string(), |named| format!("the map `{named}`"))
             )))
@@ -112,10 +112,10 @@ fn check_origin(
         TargetId::Offline { .. } => None,
     };
     match (names.get("canister").map(String::as_str), here, from_canister) {
-        (Some(named), Some(here), None) if named != here => Err(CliError::Input(format!(
+        (Some(named), Some(here), None) if named != here => Err(Error::Input(format!(
             "{file} is a backup of the canister {named}, not {here}: if it is to go into this one, say so with --from-canister {named}. Nothing was sent"
         ))),
-        (named, _, Some(from)) if named != Some(from) => Err(CliError::Input(format!(
+        (named, _, Some(from)) if named != Some(from) => Err(Error::Input(format!(
             "--from-canister {from}: {file} is a backup of {}. Nothing was sent",
             named.map_or("a canister it does not name".to_string(), |named| format!("the canister {named}"))
         ))),
@@ -196,7 +196,7 @@ pub fn restore(
     if can_validate {
         plan.validate(target, json)?;
     } else if replace {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
         )));
     } else {
@@ -252,7 +252,8 @@ pub fn restore(
     };
     if replace && !progress.cleared {
         let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
-        let cleared: u64 = candid::decode_one(&reply)?;
+        let cleared: u64 = candid::decode_one(&reply)
+            .map_err(Error::candid(format!("the reply of `clear_{map}`")))?;
         notice(json, &format!("every entry was accepted; cleared {cleared} entries of `{map}` for the exact restore"));
         progress.cleared = true;
         if target.checkpoint()? {
@@ -276,13 +277,14 @@ pub fn restore(
             return Ok(Flow::Stop);
         }
         let reply = target.update(&method, arg)?;
-        let result: std::result::Result<u64, String> = candid::decode_one(&reply)?;
-        let inserted = result.map_err(|error| CliError::Rejected {
+        let result: std::result::Result<u64, String> = candid::decode_one(&reply)
+            .map_err(Error::candid(format!("the reply of `{method}`")))?;
+        let inserted = result.map_err(|error| Error::Rejected {
             method: method.clone(),
             message: error,
         })?;
         if inserted != count as u64 {
-            return Err(CliError::Rejected {
+            return Err(Error::Rejected {
                 method: method.clone(),
                 message: format!("expected {count} entries restored, the canister says {inserted}"),
             });
@@ -300,7 +302,7 @@ pub fn restore(
     if stopped || !all_sent {
         bar.abandon();
         target.finish()?;
-        return Err(CliError::Network(format!(
+        return Err(Error::Stopped(format!(
             "stopped after {sent} batches as asked; run the same command again to resume"
         )));
     }

@@ -2,7 +2,7 @@
 //! again one batch at a time to be checked by the canister and sent.
 
 use super::*;
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{Codec, Format};
 use crate::progress;
@@ -89,7 +89,7 @@ impl Sink for Planner<'_> {
         let (bytes, entry) = self.encoder.entry(entry)?;
         let header = self.encoder.header.len();
         if header + 1 + bytes.len() > MAX_ENTRY_BYTES as usize {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "entry {index} (key {}) alone encodes to {} bytes, over the {MAX_ENTRY_BYTES} bytes one restore call can carry",
                 key_text(self.encoder.interface, self.encoder.types, &entry),
                 bytes.len()
@@ -168,7 +168,7 @@ impl<'a> Plan<'a> {
     pub(super) fn check_unique_keys(&self) -> Result<()> {
         match self.repeat {
             None => Ok(()),
-            Some((entry, first)) => Err(CliError::Input(format!(
+            Some((entry, first)) => Err(Error::Input(format!(
                 "{}: entry {entry} (key {}) repeats the key of entry {first}; each key may appear once. Nothing was sent",
                 self.input.display(),
                 self.key_text(entry).unwrap_or_else(|| "?".into())
@@ -197,7 +197,7 @@ impl<'a> Plan<'a> {
     /// planned (the file may have changed since). Whether every batch was.
     pub(super) fn each_batch(&self, from: usize, send: &mut SendBatch<'_>) -> Result<bool> {
         let changed = |why: String| {
-            CliError::Input(format!(
+            Error::Input(format!(
                 "{}: the file changed after it was checked ({why}); nothing more was sent. Run the command again",
                 self.input.display()
             ))
@@ -242,12 +242,12 @@ impl<'a> Plan<'a> {
 
     /// `error`, with what it may mean when the canister ran out of stack
     /// decoding the batch of entries `first..first + count`.
-    pub(super) fn out_of_stack(&self, error: CliError, first: u64, count: usize) -> CliError {
+    pub(super) fn out_of_stack(&self, error: Error, first: u64, count: usize) -> Error {
         match error {
-            CliError::Rejected { method, message }
+            Error::Rejected { method, message }
                 if STACK_TRAPS.iter().any(|trap| message.contains(trap)) =>
             {
-                CliError::Rejected {
+                Error::Rejected {
                     method,
                     message: format!(
                         "{message}, checking entries {first} to {} of {}; nothing was written. If a value there is nested deeply (a list kept as nested options, say), the canister ran out of stack decoding it: its own code could not read that value either (its `get` would trap the same way), so it cannot be restored into the canister as built. A canister built with a larger wasm stack (for example `-C link-arg=-zstack-size=8388608`; Rust's default is 1 MiB) can hold it",
@@ -275,11 +275,12 @@ impl<'a> Plan<'a> {
             let reply = target
                 .query(&method, arg)
                 .map_err(|error| self.out_of_stack(error, first, count))?;
-            let answer: std::result::Result<u64, String> = candid::decode_one(&reply)?;
+            let answer: std::result::Result<u64, String> = candid::decode_one(&reply)
+                .map_err(Error::candid(format!("the reply of `{method}`")))?;
             match answer {
                 Ok(n) if n == count as u64 => {}
                 Ok(n) => {
-                    return Err(CliError::Rejected {
+                    return Err(Error::Rejected {
                         method: method.clone(),
                         message: format!("expected {count} entries checked, the canister says {n}"),
                     })
@@ -294,7 +295,7 @@ impl<'a> Plan<'a> {
                             self.key_text(entry)?,
                         ))
                     });
-                    return Err(CliError::Rejected {
+                    return Err(Error::Rejected {
                         method: method.clone(),
                         message: located.unwrap_or(message),
                     });

@@ -1,7 +1,7 @@
 //! A backup file read in whichever of the three forms it is in, each entry
 //! checked against the map's types as it is read.
 
-use crate::error::{CliError, Result};
+use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{to_json, Codec, Format};
 use crate::ops::backup::{field_by_id, LOSSLESS_FORMAT};
@@ -79,15 +79,15 @@ pub(super) struct Reading {
 
 /// Why one reading of a file ended.
 pub(super) enum Failure {
-    Error(CliError),
+    Error(Error),
     /// An entry is not in the agent-js form (when that was a guess).
-    NotAgentJs(CliError),
+    NotAgentJs(Error),
     /// An entry is not in plain JSON either.
-    NotPlain(CliError),
+    NotPlain(Error),
 }
 
-impl From<CliError> for Failure {
-    fn from(error: CliError) -> Self {
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
         Failure::Error(error)
     }
 }
@@ -96,7 +96,7 @@ impl From<CliError> for Failure {
 pub(super) fn entry_type(interface: &Interface, types: &MapTypes) -> Result<Type> {
     match interface.env.trace_type(&types.entries)?.as_ref() {
         TypeInner::Vec(entry) => Ok(entry.clone()),
-        _ => Err(CliError::Input(
+        _ => Err(Error::Input(
             "the restore endpoint does not take a vector".into(),
         )),
     }
@@ -123,7 +123,7 @@ pub(super) fn forms(
             .map_or(!complete, |found| found == LOSSLESS_FORMAT) =>
         {
             if complete && *entries != EntriesField::Array {
-                return Err(CliError::Input(format!(
+                return Err(Error::Input(format!(
                     "{}: a lossless backup without `entries`",
                     path.display()
                 )));
@@ -139,7 +139,7 @@ pub(super) fn forms(
                 Some(format) => format!("`[[key, value], ...]` (the {} form)", format.name()),
                 None => format!("a backup: `[[key, value], ...]` or a lossless file (`\"format\": \"{LOSSLESS_FORMAT}\"`)"),
             };
-            Err(CliError::Input(format!(
+            Err(Error::Input(format!(
                 "{}: expected {expected}",
                 path.display()
             )))
@@ -161,7 +161,7 @@ pub(super) fn read_once(
     sink: &mut dyn Sink,
 ) -> std::result::Result<Reading, Failure> {
     let in_file =
-        |error: CliError| CliError::Input(format!("{}: {error}; nothing was sent", path.display()));
+        |error: Error| Error::Input(format!("{}: {error}; nothing was sent", path.display()));
     let env = &interface.env;
     let (agent_js, json, lossless) = (
         Codec::new(env, Format::AgentJs),
@@ -226,13 +226,13 @@ pub(super) fn read_once(
     let walked = match (walked, refused) {
         (_, Some(failure)) => return Err(failure),
         (Some(walked), None) => walked,
-        (None, None) => return Err(CliError::Input("the reading stopped".into()).into()),
+        (None, None) => return Err(Error::Input("the reading stopped".into()).into()),
     };
     let format = match forms(&walked.outer, format, true, path)? {
         [Format::AgentJs, Format::Json] if plain => Format::Json,
         [Format::AgentJs, Format::Json] => {
             if let (true, Some(i)) = (plain_reads, differs) {
-                return Err(CliError::Input(format!(
+                return Err(Error::Input(format!(
                     "{}: the file reads as the agent-js form (`opt` as [] or [x]) and as plain JSON (`opt` as null or x), with different values from entry {i} on; say which with --format agent-js or --format json. Nothing was sent",
                     path.display()
                 )).into());
@@ -271,7 +271,7 @@ pub(super) fn read_with(
     sink.restart();
     match read_once(interface, &entry_type, path, format, true, bar, sink) {
         Ok(reading) => Ok(reading),
-        Err(Failure::NotPlain(not_plain)) => Err(CliError::Input(format!(
+        Err(Failure::NotPlain(not_plain)) => Err(Error::Input(format!(
             "{}: not a backup of this map in the agent-js form ({not_agent_js}) nor in plain JSON ({not_plain}); nothing was sent",
             path.display()
         ))),
