@@ -7,7 +7,7 @@ mod common;
 
 use candid::{Encode, Principal};
 use common::serving::*;
-use common::Offline;
+use common::{npm_packages, Offline};
 use ic_transport_types::{Envelope, EnvelopeContent};
 use std::path::Path;
 use std::process::Command;
@@ -679,14 +679,14 @@ fn a_snapshot_folder_killed_while_written_opens_old_or_new() {
     eprintln!("old pair {} times, new pair {} times", seen[0], seen[1]);
 }
 
-/// The real icp-cli 1.5 (`icp`), as scripts/test.sh installs it, with its
-/// own home (identities, settings), no telemetry.
+/// The real icp-cli 1.5 (`icp`), from npm (installed on first use), with
+/// its own home (identities, settings), no telemetry.
 fn icp(home: &Path) -> Command {
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scripts/agent-js/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
+    let scripts = npm_packages().expect("node and npm, to install icp-cli 1.5 from npm");
+    let binary = scripts.join("node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
     assert!(
         binary.exists(),
-        "{} is missing: scripts/test.sh installs it (npm ci in scripts/agent-js)",
+        "{} is missing after npm ci",
         binary.display()
     );
     let mut command = Command::new(binary);

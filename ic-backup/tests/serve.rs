@@ -6,7 +6,7 @@
 mod common;
 
 use common::serving::*;
-use common::{principal, Offline};
+use common::{npm_packages, principal, Offline};
 use ic_transport_types::{Delegation, Envelope, EnvelopeContent, SignedDelegation};
 use serde_json::Value;
 use std::path::Path;
@@ -573,19 +573,13 @@ fn bad_requests_are_refused_as_the_ic_refuses_them_and_change_nothing() {
 }
 
 /// The agent-js client of `scripts/agent-js/serve-client.mjs`, where node
-/// is installed (`scripts/test.sh` installs its packages with `npm ci`).
+/// is installed (its packages installed on first use, `npm_packages`).
 #[test]
 fn an_agent_js_client_calls_the_served_canister_and_verifies_its_certificates() {
-    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/agent-js");
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("skipped: node is not installed");
+    let Some(scripts) = npm_packages() else {
+        eprintln!("skipped: node and npm are not installed");
         return;
-    }
-    assert!(
-        scripts.join("node_modules/@dfinity/agent").exists(),
-        "run `npm ci` in {} (scripts/test.sh does)",
-        scripts.display()
-    );
+    };
     let (offline, _) = Offline::with_profiles(3);
     let served = Served::start(&offline, &offline.image, &[]);
     let out = Command::new("node")

@@ -14,6 +14,38 @@ pub fn wasm(name: &str) -> PathBuf {
     example_wasm::path(name)
 }
 
+/// `scripts/agent-js`, with its npm packages (@dfinity/agent, icp-cli's
+/// `icp` binary) installed: `npm ci` runs there the first time, so that
+/// `cargo test --workspace` needs no script first. `None` when node and
+/// npm are not installed.
+pub fn npm_packages() -> Option<&'static Path> {
+    static INSTALLED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/agent-js");
+            let npm = |args: &[&str]| Command::new("npm").current_dir(&scripts).args(args).output();
+            if npm(&["--version"]).is_err() {
+                return None;
+            }
+            // One installer at a time, across test processes.
+            let lock = std::fs::File::create(scripts.join(".install.lock")).unwrap();
+            lock.lock().unwrap();
+            let installed = scripts.join("node_modules/.package-lock.json");
+            let fresh = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            if fresh(&installed) < fresh(&scripts.join("package-lock.json")) {
+                let out = npm(&["ci", "--no-audit", "--no-fund"]).unwrap();
+                assert!(
+                    out.status.success(),
+                    "npm ci in {} failed: {}",
+                    scripts.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Some(scripts)
+        })
+        .as_deref()
+}
+
 pub struct Offline {
     pub wasm: PathBuf,
     pub image: PathBuf,
