@@ -50,6 +50,7 @@
 mod call;
 mod canister;
 mod error;
+mod execute;
 mod heap;
 mod host;
 mod instrument;

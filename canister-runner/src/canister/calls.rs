@@ -1,0 +1,277 @@
+//! A call to the canister, from its arrival to its answer: the ingress
+//! checks, the method's message, the calls it makes delivered (to the
+//! management canister, to the canister itself) and their callbacks run, and
+//! the reply or reject it ends with.
+
+use super::Canister;
+use crate::call::{CallResult, CallStats, Reject, RejectCode};
+use crate::execute::Run;
+use crate::host::{Entry, OutgoingCall, Response};
+use crate::management;
+use candid::Principal;
+
+impl Canister {
+    /// Runs a query method: every change it makes is thrown away.
+    pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::Query, caller, method, arg)
+    }
+
+    /// Runs a query method as an update call runs it: replicated (so
+    /// `in_replicated_execution` is 1, and the reply at most 2 MiB), its
+    /// changes thrown away.
+    pub fn query_replicated(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::ReplicatedQuery, caller, method, arg)
+    }
+
+    /// Runs an update method: its changes are kept if it replies or rejects,
+    /// and rolled back if it traps.
+    pub fn update(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        self.call(Entry::Update, caller, method, arg)
+    }
+
+    /// A user's ingress message to the management canister (`aaaaa-aa`)
+    /// about this canister: `canister_status`, which the IC answers to the
+    /// canister's controllers; the methods only canisters may call, and
+    /// those that would change the canister (installing code, settings,
+    /// stopping), are refused.
+    pub fn management_ingress(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> CallResult {
+        let stats = CallStats {
+            bytes_in: arg.len(),
+            ..CallStats::default()
+        };
+        let controls = self.exec.env().controllers.contains(&caller);
+        let result = match method {
+            // Who may ask is checked before the argument is read, as the
+            // IC's ingress filter does: a stranger's argument costs nothing.
+            "canister_status" if !controls => Err(management::not_a_controller(
+                &self.exec.env().controllers,
+                self.exec.env().canister_id,
+                caller,
+            )),
+            "canister_status" => self.management(caller, method, arg),
+            "raw_rand" | "canister_info" | "http_request" | "sign_with_ecdsa" => Err((
+                RejectCode::CanisterReject,
+                format!("IC0509: {method} can only be called by canisters, not by users"),
+            )),
+            _ => Err((
+                RejectCode::CanisterReject,
+                format!(
+                    "the management canister's {method} is not run here: the runner keeps one canister as it was installed"
+                ),
+            )),
+        };
+        CallResult {
+            result: result.map_err(|(code, message)| Reject { code, message }),
+            stats,
+        }
+    }
+
+    fn call(&mut self, entry: Entry, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        let mut stats = CallStats {
+            bytes_in: arg.len(),
+            ..CallStats::default()
+        };
+        let reject = |code, message: String| Err(Reject { code, message });
+        if arg.len() > self.limits.ingress_bytes {
+            let message = format!(
+                "the argument of {} bytes is over the ingress limit of {} bytes",
+                arg.len(),
+                self.limits.ingress_bytes
+            );
+            return CallResult {
+                result: reject(RejectCode::SysFatal, message),
+                stats,
+            };
+        }
+        let kind = if entry.is_query() { "query" } else { "update" };
+        let export = format!("canister_{kind} {method}");
+        let Some(function) = self.exec.export(&export) else {
+            let message = format!("the canister has no {kind} method `{method}`");
+            return CallResult {
+                result: reject(RejectCode::DestinationInvalid, message),
+                stats,
+            };
+        };
+        // A query called as an update (replicated) replies at most what
+        // an update may, 2 MiB.
+        let (limit, reply_limit) = match entry {
+            Entry::Query => (
+                self.limits.query_instructions,
+                self.limits.query_reply_bytes,
+            ),
+            Entry::ReplicatedQuery => (
+                self.limits.query_instructions,
+                self.limits.update_reply_bytes,
+            ),
+            _ => (
+                self.limits.update_instructions,
+                self.limits.update_reply_bytes,
+            ),
+        };
+        self.exec.begin_message(if entry.is_query() {
+            self.limits.query_stable_access
+        } else {
+            self.limits.update_stable_access
+        });
+        let run = Run {
+            entry,
+            method,
+            caller,
+            arg,
+            reply_limit,
+            instructions: limit,
+            reject: None,
+            context_replied: false,
+        };
+        let outcome = self
+            .exec
+            .execute(run, |store| function.call(store, &[], &mut []));
+        stats.instructions = outcome.1;
+        let kept = outcome.0.is_ok() && !entry.is_query();
+        let performed = self.exec.end_message(kept);
+        let mut response = match outcome.0 {
+            Err(message) => {
+                return CallResult {
+                    result: reject(RejectCode::CanisterError, message),
+                    stats,
+                }
+            }
+            Ok(response) => response,
+        };
+        // The message's state is committed (as at an `await`); the calls it
+        // performed are delivered, and their callbacks run, one message each.
+        let mut trapped = None;
+        if !performed.is_empty() {
+            let (used, trap) = self.deliver(caller, reply_limit, performed, &mut response);
+            stats.instructions += used;
+            trapped = trap;
+        }
+        let result = match response {
+            Some(Response::Reply(bytes)) => {
+                stats.bytes_out = bytes.len();
+                Ok(bytes)
+            }
+            Some(Response::Reject(message)) => reject(RejectCode::CanisterReject, message),
+            // A callback that trapped closes the call context with its error.
+            None => reject(
+                RejectCode::CanisterError,
+                match trapped {
+                    Some(trap) => format!("a callback of `{method}` trapped: {trap}"),
+                    None => format!("the canister did not reply to `{method}`"),
+                },
+            ),
+        };
+        CallResult { result, stats }
+    }
+
+    /// Delivers `calls` and runs their callbacks (and the calls those make)
+    /// in the call context of `caller`, whose answer, once given, goes to
+    /// `response`. Returns the instructions the callbacks used, and the
+    /// last trap of a callback, if one trapped.
+    fn deliver(
+        &mut self,
+        caller: Principal,
+        reply_limit: usize,
+        calls: Vec<OutgoingCall>,
+        response: &mut Option<Response>,
+    ) -> (u64, Option<String>) {
+        let stable_access = self.limits.update_stable_access;
+        let mut used = 0;
+        let mut trapped = None;
+        let mut queue: std::collections::VecDeque<OutgoingCall> = calls.into();
+        while let Some(call) = queue.pop_front() {
+            let outcome = self.answer(&call);
+            let (entry, arg, rejected, callback) = match outcome {
+                Ok(reply) => (Entry::ReplyCallback, reply, None, call.reply),
+                Err((code, message)) => (
+                    Entry::RejectCallback,
+                    Vec::new(),
+                    Some((code as u32, message)),
+                    call.reject,
+                ),
+            };
+            let run = Run {
+                entry,
+                method: "",
+                caller,
+                arg: &arg,
+                reply_limit,
+                instructions: self.limits.update_instructions,
+                reject: rejected,
+                context_replied: response.is_some(),
+            };
+            match self.exec.run_callback(run, callback, stable_access) {
+                (Ok(answer), spent, calls) => {
+                    used += spent;
+                    if response.is_none() {
+                        *response = answer;
+                    }
+                    queue.extend(calls);
+                }
+                (Err(trap), spent, _) => {
+                    used += spent;
+                    trapped = Some(trap);
+                    if let Some(cleanup) = call.cleanup {
+                        let run = Run {
+                            entry: Entry::Cleanup,
+                            method: "",
+                            caller,
+                            arg: &[],
+                            reply_limit: 0,
+                            instructions: self.limits.update_instructions,
+                            reject: None,
+                            context_replied: true,
+                        };
+                        used += self.exec.run_callback(run, cleanup, stable_access).1;
+                    }
+                }
+            }
+        }
+        (used, trapped)
+    }
+
+    /// The answer to a call the canister made: the management canister's,
+    /// its own (a call to itself runs as an update), or, as the IC answers
+    /// for a canister that does not exist, a reject.
+    fn answer(&mut self, call: &OutgoingCall) -> Result<Vec<u8>, (RejectCode, String)> {
+        let own_id = self.exec.env().canister_id;
+        if call.callee == Principal::management_canister() {
+            return self.management(own_id, &call.method, &call.arg);
+        }
+        if call.callee == own_id {
+            return self
+                .update(own_id, &call.method, &call.arg)
+                .result
+                .map_err(|reject| (reject.code, reject.message));
+        }
+        Err((
+            RejectCode::DestinationInvalid,
+            format!("Canister {} not found", call.callee),
+        ))
+    }
+
+    /// The management canister's answer to `caller` about this canister.
+    fn management(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> Result<Vec<u8>, (RejectCode, String)> {
+        let heap_bytes = self.exec.heap_bytes();
+        let data = self.exec.env();
+        let view = management::View {
+            canister_id: data.canister_id,
+            controllers: &data.controllers,
+            module_hash: self.module_hash,
+            stable_bytes: data.stable.bytes().len() as u64,
+            heap_bytes,
+            history: &self.history,
+        };
+        management::call(&view, &mut self.randomness, caller, method, arg)
+    }
+}
