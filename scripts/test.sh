@@ -9,6 +9,9 @@
 # fixture canisters for wasm32 themselves, through tests/example-wasm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A fresh machine builds everything once: incremental state would only be
+# written, never read.
+export CARGO_INCREMENTAL=0
 
 . scripts/toolchain.sh
 ensure_toolchain rust-toolchain.toml rustfmt clippy

@@ -102,7 +102,10 @@ fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
             if parts.last().is_some_and(|last| last == "tests") {
                 continue;
             }
-            if parts.last().is_some_and(|last| ["mod", "lib", "main"].contains(&last.as_str())) {
+            if parts
+                .last()
+                .is_some_and(|last| ["mod", "lib", "main"].contains(&last.as_str()))
+            {
                 parts.pop();
             }
             found.insert(parts, path);
@@ -331,9 +334,10 @@ fn no_file_of_any_crate_is_in_an_import_circle() {
         let ids: Vec<(&Vec<String>, &PathBuf)> = modules.iter().collect();
         let id_of = |path: &[String]| {
             // The deepest module the path names.
-            (0..=path.len())
-                .rev()
-                .find_map(|len| ids.iter().position(|(module, _)| module.as_slice() == &path[..len]))
+            (0..=path.len()).rev().find_map(|len| {
+                ids.iter()
+                    .position(|(module, _)| module.as_slice() == &path[..len])
+            })
         };
         let mut graph: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
         for (from, (module, file)) in ids.iter().enumerate() {
@@ -365,12 +369,23 @@ fn no_file_of_any_crate_is_in_an_import_circle() {
         for circle in circles(&graph, ids.len()) {
             let files: Vec<String> = circle
                 .iter()
-                .map(|id| ids[*id].1.strip_prefix(root()).unwrap_or(ids[*id].1).display().to_string())
+                .map(|id| {
+                    ids[*id]
+                        .1
+                        .strip_prefix(root())
+                        .unwrap_or(ids[*id].1)
+                        .display()
+                        .to_string()
+                })
                 .collect();
             every_circle.push(files.join(" -> "));
         }
     }
-    assert!(every_circle.is_empty(), "import circles:\n{}", every_circle.join("\n"));
+    assert!(
+        every_circle.is_empty(),
+        "import circles:\n{}",
+        every_circle.join("\n")
+    );
 }
 
 /// The reader finds a circle where there is one.
@@ -384,7 +399,10 @@ fn a_circle_is_found() {
     assert_eq!(circles(&graph, 4).len(), 1);
     let module = vec!["ops".to_string(), "restore".to_string()];
     assert_eq!(
-        named_paths("use super::{backup::X, raw};\nuse crate::target::{self, Target};", &module),
+        named_paths(
+            "use super::{backup::X, raw};\nuse crate::target::{self, Target};",
+            &module
+        ),
         vec![
             vec!["target".to_string(), "self".to_string()],
             vec!["target".to_string(), "Target".to_string()],

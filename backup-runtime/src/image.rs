@@ -156,7 +156,7 @@ impl Layout {
         if len == 0 {
             return Err(invalid("the image is empty"));
         }
-        if len % WASM_PAGE_SIZE != 0 {
+        if !len.is_multiple_of(WASM_PAGE_SIZE) {
             return Err(invalid(format!(
                 "expected a whole number of 64 KiB wasm pages, found {len} bytes"
             )));

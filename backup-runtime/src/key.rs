@@ -333,7 +333,7 @@ fn from_hex(text: &str, what: &str) -> Result<Vec<u8>, String> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         _ => None,
     };
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!(
             "expected {what} in lower-case hex (two digits a byte), found {} digits in `{text}`",
             text.len()

@@ -87,7 +87,7 @@ note_map!(Decoded, DECODED_MEMORY, DECODED);
 fn note(i: u64) -> Note {
     Note {
         title: format!("note {i} ✓"),
-        body: (i % 3 != 0).then(|| "b".repeat(i as usize % 90)),
+        body: (!i.is_multiple_of(3)).then(|| "b".repeat(i as usize % 90)),
         stars: (i % 6) as u8,
     }
 }

@@ -84,7 +84,7 @@ impl Canister {
         image: Vec<u8>,
         args: InstallArgs,
     ) -> Result<Canister, RunnerError> {
-        if image.len() as u64 % PAGE != 0 {
+        if !(image.len() as u64).is_multiple_of(PAGE) {
             return Err(RunnerError::BadImage(format!(
                 "expected a whole number of 64 KiB pages, found {} bytes",
                 image.len()

@@ -583,7 +583,7 @@ fn an_agent_js_client_calls_the_served_canister_and_verifies_its_certificates() 
     let (offline, _) = Offline::with_profiles(3);
     let served = Served::start(&offline, &offline.image, &[]);
     let out = Command::new("node")
-        .current_dir(&scripts)
+        .current_dir(scripts)
         .args(["serve-client.mjs", &served.url, &served.canister])
         .output()
         .unwrap();

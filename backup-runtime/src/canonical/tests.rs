@@ -40,7 +40,7 @@ struct Everything {
 fn sample(i: u64) -> Everything {
     Everything {
         name: format!("user {i} ✓"),
-        bio: (i % 2 == 0).then(|| "x".repeat(i as usize * 40)),
+        bio: i.is_multiple_of(2).then(|| "x".repeat(i as usize * 40)),
         age: i as u8,
         year: -(i as i16) * 300,
         score: i * 1_000_003,
@@ -49,7 +49,7 @@ fn sample(i: u64) -> Everything {
         nat: Nat::from(i * 200),
         int: Int::from(-(i as i64) * 1_000),
         big: u128::from(i) << 40,
-        flag: i % 3 == 0,
+        flag: i.is_multiple_of(3),
         owner: Principal::from_slice(&[i as u8; 29]),
         blob: vec![i as u8; i as usize * 3],
         tags: (0..i).map(|t| format!("t{t}")).collect(),

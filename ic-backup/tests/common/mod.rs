@@ -23,7 +23,12 @@ pub fn npm_packages() -> Option<&'static Path> {
     INSTALLED
         .get_or_init(|| {
             let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/agent-js");
-            let npm = |args: &[&str]| Command::new("npm").current_dir(&scripts).args(args).output();
+            let npm = |args: &[&str]| {
+                Command::new("npm")
+                    .current_dir(&scripts)
+                    .args(args)
+                    .output()
+            };
             if npm(&["--version"]).is_err() {
                 return None;
             }
