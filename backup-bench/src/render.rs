@@ -7,11 +7,6 @@
 use serde_json::Value;
 use std::fmt::Write;
 
-/// The line before the rendered tables in `docs/benchmarks.md`.
-pub const BEGIN: &str = "<!-- rendered from docs/bench/results.json: do not edit -->";
-/// The line after them.
-pub const END: &str = "<!-- end -->";
-
 /// The tables other than the backup table, in the order they are shown,
 /// with their headings. Their columns are the rows' keys, in file order.
 const TABLES: [(&str, &str); 5] = [
@@ -144,19 +139,24 @@ fn group(n: u64) -> String {
     out
 }
 
-/// The text between [`BEGIN`] and [`END`] in `page`, without the lines of
-/// the markers themselves.
-pub fn rendered_part(page: &str) -> Option<&str> {
-    let start = page.find(BEGIN)? + BEGIN.len();
-    let end = start + page[start..].find(END)?;
-    Some(page[start..end].trim_matches('\n'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
     use std::path::Path;
+
+    /// The line before the rendered tables in `docs/benchmarks.md`.
+    const BEGIN: &str = "<!-- rendered from docs/bench/results.json: do not edit -->";
+    /// The line after them.
+    const END: &str = "<!-- end -->";
+
+    /// The text between [`BEGIN`] and [`END`] in `page`, without the lines of
+    /// the markers themselves.
+    fn rendered_part(page: &str) -> Option<&str> {
+        let start = page.find(BEGIN)? + BEGIN.len();
+        let end = start + page[start..].find(END)?;
+        Some(page[start..end].trim_matches('\n'))
+    }
 
     /// `docs/benchmarks.md` shows exactly the tables of the checked-in
     /// `docs/bench/results.json`. With `UPDATE_BENCH_DOCS=1`, the page's
