@@ -1,21 +1,15 @@
-//! Backup costs, measured on the profiles canister's real wasm in the
-//! embedded runner (instructions counted as the IC counts them; see
-//! `scripts/fidelity.sh`), side by side with the
-//! Factland article's approach, in one run. Prints a table and writes the
-//! same figures to `target/bench/results.json`.
-//!
-//! Run it with `scripts/bench.sh` (release mode); `--quick` for a smaller
-//! run, `--restore` for the restore rows alone. It measures and prints; it
-//! passes or fails on nothing.
+#![doc = include_str!("../README.md")]
 
 mod record;
+mod render;
 mod scenarios;
 
 use record::Recorder;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `--render <results.json>`: the tables of an earlier run, printed again.
+    // `--render <results.json>`: the tables of an earlier run, as Markdown
+    // (what docs/benchmarks.md shows of docs/bench/results.json).
     if let Some(path) = args.iter().skip_while(|arg| *arg != "--render").nth(1) {
         let document = std::fs::read(path)
             .map_err(|error| error.to_string())
@@ -23,7 +17,7 @@ fn main() {
                 serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| e.to_string())
             });
         match document {
-            Ok(document) => Recorder::from_results(&document).print(),
+            Ok(document) => print!("{}", render::markdown(&document)),
             Err(error) => {
                 eprintln!("error: {path}: {error}");
                 std::process::exit(2);

@@ -100,27 +100,6 @@ impl Recorder {
         self.rows.push(value);
     }
 
-    /// The figures of an earlier run (`target/bench/results.json`).
-    pub fn from_results(document: &Value) -> Self {
-        let strings = |key: &str| -> Vec<String> {
-            document[key]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(|i| i.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Recorder {
-            rows: document["rows"].as_array().cloned().unwrap_or_default(),
-            near_limits: strings("near_limits"),
-            notes: strings("notes"),
-            seconds: document["seconds"].as_f64(),
-        }
-    }
-
     pub fn print_and_save(&mut self, elapsed: Duration) {
         self.print_and_save_as(elapsed, "results.json")
     }

@@ -1,5 +1,4 @@
-//! `#[derive(Backupable)]`. Use it through `backup-runtime`, which re-exports
-//! it and documents what it generates.
+#![doc = include_str!("../README.md")]
 
 mod ast;
 mod attr;
