@@ -1,18 +1,4 @@
-//! `ic-backup serve`: one canister (its wasm over a stable memory image, in
-//! the runner) behind the IC's HTTP interface, so that unmodified clients
-//! (ic-agent, agent-js, dfx, icp-cli) can call it as on a local replica.
-//!
-//! Requests are verified as the IC verifies them, certificates are signed
-//! by a root key kept beside the image (agents fetch it from
-//! `/api/v2/status`, as for any local network), query responses by a node
-//! key. A call's status is certified only once the call is in the
-//! write-ahead log beside the image; a call sent again is answered from
-//! its status, across restarts too.
-//!
-//! What one request may cost is bounded as the IC bounds it: the body
-//! (5 MiB) and the time to send it, the connections open at once, the
-//! requests waiting for the node, the paths of a `read_state`, the bytes
-//! of the statuses kept.
+#![doc = include_str!("../README.md")]
 
 mod auth;
 mod http;

@@ -1,6 +1,4 @@
-//! `ic-backup`, the operator CLI: reads the command line and runs one
-//! command of the library (`backup-client`), or `serve` (`backup-serve`).
-//! See `ic-backup --help`.
+#![doc = include_str!("../README.md")]
 
 mod cli;
 mod cmd;
