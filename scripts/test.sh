@@ -13,10 +13,15 @@ cd "$(dirname "$0")/.."
 # written, never read.
 export CARGO_INCREMENTAL=0
 
+# Each phase's heading, with the seconds since the start.
+phase() {
+    echo "== $* (at ${SECONDS} s)"
+}
+
 . scripts/toolchain.sh
 ensure_toolchain rust-toolchain.toml rustfmt clippy
 
-echo "== formatting, lints, docs"
+phase "formatting, lints, docs"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
@@ -24,7 +29,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 # The crates a canister compiles in, built with the oldest Rust they declare
 # (`rust-version` in Cargo.toml), in a target directory of their own.
 msrv=$(sed -n 's/^rust-version = "\([0-9]*\.[0-9]*\)\(\.[0-9]*\)\{0,1\}".*/\1/p' Cargo.toml).0
-echo "== the canister crates on Rust $msrv, the workspace's rust-version"
+phase "the canister crates on Rust $msrv, the workspace's rust-version"
 if ! rustup toolchain list | grep -q "^$msrv"; then
     rustup toolchain install "$msrv" --profile minimal
 fi
@@ -34,11 +39,12 @@ cargo "+$msrv" check --locked --quiet --target wasm32-unknown-unknown \
     -p profiles -p ledger
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
-    echo "== npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"
+    phase "npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"
     (cd scripts/agent-js && npm ci --no-audit --no-fund)
 else
     echo "== node is not installed: the agent-js test is skipped, and the icp-cli tests fail (install node and npm)"
 fi
 
-echo "== tests"
+phase "tests"
 cargo test --locked --workspace
+phase "done"
