@@ -1,6 +1,7 @@
 //! Collecting figures, checking every call against the IC's limits, and
 //! printing the table.
 
+use crate::render::{cell, group};
 use canister_runner::CallStats;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -336,33 +337,6 @@ impl Recorder {
         }
         goals
     }
-}
-
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Number(n) if n.is_u64() => group(n.as_u64().unwrap_or(0)),
-        // A large whole number is a count, whatever type recorded it.
-        Value::Number(n) => match n.as_f64().unwrap_or(0.0) {
-            x if x.fract() == 0.0 && (1e4..9e15).contains(&x) => group(x as u64),
-            x => format!("{x:.2}"),
-        },
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-/// 1234567 as "1,234,567".
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ fn goals_table(out: &mut String, goals: &[Value]) {
 
 /// A figure as a table shows it: counts grouped by thousands, other
 /// measures to two places, `-` for none.
-fn cell(value: &Value) -> String {
+pub(crate) fn cell(value: &Value) -> String {
     match value {
         Value::Number(n) if n.is_u64() => group(n.as_u64().unwrap_or(0)),
         // A large whole number is a count, whatever type recorded it.
@@ -127,7 +127,7 @@ fn cell(value: &Value) -> String {
 }
 
 /// 1234567 as "1,234,567".
-fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
