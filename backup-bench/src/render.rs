@@ -150,12 +150,18 @@ mod tests {
     /// The line after them.
     const END: &str = "<!-- end -->";
 
+    /// Where the text between [`BEGIN`] and [`END`] stands in `page`
+    /// (after the first marker's line, before the second's).
+    fn rendered_range(page: &str) -> Option<std::ops::Range<usize>> {
+        let start = page.find(BEGIN)? + BEGIN.len();
+        let end = start + page[start..].find(END)?;
+        Some(start..end)
+    }
+
     /// The text between [`BEGIN`] and [`END`] in `page`, without the lines of
     /// the markers themselves.
     fn rendered_part(page: &str) -> Option<&str> {
-        let start = page.find(BEGIN)? + BEGIN.len();
-        let end = start + page[start..].find(END)?;
-        Some(page[start..end].trim_matches('\n'))
+        rendered_range(page).map(|range| page[range].trim_matches('\n'))
     }
 
     /// `docs/benchmarks.md` shows exactly the tables of the checked-in
@@ -179,7 +185,13 @@ mod tests {
             return;
         }
         if std::env::var_os("UPDATE_BENCH_DOCS").is_some() {
-            let updated = page.replacen(shown, rendered.trim_matches('\n'), 1);
+            let range = rendered_range(&page).expect("the markers were found above");
+            let updated = format!(
+                "{}\n\n{}\n\n{}",
+                &page[..range.start],
+                rendered.trim_matches('\n'),
+                &page[range.end..]
+            );
             std::fs::write(&page_path, updated).expect("docs/benchmarks.md written");
             return;
         }
