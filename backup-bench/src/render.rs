@@ -168,7 +168,6 @@ mod tests {
     /// `docs/bench/results.json`. With `UPDATE_BENCH_DOCS=1`, the page's
     /// rendered part is written anew instead.
     #[test]
-    #[ignore = "docs/bench/results.json is not checked in yet: it comes from the next full run of scripts/bench.sh"]
     fn the_book_shows_the_checked_in_results() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let results = root.join("docs/bench/results.json");

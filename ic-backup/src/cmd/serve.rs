@@ -22,7 +22,7 @@ use std::time::Duration;
 /// the server (twice: at once; the log keeps every reply).
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  ic-backup --wasm profiles.wasm --image stable_memory.bin serve --port 4944\n  ic-backup --snapshot ./snapshot serve --controller $(dfx identity get-principal)\n  # then, in another terminal:\n  dfx canister call --network http://127.0.0.1:4944 rrkah-fqaaa-aaaaa-aaaaq-cai profiles_len\n  ic-backup --network http://127.0.0.1:4944 --canister rrkah-fqaaa-aaaaa-aaaaq-cai backup profiles -o p.json"
+    after_help = "Examples:\n  ic-backup --wasm profiles.wasm --image stable_memory.bin serve --port 4944\n  ic-backup --snapshot ./snapshot serve --controller $(dfx identity get-principal)\n  # then, in another terminal:\n  dfx canister call --network http://127.0.0.1:4944 rrkah-fqaaa-aaaaa-aaaaq-cai profile_count\n  ic-backup --network http://127.0.0.1:4944 --canister rrkah-fqaaa-aaaaa-aaaaq-cai backup profiles -o p.json"
 )]
 pub struct Args {
     /// The port on 127.0.0.1 (0: a free one, printed at start).
