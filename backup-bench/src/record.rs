@@ -1,7 +1,6 @@
 //! Collecting figures, checking every call against the IC's limits, and
 //! printing the table.
 
-use crate::render::{cell, group};
 use canister_runner::CallStats;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -49,8 +48,6 @@ pub struct Recorder {
     pub rows: Vec<Value>,
     pub near_limits: Vec<String>,
     pub notes: Vec<String>,
-    /// How long the run took.
-    pub seconds: Option<f64>,
 }
 
 impl Recorder {
@@ -108,11 +105,11 @@ impl Recorder {
     /// [`Recorder::print_and_save`] into `target/bench/<name>` (a partial
     /// run keeps the full run's results).
     pub fn print_and_save_as(&mut self, elapsed: Duration, name: &str) {
-        self.seconds = Some(elapsed.as_secs_f64());
-        self.print();
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
         let _ = std::fs::create_dir_all(&out);
         let document = json!({ "rows": self.rows, "goals": self.goals(), "near_limits": self.near_limits, "notes": self.notes, "seconds": elapsed.as_secs_f64() });
+        // The tables as the book shows them, from the document written.
+        println!("{}", crate::render::markdown(&document));
         let path = out.join(name);
         match std::fs::write(
             &path,
@@ -120,75 +117,6 @@ impl Recorder {
         ) {
             Ok(()) => println!("figures written to {}", path.display()),
             Err(error) => eprintln!("could not write {}: {error}", path.display()),
-        }
-    }
-
-    pub fn print(&self) {
-        println!("\n## App-level backup (instructions as the IC counts them)\n");
-        println!("| scenario | approach | entries | calls | instructions | instr/entry | bytes/call | max reply fill | result |");
-        println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-        for row in self.rows.iter().filter(|r| r["table"] == "backup") {
-            println!(
-                "| {} | {} | {} | {} | {} | {:.0} | {} | {:.0}% | {} |",
-                row["scenario"].as_str().unwrap_or(""),
-                row["approach"].as_str().unwrap_or(""),
-                row["entries"],
-                row["calls"],
-                group(row["instructions"].as_u64().unwrap_or(0)),
-                row["instructions_per_entry"].as_f64().unwrap_or(0.0),
-                group(row["bytes_per_call"].as_u64().unwrap_or(0)),
-                row["max_reply_fill"].as_f64().unwrap_or(0.0) * 100.0,
-                row["failed"]
-                    .as_str()
-                    .map_or("ok".to_string(), |e| format!("FAILS: {e}")),
-            );
-        }
-        for table in ["restore", "dump", "load", "typed_vs_raw", "memory"] {
-            let rows: Vec<&Value> = self.rows.iter().filter(|r| r["table"] == table).collect();
-            if rows.is_empty() {
-                continue;
-            }
-            println!("\n## {table}\n");
-            let keys: Vec<String> = rows[0]
-                .as_object()
-                .map(|o| o.keys().filter(|k| *k != "table").cloned().collect())
-                .unwrap_or_default();
-            println!("| {} |", keys.join(" | "));
-            println!("|{}", " --- |".repeat(keys.len()));
-            for row in rows {
-                let cells: Vec<String> = keys.iter().map(|k| cell(&row[k])).collect();
-                println!("| {} |", cells.join(" | "));
-            }
-        }
-        let goals = self.goals();
-        println!("\n## Goals\n");
-        println!("| goal | measured | target | met |");
-        println!("| --- | --- | --- | --- |");
-        for goal in &goals {
-            println!(
-                "| {} | {} | {} | {} |",
-                goal["goal"].as_str().unwrap_or(""),
-                goal["measured"].as_str().unwrap_or(""),
-                goal["target"].as_str().unwrap_or(""),
-                match goal["met"].as_bool() {
-                    Some(true) => "yes",
-                    Some(false) => "NO",
-                    None => "not measured",
-                }
-            );
-        }
-        println!("\n## Calls within 10% of an IC limit\n");
-        if self.near_limits.is_empty() {
-            println!("none");
-        }
-        for line in &self.near_limits {
-            println!("- {line}");
-        }
-        for note in &self.notes {
-            println!("\n{note}");
-        }
-        if let Some(seconds) = self.seconds {
-            println!("\n(finished in {seconds:.0} s)");
         }
     }
 }
@@ -336,22 +264,5 @@ impl Recorder {
             ));
         }
         goals
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn cells_show_counts_grouped_and_measures_to_two_places() {
-        assert_eq!(cell(&json!(2050685058u64)), "2,050,685,058");
-        assert_eq!(cell(&json!(2050685058.0)), "2,050,685,058");
-        assert_eq!(cell(&json!(94864.6)), "94864.60");
-        assert_eq!(cell(&json!(100.0)), "100.00");
-        assert_eq!(cell(&json!(1.01)), "1.01");
-        assert_eq!(cell(&json!("ok")), "ok");
-        assert_eq!(cell(&Value::Null), "-");
     }
 }

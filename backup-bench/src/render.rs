@@ -112,7 +112,7 @@ fn goals_table(out: &mut String, goals: &[Value]) {
 
 /// A figure as a table shows it: counts grouped by thousands, other
 /// measures to two places, `-` for none.
-pub(crate) fn cell(value: &Value) -> String {
+fn cell(value: &Value) -> String {
     match value {
         Value::Number(n) if n.is_u64() => group(n.as_u64().unwrap_or(0)),
         // A large whole number is a count, whatever type recorded it.
@@ -127,7 +127,7 @@ pub(crate) fn cell(value: &Value) -> String {
 }
 
 /// 1234567 as "1,234,567".
-pub(crate) fn group(n: u64) -> String {
+fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -243,5 +243,16 @@ mod tests {
         let page = format!("before\n{BEGIN}\n\n| a |\n\n{END}\nafter");
         assert_eq!(rendered_part(&page), Some("| a |"));
         assert_eq!(rendered_part("no markers"), None);
+    }
+
+    #[test]
+    fn cells_show_counts_grouped_and_measures_to_two_places() {
+        assert_eq!(cell(&json!(2050685058u64)), "2,050,685,058");
+        assert_eq!(cell(&json!(2050685058.0)), "2,050,685,058");
+        assert_eq!(cell(&json!(94864.6)), "94864.60");
+        assert_eq!(cell(&json!(100.0)), "100.00");
+        assert_eq!(cell(&json!(1.01)), "1.01");
+        assert_eq!(cell(&json!("ok")), "ok");
+        assert_eq!(cell(&Value::Null), "-");
     }
 }
