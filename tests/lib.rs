@@ -1,6 +1,7 @@
-//! Tests of the derive (trybuild), of native image access through the
-//! examples, of a canister crate outside this workspace, and end-to-end tests
-//! of the examples' real wasm in the embedded runner. See the `[[test]]`
+//! Tests of native image access through the examples, of a canister crate
+//! outside this workspace, and end-to-end tests of the examples' real wasm in
+//! the embedded runner (the derive's compile messages are tested in
+//! `tests/derive-messages`). See the `[[test]]`
 //! targets in `Cargo.toml`; this library holds what the end-to-end tests share.
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};

@@ -18,6 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TRIALS: usize = 20;
+/// Trials run at once.
+const WORKERS: usize = 2;
 
 /// A small deterministic generator of kill moments.
 struct Moments(u64);
@@ -100,19 +102,24 @@ fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) 
 
     let seed = seed(name);
     eprintln!("{name}: an uninterrupted run takes {duration:?}; kill moments from seed {seed}");
+    // The moments of every trial, drawn in order, so a seed names the same
+    // trials however they are spread over the workers.
     let mut moments = Moments(seed);
-    for trial in 0..TRIALS {
+    let plans: Vec<Vec<Duration>> = (0..TRIALS)
+        .map(|trial| {
+            let kills = if trial % 2 == 0 { 1 } else { 2 };
+            (0..kills).map(|_| moments.next(duration)).collect()
+        })
+        .collect();
+    let trial = |trial: usize| {
         let dir = tempfile::tempdir().unwrap();
         copy_files(start, dir.path());
-        let kills = if trial % 2 == 0 { 1 } else { 2 };
-        let mut at = Vec::new();
-        for _ in 0..kills {
-            let moment = moments.next(duration);
+        let at = &plans[trial];
+        for &moment in at {
             let mut child = command(&wasm, dir.path(), args).spawn().unwrap();
             std::thread::sleep(moment);
             let _ = child.kill();
             child.wait().unwrap();
-            at.push(moment);
         }
         run_to_completion(&wasm, dir.path(), args);
         let got = files(dir.path());
@@ -127,7 +134,22 @@ fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) 
                 "{name}, trial {trial} (killed at {at:?}): {file} differs from an uninterrupted run"
             );
         }
-    }
+    };
+    // Two workers, each in a directory of its own: the trials are
+    // independent, and the longest test no longer runs alone at the end.
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let trial = &trial;
+                scope.spawn(move || (worker..TRIALS).step_by(WORKERS).for_each(trial))
+            })
+            .collect();
+        for worker in workers {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
 }
 
 /// The files of an offline canister whose map holds `n` profiles: the image,
