@@ -21,9 +21,11 @@ phase() {
 . scripts/toolchain.sh
 ensure_toolchain rust-toolchain.toml rustfmt clippy
 
-phase "formatting, lints, docs"
+phase "formatting"
 cargo fmt --all --check
+phase "clippy's lints, warnings denied"
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
+phase "rustdoc, warnings denied"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 
 # The crates a canister compiles in, built with the oldest Rust they declare

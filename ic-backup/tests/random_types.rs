@@ -406,31 +406,65 @@ fn list_type(env: &TypeEnv) -> TypeEnv {
     env
 }
 
+/// What one worker saw: outcomes counted, exact values per format, the
+/// differences no format documents, and the deepest value.
+#[derive(Default)]
+struct Seen {
+    counts: BTreeMap<(&'static str, Outcome), u64>,
+    exact: BTreeMap<&'static str, u64>,
+    unexplained: Vec<String>,
+    deepest: usize,
+}
+
+/// Workers, each drawing `TYPES / WORKERS` types from a seed of its own.
+const WORKERS: usize = 2;
+
 #[test]
 fn random_types_and_values_through_every_format() {
     let seed = std::env::var("FORMATS_TEST_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(7u64);
-    std::thread::Builder::new()
-        .stack_size(512 << 20)
-        .spawn(move || run(seed))
-        .unwrap()
-        .join()
-        .unwrap();
+    // Deep values recurse deeply in the codecs: big stacks.
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|worker| {
+            std::thread::Builder::new()
+                .stack_size(512 << 20)
+                .spawn(move || run(seed, worker))
+                .unwrap()
+        })
+        .collect();
+    let mut seen = Seen::default();
+    for worker in workers {
+        let part = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for (key, n) in part.counts {
+            *seen.counts.entry(key).or_default() += n;
+        }
+        for (key, n) in part.exact {
+            *seen.exact.entry(key).or_default() += n;
+        }
+        seen.unexplained.extend(part.unexplained);
+        seen.deepest = seen.deepest.max(part.deepest);
+    }
+    check(seen);
 }
 
-fn run(seed: u64) {
+/// Worker `worker`'s share of the cases (numbered from `worker * TYPES /
+/// WORKERS`).
+fn run(seed: u64, worker: usize) -> Seen {
     let mut gen = Gen {
-        rng: Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+        rng: Rng((seed ^ worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
         env: list_type(&TypeEnv::new()),
         deep: 0,
         deepest: 0,
     };
-    let mut counts: BTreeMap<(&str, Outcome), u64> = BTreeMap::new();
-    let mut exact = BTreeMap::<&str, u64>::new();
+    let mut counts: BTreeMap<(&'static str, Outcome), u64> = BTreeMap::new();
+    let mut exact = BTreeMap::<&'static str, u64>::new();
     let mut unexplained = Vec::new();
-    for case in 0..TYPES {
+    let share = TYPES / WORKERS;
+    for case in worker * share..(worker + 1) * share {
         gen.deep = if gen.rng.one_in(10) { 1_000 } else { 3 };
         let ty = gen.ty(0);
         let types = MapTypes {
@@ -486,15 +520,27 @@ fn run(seed: u64) {
             }
         }
     }
+    Seen {
+        counts,
+        exact,
+        unexplained,
+        deepest: gen.deepest,
+    }
+}
+
+/// Every lossless value exact, every other difference documented, and each
+/// documented outcome seen at least once.
+fn check(seen: Seen) {
+    let Seen {
+        counts,
+        exact,
+        unexplained,
+        deepest,
+    } = seen;
     eprintln!(
-        "{TYPES} random types, {VALUES_PER_TYPE} values each, nested up to {} levels:",
-        gen.deepest
+        "{TYPES} random types, {VALUES_PER_TYPE} values each, nested up to {deepest} levels:"
     );
-    assert!(
-        gen.deepest >= 2_000,
-        "the deepest value has {} levels",
-        gen.deepest
-    );
+    assert!(deepest >= 2_000, "the deepest value has {deepest} levels");
     for (format, n) in &exact {
         eprintln!("  {n:>6}  {format}: exact");
     }

@@ -109,17 +109,21 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
     std::fs::create_dir_all(&live_dir).unwrap();
     std::fs::create_dir_all(&offline_dir).unwrap();
     let pem = admin.to_str().unwrap().to_string();
+    // The offline run goes on while the live one runs: they share nothing.
     let both = |args: &[&str]| -> (String, String) {
+        let offline_run = offline
+            .command(&reference, &["--pem", &pem, "--controller", &admin_id])
+            .current_dir(&offline_dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let live_out = ok(
             live(&served, &admin, &live_dir, args),
             &format!("live {args:?}"),
         );
-        let out = offline
-            .command(&reference, &["--pem", &pem, "--controller", &admin_id])
-            .current_dir(&offline_dir)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = offline_run.wait_with_output().unwrap();
         let offline_out = ok(out, &format!("offline {args:?}"));
         (live_out, offline_out)
     };
@@ -789,7 +793,7 @@ fn live_queries_are_retried_through_failures_and_stalls_and_given_up_in_the_end(
     let admin_id = whoami(&admin);
     let dir = offline.path("live");
     std::fs::create_dir_all(&dir).unwrap();
-    // Every third query fails (502), every fifth takes 30 s: with a 5 s
+    // Every third query fails (502), every fifth takes 30 s: with a 2 s
     // timeout each is tried again, and the dump is whole.
     let served = Served::start(
         &offline,
@@ -805,7 +809,7 @@ fn live_queries_are_retried_through_failures_and_stalls_and_given_up_in_the_end(
     );
     let dump_args = [
         "--timeout",
-        "5",
+        "2",
         "dump",
         "-o",
         "dump.dat",
