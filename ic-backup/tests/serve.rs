@@ -115,8 +115,8 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
             .command(&reference, &["--pem", &pem, "--controller", &admin_id])
             .current_dir(&offline_dir)
             .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let live_out = ok(
