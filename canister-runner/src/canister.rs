@@ -11,8 +11,10 @@ use crate::host::{Entry, Env};
 use crate::instrument::START_EXPORT;
 use crate::limits::Limits;
 use crate::management::{Change, Mode, Randomness};
+use crate::settings::Settings;
 use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
+use ic_management_canister_types::CanisterStatusType;
 use std::path::Path;
 
 /// How to create a canister.
@@ -65,6 +67,12 @@ pub struct Canister {
     installer: Principal,
     /// SHA-256 of the installed module, as given.
     module_hash: [u8; 32],
+    /// The installed module's size in bytes, as given.
+    module_bytes: u64,
+    /// Running, stopping or stopped.
+    status: CanisterStatusType,
+    /// The settings besides the controllers.
+    settings: Settings,
     /// Creation and code deployments, for `canister_info`.
     history: Vec<Change>,
     randomness: Randomness,
@@ -146,6 +154,9 @@ impl Canister {
             metadata: crate::module::metadata(wasm),
             installer,
             module_hash: sha256(wasm),
+            module_bytes: wasm.len() as u64,
+            status: CanisterStatusType::Running,
+            settings: Settings::default(),
             history: Vec::new(),
             randomness: Randomness::new(args.seed),
         };
@@ -209,6 +220,7 @@ impl Canister {
                 self.exec.env_mut().version += 1;
                 self.metadata = crate::module::metadata(wasm);
                 self.module_hash = sha256(wasm);
+                self.module_bytes = wasm.len() as u64;
                 let (now, version) = (self.exec.env().time_nanos, self.exec.env().version);
                 self.history.push(Change::deployment(
                     now,
@@ -348,6 +360,11 @@ impl Canister {
     /// The canister's controllers.
     pub fn controllers(&self) -> Vec<Principal> {
         self.exec.env().controllers.clone()
+    }
+
+    /// The settings in effect besides the controllers.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Whether `principal` controls the canister.

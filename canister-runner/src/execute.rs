@@ -275,6 +275,11 @@ impl Executor {
 
     /// The heap's size as the canister sees it: on the IC, an undone
     /// message's growth is undone too.
+    /// How many mutable globals the module has (those a message may change).
+    pub fn global_count(&self) -> usize {
+        self.globals.len()
+    }
+
     pub fn heap_bytes(&self) -> u64 {
         match self
             .instance

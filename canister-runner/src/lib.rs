@@ -10,6 +10,7 @@ mod instrument;
 mod limits;
 mod management;
 mod module;
+mod settings;
 mod stable;
 
 pub use call::{CallResult, CallStats, Reject, RejectCode};
@@ -18,3 +19,4 @@ pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 pub use limits::Limits;
 pub use module::Metadata;
+pub use settings::Settings;

@@ -3,7 +3,11 @@
 //! interface (`ic.did` of the interface specification).
 
 use crate::call::RejectCode;
+use crate::settings::Settings;
 use candid::{CandidType, Deserialize, Nat, Principal};
+use ic_management_canister_types::{
+    CanisterStatusResult, CanisterStatusType, DefiniteCanisterSettings, MemoryMetrics, QueryStats,
+};
 use sha2::{Digest, Sha256};
 
 /// What the management canister knows of the one canister.
@@ -11,9 +15,37 @@ pub struct View<'a> {
     pub canister_id: Principal,
     pub controllers: &'a [Principal],
     pub module_hash: [u8; 32],
-    pub stable_bytes: u64,
-    pub heap_bytes: u64,
+    pub status: CanisterStatusType,
+    /// The canister version (`ic0.canister_version`).
+    pub version: u64,
+    pub settings: &'a Settings,
+    pub memory: Memory,
     pub history: &'a [Change],
+}
+
+/// The canister's memory by kind, in bytes, as `canister_status` reports it
+/// (`memory_metrics`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// The wasm (heap) memory.
+    pub wasm: u64,
+    pub stable: u64,
+    /// The module's globals, 8 bytes each.
+    pub globals: u64,
+    /// The installed module, as given (gzipped or not).
+    pub binary: u64,
+    /// The `icp:public` and `icp:private` sections the IC keeps, their names
+    /// and contents.
+    pub custom_sections: u64,
+    /// The history `canister_info` reports, as encoded.
+    pub history: u64,
+}
+
+impl Memory {
+    /// Everything the canister uses: `memory_size`.
+    pub fn total(&self) -> u64 {
+        self.wasm + self.stable + self.globals + self.binary + self.custom_sections + self.history
+    }
 }
 
 /// `raw_rand`'s source: reproducible from its seed.
@@ -37,63 +69,6 @@ impl Randomness {
         self.drawn += 1;
         hasher.finalize().into()
     }
-}
-
-#[allow(non_camel_case_types)]
-#[derive(CandidType, Clone, Debug)]
-enum Status {
-    running,
-}
-
-#[allow(non_camel_case_types)]
-#[derive(CandidType, Clone, Debug)]
-enum LogVisibility {
-    controllers,
-}
-
-#[derive(CandidType, Clone, Debug)]
-struct DefiniteCanisterSettings {
-    controllers: Vec<Principal>,
-    compute_allocation: Nat,
-    memory_allocation: Nat,
-    freezing_threshold: Nat,
-    reserved_cycles_limit: Nat,
-    log_visibility: LogVisibility,
-    wasm_memory_limit: Nat,
-    wasm_memory_threshold: Nat,
-}
-
-#[derive(CandidType, Clone, Debug)]
-struct MemoryMetrics {
-    wasm_memory_size: Nat,
-    stable_memory_size: Nat,
-    global_memory_size: Nat,
-    wasm_binary_size: Nat,
-    custom_sections_size: Nat,
-    canister_history_size: Nat,
-    wasm_chunk_store_size: Nat,
-    snapshots_size: Nat,
-}
-
-#[derive(CandidType, Clone, Debug)]
-struct QueryStats {
-    num_calls_total: Nat,
-    num_instructions_total: Nat,
-    request_payload_bytes_total: Nat,
-    response_payload_bytes_total: Nat,
-}
-
-#[derive(CandidType, Clone, Debug)]
-struct CanisterStatusResult {
-    status: Status,
-    settings: DefiniteCanisterSettings,
-    module_hash: Option<Vec<u8>>,
-    memory_size: Nat,
-    memory_metrics: MemoryMetrics,
-    cycles: Nat,
-    reserved_cycles: Nat,
-    idle_cycles_burned_per_day: Nat,
-    query_stats: QueryStats,
 }
 
 /// How a module came to be installed.
@@ -250,44 +225,13 @@ pub fn call(
         "canister_status" => {
             let CanisterIdArg { canister_id } = decode(method, arg)?;
             this(view, canister_id)?;
-            if !view.controllers.contains(&caller) {
+            if !view
+                .settings
+                .may_read_status(&caller, &view.canister_id, view.controllers)
+            {
                 return Err(not_a_controller(view.controllers, canister_id, caller));
             }
-            let nat = |n: u64| Nat::from(n);
-            encode(CanisterStatusResult {
-                status: Status::running,
-                settings: DefiniteCanisterSettings {
-                    controllers: view.controllers.to_vec(),
-                    compute_allocation: nat(0),
-                    memory_allocation: nat(0),
-                    freezing_threshold: nat(2_592_000),
-                    reserved_cycles_limit: nat(5_000_000_000_000),
-                    log_visibility: LogVisibility::controllers,
-                    wasm_memory_limit: nat(3 << 30),
-                    wasm_memory_threshold: nat(0),
-                },
-                module_hash: Some(view.module_hash.to_vec()),
-                memory_size: nat(view.stable_bytes + view.heap_bytes),
-                memory_metrics: MemoryMetrics {
-                    wasm_memory_size: nat(view.heap_bytes),
-                    stable_memory_size: nat(view.stable_bytes),
-                    global_memory_size: nat(0),
-                    wasm_binary_size: nat(0),
-                    custom_sections_size: nat(0),
-                    canister_history_size: nat(0),
-                    wasm_chunk_store_size: nat(0),
-                    snapshots_size: nat(0),
-                },
-                cycles: Nat::from(crate::host::CYCLE_BALANCE),
-                reserved_cycles: nat(0),
-                idle_cycles_burned_per_day: nat(0),
-                query_stats: QueryStats {
-                    num_calls_total: nat(0),
-                    num_instructions_total: nat(0),
-                    request_payload_bytes_total: nat(0),
-                    response_payload_bytes_total: nat(0),
-                },
-            })
+            encode(status(view))
         }
         "canister_info" => {
             let CanisterInfoArg {
@@ -308,5 +252,57 @@ pub fn call(
             RejectCode::DestinationInvalid,
             format!("the embedded runner's management canister has no method `{other}` (it answers raw_rand, canister_status and canister_info)"),
         )),
+    }
+}
+
+/// `canister_status`'s record, as the IC's current interface has it (older
+/// decoders skip the fields they do not know). The runner charges no
+/// cycles: the balance is the fixed one `ic0.canister_cycle_balance`
+/// reports, nothing is burned or reserved, and queries are not counted.
+fn status(view: &View) -> CanisterStatusResult {
+    let nat = Nat::from;
+    let settings = view.settings.clone();
+    let memory = view.memory;
+    CanisterStatusResult {
+        status: view.status,
+        ready_for_migration: view.status == CanisterStatusType::Stopped,
+        version: view.version,
+        settings: DefiniteCanisterSettings {
+            controllers: view.controllers.to_vec(),
+            compute_allocation: settings.compute_allocation,
+            memory_allocation: settings.memory_allocation,
+            freezing_threshold: settings.freezing_threshold,
+            reserved_cycles_limit: settings.reserved_cycles_limit,
+            minimum_incoming_canister_call_cycles: settings.minimum_incoming_canister_call_cycles,
+            log_visibility: settings.log_visibility,
+            log_memory_limit: settings.log_memory_limit,
+            snapshot_visibility: settings.snapshot_visibility,
+            status_visibility: settings.status_visibility,
+            wasm_memory_limit: settings.wasm_memory_limit,
+            wasm_memory_threshold: settings.wasm_memory_threshold,
+            environment_variables: settings.environment_variables,
+        },
+        module_hash: Some(view.module_hash.to_vec()),
+        memory_size: nat(memory.total()),
+        memory_metrics: MemoryMetrics {
+            wasm_memory_size: nat(memory.wasm),
+            stable_memory_size: nat(memory.stable),
+            global_memory_size: nat(memory.globals),
+            wasm_binary_size: nat(memory.binary),
+            custom_sections_size: nat(memory.custom_sections),
+            canister_history_size: nat(memory.history),
+            wasm_chunk_store_size: nat(0u64),
+            snapshots_size: nat(0u64),
+            log_memory_store_size: nat(0u64),
+        },
+        cycles: Nat::from(crate::host::CYCLE_BALANCE),
+        reserved_cycles: nat(0u64),
+        idle_cycles_burned_per_day: nat(0u64),
+        query_stats: QueryStats {
+            num_calls_total: nat(0u64),
+            num_instructions_total: nat(0u64),
+            request_payload_bytes_total: nat(0u64),
+            response_payload_bytes_total: nat(0u64),
+        },
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use candid::{Encode, Principal};
 use common::serving::*;
-use common::{npm_packages, Offline};
+use common::{icp_ok, Offline};
 use ic_transport_types::{Envelope, EnvelopeContent};
 use std::path::Path;
 use std::process::Command;
@@ -677,37 +677,6 @@ fn a_snapshot_folder_killed_while_written_opens_old_or_new() {
         );
     }
     eprintln!("old pair {} times, new pair {} times", seen[0], seen[1]);
-}
-
-/// The real icp-cli 1.5 (`icp`), from npm (installed on first use), with
-/// its own home (identities, settings), no telemetry.
-fn icp(home: &Path) -> Command {
-    let scripts = npm_packages().expect("node and npm, to install icp-cli 1.5 from npm");
-    let binary = scripts.join("node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
-    assert!(
-        binary.exists(),
-        "{} is missing after npm ci",
-        binary.display()
-    );
-    let mut command = Command::new(binary);
-    command
-        .env("HOME", home)
-        .env("ICP_HOME", home.join("icp"))
-        .env("DO_NOT_TRACK", "1")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::null());
-    command
-}
-
-fn icp_ok(home: &Path, args: &[&str]) -> String {
-    let out = icp(home).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "icp {args:?}: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 /// A message the real icp-cli signed (`--sign-only`) and sent (`message

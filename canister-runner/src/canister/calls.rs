@@ -44,13 +44,16 @@ impl Canister {
             bytes_in: arg.len(),
             ..CallStats::default()
         };
-        let controls = self.exec.env().controllers.contains(&caller);
+        let env = self.exec.env();
+        let may_read_status =
+            self.settings
+                .may_read_status(&caller, &env.canister_id, &env.controllers);
         let result = match method {
             // Who may ask is checked before the argument is read, as the
             // IC's ingress filter does: a stranger's argument costs nothing.
-            "canister_status" if !controls => Err(management::not_a_controller(
-                &self.exec.env().controllers,
-                self.exec.env().canister_id,
+            "canister_status" if !may_read_status => Err(management::not_a_controller(
+                &env.controllers,
+                env.canister_id,
                 caller,
             )),
             "canister_status" => self.management(caller, method, arg),
@@ -262,14 +265,27 @@ impl Canister {
         method: &str,
         arg: &[u8],
     ) -> Result<Vec<u8>, (RejectCode, String)> {
-        let heap_bytes = self.exec.heap_bytes();
+        let memory = management::Memory {
+            wasm: self.exec.heap_bytes(),
+            stable: self.exec.env().stable.bytes().len() as u64,
+            globals: 8 * self.exec.global_count() as u64,
+            binary: self.module_bytes,
+            custom_sections: self
+                .metadata
+                .iter()
+                .map(|section| (section.name.len() + section.bytes.len()) as u64)
+                .sum(),
+            history: candid::encode_one(&self.history).map_or(0, |bytes| bytes.len() as u64),
+        };
         let data = self.exec.env();
         let view = management::View {
             canister_id: data.canister_id,
             controllers: &data.controllers,
             module_hash: self.module_hash,
-            stable_bytes: data.stable.bytes().len() as u64,
-            heap_bytes,
+            status: self.status,
+            version: data.version,
+            settings: &self.settings,
+            memory,
             history: &self.history,
         };
         management::call(&view, &mut self.randomness, caller, method, arg)

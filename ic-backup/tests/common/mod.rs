@@ -222,3 +222,34 @@ pub fn snapshot_folder(offline: &Offline, dir: &Path) {
     )
     .unwrap();
 }
+
+/// The real icp-cli 1.5 (`icp`), from npm (installed on first use), with
+/// its own home (identities, settings), no telemetry.
+pub fn icp(home: &Path) -> Command {
+    let scripts = npm_packages().expect("node and npm, to install icp-cli 1.5 from npm");
+    let binary = scripts.join("node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
+    assert!(
+        binary.exists(),
+        "{} is missing after npm ci",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command
+        .env("HOME", home)
+        .env("ICP_HOME", home.join("icp"))
+        .env("DO_NOT_TRACK", "1")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+pub fn icp_ok(home: &Path, args: &[&str]) -> String {
+    let out = icp(home).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "icp {args:?}: {}{}",
+        serving::text(&out.stdout),
+        serving::text(&out.stderr)
+    );
+    serving::text(&out.stdout)
+}
