@@ -1,15 +1,18 @@
 //! What `serve` keeps beside an image besides the canister's memory
 //! (`<image>.subnet`, CBOR, readable by its owner only): the subnet's keys,
 //! so that clients configured with its root key keep working across
-//! restarts, and the calls it ran while the IC would remember them, so that
-//! a signed call sent again is answered from its status, never run twice.
+//! restarts, the calls it ran while the IC would remember them, so that a
+//! signed call sent again is answered from its status, never run twice,
+//! and what management calls changed of the canister (its controllers,
+//! settings, status, version and history).
 //!
 //! Between folds, each call's record travels in the write-ahead log as the
-//! note of its record; whoever replays a log merges them here before the
-//! log is removed.
+//! note of its record (with the canister's record, when the call changed
+//! it); whoever replays a log merges them here before the log is removed.
 
 use crate::durable;
 use crate::error::{Error, Result};
+use canister_runner::CanisterRecord;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -78,6 +81,11 @@ pub struct CallRecord {
     /// When it ran, in nanoseconds since 1970.
     pub done_at: u64,
     pub outcome: Outcome,
+    /// The canister's record after the call, in the note of a management
+    /// call that changed it (settings, stopping, starting); the file keeps
+    /// the latest once, as [`Subnet::canister`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canister: Option<Box<CanisterRecord>>,
 }
 
 impl CallRecord {
@@ -98,6 +106,11 @@ pub struct Subnet {
     pub keys: Option<Keys>,
     /// The calls remembered, oldest first.
     pub calls: Vec<CallRecord>,
+    /// What the management canister keeps of the canister (controllers,
+    /// settings, running or stopped, version, history), once a management
+    /// call changed it; until then the command line says.
+    #[serde(default)]
+    pub canister: Option<CanisterRecord>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -142,9 +155,13 @@ impl Subnet {
         let mut known: std::collections::HashSet<Vec<u8>> =
             self.calls.iter().map(|call| call.id.clone()).collect();
         for note in notes {
-            let Ok(record) = serde_cbor::from_slice::<CallRecord>(note) else {
+            let Ok(mut record) = serde_cbor::from_slice::<CallRecord>(note) else {
                 continue;
             };
+            // Notes are in the log's order: the last record is the canister's.
+            if let Some(canister) = record.canister.take() {
+                self.canister = Some(*canister);
+            }
             if known.insert(record.id.clone()) {
                 self.calls.push(record);
             }
@@ -197,7 +214,52 @@ mod tests {
             sender: vec![4],
             done_at,
             outcome: Outcome::Replied(vec![id; reply]),
+            canister: None,
         }
+    }
+
+    /// A note may carry the canister's record (a management call changed
+    /// it): the last one in the log is kept once, beside the calls, which
+    /// are kept without it; notes written before records existed still read.
+    #[test]
+    fn the_last_canister_record_of_the_notes_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("image.bin");
+        let now = 10 * RETENTION_NANOS;
+        let record = |version| CanisterRecord {
+            controllers: vec![candid::Principal::anonymous()],
+            settings: canister_runner::Settings::default(),
+            status: canister_runner::CanisterStatusType::Stopped,
+            version,
+            history: Vec::new(),
+        };
+        let mut first = call(1, now - 3, 10);
+        first.canister = Some(Box::new(record(4)));
+        let mut second = call(2, now - 2, 10);
+        second.canister = Some(Box::new(record(5)));
+        // A note as an older `serve` wrote it: no `canister` key.
+        #[derive(Serialize)]
+        struct Old {
+            #[serde(with = "serde_bytes")]
+            id: Vec<u8>,
+            #[serde(with = "serde_bytes")]
+            sender: Vec<u8>,
+            done_at: u64,
+            outcome: Outcome,
+        }
+        let old = serde_cbor::to_vec(&Old {
+            id: vec![3; 32],
+            sender: vec![4],
+            done_at: now - 1,
+            outcome: Outcome::Done,
+        })
+        .unwrap();
+        keep_notes(&image, &[first.note(), second.note(), old], now).unwrap();
+        let subnet = Subnet::load(&image).unwrap();
+        assert_eq!(subnet.canister, Some(record(5)));
+        let ids: Vec<u8> = subnet.calls.iter().map(|call| call.id[0]).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert!(subnet.calls.iter().all(|call| call.canister.is_none()));
     }
 
     #[test]

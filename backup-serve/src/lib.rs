@@ -72,6 +72,29 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
             .map_err(|error| Error::system("cannot draw the server's keys", error))?,
     };
     subnet.keys = Some(keys.kept());
+    // What management calls changed (controllers, settings, a stop) holds
+    // over what the command line says.
+    if let Some(record) = subnet.canister.clone() {
+        let kept_in = backup_client::subnet::path_of(target.image());
+        let canister = target.canister();
+        let given = canister.controllers();
+        if given
+            .iter()
+            .any(|principal| !record.controllers.contains(principal))
+        {
+            eprintln!(
+                "note: the canister's controllers are those its management calls set, kept in {}: {}; the controllers the command line gives are not all among them",
+                kept_in.display(),
+                record
+                    .controllers
+                    .iter()
+                    .map(candid::Principal::to_text)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        canister.restore_record(record);
+    }
     let keys = Arc::new(keys);
     // Each call is durable once it is in the log beside the image.
     target.start_log(&subnet)?;

@@ -117,10 +117,11 @@ impl Node {
     }
 
     /// What the subnet file keeps: the keys and the calls remembered.
-    pub fn subnet(&self) -> Subnet {
+    pub fn subnet(&mut self) -> Subnet {
         Subnet {
             keys: Some(self.keys.kept()),
             calls: self.tree.calls(),
+            canister: Some(self.target.canister().record()),
         }
     }
 
@@ -197,12 +198,16 @@ impl Node {
         if !self.tree.has_room(now) {
             return Err(Refused::Busy);
         }
+        let mut changed = None;
         let outcome = if callee == Principal::management_canister() {
-            status(
-                self.target
-                    .canister()
-                    .management_ingress(caller, method, arg),
-            )
+            let canister = self.target.canister();
+            let before = canister.record();
+            let outcome = status(canister.management_ingress(caller, method, arg));
+            let after = canister.record();
+            if after != before {
+                changed = Some(Box::new(after));
+            }
+            outcome
         } else {
             match self.methods.get(method) {
                 Some(Kind::Update) => status(self.target.canister().update(caller, method, arg)),
@@ -212,11 +217,12 @@ impl Node {
                 None => Status::Rejected(no_method(self.canister_id, "update", method)),
             }
         };
-        let record = CallRecord {
+        let mut record = CallRecord {
             id: id.as_slice().to_vec(),
             sender: caller.as_slice().to_vec(),
             done_at: now,
             outcome: outcome.outcome(),
+            canister: changed,
         };
         // Durable before it is reported: a reply nobody can lose.
         if let Err(failure) = self.target.log_call(&record.note()) {
@@ -237,6 +243,12 @@ impl Node {
             return Err(Refused::Failed(message));
         }
         log_call(caller, method, &outcome);
+        // The record travels in the log's note; the tree certifies the
+        // controllers it names, and keeps the call without it.
+        if let Some(canister) = record.canister.take() {
+            self.tree
+                .set_controllers(self.canister_id, &canister.controllers);
+        }
         self.tree.record(record, now);
         if self.target.fold_due(self.folding) {
             let subnet = self.subnet();

@@ -295,6 +295,16 @@ impl StateTree {
         self.senders.get(id).copied()
     }
 
+    /// Certifies the canister's controllers anew (`update_settings`).
+    pub fn set_controllers(&mut self, canister: Principal, controllers: &[Principal]) {
+        let path = vec![
+            b"canister".to_vec(),
+            canister.as_slice().to_vec(),
+            b"controllers".to_vec(),
+        ];
+        self.tree.insert(&path, cbor(&controllers.to_vec()));
+    }
+
     /// Records the canister's certified data; returns its path.
     pub fn set_certified_data(&mut self, canister: Principal, data: &[u8]) -> Path {
         let path = vec![
@@ -353,6 +363,7 @@ mod tests {
             sender: Principal::anonymous().as_slice().to_vec(),
             done_at,
             outcome: Outcome::Replied(vec![id; reply]),
+            canister: None,
         }
     }
 

@@ -4,6 +4,9 @@
 //! any one message, an entry point or a lifecycle hook, in `execute`.
 
 mod calls;
+mod manage;
+
+pub use manage::CanisterRecord;
 
 use crate::error::RunnerError;
 use crate::execute::Executor;

@@ -14,9 +14,11 @@ mod settings;
 mod stable;
 
 pub use call::{CallResult, CallStats, Reject, RejectCode};
-pub use canister::{Canister, InstallArgs};
+pub use canister::{Canister, CanisterRecord, InstallArgs};
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
+/// Running, stopping or stopped, as `canister_status` says.
+pub use ic_management_canister_types::CanisterStatusType;
 pub use limits::Limits;
 pub use module::Metadata;
 pub use settings::Settings;

@@ -4,10 +4,11 @@
 
 use crate::call::RejectCode;
 use crate::settings::Settings;
-use candid::{CandidType, Deserialize, Nat, Principal};
+use candid::{CandidType, Nat, Principal};
 use ic_management_canister_types::{
     CanisterStatusResult, CanisterStatusType, DefiniteCanisterSettings, MemoryMetrics, QueryStats,
 };
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// What the management canister knows of the one canister.
@@ -73,27 +74,28 @@ impl Randomness {
 
 /// How a module came to be installed.
 #[allow(non_camel_case_types)]
-#[derive(CandidType, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(CandidType, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     install,
     upgrade,
 }
 
 #[allow(non_camel_case_types)]
-#[derive(CandidType, Clone, Debug)]
+#[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum ChangeOrigin {
     from_user { user_id: Principal },
 }
 
 #[allow(non_camel_case_types)]
-#[derive(CandidType, Clone, Debug)]
+#[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum ChangeDetails {
     creation { controllers: Vec<Principal> },
     code_deployment { mode: Mode, module_hash: Vec<u8> },
+    controllers_change { controllers: Vec<Principal> },
 }
 
 /// One entry of the canister's history, as `canister_info` reports it.
-#[derive(CandidType, Clone, Debug)]
+#[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     timestamp_nanos: u64,
     canister_version: u64,
@@ -130,6 +132,23 @@ impl Change {
             },
         }
     }
+
+    /// `update_settings` set the controllers.
+    pub fn controllers_change(
+        time: u64,
+        version: u64,
+        user: Principal,
+        controllers: &[Principal],
+    ) -> Self {
+        Change {
+            timestamp_nanos: time,
+            canister_version: version,
+            origin: ChangeOrigin::from_user { user_id: user },
+            details: ChangeDetails::controllers_change {
+                controllers: controllers.to_vec(),
+            },
+        }
+    }
 }
 
 #[derive(CandidType, Clone, Debug)]
@@ -141,8 +160,8 @@ struct CanisterInfoResult {
 }
 
 #[derive(CandidType, Deserialize)]
-struct CanisterIdArg {
-    canister_id: Principal,
+pub struct CanisterIdArg {
+    pub canister_id: Principal,
 }
 
 #[derive(CandidType, Deserialize)]
@@ -151,9 +170,9 @@ struct CanisterInfoArg {
     num_requested_changes: Option<u64>,
 }
 
-type Outcome = Result<Vec<u8>, (RejectCode, String)>;
+pub type Outcome = Result<Vec<u8>, (RejectCode, String)>;
 
-fn encode(value: impl CandidType) -> Outcome {
+pub fn encode(value: impl CandidType) -> Outcome {
     candid::encode_one(value).map_err(|error| (RejectCode::CanisterError, error.to_string()))
 }
 
@@ -167,7 +186,7 @@ fn decoder_config() -> candid::de::DecoderConfig {
     config
 }
 
-fn decode<T: for<'de> Deserialize<'de> + CandidType>(
+pub fn decode<T: for<'de> Deserialize<'de> + CandidType>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, (RejectCode, String)> {
@@ -179,6 +198,15 @@ fn decode<T: for<'de> Deserialize<'de> + CandidType>(
             ),
         )
     })
+}
+
+/// The IC's refusal of a user's ingress message to a method only the
+/// canister's controllers may call (the ingress filter's words).
+pub fn not_a_controller_ingress(canister_id: Principal, method: &str) -> (RejectCode, String) {
+    (
+        RejectCode::CanisterError,
+        format!("IC0512: Only controllers of canister {canister_id} can call ic00 method {method}"),
+    )
 }
 
 /// The IC's refusal of `caller`, who does not control the canister.
@@ -201,8 +229,8 @@ pub fn not_a_controller(
 }
 
 /// The only canister there is: any other id is not found.
-fn this(view: &View, id: Principal) -> Result<(), (RejectCode, String)> {
-    if id == view.canister_id {
+pub fn this(own: Principal, id: Principal) -> Result<(), (RejectCode, String)> {
+    if id == own {
         Ok(())
     } else {
         Err((
@@ -224,7 +252,7 @@ pub fn call(
         "raw_rand" => encode(randomness.next().to_vec()),
         "canister_status" => {
             let CanisterIdArg { canister_id } = decode(method, arg)?;
-            this(view, canister_id)?;
+            this(view.canister_id, canister_id)?;
             if !view
                 .settings
                 .may_read_status(&caller, &view.canister_id, view.controllers)
@@ -238,7 +266,7 @@ pub fn call(
                 canister_id,
                 num_requested_changes,
             } = decode(method, arg)?;
-            this(view, canister_id)?;
+            this(view.canister_id, canister_id)?;
             let wanted = num_requested_changes.unwrap_or(0).min(20) as usize;
             let skip = view.history.len().saturating_sub(wanted);
             encode(CanisterInfoResult {

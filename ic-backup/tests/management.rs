@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// `stranger`), and `icp` pointed at the server.
 struct Net {
     offline: Offline,
-    served: Served,
+    served: Option<Served>,
     home: PathBuf,
     admin: String,
     stranger: String,
@@ -38,18 +38,43 @@ impl Net {
         let served = Served::start(&offline, &offline.image, &["--controller", &admin]);
         Net {
             offline,
-            served,
+            served: Some(served),
             home,
             admin,
             stranger,
         }
     }
 
+    /// Stops the server (kills it with SIGKILL, if `kill`) and serves the
+    /// image again, with the same command line.
+    fn restart(&mut self, kill: bool) {
+        let served = self.served.take().expect("the server runs");
+        if kill {
+            served.kill();
+        } else {
+            served.stop();
+        }
+        self.served = Some(Served::start(
+            &self.offline,
+            &self.offline.image,
+            &["--controller", &self.admin],
+        ));
+    }
+
+    fn served(&self) -> &Served {
+        self.served.as_ref().expect("the server runs")
+    }
+
+    /// The served canister's id.
+    fn canister(&self) -> String {
+        self.served().canister.clone()
+    }
+
     /// `icp <args> -n <url> -k <root key>`, as `identity`.
     fn run(&self, identity: &str, args: &[&str]) -> std::process::Output {
         icp(&self.home)
             .args(args)
-            .args(["-n", &self.served.url, "-k", &self.served.root_key])
+            .args(["-n", &self.served().url, "-k", &self.served().root_key])
             .args(["--identity", identity])
             .output()
             .unwrap()
@@ -74,13 +99,12 @@ fn text(bytes: &[u8]) -> String {
 
 /// `icp canister status` and `icp canister settings show` decode the
 /// current `canister_status` record: running, the controllers, the module
-/// hash, the canister's version and memory, the default settings. A
-/// stranger is refused the status (icp then shows what the state tree
-/// certifies to anyone: the controllers and the module hash).
+/// hash, the canister's memory, the default settings. A stranger is
+/// refused the settings with the IC's words.
 #[test]
 fn icp_reads_the_status_and_the_settings() {
     let net = Net::start();
-    let canister = net.served.canister.clone();
+    let canister = net.canister();
     let status = net.ok(&["canister", "status", &canister]);
     let module_hash = {
         use sha2::Digest;
@@ -128,8 +152,82 @@ fn icp_reads_the_status_and_the_settings() {
     let said = text(&out.stderr);
     assert!(!out.status.success(), "a stranger read the settings");
     assert!(
-        said.contains("Only the controllers of the canister") && said.contains(&net.stranger),
+        said.contains(&format!(
+            "Only controllers of canister {canister} can call ic00 method canister_status"
+        )) && said.contains("IC0512"),
         "{said}"
     );
-    net.served.stop();
+}
+
+fn status_of(net: &Net) -> serde_json::Value {
+    serde_json::from_str(&net.ok(&["canister", "status", &net.canister(), "--json"])).unwrap()
+}
+
+/// `icp canister stop`: the canister refuses calls and queries with the
+/// IC's words, and stays stopped through a restart of the server and a
+/// SIGKILL; `icp canister start` and it answers again. A controller added
+/// with `icp canister settings update --add-controller` can read the
+/// settings, and still can after the server was killed.
+#[test]
+fn icp_stops_starts_and_adds_a_controller_durably() {
+    let mut net = Net::start();
+    let canister = net.canister();
+    let count = ["canister", "call", &canister, "profile_count", "()"];
+    let query = [
+        "canister",
+        "call",
+        &canister,
+        "profile_count",
+        "()",
+        "--query",
+    ];
+    net.ok(&count);
+    net.ok(&["canister", "stop", &canister]);
+    assert_eq!(status_of(&net)["status"], "Stopped");
+    for args in [&count[..], &query[..]] {
+        let out = net.run("admin", args);
+        let said = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} answered while stopped");
+        assert!(
+            said.contains(&format!("Canister {canister} is stopped")),
+            "{args:?}: {said}"
+        );
+    }
+    net.restart(false);
+    assert_eq!(
+        status_of(&net)["status"],
+        "Stopped",
+        "stopped after a restart"
+    );
+    net.restart(true);
+    assert_eq!(
+        status_of(&net)["status"],
+        "Stopped",
+        "stopped after SIGKILL"
+    );
+    net.ok(&["canister", "start", &canister]);
+    assert_eq!(status_of(&net)["status"], "Running");
+    net.ok(&count);
+
+    let stranger = net.stranger.clone();
+    let show = ["canister", "settings", "show", &canister];
+    assert!(!net.run("stranger", &show).status.success());
+    net.ok(&[
+        "canister",
+        "settings",
+        "update",
+        &canister,
+        "--add-controller",
+        &stranger,
+    ]);
+    let out = net.run("stranger", &show);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    net.restart(true);
+    let out = net.run("stranger", &show);
+    assert!(
+        out.status.success(),
+        "the added controller is one after SIGKILL: {}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(&stranger));
 }

@@ -48,15 +48,17 @@ impl Canister {
         let may_read_status =
             self.settings
                 .may_read_status(&caller, &env.canister_id, &env.controllers);
+        let controls = env.controllers.contains(&caller);
+        let refused = || management::not_a_controller_ingress(env.canister_id, method);
         let result = match method {
             // Who may ask is checked before the argument is read, as the
             // IC's ingress filter does: a stranger's argument costs nothing.
-            "canister_status" if !may_read_status => Err(management::not_a_controller(
-                &env.controllers,
-                env.canister_id,
-                caller,
-            )),
+            "canister_status" if !may_read_status => Err(refused()),
+            "update_settings" | "stop_canister" | "start_canister" if !controls => Err(refused()),
             "canister_status" => self.management(caller, method, arg),
+            "update_settings" => self.update_settings(caller, arg),
+            "stop_canister" => self.stop(arg),
+            "start_canister" => self.start(arg),
             "raw_rand" | "canister_info" | "http_request" | "sign_with_ecdsa" => Err((
                 RejectCode::CanisterReject,
                 format!("IC0509: {method} can only be called by canisters, not by users"),
@@ -88,6 +90,12 @@ impl Canister {
             );
             return CallResult {
                 result: reject(RejectCode::SysFatal, message),
+                stats,
+            };
+        }
+        if let Some((code, message)) = self.refused_for_status(entry.is_query()) {
+            return CallResult {
+                result: reject(code, message),
                 stats,
             };
         }
