@@ -114,6 +114,16 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
         .map_err(|error| Error::system("the listening socket", error))?;
     let url = format!("http://{address}");
     let canister = node.canister_id;
+    // Ctrl-C and SIGTERM are caught before the banner is printed: a client
+    // that reads it and stops the server at once stops it properly.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::system("cannot start the async runtime", error))?;
+    let signals = {
+        let _entered = runtime.enter();
+        Signals::catch().map_err(|error| Error::system("cannot catch SIGINT and SIGTERM", error))?
+    };
     if options.json {
         println!(
             "{}",
@@ -153,7 +163,7 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
         let control = control.clone();
         std::thread::Builder::new()
             .name("http".into())
-            .spawn(move || listen(listener, server, &control))
+            .spawn(move || listen(runtime, signals, listener, server, &control))
             .map_err(|error| Error::system("cannot start the HTTP thread", error))?
     };
     // The node runs here, one job at a time, until the server stops: what
@@ -194,23 +204,39 @@ async fn stopped(shutting_down: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, caught.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Catches both, from now on; within a runtime's context.
+    fn catch() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+}
+
 /// Accepts connections until Ctrl-C or SIGTERM, or until the node stops;
 /// a second signal ends the process at once (the log keeps every reply).
 fn listen(
+    runtime: tokio::runtime::Runtime,
+    signals: Signals,
     listener: TcpListener,
     server: Arc<http::Server>,
     control: &Control,
 ) -> std::result::Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    let Signals {
+        mut interrupt,
+        mut terminate,
+    } = signals;
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|error| format!("the listening socket: {error}"))?;
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(|error| format!("cannot catch SIGTERM: {error}"))?;
         let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
         loop {
@@ -251,7 +277,7 @@ fn listen(
                         drop(permit);
                     });
                 }
-                _ = tokio::signal::ctrl_c() => break,
+                _ = interrupt.recv() => break,
                 _ = terminate.recv() => break,
                 _ = control.wake.notified() => break,
             }

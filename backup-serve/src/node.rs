@@ -37,6 +37,9 @@ pub struct Node {
     folding: Folding,
     /// The last data certificate: (certified data, when made, certificate).
     data_certificate: Option<(Vec<u8>, u64, Vec<u8>)>,
+    /// Whether the canister's record is kept in `<image>.subnet`: once a
+    /// management call changed it (now or before this start).
+    keeps_record: bool,
 }
 
 /// How long a data certificate is reused while the certified data stays the
@@ -113,6 +116,7 @@ impl Node {
             discard: false,
             folding,
             data_certificate: None,
+            keeps_record: kept.canister.is_some(),
         }
     }
 
@@ -121,7 +125,9 @@ impl Node {
         Subnet {
             keys: Some(self.keys.kept()),
             calls: self.tree.calls(),
-            canister: Some(self.target.canister().record()),
+            // Kept once a management call changed it: until then each start's
+            // command line says who controls the canister.
+            canister: self.keeps_record.then(|| self.target.canister().record()),
         }
     }
 
@@ -248,6 +254,7 @@ impl Node {
         if let Some(canister) = record.canister.take() {
             self.tree
                 .set_controllers(self.canister_id, &canister.controllers);
+            self.keeps_record = true;
         }
         self.tree.record(record, now);
         if self.target.fold_due(self.folding) {

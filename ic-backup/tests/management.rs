@@ -48,6 +48,12 @@ impl Net {
     /// Stops the server (kills it with SIGKILL, if `kill`) and serves the
     /// image again, with the same command line.
     fn restart(&mut self, kill: bool) {
+        let admin = self.admin.clone();
+        self.restart_with(kill, &admin);
+    }
+
+    /// [`Net::restart`] with `controller` on the command line.
+    fn restart_with(&mut self, kill: bool, controller: &str) {
         let served = self.served.take().expect("the server runs");
         if kill {
             served.kill();
@@ -57,7 +63,7 @@ impl Net {
         self.served = Some(Served::start(
             &self.offline,
             &self.offline.image,
-            &["--controller", &self.admin],
+            &["--controller", controller],
         ));
     }
 
@@ -165,13 +171,23 @@ fn status_of(net: &Net) -> serde_json::Value {
 
 /// `icp canister stop`: the canister refuses calls and queries with the
 /// IC's words, and stays stopped through a restart of the server and a
-/// SIGKILL; `icp canister start` and it answers again. A controller added
-/// with `icp canister settings update --add-controller` can read the
-/// settings, and still can after the server was killed.
+/// SIGKILL; `icp canister start` and it answers again. What they changed
+/// then holds over `--controller`. A controller added with `icp canister
+/// settings update --add-controller` can read the settings, and still can
+/// after the server was killed.
 #[test]
 fn icp_stops_starts_and_adds_a_controller_durably() {
     let mut net = Net::start();
     let canister = net.canister();
+    // Before any management call changed the canister, each start's
+    // command line says who controls it.
+    let stranger = net.stranger.clone();
+    net.restart_with(false, &stranger);
+    assert!(net
+        .run("stranger", &["canister", "settings", "show", &canister])
+        .status
+        .success());
+    net.restart(false);
     let count = ["canister", "call", &canister, "profile_count", "()"];
     let query = [
         "canister",
@@ -211,6 +227,10 @@ fn icp_stops_starts_and_adds_a_controller_durably() {
 
     let stranger = net.stranger.clone();
     let show = ["canister", "settings", "show", &canister];
+    assert!(!net.run("stranger", &show).status.success());
+    // The stop and the start were kept: the command line no longer says
+    // who controls the canister.
+    net.restart_with(false, &stranger);
     assert!(!net.run("stranger", &show).status.success());
     net.ok(&[
         "canister",
