@@ -12,7 +12,7 @@
 
 use crate::durable;
 use crate::error::{Error, Result};
-use canister_runner::CanisterRecord;
+use canister_runner::{CanisterLog, CanisterLogRecord, CanisterRecord};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -86,6 +86,10 @@ pub struct CallRecord {
     /// the latest once, as [`Subnet::canister`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canister: Option<Box<CanisterRecord>>,
+    /// The records the call added to the canister's log, in the note; the
+    /// file keeps the log once, as [`Subnet::log`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logged: Vec<CanisterLogRecord>,
 }
 
 impl CallRecord {
@@ -111,6 +115,9 @@ pub struct Subnet {
     /// call changed it; until then the command line says.
     #[serde(default)]
     pub canister: Option<CanisterRecord>,
+    /// The canister's log (`fetch_canister_logs`).
+    #[serde(default)]
+    pub log: Option<CanisterLog>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,6 +168,18 @@ impl Subnet {
             // Notes are in the log's order: the last record is the canister's.
             if let Some(canister) = record.canister.take() {
                 self.canister = Some(*canister);
+            }
+            let logged = std::mem::take(&mut record.logged);
+            if !logged.is_empty() {
+                let settings = self
+                    .canister
+                    .as_ref()
+                    .map(|canister| canister.settings.clone())
+                    .unwrap_or_default();
+                let limit = u64::try_from(&settings.log_memory_limit.0).unwrap_or(u64::MAX);
+                self.log
+                    .get_or_insert_with(CanisterLog::default)
+                    .extend(logged, limit);
             }
             if known.insert(record.id.clone()) {
                 self.calls.push(record);
@@ -215,6 +234,7 @@ mod tests {
             done_at,
             outcome: Outcome::Replied(vec![id; reply]),
             canister: None,
+            logged: Vec::new(),
         }
     }
 

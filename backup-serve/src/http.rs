@@ -305,13 +305,9 @@ impl Server {
             return Err(bad("expected a query"));
         };
         let status = if canister == Principal::management_canister() {
-            Status::Rejected(RejectResponse {
-                reject_code: RejectCode::DestinationInvalid,
-                reject_message: format!(
-                    "the management canister has no query method '{method_name}' here; canister_status is an update"
-                ),
-                error_code: Some("IC0536".into()),
-            })
+            // About the canister of the URL, as with calls.
+            self.on_node(move |node| node.management_query(sender, &method_name, &arg))
+                .await?
         } else if canister == self.canister_id {
             self.on_node(move |node| node.query(sender, &method_name, &arg))
                 .await?

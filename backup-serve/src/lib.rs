@@ -95,6 +95,9 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
         }
         canister.restore_record(record);
     }
+    if let Some(log) = subnet.log.clone() {
+        target.canister().restore_log(log);
+    }
     let keys = Arc::new(keys);
     // Each call is durable once it is in the log beside the image.
     target.start_log(&subnet)?;

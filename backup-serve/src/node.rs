@@ -120,7 +120,8 @@ impl Node {
         }
     }
 
-    /// What the subnet file keeps: the keys and the calls remembered.
+    /// What the subnet file keeps: the keys, the calls remembered, the
+    /// canister's record (once kept) and its log.
     pub fn subnet(&mut self) -> Subnet {
         Subnet {
             keys: Some(self.keys.kept()),
@@ -128,6 +129,7 @@ impl Node {
             // Kept once a management call changed it: until then each start's
             // command line says who controls the canister.
             canister: self.keeps_record.then(|| self.target.canister().record()),
+            log: Some(self.target.canister().canister_log().clone()),
         }
     }
 
@@ -160,6 +162,20 @@ impl Node {
             .canister()
             .set_data_certificate(Some(certificate));
         status(self.target.canister().query(caller, method, arg))
+    }
+
+    /// A query to the management canister about the canister
+    /// (`fetch_canister_logs`).
+    pub fn management_query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> Status {
+        if let Some(message) = &self.failed {
+            return Status::Rejected(RejectResponse {
+                reject_code: RejectCode::SysTransient,
+                reject_message: message.clone(),
+                error_code: None,
+            });
+        }
+        self.tick();
+        status(self.target.canister().management_query(caller, method, arg))
     }
 
     /// The certificate of the canister's certified data a query sees, as
@@ -205,6 +221,7 @@ impl Node {
             return Err(Refused::Busy);
         }
         let mut changed = None;
+        let logged_from = self.target.canister().canister_log().next_idx();
         let outcome = if callee == Principal::management_canister() {
             let canister = self.target.canister();
             let before = canister.record();
@@ -229,6 +246,7 @@ impl Node {
             done_at: now,
             outcome: outcome.outcome(),
             canister: changed,
+            logged: self.target.canister().canister_log().since(logged_from),
         };
         // Durable before it is reported: a reply nobody can lose.
         if let Err(failure) = self.target.log_call(&record.note()) {

@@ -364,6 +364,7 @@ mod tests {
             done_at,
             outcome: Outcome::Replied(vec![id; reply]),
             canister: None,
+            logged: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ use crate::execute::Executor;
 use crate::host::{Entry, Env};
 use crate::instrument::START_EXPORT;
 use crate::limits::Limits;
+use crate::log::CanisterLog;
 use crate::management::{Change, Mode, Randomness};
 use crate::settings::Settings;
 use crate::stable::{StableMemory, PAGE};
@@ -76,6 +77,11 @@ pub struct Canister {
     status: CanisterStatusType,
     /// The settings besides the controllers.
     settings: Settings,
+    /// What its updates printed and how they trapped.
+    log: CanisterLog,
+    /// How many of the lines `ic0.debug_print` gave (`Env::log`) are
+    /// accounted for in `log` (or were a query's, not logged).
+    flushed: usize,
     /// Creation and code deployments, for `canister_info`.
     history: Vec<Change>,
     randomness: Randomness,
@@ -160,6 +166,8 @@ impl Canister {
             module_bytes: wasm.len() as u64,
             status: CanisterStatusType::Running,
             settings: Settings::default(),
+            log: CanisterLog::default(),
+            flushed: 0,
             history: Vec::new(),
             randomness: Randomness::new(args.seed),
         };
@@ -370,6 +378,42 @@ impl Canister {
         &self.settings
     }
 
+    /// The canister's log, as `fetch_canister_logs` gives it.
+    pub fn canister_log(&self) -> &CanisterLog {
+        &self.log
+    }
+
+    /// Puts back a log [`Canister::canister_log`] gave (kept between runs).
+    pub fn restore_log(&mut self, log: CanisterLog) {
+        self.log = log;
+    }
+
+    /// Moves what `ic0.debug_print` printed since the last time into the
+    /// canister's log (`keep`), or drops it (a query's).
+    fn flush_prints(&mut self, keep: bool) {
+        let env = self.exec.env();
+        let (time, printed) = (env.time_nanos, env.log.len());
+        if keep {
+            let limit = log_limit(&self.settings);
+            for line in &env.log[self.flushed.min(printed)..] {
+                self.log.push(time, line.clone().into_bytes(), limit);
+            }
+        }
+        self.flushed = printed;
+    }
+
+    /// Logs a trap of an update's message, after what it printed.
+    fn log_trap(&mut self, message: &str) {
+        self.flush_prints(true);
+        let text = message
+            .strip_prefix("the canister trapped: ")
+            .unwrap_or(message);
+        let time = self.exec.env().time_nanos;
+        let limit = log_limit(&self.settings);
+        self.log
+            .push(time, format!("[TRAP]: {text}").into_bytes(), limit);
+    }
+
     /// Whether `principal` controls the canister.
     pub fn is_controller(&self, principal: &Principal) -> bool {
         self.exec.env().controllers.contains(principal)
@@ -414,6 +458,11 @@ impl Canister {
         }
         methods
     }
+}
+
+/// The log's size limit in bytes (`log_memory_limit`).
+fn log_limit(settings: &Settings) -> u64 {
+    u64::try_from(&settings.log_memory_limit.0).unwrap_or(u64::MAX)
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -8,6 +8,7 @@ mod heap;
 mod host;
 mod instrument;
 mod limits;
+mod log;
 mod management;
 mod module;
 mod settings;
@@ -18,7 +19,8 @@ pub use canister::{Canister, CanisterRecord, InstallArgs};
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 /// Running, stopping or stopped, as `canister_status` says.
-pub use ic_management_canister_types::CanisterStatusType;
+pub use ic_management_canister_types::{CanisterLogRecord, CanisterStatusType};
 pub use limits::Limits;
+pub use log::CanisterLog;
 pub use module::Metadata;
 pub use settings::Settings;

@@ -40,12 +40,20 @@ pub struct Memory {
     pub custom_sections: u64,
     /// The history `canister_info` reports, as encoded.
     pub history: u64,
+    /// The canister's log, its records' contents.
+    pub log: u64,
 }
 
 impl Memory {
     /// Everything the canister uses: `memory_size`.
     pub fn total(&self) -> u64 {
-        self.wasm + self.stable + self.globals + self.binary + self.custom_sections + self.history
+        self.wasm
+            + self.stable
+            + self.globals
+            + self.binary
+            + self.custom_sections
+            + self.history
+            + self.log
     }
 }
 
@@ -321,7 +329,7 @@ fn status(view: &View) -> CanisterStatusResult {
             canister_history_size: nat(memory.history),
             wasm_chunk_store_size: nat(0u64),
             snapshots_size: nat(0u64),
-            log_memory_store_size: nat(0u64),
+            log_memory_store_size: nat(memory.log),
         },
         cycles: Nat::from(crate::host::CYCLE_BALANCE),
         reserved_cycles: nat(0u64),

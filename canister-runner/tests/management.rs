@@ -6,7 +6,8 @@ use candid::{Encode, Nat, Principal};
 use canister_runner::{Canister, InstallArgs, RejectCode};
 use ic_management_canister_types::{
     CanisterIdRecord, CanisterSettings, CanisterStatusResult, CanisterStatusType,
-    EnvironmentVariable, LogVisibility, StatusVisibility, UpdateSettingsArgs,
+    EnvironmentVariable, FetchCanisterLogsArgs, FetchCanisterLogsResult, LogVisibility,
+    StatusVisibility, UpdateSettingsArgs,
 };
 
 /// A canister with an update and a query that both reply `()`, and a query
@@ -340,4 +341,123 @@ fn a_record_given_back_restores_the_canister() {
         .update(controller(), "poke", b"DIDL\x00\x00")
         .result
         .is_err());
+}
+
+/// A canister that prints its argument (as text) from an update and from a
+/// query, and traps with "boom" from another update.
+const PRINTER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "debug_print" (func $print (param i32 i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "DIDL\00\00boom")
+  (func $echo
+    (call $arg_copy (i32.const 100) (i32.const 0) (call $arg_size))
+    (call $print (i32.const 100) (call $arg_size))
+    (call $append (i32.const 0) (i32.const 6))
+    (call $reply))
+  (func (export "canister_update say") (call $echo))
+  (func (export "canister_query whisper") (call $echo))
+  (func (export "canister_update fail")
+    (call $print (i32.const 6) (i32.const 4))
+    (call $trap (i32.const 6) (i32.const 4)))
+)
+"#;
+
+fn logs(canister: &mut Canister, caller: Principal) -> Result<Vec<(u64, String)>, String> {
+    let arg = Encode!(&FetchCanisterLogsArgs {
+        canister_id: canister.canister_id(),
+        filter: None,
+    })
+    .unwrap();
+    canister
+        .management_query(caller, "fetch_canister_logs", &arg)
+        .result
+        .map(|reply| {
+            let result: FetchCanisterLogsResult = candid::decode_one(&reply).unwrap();
+            result
+                .canister_log_records
+                .into_iter()
+                .map(|record| (record.idx, String::from_utf8(record.content).unwrap()))
+                .collect()
+        })
+        .map_err(|reject| reject.message)
+}
+
+/// The log holds what updates printed and how they trapped, numbered in
+/// order, never what queries printed; past `log_memory_limit` the oldest
+/// records go and the numbers go on. Only controllers read it (by
+/// default), and only by query.
+#[test]
+fn the_log_holds_what_updates_printed_and_how_they_trapped() {
+    let wasm = wat::parse_str(PRINTER).unwrap();
+    let mut canister = Canister::install(
+        &wasm,
+        InstallArgs {
+            controllers: vec![controller()],
+            ..InstallArgs::default()
+        },
+    )
+    .unwrap();
+    canister.update(controller(), "say", b"one").result.unwrap();
+    canister
+        .query(controller(), "whisper", b"unheard")
+        .result
+        .unwrap();
+    canister
+        .update(controller(), "fail", b"")
+        .result
+        .unwrap_err();
+    canister.update(controller(), "say", b"two").result.unwrap();
+    assert_eq!(
+        logs(&mut canister, controller()).unwrap(),
+        vec![
+            (0, "one".to_string()),
+            (1, "boom".to_string()),
+            (2, "[TRAP]: boom".to_string()),
+            (3, "two".to_string()),
+        ]
+    );
+    let id = canister.canister_id();
+    assert_eq!(
+        logs(&mut canister, stranger()).unwrap_err(),
+        format!(
+            "IC0406: Caller {} is not allowed to access canister logs",
+            stranger()
+        )
+    );
+    let arg = Encode!(&FetchCanisterLogsArgs {
+        canister_id: id,
+        filter: None
+    })
+    .unwrap();
+    let ingress = canister
+        .management_ingress(controller(), "fetch_canister_logs", &arg)
+        .result
+        .unwrap_err();
+    assert_eq!(ingress.code, RejectCode::CanisterReject);
+    // A limit of 10 bytes: the oldest records go, the numbers go on.
+    let limit = settings_arg(
+        &canister,
+        CanisterSettings {
+            log_memory_limit: Some(Nat::from(10u64)),
+            ..CanisterSettings::default()
+        },
+    );
+    canister
+        .management_ingress(controller(), "update_settings", &limit)
+        .result
+        .unwrap();
+    canister
+        .update(controller(), "say", b"three")
+        .result
+        .unwrap();
+    assert_eq!(
+        logs(&mut canister, controller()).unwrap(),
+        vec![(3, "two".to_string()), (4, "three".to_string())]
+    );
 }

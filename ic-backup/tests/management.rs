@@ -251,3 +251,47 @@ fn icp_stops_starts_and_adds_a_controller_durably() {
     );
     assert!(text(&out.stdout).contains(&stranger));
 }
+
+/// `icp canister logs` shows how the canister's updates trapped (`[TRAP]:
+/// ...`), numbered, kept through a SIGKILL of the server; others are
+/// refused until `log_visibility` is public.
+#[test]
+fn icp_reads_the_canister_logs() {
+    let mut net = Net::start();
+    let canister = net.canister();
+    let profile =
+        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    // The anonymous principal cannot keep a profile: the canister traps.
+    let out = net.run(
+        "anonymous",
+        &["canister", "call", &canister, "set_profile", profile],
+    );
+    assert!(!out.status.success());
+    let trap = "[TRAP]: the anonymous principal cannot keep a profile";
+    let logs = net.ok(&["canister", "logs", &canister]);
+    assert!(logs.contains(trap), "{logs}");
+    net.restart(true);
+    let logs = net.ok(&["canister", "logs", &canister]);
+    assert!(logs.contains(trap), "the log after SIGKILL: {logs}");
+    let refused = net.run("stranger", &["canister", "logs", &canister]);
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains(&format!(
+            "Caller {} is not allowed to access canister logs",
+            net.stranger
+        )),
+        "{said}"
+    );
+    net.ok(&[
+        "canister",
+        "settings",
+        "update",
+        &canister,
+        "--log-visibility",
+        "public",
+    ]);
+    let out = net.run("stranger", &["canister", "logs", &canister]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(trap));
+}

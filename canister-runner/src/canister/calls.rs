@@ -9,6 +9,7 @@ use crate::execute::Run;
 use crate::host::{Entry, OutgoingCall, Response};
 use crate::management;
 use candid::Principal;
+use ic_management_canister_types::{FetchCanisterLogsArgs, FetchCanisterLogsResult, LogVisibility};
 
 impl Canister {
     /// Runs a query method: every change it makes is thrown away.
@@ -59,6 +60,11 @@ impl Canister {
             "update_settings" => self.update_settings(caller, arg),
             "stop_canister" => self.stop(arg),
             "start_canister" => self.start(arg),
+            "fetch_canister_logs" => Err((
+                RejectCode::CanisterReject,
+                "IC0406: fetch_canister_logs API is not accessible via ingress in replicated mode"
+                    .to_string(),
+            )),
             "raw_rand" | "canister_info" | "http_request" | "sign_with_ecdsa" => Err((
                 RejectCode::CanisterReject,
                 format!("IC0509: {method} can only be called by canisters, not by users"),
@@ -74,6 +80,50 @@ impl Canister {
             result: result.map_err(|(code, message)| Reject { code, message }),
             stats,
         }
+    }
+
+    /// A user's query to the management canister about this canister:
+    /// `fetch_canister_logs`, answered to whom `log_visibility` allows.
+    pub fn management_query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
+        let stats = CallStats {
+            bytes_in: arg.len(),
+            ..CallStats::default()
+        };
+        let result = match method {
+            "fetch_canister_logs" => self.fetch_logs(caller, arg),
+            _ => Err((
+                RejectCode::DestinationInvalid,
+                format!("the management canister has no query method '{method}'"),
+            )),
+        };
+        CallResult {
+            result: result.map_err(|(code, message)| Reject { code, message }),
+            stats,
+        }
+    }
+
+    fn fetch_logs(&mut self, caller: Principal, arg: &[u8]) -> management::Outcome {
+        let FetchCanisterLogsArgs {
+            canister_id,
+            filter,
+        } = management::decode("fetch_canister_logs", arg)?;
+        management::this(self.canister_id(), canister_id)?;
+        let env = self.exec.env();
+        let allowed = env.controllers.contains(&caller)
+            || match &self.settings.log_visibility {
+                LogVisibility::Controllers => false,
+                LogVisibility::Public => true,
+                LogVisibility::AllowedViewers(viewers) => viewers.contains(&caller),
+            };
+        if !allowed {
+            return Err((
+                RejectCode::CanisterReject,
+                format!("IC0406: Caller {caller} is not allowed to access canister logs"),
+            ));
+        }
+        management::encode(FetchCanisterLogsResult {
+            canister_log_records: self.log.fetch(filter.as_ref()),
+        })
     }
 
     fn call(&mut self, entry: Entry, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
@@ -93,6 +143,8 @@ impl Canister {
                 stats,
             };
         }
+        // What ran before (an install's hooks) is in the log before this.
+        self.flush_prints(true);
         if let Some((code, message)) = self.refused_for_status(entry.is_query()) {
             return CallResult {
                 result: reject(code, message),
@@ -147,10 +199,15 @@ impl Canister {
         let performed = self.exec.end_message(kept);
         let mut response = match outcome.0 {
             Err(message) => {
+                if entry.is_query() {
+                    self.flush_prints(false);
+                } else {
+                    self.log_trap(&message);
+                }
                 return CallResult {
                     result: reject(RejectCode::CanisterError, message),
                     stats,
-                }
+                };
             }
             Ok(response) => response,
         };
@@ -162,6 +219,10 @@ impl Canister {
             stats.instructions += used;
             trapped = trap;
         }
+        if let Some(trap) = &trapped {
+            self.log_trap(trap);
+        }
+        self.flush_prints(!entry.is_query());
         let result = match response {
             Some(Response::Reply(bytes)) => {
                 stats.bytes_out = bytes.len();
@@ -284,6 +345,7 @@ impl Canister {
                 .map(|section| (section.name.len() + section.bytes.len()) as u64)
                 .sum(),
             history: candid::encode_one(&self.history).map_or(0, |bytes| bytes.len() as u64),
+            log: self.log.bytes(),
         };
         let data = self.exec.env();
         let view = management::View {
