@@ -145,15 +145,9 @@ impl Node {
 
     /// Runs a query as `caller` (a non-replicated query: nothing it does is kept).
     pub fn query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> Status {
-        // The canister's memory may hold an update that is not on disk.
-        if let Some(message) = &self.failed {
-            return Status::Rejected(RejectResponse {
-                reject_code: RejectCode::SysTransient,
-                reject_message: message.clone(),
-                error_code: None,
-            });
+        if let Some(refused) = self.start_query() {
+            return refused;
         }
-        self.tick();
         if self.methods.get(method) != Some(&Kind::Query) {
             return Status::Rejected(no_method(self.canister_id, "query", method));
         }
@@ -167,15 +161,24 @@ impl Node {
     /// A query to the management canister about the canister
     /// (`fetch_canister_logs`).
     pub fn management_query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> Status {
+        if let Some(refused) = self.start_query() {
+            return refused;
+        }
+        status(self.target.canister().management_query(caller, method, arg))
+    }
+
+    /// A query's refusal while the node has failed (the canister's memory
+    /// may hold an update that is not on disk); else the clock set for it.
+    fn start_query(&mut self) -> Option<Status> {
         if let Some(message) = &self.failed {
-            return Status::Rejected(RejectResponse {
+            return Some(Status::Rejected(RejectResponse {
                 reject_code: RejectCode::SysTransient,
                 reject_message: message.clone(),
                 error_code: None,
-            });
+            }));
         }
         self.tick();
-        status(self.target.canister().management_query(caller, method, arg))
+        None
     }
 
     /// The certificate of the canister's certified data a query sees, as

@@ -42,7 +42,12 @@ fn stranger() -> Principal {
 }
 
 fn canister() -> Canister {
-    let wasm = wat::parse_str(CANISTER).unwrap();
+    install(CANISTER)
+}
+
+/// `wat` installed, controlled by [`controller`].
+fn install(wat: &str) -> Canister {
+    let wasm = wat::parse_str(wat).unwrap();
     Canister::install(
         &wasm,
         InstallArgs {
@@ -394,15 +399,7 @@ fn logs(canister: &mut Canister, caller: Principal) -> Result<Vec<(u64, String)>
 /// default), and only by query.
 #[test]
 fn the_log_holds_what_updates_printed_and_how_they_trapped() {
-    let wasm = wat::parse_str(PRINTER).unwrap();
-    let mut canister = Canister::install(
-        &wasm,
-        InstallArgs {
-            controllers: vec![controller()],
-            ..InstallArgs::default()
-        },
-    )
-    .unwrap();
+    let mut canister = install(PRINTER);
     canister.update(controller(), "say", b"one").result.unwrap();
     canister
         .query(controller(), "whisper", b"unheard")
