@@ -171,12 +171,10 @@ impl Subnet {
             }
             let logged = std::mem::take(&mut record.logged);
             if !logged.is_empty() {
-                let settings = self
-                    .canister
-                    .as_ref()
-                    .map(|canister| canister.settings.clone())
-                    .unwrap_or_default();
-                let limit = u64::try_from(&settings.log_memory_limit.0).unwrap_or(u64::MAX);
+                let limit = self.canister.as_ref().map_or_else(
+                    || canister_runner::Settings::default().log_limit(),
+                    |canister| canister.settings.log_limit(),
+                );
                 self.log
                     .get_or_insert_with(CanisterLog::default)
                     .extend(logged, limit);

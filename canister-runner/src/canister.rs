@@ -394,7 +394,7 @@ impl Canister {
         let env = self.exec.env();
         let (time, printed) = (env.time_nanos, env.log.len());
         if keep {
-            let limit = log_limit(&self.settings);
+            let limit = self.settings.log_limit();
             for line in &env.log[self.flushed.min(printed)..] {
                 self.log.push(time, line.clone().into_bytes(), limit);
             }
@@ -409,7 +409,7 @@ impl Canister {
             .strip_prefix("the canister trapped: ")
             .unwrap_or(message);
         let time = self.exec.env().time_nanos;
-        let limit = log_limit(&self.settings);
+        let limit = self.settings.log_limit();
         self.log
             .push(time, format!("[TRAP]: {text}").into_bytes(), limit);
     }
@@ -458,11 +458,6 @@ impl Canister {
         }
         methods
     }
-}
-
-/// The log's size limit in bytes (`log_memory_limit`).
-fn log_limit(settings: &Settings) -> u64 {
-    u64::try_from(&settings.log_memory_limit.0).unwrap_or(u64::MAX)
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

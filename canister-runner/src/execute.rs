@@ -273,13 +273,13 @@ impl Executor {
         }
     }
 
-    /// The heap's size as the canister sees it: on the IC, an undone
-    /// message's growth is undone too.
     /// How many mutable globals the module has (those a message may change).
     pub fn global_count(&self) -> usize {
         self.globals.len()
     }
 
+    /// The heap's size as the canister sees it: on the IC, an undone
+    /// message's growth is undone too.
     pub fn heap_bytes(&self) -> u64 {
         match self
             .instance

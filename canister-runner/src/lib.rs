@@ -18,8 +18,10 @@ pub use call::{CallResult, CallStats, Reject, RejectCode};
 pub use canister::{Canister, CanisterRecord, InstallArgs};
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
+/// One record of the canister's log, as `fetch_canister_logs` gives it.
+pub use ic_management_canister_types::CanisterLogRecord;
 /// Running, stopping or stopped, as `canister_status` says.
-pub use ic_management_canister_types::{CanisterLogRecord, CanisterStatusType};
+pub use ic_management_canister_types::CanisterStatusType;
 pub use limits::Limits;
 pub use log::CanisterLog;
 pub use module::Metadata;

@@ -65,4 +65,20 @@ impl Settings {
                 StatusVisibility::AllowedViewers(viewers) => viewers.contains(caller),
             }
     }
+
+    /// Whether `caller` may read the canister's log: its controllers
+    /// always, others as `log_visibility` says.
+    pub fn may_read_logs(&self, caller: &Principal, controllers: &[Principal]) -> bool {
+        controllers.contains(caller)
+            || match &self.log_visibility {
+                LogVisibility::Controllers => false,
+                LogVisibility::Public => true,
+                LogVisibility::AllowedViewers(viewers) => viewers.contains(caller),
+            }
+    }
+
+    /// The log's size limit in bytes (`log_memory_limit`).
+    pub fn log_limit(&self) -> u64 {
+        u64::try_from(&self.log_memory_limit.0).unwrap_or(u64::MAX)
+    }
 }

@@ -83,6 +83,15 @@ fn settings_arg(canister: &Canister, settings: CanisterSettings) -> Vec<u8> {
     .unwrap()
 }
 
+/// `update_settings(settings)` by the controller, which must succeed.
+fn update_settings(canister: &mut Canister, settings: CanisterSettings) {
+    let arg = settings_arg(canister, settings);
+    canister
+        .management_ingress(controller(), "update_settings", &arg)
+        .result
+        .unwrap();
+}
+
 fn version(canister: &mut Canister) -> u64 {
     let reply = canister.query(controller(), "version", &[]).result.unwrap();
     u64::from_le_bytes(reply.try_into().unwrap())
@@ -188,8 +197,8 @@ fn others_are_refused_every_method_and_nothing_changes() {
 fn update_settings_sets_what_it_is_given() {
     let mut canister = canister();
     let version_before = canister.record().version;
-    let arg = settings_arg(
-        &canister,
+    update_settings(
+        &mut canister,
         CanisterSettings {
             controllers: Some(vec![controller(), stranger()]),
             freezing_threshold: Some(Nat::from(86_400u64)),
@@ -201,10 +210,6 @@ fn update_settings_sets_what_it_is_given() {
             ..CanisterSettings::default()
         },
     );
-    canister
-        .management_ingress(controller(), "update_settings", &arg)
-        .result
-        .unwrap();
     let record = canister.record();
     assert_eq!(record.version, version_before + 1);
     assert!(canister.is_controller(&stranger()));
@@ -225,18 +230,14 @@ fn update_settings_sets_what_it_is_given() {
     );
 
     // Status for anyone, then the controller gives up control.
-    let public = settings_arg(
-        &canister,
+    update_settings(
+        &mut canister,
         CanisterSettings {
             status_visibility: Some(StatusVisibility::Public),
             controllers: Some(vec![stranger()]),
             ..CanisterSettings::default()
         },
     );
-    canister
-        .management_ingress(controller(), "update_settings", &public)
-        .result
-        .unwrap();
     assert!(!canister.is_controller(&controller()));
     let read = status(&mut canister, principal(9)).unwrap();
     assert_eq!(read.settings.controllers, vec![stranger()]);
@@ -322,17 +323,13 @@ fn settings_the_ic_refuses_change_nothing() {
 fn a_record_given_back_restores_the_canister() {
     let mut canister = canister();
     let arg = id_arg(&canister);
-    let settings = settings_arg(
-        &canister,
+    update_settings(
+        &mut canister,
         CanisterSettings {
             controllers: Some(vec![controller(), stranger()]),
             ..CanisterSettings::default()
         },
     );
-    canister
-        .management_ingress(controller(), "update_settings", &settings)
-        .result
-        .unwrap();
     canister
         .management_ingress(controller(), "stop_canister", &arg)
         .result
@@ -438,17 +435,13 @@ fn the_log_holds_what_updates_printed_and_how_they_trapped() {
         .unwrap_err();
     assert_eq!(ingress.code, RejectCode::CanisterReject);
     // A limit of 10 bytes: the oldest records go, the numbers go on.
-    let limit = settings_arg(
-        &canister,
+    update_settings(
+        &mut canister,
         CanisterSettings {
             log_memory_limit: Some(Nat::from(10u64)),
             ..CanisterSettings::default()
         },
     );
-    canister
-        .management_ingress(controller(), "update_settings", &limit)
-        .result
-        .unwrap();
     canister
         .update(controller(), "say", b"three")
         .result

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::serving::Served;
+use common::serving::{text, Served};
 use common::{icp, icp_ok, Offline};
 use std::path::PathBuf;
 
@@ -97,10 +97,6 @@ impl Net {
         );
         text(&out.stdout)
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `icp canister status` and `icp canister settings show` decode the

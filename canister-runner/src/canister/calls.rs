@@ -9,7 +9,7 @@ use crate::execute::Run;
 use crate::host::{Entry, OutgoingCall, Response};
 use crate::management;
 use candid::Principal;
-use ic_management_canister_types::{FetchCanisterLogsArgs, FetchCanisterLogsResult, LogVisibility};
+use ic_management_canister_types::{FetchCanisterLogsArgs, FetchCanisterLogsResult};
 
 impl Canister {
     /// Runs a query method: every change it makes is thrown away.
@@ -108,14 +108,10 @@ impl Canister {
             filter,
         } = management::decode("fetch_canister_logs", arg)?;
         management::this(self.canister_id(), canister_id)?;
-        let env = self.exec.env();
-        let allowed = env.controllers.contains(&caller)
-            || match &self.settings.log_visibility {
-                LogVisibility::Controllers => false,
-                LogVisibility::Public => true,
-                LogVisibility::AllowedViewers(viewers) => viewers.contains(&caller),
-            };
-        if !allowed {
+        if !self
+            .settings
+            .may_read_logs(&caller, &self.exec.env().controllers)
+        {
             return Err((
                 RejectCode::CanisterReject,
                 format!("IC0406: Caller {caller} is not allowed to access canister logs"),
