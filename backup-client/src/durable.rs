@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use backup_common::durable::with_suffix;
 
-fn cli_error(error: durable::FileError) -> Error {
+pub fn cli_error(error: durable::FileError) -> Error {
     Error::Io {
         path: error.path.display().to_string(),
         source: error.source,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod blobs;
 pub mod connect;
 pub mod disk;
 pub mod durable;

@@ -90,6 +90,10 @@ pub struct CallRecord {
     /// file keeps the log once, as [`Subnet::log`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logged: Vec<CanisterLogRecord>,
+    /// The call emptied the canister's log (a reinstall, an uninstall)
+    /// before it logged `logged`: every record below this index is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_cleared: Option<u64>,
 }
 
 impl CallRecord {
@@ -169,6 +173,11 @@ impl Subnet {
             if let Some(canister) = record.canister.take() {
                 self.canister = Some(*canister);
             }
+            if let Some(below) = record.log_cleared {
+                self.log
+                    .get_or_insert_with(CanisterLog::default)
+                    .clear_below(below);
+            }
             let logged = std::mem::take(&mut record.logged);
             if !logged.is_empty() {
                 let limit = self.canister.as_ref().map_or_else(
@@ -233,6 +242,7 @@ mod tests {
             outcome: Outcome::Replied(vec![id; reply]),
             canister: None,
             logged: Vec::new(),
+            log_cleared: None,
         }
     }
 
@@ -250,6 +260,8 @@ mod tests {
             status: canister_runner::CanisterStatusType::Stopped,
             version,
             history: Vec::new(),
+            module: Some([7; 32]),
+            chunks: Vec::new(),
         };
         let mut first = call(1, now - 3, 10);
         first.canister = Some(Box::new(record(4)));

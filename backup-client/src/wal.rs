@@ -202,11 +202,12 @@ pub fn replay(image: &Path, memory: &mut Vec<u8>) -> Result<Option<Replayed>> {
     })?;
     let mut replayed = Replayed::default();
     for record in records {
-        // Stable memory never shrinks: a record replayed over an image that
-        // already holds later ones (a fold cut short) keeps its length.
-        if record.length > memory.len() {
-            memory.resize(record.length, 0);
-        }
+        // The memory's length after the call: longer (grown, zeros until
+        // written), or shorter (replaced whole, every page of it in the
+        // record). Replayed over an image that already holds later records
+        // (a fold cut short), a page past a shorter length comes back
+        // with the record that grew the memory again or wrote it.
+        memory.resize(record.length, 0);
         for (page, bytes) in record.pages {
             let start = page * PAGE;
             if let Some(target) = memory.get_mut(start..start + PAGE) {

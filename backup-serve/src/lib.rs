@@ -93,7 +93,17 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
                     .join(", ")
             );
         }
-        canister.restore_record(record);
+        let blobs = backup_client::blobs::Blobs::of(target.image());
+        let blob = |hash: &[u8; 32]| blobs.get(hash).map_err(|error| error.to_string());
+        target
+            .canister()
+            .restore_record(record, &blob)
+            .map_err(|why| {
+                Error::Input(format!(
+                    "{}: the canister's record cannot be put back: {why}",
+                    kept_in.display()
+                ))
+            })?;
     }
     if let Some(log) = subnet.log.clone() {
         target.canister().restore_log(log);

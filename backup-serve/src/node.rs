@@ -3,7 +3,9 @@
 
 use super::state::{Keys, StateTree, Status};
 use backup_client::error::Result;
+use backup_client::blobs::Blobs;
 use backup_client::subnet::{CallRecord, Subnet};
+use canister_runner::CanisterRecord;
 use backup_client::target::{Folding, Offline, Target};
 use candid::Principal;
 use ic_transport_types::{RejectCode, RejectResponse, RequestId};
@@ -48,36 +50,26 @@ const DATA_CERTIFICATE_NANOS: u64 = 1_000_000_000;
 
 pub use backup_client::subnet::now;
 
-/// The longest reject message the IC makes itself (a canister's own may
-/// be longer): longer ones are cut in the middle, as the IC cuts them.
-const MAX_REJECT_MESSAGE_BYTES: usize = 8 * 1024;
-
-/// Bad input gets a refusal, never a panic: what a call can be refused with
-/// before it runs.
-pub enum Refused {
-    /// The calls remembered are at their bound until old ones expire.
-    Busy,
-    /// The server has stopped taking calls.
-    Failed(String),
+/// What the node knows of the canister's module: its methods by kind and
+/// its metadata sections, the private ones' names apart.
+struct Module {
+    methods: HashMap<String, Kind>,
+    metadata: Vec<(String, Vec<u8>)>,
+    private_metadata: Vec<Vec<u8>>,
 }
 
-impl Node {
-    /// The node over `target`, with `keys`, remembering the calls `kept`.
-    pub fn new(mut target: Offline, keys: Arc<Keys>, kept: &Subnet, folding: Folding) -> Node {
-        let canister = target.canister();
-        let canister_id = canister.canister_id();
+impl Module {
+    fn of(canister: &mut canister_runner::Canister) -> Module {
         let methods = canister
             .methods()
             .into_iter()
             .map(|(kind, name)| {
-                (
-                    name,
-                    if kind == "query" {
-                        Kind::Query
-                    } else {
-                        Kind::Update
-                    },
-                )
+                let kind = if kind == "query" {
+                    Kind::Query
+                } else {
+                    Kind::Update
+                };
+                (name, kind)
             })
             .collect();
         let sections = canister.metadata();
@@ -97,27 +89,65 @@ impl Node {
                 metadata.push(("candid:service".into(), service.into_bytes()));
             }
         }
+        Module {
+            methods,
+            metadata,
+            private_metadata,
+        }
+    }
+}
+
+/// The longest reject message the IC makes itself (a canister's own may
+/// be longer): longer ones are cut in the middle, as the IC cuts them.
+const MAX_REJECT_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// Bad input gets a refusal, never a panic: what a call can be refused with
+/// before it runs.
+pub enum Refused {
+    /// The calls remembered are at their bound until old ones expire.
+    Busy,
+    /// The server has stopped taking calls.
+    Failed(String),
+}
+
+impl Node {
+    /// The node over `target`, with `keys`, remembering the calls `kept`.
+    pub fn new(mut target: Offline, keys: Arc<Keys>, kept: &Subnet, folding: Folding) -> Node {
+        let canister = target.canister();
+        let canister_id = canister.canister_id();
+        let module = Module::of(canister);
         let mut tree = StateTree::new(
             &keys,
             canister_id,
             canister.module_hash(),
             &canister.controllers(),
-            &metadata,
+            &module.metadata,
         );
         tree.restore(&kept.calls, now());
         Node {
-            private_metadata,
+            private_metadata: module.private_metadata,
             target,
             keys,
             tree,
             canister_id,
-            methods,
+            methods: module.methods,
             failed: None,
             discard: false,
             folding,
             data_certificate: None,
             keeps_record: kept.canister.is_some(),
         }
+    }
+
+    /// The module changed (`install_code`, `uninstall_code`): its methods
+    /// and metadata are the node's now.
+    fn module_changed(&mut self) {
+        let canister = self.target.canister();
+        let module = Module::of(canister);
+        let hash = canister.module_hash();
+        self.tree.set_module(self.canister_id, hash, &module.metadata);
+        self.methods = module.methods;
+        self.private_metadata = module.private_metadata;
     }
 
     /// What the subnet file keeps: the keys, the calls remembered, the
@@ -224,14 +254,15 @@ impl Node {
             return Err(Refused::Busy);
         }
         let mut changed = None;
-        let logged_from = self.target.canister().canister_log().next_idx();
+        let log = self.target.canister().canister_log();
+        let (logged_from, cleared_before) = (log.next_idx(), log.cleared_below());
         let outcome = if callee == Principal::management_canister() {
             let canister = self.target.canister();
             let before = canister.record();
             let outcome = status(canister.management_ingress(caller, method, arg));
             let after = canister.record();
             if after != before {
-                changed = Some(Box::new(after));
+                changed = Some((before.module != after.module, Box::new(after)));
             }
             outcome
         } else {
@@ -243,14 +274,28 @@ impl Node {
                 None => Status::Rejected(no_method(self.canister_id, "update", method)),
             }
         };
+        let log = self.target.canister().canister_log();
+        let log_cleared = Some(log.cleared_below()).filter(|&below| below != cleared_before);
         let mut record = CallRecord {
             id: id.as_slice().to_vec(),
             sender: caller.as_slice().to_vec(),
             done_at: now,
             outcome: outcome.outcome(),
-            canister: changed,
-            logged: self.target.canister().canister_log().since(logged_from),
+            logged: log.since(logged_from),
+            log_cleared,
+            canister: None,
         };
+        let module_changed = changed.as_ref().is_some_and(|(module, _)| *module);
+        if let Some((_, canister)) = changed {
+            // What the record names beyond stable memory is on disk before
+            // the record is.
+            if let Err(error) = self.keep_blobs(&canister) {
+                return Err(self.fail(format!(
+                    "the call `{method}` ran, but what it put on the canister could not be kept beside the image ({error}): it is not applied, and the server stops; when the image is next opened the canister is as it was before this call"
+                )));
+            }
+            record.canister = Some(canister);
+        }
         // Durable before it is reported: a reply nobody can lose.
         if let Err(failure) = self.target.log_call(&record.note()) {
             let message = if failure.undone {
@@ -264,12 +309,12 @@ impl Node {
                     failure.error
                 )
             };
-            eprintln!("error: {message}");
-            self.discard = true;
-            self.failed = Some(message.clone());
-            return Err(Refused::Failed(message));
+            return Err(self.fail(message));
         }
         log_call(caller, method, &outcome);
+        if module_changed {
+            self.module_changed();
+        }
         // The record travels in the log's note; the tree certifies the
         // controllers it names, and keeps the call without it.
         if let Some(canister) = record.canister.take() {
@@ -291,6 +336,28 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// Keeps the contents `record` names (its module, its chunks) beside
+    /// the image.
+    fn keep_blobs(&mut self, record: &CanisterRecord) -> Result<()> {
+        let blobs = Blobs::of(self.target.image());
+        let canister = self.target.canister();
+        for hash in record.blobs() {
+            if let Some(bytes) = canister.blob(&hash) {
+                blobs.put(&hash, &bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The node stops taking calls, saying why; its memory is not written
+    /// over the image at stop.
+    fn fail(&mut self, message: String) -> Refused {
+        eprintln!("error: {message}");
+        self.discard = true;
+        self.failed = Some(message.clone());
+        Refused::Failed(message)
     }
 
     /// Who sent call `id`, if its status is known.

@@ -132,12 +132,12 @@ type Path = Vec<Vec<u8>>;
 
 impl StateTree {
     /// The tree of a subnet holding `canister`, whose module hashes to
-    /// `module_hash`, with `metadata` as the module's `icp:public` and
-    /// `icp:private` sections (name, bytes).
+    /// `module_hash` (none: uninstalled), with `metadata` as the module's
+    /// `icp:public` and `icp:private` sections (name, bytes).
     pub fn new(
         keys: &Keys,
         canister: Principal,
-        module_hash: [u8; 32],
+        module_hash: Option<[u8; 32]>,
         controllers: &[Principal],
         metadata: &[(String, Vec<u8>)],
     ) -> StateTree {
@@ -180,29 +180,44 @@ impl StateTree {
             &[b"canister_ranges", &subnet, canister.as_slice()],
             ranges,
         );
-        let id = canister.as_slice();
         insert(
             &mut tree,
-            &[b"canister", id, b"module_hash"],
-            module_hash.to_vec(),
-        );
-        insert(
-            &mut tree,
-            &[b"canister", id, b"controllers"],
+            &[b"canister", canister.as_slice(), b"controllers"],
             cbor(&controllers.to_vec()),
         );
-        for (name, bytes) in metadata {
-            insert(
-                &mut tree,
-                &[b"canister", id, b"metadata", name.as_bytes()],
-                bytes.clone(),
-            );
-        }
-        StateTree {
+        let mut state = StateTree {
             tree,
             calls: VecDeque::new(),
             senders: HashMap::new(),
             answer_bytes: 0,
+        };
+        state.set_module(canister, module_hash, metadata);
+        state
+    }
+
+    /// Records the canister's module: its hash (none: uninstalled) and its
+    /// metadata sections, in place of the module's before.
+    pub fn set_module(
+        &mut self,
+        canister: Principal,
+        module_hash: Option<[u8; 32]>,
+        metadata: &[(String, Vec<u8>)],
+    ) {
+        let id = canister.as_slice().to_vec();
+        let path = |labels: &[&[u8]]| -> Path {
+            [b"canister".to_vec(), id.clone()]
+                .into_iter()
+                .chain(labels.iter().map(|label| label.to_vec()))
+                .collect()
+        };
+        self.tree.delete(&path(&[b"module_hash"]));
+        self.tree.delete(&path(&[b"metadata"]));
+        if let Some(hash) = module_hash {
+            self.tree.insert(&path(&[b"module_hash"]), hash.to_vec());
+        }
+        for (name, bytes) in metadata {
+            self.tree
+                .insert(&path(&[b"metadata", name.as_bytes()]), bytes.clone());
         }
     }
 
@@ -365,6 +380,7 @@ mod tests {
             outcome: Outcome::Replied(vec![id; reply]),
             canister: None,
             logged: Vec::new(),
+            log_cleared: None,
         }
     }
 
@@ -375,7 +391,7 @@ mod tests {
     fn answers_stay_within_their_bound_oldest_pruned_first() {
         let keys = Keys::generate().unwrap();
         let canister = Principal::from_slice(&[1; 10]);
-        let mut tree = StateTree::new(&keys, canister, [0; 32], &[], &[]);
+        let mut tree = StateTree::new(&keys, canister, Some([0; 32]), &[], &[]);
         let quarter = subnet::STATUS_BYTES / 4;
         for id in 0..6u8 {
             tree.record(

@@ -4,6 +4,7 @@
 //! any one message, an entry point or a lifecycle hook, in `execute`.
 
 mod calls;
+mod install;
 mod manage;
 
 pub use manage::CanisterRecord;
@@ -19,7 +20,26 @@ use crate::settings::Settings;
 use crate::stable::{StableMemory, PAGE};
 use candid::Principal;
 use ic_management_canister_types::CanisterStatusType;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+/// A SHA-256 digest: of a module, of a chunk.
+pub type Hash = [u8; 32];
+
+/// The module installed, as given (gzipped or not), and its SHA-256.
+#[derive(Clone)]
+pub(crate) struct Installed {
+    bytes: Arc<[u8]>,
+    hash: Hash,
+}
+
+impl Installed {
+    fn new(bytes: Arc<[u8]>) -> Installed {
+        let hash = sha256(&bytes);
+        Installed { bytes, hash }
+    }
+}
 
 /// How to create a canister.
 #[derive(Clone, Debug)]
@@ -69,10 +89,10 @@ pub struct Canister {
     metadata: Vec<crate::module::Metadata>,
     /// The caller of the lifecycle hooks.
     installer: Principal,
-    /// SHA-256 of the installed module, as given.
-    module_hash: [u8; 32],
-    /// The installed module's size in bytes, as given.
-    module_bytes: u64,
+    /// The installed module; `None` once uninstalled.
+    module: Option<Installed>,
+    /// The chunk store, by the chunks' SHA-256 (`upload_chunk`).
+    chunks: BTreeMap<Hash, Arc<[u8]>>,
     /// Running, stopping or stopped.
     status: CanisterStatusType,
     /// The settings besides the controllers.
@@ -115,6 +135,16 @@ impl Canister {
             )));
         }
         Self::create(wasm, args, image, Entry::PostUpgrade)
+    }
+
+    /// A canister without a module, as `uninstall_code` leaves one: it
+    /// answers no message until code is installed. For whoever puts back
+    /// the record of an uninstalled canister.
+    pub fn empty(args: InstallArgs) -> Result<Canister, RunnerError> {
+        let mut canister = Self::create(install::NO_MODULE, args, Vec::new(), Entry::Init)?;
+        canister.module = None;
+        canister.history.pop();
+        Ok(canister)
     }
 
     /// [`Canister::from_image`] with the image read from `path`.
@@ -162,8 +192,8 @@ impl Canister {
             limits: args.limits,
             metadata: crate::module::metadata(wasm),
             installer,
-            module_hash: sha256(wasm),
-            module_bytes: wasm.len() as u64,
+            module: Some(Installed::new(wasm.into())),
+            chunks: BTreeMap::new(),
             status: CanisterStatusType::Running,
             settings: Settings::default(),
             log: CanisterLog::default(),
@@ -181,7 +211,7 @@ impl Canister {
             0,
             installer,
             Mode::install,
-            canister.module_hash,
+            sha256(wasm),
         ));
         canister.exec.env_mut().stable.begin();
         let limits = canister.limits;
@@ -212,40 +242,43 @@ impl Canister {
         wasm: &[u8],
         arg: &[u8],
     ) -> Result<(), RunnerError> {
-        let installer = std::mem::replace(&mut self.installer, caller);
-        let result = self.upgrade_steps(wasm, arg);
-        if result.is_err() {
-            self.installer = installer;
+        if self.module.is_none() {
+            return Err(RunnerError::BadModule(
+                "the canister is empty (uninstalled): install a module, not an upgrade".into(),
+            ));
         }
-        result
+        self.upgrade_to(caller, wasm.into(), arg, false)
     }
 
-    fn upgrade_steps(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
+    /// Upgrades to `wasm` as `caller`, running `canister_pre_upgrade` unless
+    /// `skip_pre_upgrade`; a failure changes nothing.
+    fn upgrade_to(
+        &mut self,
+        caller: Principal,
+        wasm: Arc<[u8]>,
+        arg: &[u8],
+        skip_pre_upgrade: bool,
+    ) -> Result<(), RunnerError> {
+        let installer = std::mem::replace(&mut self.installer, caller);
         self.exec.save_heap();
         let old = self.exec.loaded();
+        // The hooks see the version the upgrade makes.
+        self.exec.env_mut().version += 1;
         self.exec.env_mut().stable.begin();
-        match self.replace_module(wasm, arg) {
+        match self.replace_module(&wasm, arg, skip_pre_upgrade) {
             Ok(()) => {
                 self.exec.env_mut().stable.commit();
                 self.exec.resync_heap();
-                self.exec.env_mut().version += 1;
-                self.metadata = crate::module::metadata(wasm);
-                self.module_hash = sha256(wasm);
-                self.module_bytes = wasm.len() as u64;
-                let (now, version) = (self.exec.env().time_nanos, self.exec.env().version);
-                self.history.push(Change::deployment(
-                    now,
-                    version,
-                    self.installer,
-                    Mode::upgrade,
-                    self.module_hash,
-                ));
+                self.deployed(Mode::upgrade, Installed::new(wasm));
                 Ok(())
             }
             Err(error) => {
                 self.exec.put_back(old);
                 self.exec.restore_saved_heap();
                 self.exec.env_mut().stable.rollback();
+                self.exec.env_mut().version -= 1;
+                self.installer = installer;
+                self.log_failure(&error);
                 Err(error)
             }
         }
@@ -254,23 +287,31 @@ impl Canister {
     /// The steps of an upgrade; `upgrade` undoes them all if one fails. As
     /// on the IC, the upgrade is one message: its hooks share one
     /// instruction limit and one stable memory access limit.
-    fn replace_module(&mut self, wasm: &[u8], arg: &[u8]) -> Result<(), RunnerError> {
+    fn replace_module(
+        &mut self,
+        wasm: &[u8],
+        arg: &[u8],
+        skip_pre_upgrade: bool,
+    ) -> Result<(), RunnerError> {
         let failed = |stage| move |message| RunnerError::Lifecycle { stage, message };
         let limits = self.limits;
         self.exec
             .env_mut()
             .stable
             .start_message(limits.upgrade_stable_access);
-        let used = self
-            .exec
-            .run_lifecycle(
-                Entry::PreUpgrade,
-                "canister_pre_upgrade",
-                self.installer,
-                &[],
-                limits.upgrade_instructions,
-            )
-            .map_err(failed("canister_pre_upgrade"))?;
+        let used = if skip_pre_upgrade {
+            0
+        } else {
+            self.exec
+                .run_lifecycle(
+                    Entry::PreUpgrade,
+                    "canister_pre_upgrade",
+                    self.installer,
+                    &[],
+                    limits.upgrade_instructions,
+                )
+                .map_err(failed("canister_pre_upgrade"))?
+        };
         self.exec.load(wasm)?;
         let left = limits.upgrade_instructions.saturating_sub(used);
         self.start_module(Entry::PostUpgrade, arg, left).map(drop)
@@ -352,14 +393,22 @@ impl Canister {
     /// upgrades) committed since the last call, ascending, every message
     /// of a call included (callbacks, calls to itself): with
     /// [`Canister::stable_memory`]'s length, all a write-ahead log needs to
-    /// redo them. Taking them starts a new set.
+    /// redo them. When the memory was replaced whole (a reinstall, an
+    /// uninstall, a snapshot loaded), every page of it, and the length may
+    /// be shorter than before. Taking them starts a new set.
     pub fn take_written_pages(&mut self) -> Vec<u64> {
         self.exec.env_mut().stable.take_written()
     }
 
-    /// SHA-256 of the installed module, as given (gzipped or not).
-    pub fn module_hash(&self) -> [u8; 32] {
-        self.module_hash
+    /// SHA-256 of the installed module, as given (gzipped or not); `None`
+    /// once uninstalled.
+    pub fn module_hash(&self) -> Option<Hash> {
+        self.module.as_ref().map(|module| module.hash)
+    }
+
+    /// The installed module, as given; `None` once uninstalled.
+    pub fn module(&self) -> Option<&[u8]> {
+        self.module.as_ref().map(|module| &*module.bytes)
     }
 
     /// The installed module's metadata sections (`icp:public <name>` and
@@ -460,7 +509,7 @@ impl Canister {
     }
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+fn sha256(bytes: &[u8]) -> Hash {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }

@@ -16,6 +16,10 @@ pub struct CanisterLog {
     next_idx: u64,
     /// The bytes of the records' contents.
     bytes: u64,
+    /// Every record below this index is gone (a reinstall or an uninstall
+    /// emptied the log).
+    #[serde(default)]
+    cleared_below: u64,
 }
 
 impl CanisterLog {
@@ -84,5 +88,31 @@ impl CanisterLog {
     /// The bytes of the records kept.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Drops every record (a reinstall, an uninstall); the indices keep
+    /// counting.
+    pub fn clear(&mut self) {
+        self.clear_below(self.next_idx);
+    }
+
+    /// Drops the records below index `idx` (a clear kept elsewhere).
+    pub fn clear_below(&mut self, idx: u64) {
+        self.cleared_below = self.cleared_below.max(idx);
+        self.next_idx = self.next_idx.max(idx);
+        while self
+            .records
+            .front()
+            .is_some_and(|record| record.idx < self.cleared_below)
+        {
+            if let Some(record) = self.records.pop_front() {
+                self.bytes -= record.content.len() as u64;
+            }
+        }
+    }
+
+    /// The index below which a clear dropped every record.
+    pub fn cleared_below(&self) -> u64 {
+        self.cleared_below
     }
 }

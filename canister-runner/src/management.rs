@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 pub struct View<'a> {
     pub canister_id: Principal,
     pub controllers: &'a [Principal],
-    pub module_hash: [u8; 32],
+    /// `None` once uninstalled.
+    pub module_hash: Option<[u8; 32]>,
     pub status: CanisterStatusType,
     /// The canister version (`ic0.canister_version`).
     pub version: u64,
@@ -85,6 +86,7 @@ impl Randomness {
 #[derive(CandidType, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     install,
+    reinstall,
     upgrade,
 }
 
@@ -98,6 +100,7 @@ enum ChangeOrigin {
 #[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum ChangeDetails {
     creation { controllers: Vec<Principal> },
+    code_uninstall,
     code_deployment { mode: Mode, module_hash: Vec<u8> },
     controllers_change { controllers: Vec<Principal> },
 }
@@ -138,6 +141,16 @@ impl Change {
                 mode,
                 module_hash: hash.to_vec(),
             },
+        }
+    }
+
+    /// `uninstall_code` took the module off.
+    pub fn uninstall(time: u64, version: u64, user: Principal) -> Self {
+        Change {
+            timestamp_nanos: time,
+            canister_version: version,
+            origin: ChangeOrigin::from_user { user_id: user },
+            details: ChangeDetails::code_uninstall,
         }
     }
 
@@ -185,11 +198,13 @@ pub fn encode(value: impl CandidType) -> Outcome {
 }
 
 /// What decoding an argument may cost, as the IC bounds it: the values
-/// it skips (the IC's own quota), and those it decodes.
+/// it skips (the IC's own quota), and those it decodes: a blob costs its
+/// length, so an argument as large as an ingress message (a module, a
+/// chunk, a snapshot's slice) fits, and a deep or wide one does not.
 fn decoder_config() -> candid::de::DecoderConfig {
     let mut config = candid::de::DecoderConfig::new();
     config.set_skipping_quota(10_000);
-    config.set_decoding_quota(1_000_000);
+    config.set_decoding_quota(8_000_000);
     config.set_full_error_message(false);
     config
 }
@@ -280,7 +295,7 @@ pub fn call(
             encode(CanisterInfoResult {
                 total_num_changes: view.history.len() as u64,
                 recent_changes: view.history[skip..].to_vec(),
-                module_hash: Some(view.module_hash.to_vec()),
+                module_hash: view.module_hash.map(|hash| hash.to_vec()),
                 controllers: view.controllers.to_vec(),
             })
         }
@@ -318,7 +333,7 @@ fn status(view: &View) -> CanisterStatusResult {
             wasm_memory_threshold: settings.wasm_memory_threshold,
             environment_variables: settings.environment_variables,
         },
-        module_hash: Some(view.module_hash.to_vec()),
+        module_hash: view.module_hash.map(|hash| hash.to_vec()),
         memory_size: nat(memory.total()),
         memory_metrics: MemoryMetrics {
             wasm_memory_size: nat(memory.wasm),

@@ -23,6 +23,10 @@ pub struct StableMemory {
     /// The 4 KiB pages the messages committed since the last
     /// [`StableMemory::take_written`] wrote.
     written: PageSet,
+    /// The memory was replaced whole since the last
+    /// [`StableMemory::take_written`] (a reinstall, an uninstall, a
+    /// snapshot loaded): every page counts as written.
+    replaced: bool,
 }
 
 /// A set of 4 KiB pages, counted, cleared in the time it took to fill.
@@ -107,6 +111,18 @@ impl StableMemory {
             limit: u64::MAX,
             generation: 0,
             written: PageSet::default(),
+            replaced: false,
+        }
+    }
+
+    /// A memory holding `bytes` in place of this one (a reinstall's empty
+    /// memory, a snapshot's): the same limit, a later generation, and every
+    /// page written for whoever keeps a copy of it.
+    pub fn replacement(&self, bytes: Vec<u8>) -> StableMemory {
+        StableMemory {
+            generation: self.generation + 1,
+            replaced: true,
+            ..StableMemory::new(bytes, self.max_pages)
         }
     }
 
@@ -213,7 +229,11 @@ impl StableMemory {
     /// call, ascending, and forgets them: a call made of several messages
     /// (its callbacks, its calls to itself) has written all of them.
     pub fn take_written(&mut self) -> Vec<u64> {
-        let pages = self.written.pages();
+        let pages = if std::mem::take(&mut self.replaced) {
+            (0..self.bytes.len() as u64 / OS_PAGE).collect()
+        } else {
+            self.written.pages()
+        };
         self.written.clear();
         pages
     }

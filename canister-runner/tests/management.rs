@@ -336,7 +336,9 @@ fn a_record_given_back_restores_the_canister() {
         .unwrap();
     let record = canister.record();
     let mut fresh = self::canister();
-    fresh.restore_record(record.clone());
+    fresh
+        .restore_record(record.clone(), &|_| Err("no chunks".into()))
+        .unwrap();
     assert_eq!(fresh.record(), record);
     assert!(fresh.is_controller(&stranger()));
     assert!(fresh

@@ -60,6 +60,44 @@ pub struct Offline {
     wrote_snapshot: bool,
 }
 
+/// The module a canister runs, once opened.
+enum Kept {
+    Module(Vec<u8>),
+    /// `uninstall_code` took it off: the canister answers nothing.
+    Uninstalled,
+}
+
+/// The module the canister of `image` runs: the one given (`wasm`,
+/// `given`), unless `install_code` or `uninstall_code` changed it while it
+/// was served (the record kept in `<image>.subnet` says so, and the
+/// module is kept in `<image>.blobs/`).
+fn kept_module(image: &Path, wasm: &Path, given: &[u8]) -> Result<Kept> {
+    let Some(record) = Subnet::load(image)?.canister else {
+        return Ok(Kept::Module(given.to_vec()));
+    };
+    let Some(hash) = record.module else {
+        eprintln!(
+            "note: the canister of {} was uninstalled (`uninstall_code`) while it was served: it runs no module until one is installed, and {} is not used",
+            image.display(),
+            wasm.display()
+        );
+        return Ok(Kept::Uninstalled);
+    };
+    let given_hash: [u8; 32] = Sha256::digest(given).into();
+    if hash == given_hash {
+        return Ok(Kept::Module(given.to_vec()));
+    }
+    let blobs = crate::blobs::Blobs::of(image);
+    let module = blobs.get(&hash)?;
+    eprintln!(
+        "note: the canister of {} runs the module `install_code` put on it while it was served (SHA-256 {}, kept beside the image), not {}",
+        image.display(),
+        hex::encode(hash),
+        wasm.display()
+    );
+    Ok(Kept::Module(module))
+}
+
 /// How `serve` folds its write-ahead log into the image: when the log
 /// grows past `bytes`, or `every` after the last fold.
 #[derive(Clone, Copy, Debug)]
@@ -100,7 +138,7 @@ impl Offline {
             others,
             seed,
         } = operator;
-        let module = std::fs::read(wasm).map_err(|source| Error::io(wasm, source))?;
+        let given = std::fs::read(wasm).map_err(|source| Error::io(wasm, source))?;
         let mut controllers = if controller { vec![caller] } else { Vec::new() };
         controllers.extend(others);
         // The operator installs: `canister_init` and the upgrade hooks run as them.
@@ -112,18 +150,17 @@ impl Offline {
         };
         let Opened { disk, bytes } = opened;
         let new = bytes.is_none();
-        let (canister, digest) = match bytes {
-            Some(bytes) => {
-                let digest = hex::encode(Sha256::digest(&bytes));
-                (
-                    Canister::from_image(&module, bytes, args).map_err(Error::runner(wasm))?,
-                    Some(digest),
-                )
+        let digest = bytes
+            .as_ref()
+            .map(|bytes| hex::encode(Sha256::digest(bytes)));
+        let canister = match (kept_module(&disk.image, wasm, &given)?, bytes) {
+            (Kept::Uninstalled, _) => Canister::empty(args).map_err(Error::runner(wasm))?,
+            (Kept::Module(module), Some(bytes)) => {
+                Canister::from_image(&module, bytes, args).map_err(Error::runner(wasm))?
             }
-            None => (
-                Canister::install(&module, args).map_err(Error::runner(wasm))?,
-                None,
-            ),
+            (Kept::Module(module), None) => {
+                Canister::install(&module, args).map_err(Error::runner(wasm))?
+            }
         };
         Ok(Offline {
             install_only: new.then(|| canister.stable_generation()),
@@ -184,6 +221,11 @@ impl Offline {
         if let Some((wal, folded)) = &mut self.wal {
             wal.clear()?;
             *folded = Instant::now();
+        }
+        // What no record on disk names any more (a module upgraded away, a
+        // chunk store cleared) goes.
+        if let Some(record) = &subnet.canister {
+            crate::blobs::Blobs::of(&self.disk.image).keep_only(&record.blobs())?;
         }
         Ok(())
     }

@@ -55,11 +55,23 @@ impl Canister {
             // Who may ask is checked before the argument is read, as the
             // IC's ingress filter does: a stranger's argument costs nothing.
             "canister_status" if !may_read_status => Err(refused()),
-            "update_settings" | "stop_canister" | "start_canister" if !controls => Err(refused()),
+            "update_settings" | "stop_canister" | "start_canister" | "install_code"
+            | "install_chunked_code" | "uninstall_code" | "upload_chunk" | "stored_chunks"
+            | "clear_chunk_store"
+                if !controls =>
+            {
+                Err(refused())
+            }
             "canister_status" => self.management(caller, method, arg),
             "update_settings" => self.update_settings(caller, arg),
             "stop_canister" => self.stop(arg),
             "start_canister" => self.start(arg),
+            "install_code" => self.install_code(caller, arg),
+            "install_chunked_code" => self.install_chunked_code(caller, arg),
+            "uninstall_code" => self.uninstall_code(caller, arg),
+            "upload_chunk" => self.upload_chunk(arg),
+            "stored_chunks" => self.stored_chunks(arg),
+            "clear_chunk_store" => self.clear_chunk_store(arg),
             "fetch_canister_logs" => Err((
                 RejectCode::CanisterReject,
                 "IC0406: fetch_canister_logs API is not accessible via ingress in replicated mode"
@@ -144,6 +156,18 @@ impl Canister {
         if let Some((code, message)) = self.refused_for_status(entry.is_query()) {
             return CallResult {
                 result: reject(code, message),
+                stats,
+            };
+        }
+        if self.module.is_none() {
+            // The IC's ingress filter refuses an update in few words; a
+            // query runs to where the module would be.
+            let message = match entry {
+                Entry::Query => super::install::no_module(self.canister_id()),
+                _ => "IC0537: Requested canister has no wasm module".into(),
+            };
+            return CallResult {
+                result: reject(RejectCode::CanisterError, message),
                 stats,
             };
         }
@@ -334,7 +358,10 @@ impl Canister {
             wasm: self.exec.heap_bytes(),
             stable: self.exec.env().stable.bytes().len() as u64,
             globals: 8 * self.exec.global_count() as u64,
-            binary: self.module_bytes,
+            binary: self
+                .module
+                .as_ref()
+                .map_or(0, |module| module.bytes.len() as u64),
             custom_sections: self
                 .metadata
                 .iter()
@@ -347,7 +374,7 @@ impl Canister {
         let view = management::View {
             canister_id: data.canister_id,
             controllers: &data.controllers,
-            module_hash: self.module_hash,
+            module_hash: self.module_hash(),
             status: self.status,
             version: data.version,
             settings: &self.settings,

@@ -1,10 +1,11 @@
 //! The management canister's methods that change the canister, as its
 //! controllers call them: `update_settings`, `stop_canister` and
 //! `start_canister`, with the IC's rules (validation before any change, the
-//! canister version, the history), and the record of what they change, for
-//! whoever keeps the canister between runs.
+//! canister version, the history), and the record of what they (and
+//! `install`'s methods) change, for whoever keeps the canister between
+//! runs.
 
-use super::Canister;
+use super::{Canister, Hash};
 use crate::call::RejectCode;
 use crate::management::{self, CanisterIdArg, Change, Outcome};
 use crate::settings::Settings;
@@ -14,11 +15,13 @@ use ic_management_canister_types::{
     UpdateSettingsArgs,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-/// What the IC keeps of a canister besides its memories and its module:
-/// who controls it, its settings, whether it runs, its version and its
-/// history. [`Canister::record`] gives it, [`Canister::restore_record`]
-/// puts it back.
+/// What the IC keeps of a canister besides its memories: who controls it,
+/// its settings, whether it runs, its version and its history, and, by
+/// their SHA-256, its module and the chunks of its chunk store (whose
+/// bytes [`Canister::blob`] gives). [`Canister::record`] gives it,
+/// [`Canister::restore_record`] puts it back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanisterRecord {
     pub controllers: Vec<Principal>,
@@ -26,6 +29,17 @@ pub struct CanisterRecord {
     pub status: CanisterStatusType,
     pub version: u64,
     pub history: Vec<Change>,
+    /// The module installed; `None` once uninstalled.
+    pub module: Option<Hash>,
+    /// The chunk store.
+    pub chunks: Vec<Hash>,
+}
+
+impl CanisterRecord {
+    /// The contents it names by their SHA-256: its module, its chunks.
+    pub fn blobs(&self) -> Vec<Hash> {
+        self.module.iter().chain(&self.chunks).copied().collect()
+    }
 }
 
 /// At most this many controllers, and viewers in each visibility setting.
@@ -53,26 +67,62 @@ impl Canister {
             status: self.status,
             version: self.exec.env().version,
             history: self.history.clone(),
+            module: self.module_hash(),
+            chunks: self.chunks.keys().copied().collect(),
+        }
+    }
+
+    /// The bytes the record names by `hash`: the module's, a chunk's.
+    pub fn blob(&self, hash: &Hash) -> Option<Arc<[u8]>> {
+        match &self.module {
+            Some(module) if module.hash == *hash => Some(module.bytes.clone()),
+            _ => self.chunks.get(hash).cloned(),
         }
     }
 
     /// Puts back a record [`Canister::record`] gave: the canister is again
     /// controlled, set, running or stopped, versioned and with the history
-    /// it had.
-    pub fn restore_record(&mut self, record: CanisterRecord) {
+    /// and chunk store it had, each chunk's bytes from `blob`. The canister
+    /// must run the module the record names (or be empty if it names none):
+    /// refused otherwise, changing nothing.
+    pub fn restore_record(
+        &mut self,
+        record: CanisterRecord,
+        blob: &dyn Fn(&Hash) -> Result<Vec<u8>, String>,
+    ) -> Result<(), String> {
         let CanisterRecord {
             controllers,
             settings,
             status,
             version,
             history,
+            module,
+            chunks,
         } = record;
+        if module != self.module_hash() {
+            let name = |hash: Option<Hash>| {
+                hash.map_or("none (uninstalled)".to_string(), |hash| {
+                    format!("the module of SHA-256 {}", super::install::hex(&hash))
+                })
+            };
+            return Err(format!(
+                "the canister's record names {}, but the canister runs {}",
+                name(module),
+                name(self.module_hash())
+            ));
+        }
+        let chunks = chunks
+            .iter()
+            .map(|hash| Ok((*hash, Arc::<[u8]>::from(blob(hash)?))))
+            .collect::<Result<_, String>>()?;
+        self.chunks = chunks;
         let env = self.exec.env_mut();
         env.controllers = controllers;
         env.version = version;
         self.settings = settings;
         self.status = status;
         self.history = history;
+        Ok(())
     }
 
     /// `update_settings` by a controller: every setting checked first, as

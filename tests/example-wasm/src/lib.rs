@@ -14,13 +14,14 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The canisters, by the name of their wasm file and their package.
-pub const CANISTERS: [(&str, &str); 6] = [
+pub const CANISTERS: [(&str, &str); 7] = [
     ("profiles", "profiles"),
     ("ledger", "ledger"),
     ("v1_fixture", "v1-fixture"),
     ("cell_fixture", "cell-fixture"),
     ("strict_fixture", "strict-fixture"),
     ("wide_fixture", "wide-fixture"),
+    ("profiles_next", "profiles-next"),
 ];
 
 /// The workspace's root.
