@@ -291,3 +291,54 @@ fn icp_reads_the_canister_logs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(trap));
 }
+
+/// `icp canister install --mode upgrade --wasm <the next release>`: the new
+/// release's method answers and the profiles are kept; the upgrade holds
+/// through a SIGKILL of the server and a restart (the module is kept
+/// beside the image, and runs in place of `--wasm`). A stranger is refused
+/// with the IC's words, changing nothing.
+#[test]
+fn icp_upgrades_the_canister_durably() {
+    let mut net = Net::start();
+    let canister = net.canister();
+    let profile =
+        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    let next = common::wasm("profiles_next");
+    let next = next.to_str().unwrap();
+    let release = ["canister", "call", &canister, "profiles_release", "()"];
+    let get = ["canister", "call", &canister, "get_profile", "()"];
+    assert!(
+        !net.run("admin", &release).status.success(),
+        "the first release has no profiles_release"
+    );
+    let install = [
+        "canister", "install", &canister, "--mode", "upgrade", "--wasm", next, "--yes",
+    ];
+    let out = net.run("stranger", &install);
+    assert!(!out.status.success(), "a stranger upgraded the canister");
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "Only controllers of canister {canister} can call ic00 method"
+        )),
+        "{said}"
+    );
+    net.ok(&install);
+    let module_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(next).unwrap()))
+    };
+    let check = |net: &Net, when: &str| {
+        assert!(net.ok(&release).contains("(2 : nat32)"), "{when}");
+        assert!(net.ok(&get).contains("\"ada\""), "{when}");
+        let status = status_of(net);
+        assert_eq!(status["module_hash"], format!("0x{module_hash}"), "{when}");
+        assert_eq!(status["status"], "Running", "{when}");
+    };
+    check(&net, "after the upgrade");
+    net.restart(true);
+    check(&net, "after SIGKILL");
+    net.restart(false);
+    check(&net, "after a restart");
+}
