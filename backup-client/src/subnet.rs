@@ -262,6 +262,8 @@ mod tests {
             history: Vec::new(),
             module: Some([7; 32]),
             chunks: Vec::new(),
+            snapshots: Vec::new(),
+            next_snapshot: 0,
         };
         let mut first = call(1, now - 3, 10);
         first.canister = Some(Box::new(record(4)));

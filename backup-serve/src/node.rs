@@ -5,7 +5,6 @@ use super::state::{Keys, StateTree, Status};
 use backup_client::error::Result;
 use backup_client::blobs::Blobs;
 use backup_client::subnet::{CallRecord, Subnet};
-use canister_runner::CanisterRecord;
 use backup_client::target::{Folding, Offline, Target};
 use candid::Principal;
 use ic_transport_types::{RejectCode, RejectResponse, RequestId};
@@ -289,7 +288,7 @@ impl Node {
         if let Some((_, canister)) = changed {
             // What the record names beyond stable memory is on disk before
             // the record is.
-            if let Err(error) = self.keep_blobs(&canister) {
+            if let Err(error) = self.keep_blobs() {
                 return Err(self.fail(format!(
                     "the call `{method}` ran, but what it put on the canister could not be kept beside the image ({error}): it is not applied, and the server stops; when the image is next opened the canister is as it was before this call"
                 )));
@@ -338,15 +337,12 @@ impl Node {
         Ok(())
     }
 
-    /// Keeps the contents `record` names (its module, its chunks) beside
-    /// the image.
-    fn keep_blobs(&mut self, record: &CanisterRecord) -> Result<()> {
+    /// Keeps the contents the canister's record names (its module, its
+    /// chunks, its snapshots' pieces) beside the image.
+    fn keep_blobs(&mut self) -> Result<()> {
         let blobs = Blobs::of(self.target.image());
-        let canister = self.target.canister();
-        for hash in record.blobs() {
-            if let Some(bytes) = canister.blob(&hash) {
-                blobs.put(&hash, &bytes)?;
-            }
+        for (hash, bytes) in self.target.canister().blobs() {
+            blobs.put(&hash, &bytes)?;
         }
         Ok(())
     }

@@ -6,8 +6,10 @@
 mod calls;
 mod install;
 mod manage;
+mod snapshot;
 
 pub use manage::CanisterRecord;
+pub use snapshot::{GlobalValue, HookStatus, SnapshotRecord, Timer};
 
 use crate::error::RunnerError;
 use crate::execute::Executor;
@@ -24,8 +26,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A SHA-256 digest: of a module, of a chunk.
-pub type Hash = [u8; 32];
+/// A SHA-256 digest: of a module, of a chunk, of a snapshot's piece.
+pub use crate::pieces::Hash;
 
 /// The module installed, as given (gzipped or not), and its SHA-256.
 #[derive(Clone)]
@@ -93,6 +95,9 @@ pub struct Canister {
     module: Option<Installed>,
     /// The chunk store, by the chunks' SHA-256 (`upload_chunk`).
     chunks: BTreeMap<Hash, Arc<[u8]>>,
+    /// The snapshots, oldest first, and the number the next one gets.
+    snapshots: Vec<snapshot::Snapshot>,
+    next_snapshot: u64,
     /// Running, stopping or stopped.
     status: CanisterStatusType,
     /// The settings besides the controllers.
@@ -194,6 +199,8 @@ impl Canister {
             installer,
             module: Some(Installed::new(wasm.into())),
             chunks: BTreeMap::new(),
+            snapshots: Vec::new(),
+            next_snapshot: 0,
             status: CanisterStatusType::Running,
             settings: Settings::default(),
             log: CanisterLog::default(),
@@ -509,7 +516,7 @@ impl Canister {
     }
 }
 
-fn sha256(bytes: &[u8]) -> Hash {
+pub(super) fn sha256(bytes: &[u8]) -> Hash {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }

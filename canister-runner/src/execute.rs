@@ -295,6 +295,81 @@ impl Executor {
         }
     }
 
+    /// The heap as the canister sees it: its linear memory, as long as
+    /// [`Executor::heap_bytes`] says.
+    pub fn heap(&self) -> Vec<u8> {
+        let Some(memory) = self.store.data().memory else {
+            return Vec::new();
+        };
+        let data = memory.data(&self.store);
+        let len = (self.heap_bytes() as usize).min(data.len());
+        data[..len].to_vec()
+    }
+
+    /// Makes the heap `bytes` (a snapshot's): memory grown to hold them,
+    /// the rest zero, and the heap's size theirs. Refused, changing
+    /// nothing, when memory cannot grow to them or is already larger (a
+    /// heap never shrinks).
+    pub fn set_heap(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let memory = self
+            .store
+            .data()
+            .memory
+            .ok_or("the module has no linear memory")?;
+        let page = 65536;
+        if !bytes.len().is_multiple_of(page) {
+            return Err(format!(
+                "a heap of {} bytes is not a whole number of 64 KiB pages",
+                bytes.len()
+            ));
+        }
+        let have = memory.data(&self.store).len();
+        if bytes.len() < have {
+            return Err(format!(
+                "the module's memory starts at {have} bytes, more than the {} bytes of the heap",
+                bytes.len()
+            ));
+        }
+        let grow = ((bytes.len() - have) / page) as u64;
+        memory
+            .grow(&mut self.store, grow)
+            .map_err(|error| format!("the heap cannot grow to {} bytes: {error}", bytes.len()))?;
+        memory.data_mut(&mut self.store)[..bytes.len()].copy_from_slice(bytes);
+        if let Some(pages) = self.instance.get_global(&self.store, HEAP_PAGES_EXPORT) {
+            let _ = pages.set(&mut self.store, Val::I32((bytes.len() / page) as i32));
+        }
+        Ok(())
+    }
+
+    /// The values of the module's mutable globals, in order.
+    pub fn global_values(&self) -> Vec<Val> {
+        self.globals
+            .iter()
+            .map(|global| global.get(&self.store))
+            .collect()
+    }
+
+    /// Sets the module's mutable globals to `values` (a snapshot's):
+    /// refused, changing nothing, unless they are as many and of the same
+    /// types.
+    pub fn set_globals(&mut self, values: &[Val]) -> Result<(), String> {
+        let current = self.global_values();
+        let same = current.len() == values.len()
+            && current
+                .iter()
+                .zip(values)
+                .all(|(have, given)| have.ty() == given.ty());
+        if !same {
+            return Err("Wasm exported globals of canister module and snapshot metadata do not match.".into());
+        }
+        for (global, value) in self.globals.iter().zip(values) {
+            global
+                .set(&mut self.store, value.clone())
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Saves what a message may undo besides the pages it writes.
     pub fn save_heap(&mut self) {
         self.shadow.begin(&self.store, &self.globals);

@@ -11,11 +11,15 @@ mod limits;
 mod log;
 mod management;
 mod module;
+mod pieces;
 mod settings;
 mod stable;
 
 pub use call::{CallResult, CallStats, Reject, RejectCode};
-pub use canister::{Canister, CanisterRecord, InstallArgs};
+pub use canister::{
+    Canister, CanisterRecord, GlobalValue, Hash, HookStatus, InstallArgs, SnapshotRecord, Timer,
+};
+pub use pieces::PiecesRecord;
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 /// One record of the canister's log, as `fetch_canister_logs` gives it.

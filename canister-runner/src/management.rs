@@ -103,6 +103,23 @@ enum ChangeDetails {
     code_uninstall,
     code_deployment { mode: Mode, module_hash: Vec<u8> },
     controllers_change { controllers: Vec<Principal> },
+    load_snapshot {
+        from_canister_id: Option<Principal>,
+        #[serde(with = "serde_bytes")]
+        snapshot_id: Vec<u8>,
+        canister_version: u64,
+        taken_at_timestamp: u64,
+        source: SnapshotSource,
+    },
+}
+
+/// Where a loaded snapshot came from (`reserved` payloads on the IC: any
+/// value decodes as one).
+#[allow(non_camel_case_types)]
+#[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum SnapshotSource {
+    taken_from_canister,
+    metadata_upload,
 }
 
 /// One entry of the canister's history, as `canister_info` reports it.
@@ -151,6 +168,36 @@ impl Change {
             canister_version: version,
             origin: ChangeOrigin::from_user { user_id: user },
             details: ChangeDetails::code_uninstall,
+        }
+    }
+
+    /// `load_canister_snapshot` loaded the canister's own snapshot `id`,
+    /// taken at `taken_at` from the canister at `snapshot_version` (or
+    /// `uploaded`).
+    pub fn load_snapshot(
+        time: u64,
+        version: u64,
+        user: Principal,
+        id: &[u8],
+        snapshot_version: u64,
+        taken_at: u64,
+        uploaded: bool,
+    ) -> Self {
+        Change {
+            timestamp_nanos: time,
+            canister_version: version,
+            origin: ChangeOrigin::from_user { user_id: user },
+            details: ChangeDetails::load_snapshot {
+                from_canister_id: None,
+                snapshot_id: id.to_vec(),
+                canister_version: snapshot_version,
+                taken_at_timestamp: taken_at,
+                source: if uploaded {
+                    SnapshotSource::metadata_upload
+                } else {
+                    SnapshotSource::taken_from_canister
+                },
+            },
         }
     }
 

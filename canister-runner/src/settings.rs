@@ -77,6 +77,17 @@ impl Settings {
             }
     }
 
+    /// Whether `caller` may list and read the canister's snapshots: its
+    /// controllers always, others as `snapshot_visibility` says.
+    pub fn may_read_snapshots(&self, caller: &Principal, controllers: &[Principal]) -> bool {
+        controllers.contains(caller)
+            || match &self.snapshot_visibility {
+                SnapshotVisibility::Controllers => false,
+                SnapshotVisibility::Public => true,
+                SnapshotVisibility::AllowedViewers(viewers) => viewers.contains(caller),
+            }
+    }
+
     /// The log's size limit in bytes (`log_memory_limit`).
     pub fn log_limit(&self) -> u64 {
         u64::try_from(&self.log_memory_limit.0).unwrap_or(u64::MAX)

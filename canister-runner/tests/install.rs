@@ -457,9 +457,10 @@ fn a_module_installs_from_the_chunk_store() {
     );
     let record = canister.record();
     assert_eq!(record.chunks.len(), 100);
+    let blobs: std::collections::HashMap<_, _> = canister.blobs().into_iter().collect();
     let blob = |hash: &[u8; 32]| {
-        canister
-            .blob(hash)
+        blobs
+            .get(hash)
             .map(|bytes| bytes.to_vec())
             .ok_or("gone".to_string())
     };

@@ -50,6 +50,7 @@ impl Canister {
             self.settings
                 .may_read_status(&caller, &env.canister_id, &env.controllers);
         let controls = env.controllers.contains(&caller);
+        let may_read_snapshots = self.may_read_snapshots(&caller);
         let refused = || management::not_a_controller_ingress(env.canister_id, method);
         let result = match method {
             // Who may ask is checked before the argument is read, as the
@@ -57,11 +58,28 @@ impl Canister {
             "canister_status" if !may_read_status => Err(refused()),
             "update_settings" | "stop_canister" | "start_canister" | "install_code"
             | "install_chunked_code" | "uninstall_code" | "upload_chunk" | "stored_chunks"
-            | "clear_chunk_store"
+            | "clear_chunk_store" | "take_canister_snapshot" | "load_canister_snapshot"
+            | "delete_canister_snapshot" | "upload_canister_snapshot_metadata"
+            | "upload_canister_snapshot_data"
                 if !controls =>
             {
                 Err(refused())
             }
+            "list_canister_snapshots"
+            | "read_canister_snapshot_metadata"
+            | "read_canister_snapshot_data"
+                if !may_read_snapshots =>
+            {
+                Err(refused())
+            }
+            "take_canister_snapshot" => self.take_snapshot(caller, arg),
+            "load_canister_snapshot" => self.load_snapshot(caller, arg),
+            "list_canister_snapshots" => self.list_snapshots(arg),
+            "delete_canister_snapshot" => self.delete_snapshot(arg),
+            "read_canister_snapshot_metadata" => self.read_snapshot_metadata(arg),
+            "read_canister_snapshot_data" => self.read_snapshot_data(arg),
+            "upload_canister_snapshot_metadata" => self.upload_snapshot_metadata(arg),
+            "upload_canister_snapshot_data" => self.upload_snapshot_data(arg),
             "canister_status" => self.management(caller, method, arg),
             "update_settings" => self.update_settings(caller, arg),
             "stop_canister" => self.stop(arg),

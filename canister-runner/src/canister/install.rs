@@ -338,7 +338,7 @@ impl Canister {
 const DOCS: &str = "http://internetcomputer.org/docs/current/references/execution-errors";
 
 /// The IC's refusal of a request that breaks the chunk store's rules.
-fn chunk_store(message: String) -> (RejectCode, String) {
+pub(super) fn chunk_store(message: String) -> (RejectCode, String) {
     (
         RejectCode::CanisterError,
         format!("IC0504: Error from Wasm chunk store: {message}.\nUse the `stored_chunks` API to check which hashes are present or top up the canister if it is low on cycles. See documentation: {DOCS}#wasm-chunk-store-error"),

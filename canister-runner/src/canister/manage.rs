@@ -5,6 +5,7 @@
 //! `install`'s methods) change, for whoever keeps the canister between
 //! runs.
 
+use super::snapshot::{Snapshot, SnapshotRecord};
 use super::{Canister, Hash};
 use crate::call::RejectCode;
 use crate::management::{self, CanisterIdArg, Change, Outcome};
@@ -33,12 +34,25 @@ pub struct CanisterRecord {
     pub module: Option<Hash>,
     /// The chunk store.
     pub chunks: Vec<Hash>,
+    /// The snapshots, oldest first, and the number the next one gets.
+    pub snapshots: Vec<SnapshotRecord>,
+    pub next_snapshot: u64,
 }
 
 impl CanisterRecord {
-    /// The contents it names by their SHA-256: its module, its chunks.
+    /// The contents it names by their SHA-256: its module, its chunks,
+    /// its snapshots' pieces and chunks; each once.
     pub fn blobs(&self) -> Vec<Hash> {
-        self.module.iter().chain(&self.chunks).copied().collect()
+        let mut hashes: Vec<Hash> = self
+            .module
+            .iter()
+            .chain(&self.chunks)
+            .chain(self.snapshots.iter().flat_map(SnapshotRecord::blobs))
+            .copied()
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes
     }
 }
 
@@ -69,15 +83,26 @@ impl Canister {
             history: self.history.clone(),
             module: self.module_hash(),
             chunks: self.chunks.keys().copied().collect(),
+            snapshots: self.snapshots.iter().map(|s| s.record()).collect(),
+            next_snapshot: self.next_snapshot,
         }
     }
 
-    /// The bytes the record names by `hash`: the module's, a chunk's.
-    pub fn blob(&self, hash: &Hash) -> Option<Arc<[u8]>> {
-        match &self.module {
-            Some(module) if module.hash == *hash => Some(module.bytes.clone()),
-            _ => self.chunks.get(hash).cloned(),
-        }
+    /// The contents the record names, each with its SHA-256 (some more than
+    /// once: a piece two snapshots share).
+    pub fn blobs(&self) -> Vec<(Hash, Arc<[u8]>)> {
+        let module = self
+            .module
+            .iter()
+            .map(|module| (module.hash, module.bytes.clone()));
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|(hash, bytes)| (*hash, bytes.clone()));
+        module
+            .chain(chunks)
+            .chain(self.snapshots.iter().flat_map(|s| s.blobs()))
+            .collect()
     }
 
     /// Puts back a record [`Canister::record`] gave: the canister is again
@@ -98,6 +123,8 @@ impl Canister {
             history,
             module,
             chunks,
+            snapshots,
+            next_snapshot,
         } = record;
         if module != self.module_hash() {
             let name = |hash: Option<Hash>| {
@@ -115,7 +142,13 @@ impl Canister {
             .iter()
             .map(|hash| Ok((*hash, Arc::<[u8]>::from(blob(hash)?))))
             .collect::<Result<_, String>>()?;
+        let snapshots = snapshots
+            .iter()
+            .map(|snapshot| Snapshot::restore(snapshot, blob))
+            .collect::<Result<_, String>>()?;
         self.chunks = chunks;
+        self.snapshots = snapshots;
+        self.next_snapshot = next_snapshot;
         let env = self.exec.env_mut();
         env.controllers = controllers;
         env.version = version;
