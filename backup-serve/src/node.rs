@@ -2,8 +2,8 @@
 //! runs them. HTTP handlers send it jobs and wait for their answers.
 
 use super::state::{Keys, StateTree, Status};
-use backup_client::error::Result;
 use backup_client::blobs::Blobs;
+use backup_client::error::Result;
 use backup_client::subnet::{CallRecord, Subnet};
 use backup_client::target::{Folding, Offline, Target};
 use candid::Principal;
@@ -144,7 +144,8 @@ impl Node {
         let canister = self.target.canister();
         let module = Module::of(canister);
         let hash = canister.module_hash();
-        self.tree.set_module(self.canister_id, hash, &module.metadata);
+        self.tree
+            .set_module(self.canister_id, hash, &module.metadata);
         self.methods = module.methods;
         self.private_metadata = module.private_metadata;
     }

@@ -360,7 +360,10 @@ impl Executor {
                 .zip(values)
                 .all(|(have, given)| have.ty() == given.ty());
         if !same {
-            return Err("Wasm exported globals of canister module and snapshot metadata do not match.".into());
+            return Err(
+                "Wasm exported globals of canister module and snapshot metadata do not match."
+                    .into(),
+            );
         }
         for (global, value) in self.globals.iter().zip(values) {
             global

@@ -19,7 +19,6 @@ pub use call::{CallResult, CallStats, Reject, RejectCode};
 pub use canister::{
     Canister, CanisterRecord, GlobalValue, Hash, HookStatus, InstallArgs, SnapshotRecord, Timer,
 };
-pub use pieces::PiecesRecord;
 pub use error::RunnerError;
 pub use host::implemented as implemented_ic0;
 /// One record of the canister's log, as `fetch_canister_logs` gives it.
@@ -29,4 +28,5 @@ pub use ic_management_canister_types::CanisterStatusType;
 pub use limits::Limits;
 pub use log::CanisterLog;
 pub use module::Metadata;
+pub use pieces::PiecesRecord;
 pub use settings::Settings;

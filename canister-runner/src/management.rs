@@ -99,10 +99,17 @@ enum ChangeOrigin {
 #[allow(non_camel_case_types)]
 #[derive(CandidType, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum ChangeDetails {
-    creation { controllers: Vec<Principal> },
+    creation {
+        controllers: Vec<Principal>,
+    },
     code_uninstall,
-    code_deployment { mode: Mode, module_hash: Vec<u8> },
-    controllers_change { controllers: Vec<Principal> },
+    code_deployment {
+        mode: Mode,
+        module_hash: Vec<u8>,
+    },
+    controllers_change {
+        controllers: Vec<Principal>,
+    },
     load_snapshot {
         from_canister_id: Option<Principal>,
         #[serde(with = "serde_bytes")]

@@ -335,7 +335,8 @@ impl Canister {
 }
 
 /// Where the IC's error messages send their reader.
-const DOCS: &str = "http://internetcomputer.org/docs/current/references/execution-errors";
+pub(super) const DOCS: &str =
+    "http://internetcomputer.org/docs/current/references/execution-errors";
 
 /// The IC's refusal of a request that breaks the chunk store's rules.
 pub(super) fn chunk_store(message: String) -> (RejectCode, String) {

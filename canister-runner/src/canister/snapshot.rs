@@ -155,13 +155,14 @@ impl Snapshot {
             )
     }
 
-    /// Its size, as `list_canister_snapshots` reports it: every byte it
-    /// keeps.
+    /// Its size, as the IC counts it: the module, the memories, 32 bytes
+    /// a global (the IC's instruction counter among them), the certified
+    /// data, and 1 MiB a chunk.
     fn total_size(&self) -> u64 {
         self.module.len()
             + self.heap.len()
             + self.stable.len()
-            + 8 * self.globals.len() as u64
+            + 32 * (self.globals.len() as u64 + 1)
             + self.certified_data.len() as u64
             + self.chunks.len() as u64 * MAX_CHUNK_BYTES as u64
     }
@@ -214,7 +215,7 @@ fn refusal(code: RejectCode, message: String) -> Refusal {
 fn show_id(id: &[u8]) -> String {
     match local_id(id) {
         Some((canister, n)) => format!("{canister}-{n}"),
-        None => hex(id),
+        None => super::install::hex(id),
     }
 }
 
@@ -229,9 +230,7 @@ fn local_id(id: &[u8]) -> Option<(Principal, u64)> {
     Some((canister, u64::from_be_bytes(n.try_into().ok()?)))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    super::install::hex(bytes)
-}
+use super::install::DOCS;
 
 impl Canister {
     /// Whether `caller` may list and read the snapshots.
@@ -243,15 +242,13 @@ impl Canister {
     /// The index of the snapshot `id`, which must be this canister's.
     fn find(&self, id: &[u8]) -> Result<usize, Refusal> {
         let own = self.canister_id();
+        let listed = "Use the `list_canister_snapshot` API to see which snapshots are present. See documentation";
         match local_id(id) {
-            None => Err(refusal(
-                RejectCode::CanisterReject,
-                format!("IC0408: Error decoding candid: Invalid snapshot ID: {}", hex(id)),
-            )),
+            None => Err(bad_id(id)),
             Some((canister, _)) if canister != own => Err(refusal(
                 RejectCode::CanisterReject,
                 format!(
-                    "IC0406: The snapshot {} does not belong to canister {own}",
+                    "IC0406: The snapshot {} does not belong to canister {own}.\n{listed}: {DOCS}#canister-snapshot-invalid-ownership",
                     show_id(id)
                 ),
             )),
@@ -263,7 +260,7 @@ impl Canister {
                     refusal(
                         RejectCode::DestinationInvalid,
                         format!(
-                            "IC0411: Could not find the snapshot ID {} for canister {own}.",
+                            "IC0305: Could not find the snapshot ID {} for canister {own}.\n{listed}: {DOCS}#canister-snapshot-not-found",
                             show_id(id)
                         ),
                     )
@@ -288,7 +285,7 @@ impl Canister {
             return Err(refusal(
                 RejectCode::CanisterReject,
                 format!(
-                    "IC0406: Canister {} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.",
+                    "IC0406: Canister {} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.\nConsider deleting an unnecessary snapshot of the specified canister before creating a new one. See documentation: canister-snapshot-limit-exceeded",
                     self.canister_id()
                 ),
             ));
@@ -312,7 +309,7 @@ impl Canister {
             return Err(refusal(
                 RejectCode::CanisterReject,
                 format!(
-                    "IC0406: Failed to create snapshot for empty canister {}",
+                    "IC0406: Failed to create snapshot for empty canister {}:",
                     self.canister_id()
                 ),
             ));
@@ -429,27 +426,20 @@ impl Canister {
         } = management::decode("read_canister_snapshot_data", arg)?;
         management::this(self.canister_id(), canister_id)?;
         let snapshot = &self.snapshots[self.find(&snapshot_id)?];
-        let (pieces, what, offset, size) = match kind {
-            SnapshotDataKind::WasmModule { offset, size } => {
-                (&snapshot.module, "wasm module", offset, size)
-            }
-            SnapshotDataKind::WasmMemory { offset, size } => {
-                (&snapshot.heap, "main memory", offset, size)
-            }
-            SnapshotDataKind::StableMemory { offset, size } => {
-                (&snapshot.stable, "stable memory", offset, size)
-            }
+        let (pieces, offset, size) = match kind {
+            SnapshotDataKind::WasmModule { offset, size } => (&snapshot.module, offset, size),
+            SnapshotDataKind::WasmMemory { offset, size } => (&snapshot.heap, offset, size),
+            SnapshotDataKind::StableMemory { offset, size } => (&snapshot.stable, offset, size),
             SnapshotDataKind::WasmChunk { hash } => {
-                let chunk = <Hash>::try_from(hash.as_slice())
-                    .ok()
-                    .and_then(|hash| snapshot.chunks.get(&hash));
-                let Some(chunk) = chunk else {
-                    return Err(refusal(
-                        RejectCode::CanisterError,
-                        format!(
-                            "IC0504: Error from Wasm chunk store: WasmChunkHash {{ hash: {hash:?} }} not found in the snapshot's chunk store."
-                        ),
-                    ));
+                let Ok(hash) = <Hash>::try_from(hash.as_slice()) else {
+                    return Err(super::install::chunk_store(format!(
+                        "Bytes {hash:02x?} are not a valid WasmChunkHash."
+                    )));
+                };
+                let Some(chunk) = snapshot.chunks.get(&hash) else {
+                    return Err(super::install::chunk_store(format!(
+                        "WasmChunkHash {hash:02x?} not found."
+                    )));
                 };
                 return management::encode(ReadCanisterSnapshotDataResult {
                     chunk: chunk.to_vec(),
@@ -464,7 +454,7 @@ impl Canister {
         }
         let chunk = pieces
             .read(offset, size)
-            .ok_or_else(|| invalid_slice(what, offset, size))?;
+            .ok_or_else(|| invalid_slice(offset, size))?;
         management::encode(ReadCanisterSnapshotDataResult { chunk })
     }
 
@@ -492,37 +482,34 @@ impl Canister {
         };
         let page = 65536;
         let max_stable = self.limits.max_stable_pages * page;
-        if wasm_module_size == 0 || wasm_module_size > MAX_MODULE {
-            return Err(invalid(format!(
-                "Wasm module size {wasm_module_size} is not in the range [1..{MAX_MODULE}]"
-            )));
-        }
-        if !wasm_memory_size.is_multiple_of(page) || wasm_memory_size > MAX_HEAP {
-            return Err(invalid(format!(
-                "Wasm memory size {wasm_memory_size} is not a multiple of the Wasm page size {page} or exceeds the maximum of {MAX_HEAP}"
-            )));
-        }
-        if !stable_memory_size.is_multiple_of(page) || stable_memory_size > max_stable {
-            return Err(invalid(format!(
-                "Stable memory size {stable_memory_size} is not a multiple of the Wasm page size {page} or exceeds the maximum of {max_stable}"
-            )));
-        }
-        if globals.len() > MAX_GLOBALS {
-            return Err(invalid(format!(
-                "{} globals exceed the maximum of {MAX_GLOBALS}",
-                globals.len()
-            )));
-        }
-        if certified_data.len() > MAX_CERTIFIED_DATA {
-            return Err(invalid(format!(
-                "certified data of {} bytes exceeds the maximum of {MAX_CERTIFIED_DATA}",
-                certified_data.len()
-            )));
+        // The IC's checks in its order, each named as it names them.
+        let checks = [
+            (wasm_module_size == 0, "WasmModuleEmpty"),
+            (wasm_module_size > MAX_MODULE, "WasmModuleTooLarge"),
+            (
+                !wasm_memory_size.is_multiple_of(page),
+                "WasmMemoryNotPageAligned",
+            ),
+            (wasm_memory_size > MAX_HEAP, "WasmMemoryTooLarge"),
+            (
+                !stable_memory_size.is_multiple_of(page),
+                "StableMemoryNotPageAligned",
+            ),
+            (stable_memory_size > max_stable, "StableMemoryTooLarge"),
+            (globals.len() > MAX_GLOBALS, "ExportedGlobalsTooLarge"),
+            (
+                certified_data.len() > MAX_CERTIFIED_DATA,
+                "CertifiedDataTooLarge",
+            ),
+        ];
+        if let Some((_, name)) = checks.iter().find(|(failed, _)| *failed) {
+            return Err(invalid(name.to_string()));
         }
         let globals = globals
             .iter()
             .map(|global| {
-                snapshot_global(global).ok_or_else(|| invalid(format!("the global {global:?} is not a 128-bit value")))
+                snapshot_global(global)
+                    .ok_or_else(|| invalid(format!("a v128 global over 128 bits: {global:?}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let replaced = self.room(replace_snapshot.as_deref())?;
@@ -573,22 +560,13 @@ impl Canister {
         if !snapshot.uploaded {
             return Err(refusal(
                 RejectCode::CanisterReject,
-                format!(
-                    "IC0412: The snapshot {} was not created by metadata upload: only canister snapshots created by metadata upload can be mutated.",
-                    show_id(&snapshot_id)
-                ),
+                "IC0409: Only canister snapshots created by metadata upload can be mutated.".into(),
             ));
         }
-        let (pieces, what, offset) = match kind {
-            SnapshotDataOffset::WasmModule { offset } => {
-                (&mut snapshot.module, "wasm module", offset)
-            }
-            SnapshotDataOffset::WasmMemory { offset } => {
-                (&mut snapshot.heap, "main memory", offset)
-            }
-            SnapshotDataOffset::StableMemory { offset } => {
-                (&mut snapshot.stable, "stable memory", offset)
-            }
+        let (pieces, offset) = match kind {
+            SnapshotDataOffset::WasmModule { offset } => (&mut snapshot.module, offset),
+            SnapshotDataOffset::WasmMemory { offset } => (&mut snapshot.heap, offset),
+            SnapshotDataOffset::StableMemory { offset } => (&mut snapshot.stable, offset),
             SnapshotDataOffset::WasmChunk => {
                 if chunk.len() > MAX_CHUNK_BYTES {
                     return Err(super::install::chunk_store(format!(
@@ -610,7 +588,7 @@ impl Canister {
         let size = chunk.len() as u64;
         pieces
             .write(offset, &chunk)
-            .ok_or_else(|| invalid_slice(what, offset, size))?;
+            .ok_or_else(|| invalid_slice(offset, size))?;
         management::encode(())
     }
 
@@ -631,17 +609,13 @@ impl Canister {
             // A snapshot of another canister: there is none here.
             return Err(refusal(
                 RejectCode::DestinationInvalid,
-                format!("IC0301: Canister {owner} not found."),
+                format!("IC0301: Canister {owner} not found.\nCheck the ICP dashboard to ensure the canister exists. See documentation: {DOCS}#canister-not-found"),
             ));
         }
         let snapshot = self.snapshots[self.find(&snapshot_id)?].clone();
         let module = snapshot.module.to_vec();
-        let inconsistent = |why: String| {
-            refusal(
-                RejectCode::CanisterReject,
-                format!("IC0408: Canister snapshot inconsistent: {why}"),
-            )
-        };
+        let inconsistent =
+            |why: String| refusal(RejectCode::CanisterReject, format!("IC0408: {why}"));
         let old = self.exec.loaded();
         if let Err(error) = self.exec.load(&module) {
             return Err(refusal(
@@ -680,10 +654,32 @@ impl Canister {
     }
 }
 
-fn invalid_slice(what: &str, offset: u64, size: u64) -> Refusal {
+fn invalid_slice(offset: u64, size: u64) -> Refusal {
     refusal(
         RejectCode::CanisterReject,
-        format!("IC0408: Invalid subslice into {what}: offset: {offset}, size: {size}"),
+        format!("IC0408: Invalid subslice into wasm module / main memory / stable memory: offset: {offset}, size: {size}"),
+    )
+}
+
+/// The IC's refusal of a snapshot id that is none (too short, too long,
+/// or not ending in a canister id).
+fn bad_id(id: &[u8]) -> Refusal {
+    let why = if id.len() < 8 {
+        format!(
+            "InvalidLength(\"Invalid snapshot ID length: provided {}, minumum length expected 37.\")",
+            id.len()
+        )
+    } else if id.len() > 37 {
+        format!(
+            "InvalidLength(\"Invalid snapshot ID length: provided {}, maximum length expected 37.\")",
+            id.len()
+        )
+    } else {
+        "InvalidFormat(\"Failed to create a Snapshot ID. Input could not be parsed into a Snapshot ID.\")".into()
+    };
+    refusal(
+        RejectCode::CanisterReject,
+        format!("IC0408: Payload deserialization error: {why}"),
     )
 }
 
