@@ -342,3 +342,205 @@ fn icp_upgrades_the_canister_durably() {
     net.restart(false);
     check(&net, "after a restart");
 }
+
+impl Net {
+    /// `ic-backup <args>` against the server as `identity` (from icp's
+    /// store), in the test's folder.
+    fn ic_backup(&self, identity: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+            .current_dir(self.offline.dir.path())
+            .env("HOME", &self.home)
+            .env("ICP_HOME", self.home.join("icp"))
+            .args([
+                "--network",
+                &self.served().url,
+                "--canister",
+                &self.canister(),
+            ])
+            .args(["--identity", identity])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// The snapshot ids `icp canister snapshot list -q` prints.
+    fn snapshots(&self) -> Vec<String> {
+        let listed = self.ok(&["canister", "snapshot", "list", &self.canister(), "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        json["snapshots"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no snapshots in {json}"))
+            .iter()
+            .map(|snapshot| {
+                snapshot["snapshot_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no id in {json}"))
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+fn ok_output(out: std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The README's consistent cut, with the real icp-cli against serve:
+/// `icp canister stop`, `snapshot create`, `start`, `snapshot download`;
+/// `ic-backup --snapshot DIR backup` gives the file a live backup gave at
+/// that moment, byte for byte. `snapshot restore` undoes a later change.
+/// A profile changed in the folder by `ic-backup --snapshot DIR restore`,
+/// `snapshot upload` and `restore` (then an upgrade, so the heap reads
+/// the new stable memory) make the change live. The snapshot is still
+/// listed after the server was killed; `snapshot delete` removes it.
+/// Others, an admin of the canister among them, are refused.
+#[test]
+fn icp_snapshots_make_a_consistent_cut_and_restore_it() {
+    let mut net = Net::start();
+    let canister = net.canister();
+    let set = |net: &Net, name: &str| {
+        let profile = format!(
+            "(record {{ username = opt \"{name}\"; email = null; password = null; updated_time_msecs = null }})"
+        );
+        net.ok(&["canister", "call", &canister, "set_profile", &profile]);
+    };
+    set(&net, "ada");
+    let get = ["canister", "call", &canister, "get_profile", "()"];
+    // An admin of the canister's endpoints is no controller.
+    net.ok(&[
+        "canister",
+        "call",
+        &canister,
+        "authorize",
+        &format!("(principal \"{}\")", net.stranger),
+    ]);
+    for args in [
+        vec!["canister", "snapshot", "list", &canister],
+        vec!["canister", "snapshot", "create", &canister],
+    ] {
+        let out = net.run("stranger", &args);
+        assert!(!out.status.success(), "{args:?} by a non-controller");
+        let said = text(&out.stderr);
+        assert!(
+            said.contains("IC0512") || said.contains("currently running"),
+            "{args:?}: {said}"
+        );
+    }
+    // icp-cli takes snapshots of stopped canisters only.
+    let refused = net.run("admin", &["canister", "snapshot", "create", &canister]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is currently running"),
+        "{}",
+        text(&refused.stderr)
+    );
+    net.ok(&["canister", "stop", &canister]);
+    let created = net.ok(&["canister", "snapshot", "create", &canister, "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let id = json["snapshot_id"].as_str().unwrap().to_string();
+    net.ok(&["canister", "start", &canister]);
+    let live = ok_output(
+        net.ic_backup("admin", &["backup", "profiles", "-o", "live.json"]),
+        "the live backup",
+    );
+    drop(live);
+    net.restart(true);
+    assert_eq!(net.snapshots(), vec![id.clone()], "listed after SIGKILL");
+    let dir = net.offline.path("snapshot");
+    net.ok(&[
+        "canister",
+        "snapshot",
+        "download",
+        &canister,
+        &id,
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let offline = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .current_dir(net.offline.dir.path())
+        .args([
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "backup",
+            "profiles",
+            "-o",
+            "snapshot.json",
+        ])
+        .output()
+        .unwrap();
+    ok_output(offline, "the backup of the downloaded snapshot");
+    let read = |name: &str| std::fs::read(net.offline.path(name)).unwrap();
+    // The same records, in the same bytes; only the header differs (a live
+    // backup names its network and canister).
+    assert_eq!(
+        common::entries(&net.offline.path("live.json")),
+        common::entries(&net.offline.path("snapshot.json")),
+        "the snapshot's backup differs from the live one"
+    );
+
+    // A later change, undone by restoring the snapshot.
+    set(&net, "bob");
+    assert!(net.ok(&get).contains("\"bob\""));
+    net.ok(&["canister", "stop", &canister]);
+    net.ok(&["canister", "snapshot", "restore", &canister, &id]);
+    net.ok(&["canister", "start", &canister]);
+    assert!(net.ok(&get).contains("\"ada\""), "{}", net.ok(&get));
+
+    // The folder changed offline, uploaded and restored: the change is live.
+    let mut entries: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
+    let changed = entries.to_string().replace("\"ada\"", "\"cyd\"");
+    entries = serde_json::from_str(&changed).unwrap();
+    std::fs::write(net.offline.path("changed.json"), entries.to_string()).unwrap();
+    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .current_dir(net.offline.dir.path())
+        .args([
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "restore",
+            "profiles",
+            "-i",
+            "changed.json",
+        ])
+        .output()
+        .unwrap();
+    ok_output(restored, "the restore into the folder");
+    let uploaded = net.ok(&[
+        "canister",
+        "snapshot",
+        "upload",
+        &canister,
+        "-i",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&uploaded).unwrap();
+    let uploaded = json["snapshot_id"].as_str().unwrap().to_string();
+    net.ok(&["canister", "stop", &canister]);
+    net.ok(&["canister", "snapshot", "restore", &canister, &uploaded]);
+    net.ok(&["canister", "start", &canister]);
+    let wasm = net.offline.wasm.to_str().unwrap().to_string();
+    net.ok(&[
+        "canister", "install", &canister, "--mode", "upgrade", "--wasm", &wasm, "--yes",
+    ]);
+    assert!(net.ok(&get).contains("\"cyd\""), "{}", net.ok(&get));
+    net.restart(true);
+    assert!(
+        net.ok(&get).contains("\"cyd\""),
+        "after SIGKILL: {}",
+        net.ok(&get)
+    );
+
+    let mut listed = net.snapshots();
+    listed.sort();
+    let mut expected = vec![id.clone(), uploaded.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    net.ok(&["canister", "snapshot", "delete", &canister, &id]);
+    assert_eq!(net.snapshots(), vec![uploaded]);
+}
