@@ -7,7 +7,7 @@ mod common;
 
 use common::serving::{text, Served};
 use common::{icp, icp_ok, Offline};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A served profiles canister, an icp home with two identities made by
 /// `icp identity new` (`admin`, a controller and the default, and
@@ -543,4 +543,200 @@ fn icp_snapshots_make_a_consistent_cut_and_restore_it() {
     assert_eq!(listed, expected);
     net.ok(&["canister", "snapshot", "delete", &canister, &id]);
     assert_eq!(net.snapshots(), vec![uploaded]);
+}
+
+/// What the client was told before the server was killed.
+#[derive(Debug)]
+enum Acknowledged {
+    Created(String),
+    Uploaded(String),
+    Installed(String),
+}
+
+impl Net {
+    /// `icp <args>` as the admin, killed if the server was killed and it
+    /// has not finished soon after (a client may retry for a minute); its
+    /// output if it succeeded.
+    fn ok_unless_killed(
+        &self,
+        args: &[&str],
+        killed: &std::sync::atomic::AtomicBool,
+    ) -> Option<String> {
+        use std::sync::atomic::Ordering;
+        let mut child = icp(&self.home)
+            .args(args)
+            .args(["-n", &self.served().url, "-k", &self.served().root_key])
+            .args(["--identity", "admin"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut since_kill = None;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                let out = child.wait_with_output().unwrap();
+                return out.status.success().then(|| text(&out.stdout));
+            }
+            if killed.load(Ordering::SeqCst) {
+                let since = since_kill.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > std::time::Duration::from_millis(500) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+fn snapshot_id(json: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(json).unwrap();
+    json["snapshot_id"].as_str().unwrap().to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `kill -9` of serve at moments spread over a snapshot's creation, an
+/// upload and an install: when the server is next opened, every snapshot
+/// the client was told of is listed and downloads whole (an uploaded one
+/// with the bytes uploaded), and the module is the last one installed, or
+/// the one whose install was cut short; nothing half-made stops the server
+/// from opening.
+#[test]
+fn serve_killed_during_snapshots_and_installs_loses_nothing_acknowledged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut net = Net::start();
+    let canister = net.canister();
+    let profile =
+        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    net.ok(&["canister", "stop", &canister]);
+    // The folder every trial uploads.
+    let source = net.offline.path("source");
+    let first = snapshot_id(&net.ok(&["canister", "snapshot", "create", &canister, "--json"]));
+    let source_dir = source.to_str().unwrap().to_string();
+    net.ok(&[
+        "canister",
+        "snapshot",
+        "download",
+        &canister,
+        &first,
+        "-o",
+        &source_dir,
+    ]);
+    net.ok(&["canister", "snapshot", "delete", &canister, &first]);
+    let source_stable = std::fs::read(source.join("stable_memory.bin")).unwrap();
+    let wasms = [
+        common::wasm("profiles_next").to_str().unwrap().to_string(),
+        net.offline.wasm.to_str().unwrap().to_string(),
+    ];
+    let hashes = wasms
+        .clone()
+        .map(|wasm| sha256_hex(&std::fs::read(wasm).unwrap()));
+    let killed = AtomicBool::new(false);
+    let trial = |net: &Net, wasm: &str| -> Vec<Acknowledged> {
+        let mut told = Vec::new();
+        let create = ["canister", "snapshot", "create", &canister, "--json"];
+        let Some(out) = net.ok_unless_killed(&create, &killed) else {
+            return told;
+        };
+        told.push(Acknowledged::Created(snapshot_id(&out)));
+        let upload = [
+            "canister",
+            "snapshot",
+            "upload",
+            &canister,
+            "-i",
+            &source_dir,
+            "--json",
+        ];
+        let Some(out) = net.ok_unless_killed(&upload, &killed) else {
+            return told;
+        };
+        told.push(Acknowledged::Uploaded(snapshot_id(&out)));
+        let install = [
+            "canister", "install", &canister, "--mode", "upgrade", "--wasm", wasm, "--yes",
+        ];
+        if net.ok_unless_killed(&install, &killed).is_some() {
+            told.push(Acknowledged::Installed(sha256_hex(
+                &std::fs::read(wasm).unwrap(),
+            )));
+        }
+        told
+    };
+    // An uninterrupted trial: how long one takes.
+    let began = std::time::Instant::now();
+    let told = trial(&net, &wasms[0]);
+    assert_eq!(told.len(), 3, "{told:?}");
+    let duration = began.elapsed();
+    let mut installed = hashes[0].clone();
+    let mut state = 0x5EED_0026_u64;
+    // Moments spread over a run.
+    const ROUNDS: u32 = 8;
+    for round in 0..ROUNDS {
+        for id in net.snapshots() {
+            net.ok(&["canister", "snapshot", "delete", &canister, &id]);
+        }
+        // The other module than the one installed.
+        let wasm = &wasms[usize::from(installed == hashes[0])];
+        killed.store(false, Ordering::SeqCst);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let jitter = ((state >> 33) % 1000) as f64 / 1000.0;
+        // Over a quarter more than a run took (some rounds end untouched),
+        // denser early: the snapshot's creation is the quickest step.
+        let share = (f64::from(round) + jitter) / f64::from(ROUNDS);
+        let delay = duration.mul_f64(1.25 * share * share);
+        let pid = net.served().pid();
+        let told = std::thread::scope(|scope| {
+            let killer = scope.spawn(|| {
+                std::thread::sleep(delay);
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+                killed.store(true, Ordering::SeqCst);
+            });
+            let told = trial(&net, wasm);
+            killer.join().unwrap();
+            told
+        });
+        net.restart(true);
+        let listed = net.snapshots();
+        for acknowledged in &told {
+            match acknowledged {
+                Acknowledged::Created(id) | Acknowledged::Uploaded(id) => {
+                    assert!(listed.contains(id), "round {round}: {id} lost: {listed:?}");
+                    let dir = net.offline.path(&format!("check-{round}-{id}"));
+                    let dir = dir.to_str().unwrap();
+                    net.ok(&["canister", "snapshot", "download", &canister, id, "-o", dir]);
+                    let stable = std::fs::read(Path::new(dir).join("stable_memory.bin")).unwrap();
+                    assert!(
+                        stable == source_stable,
+                        "round {round}: {id}'s stable memory"
+                    );
+                }
+                Acknowledged::Installed(hash) => installed = hash.clone(),
+            }
+        }
+        let now = status_of(&net)["module_hash"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x")
+            .to_string();
+        let cut_short = sha256_hex(&std::fs::read(wasm).unwrap());
+        assert!(
+            now == installed || (now == cut_short && told.len() == 2),
+            "round {round} ({told:?}): the module is {now}, not {installed}"
+        );
+        installed = now;
+        eprintln!(
+            "round {round}: killed after {delay:?}, {} acknowledged",
+            told.len()
+        );
+    }
 }
