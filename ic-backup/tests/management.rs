@@ -79,6 +79,7 @@ impl Net {
     /// `icp <args> -n <url> -k <root key>`, as `identity`.
     fn run(&self, identity: &str, args: &[&str]) -> std::process::Output {
         icp(&self.home)
+            .current_dir(self.offline.dir.path())
             .args(args)
             .args(["-n", &self.served().url, "-k", &self.served().root_key])
             .args(["--identity", identity])
@@ -739,4 +740,93 @@ fn serve_killed_during_snapshots_and_installs_loses_nothing_acknowledged() {
             told.len()
         );
     }
+}
+
+/// The first long hexadecimal word of `output`: a snapshot id icp printed.
+fn hex_word(output: &str) -> String {
+    output
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|word| word.len() >= 16 && word.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no snapshot id in {output:?}"))
+        .to_string()
+}
+
+/// Every line of the README's consistent-cut recipe runs, as written, with
+/// the real icp-cli against serve and ic-backup on the downloaded folder:
+/// the project's names replaced by the served canister and the files of
+/// the test; at the end the repaired profile is live.
+#[test]
+fn the_readme_snapshot_recipe_runs() {
+    let net = Net::start();
+    let canister = net.canister();
+    let profile =
+        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .find(|block| block.contains("icp canister snapshot create"))
+        .expect("the README's snapshot recipe");
+    let wasm = net.offline.wasm.to_str().unwrap().to_string();
+    let (mut created, mut uploaded) = (String::new(), String::new());
+    let mut ran = 0;
+    for line in block.lines() {
+        let line = line.split(" # ").next().unwrap().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<String> = line
+            .split_whitespace()
+            .map(|word| match word {
+                "backend" => canister.clone(),
+                "backend.wasm" => wasm.clone(),
+                "<snapshot-id>" => created.clone(),
+                "<new-snapshot-id>" => uploaded.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = match words[0].as_str() {
+            "icp" => {
+                let out = net.ok(&args);
+                if line.contains("snapshot create") {
+                    created = hex_word(&out);
+                }
+                if line.contains("snapshot upload") {
+                    uploaded = hex_word(&out);
+                }
+                out
+            }
+            "ic-backup" => {
+                if line.contains("repaired.json") {
+                    // The repair: the profile's name changed in the backup.
+                    let backup =
+                        std::fs::read_to_string(net.offline.path("profiles.json")).unwrap();
+                    std::fs::write(
+                        net.offline.path("repaired.json"),
+                        backup.replace("\"ada\"", "\"cyd\""),
+                    )
+                    .unwrap();
+                }
+                ok_output(
+                    std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+                        .current_dir(net.offline.dir.path())
+                        .args(&args)
+                        .output()
+                        .unwrap(),
+                    line,
+                )
+            }
+            other => panic!("the recipe runs icp and ic-backup, not {other}: {line}"),
+        };
+        drop(out);
+        ran += 1;
+    }
+    assert_eq!(ran, 11, "the recipe's lines");
+    let get = ["canister", "call", &canister, "get_profile", "()"];
+    assert!(net.ok(&get).contains("\"cyd\""), "{}", net.ok(&get));
 }
