@@ -43,6 +43,10 @@ pub struct Memory {
     pub history: u64,
     /// The canister's log, its records' contents.
     pub log: u64,
+    /// The chunk store: 1 MiB a chunk, as the IC counts it.
+    pub chunk_store: u64,
+    /// The snapshots, each its total size.
+    pub snapshots: u64,
 }
 
 impl Memory {
@@ -55,6 +59,8 @@ impl Memory {
             + self.custom_sections
             + self.history
             + self.log
+            + self.chunk_store
+            + self.snapshots
     }
 }
 
@@ -396,8 +402,8 @@ fn status(view: &View) -> CanisterStatusResult {
             wasm_binary_size: nat(memory.binary),
             custom_sections_size: nat(memory.custom_sections),
             canister_history_size: nat(memory.history),
-            wasm_chunk_store_size: nat(0u64),
-            snapshots_size: nat(0u64),
+            wasm_chunk_store_size: nat(memory.chunk_store),
+            snapshots_size: nat(memory.snapshots),
             log_memory_store_size: nat(memory.log),
         },
         cycles: Nat::from(crate::host::CYCLE_BALANCE),

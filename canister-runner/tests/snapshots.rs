@@ -171,7 +171,12 @@ fn a_loaded_snapshot_gives_back_the_canister_as_it_was() {
     bump(&mut canister, 2);
     tick(&mut canister, 3);
     let snapshot = take(&mut canister, None).unwrap();
-    assert_eq!(status(&mut canister).status, CanisterStatusType::Running);
+    let status_now = status(&mut canister);
+    assert_eq!(status_now.status, CanisterStatusType::Running);
+    assert_eq!(
+        status_now.memory_metrics.snapshots_size,
+        candid::Nat::from(snapshot.total_size)
+    );
     bump(&mut canister, 5);
     tick(&mut canister, 1);
     assert_eq!(state(&mut canister), (7, (4, 4)));

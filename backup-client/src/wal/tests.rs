@@ -147,3 +147,26 @@ fn replay_over_a_folded_image_changes_nothing() {
     let (bytes, _) = replayed(&image, &second).unwrap();
     assert!(bytes == second);
 }
+
+/// A call that replaced the memory whole (a reinstall, a snapshot loaded)
+/// leaves it shorter, every page of it in its record; replayed over the
+/// image before the log or over the image a fold cut short already wrote,
+/// the memory is the same.
+#[test]
+fn a_memory_replaced_whole_replays_shorter() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image.bin");
+    let mut wal = Wal::create(&image).unwrap();
+    let before = memory(48, 7);
+    let mut live = memory(16, 0);
+    live[3 * PAGE..4 * PAGE].fill(4);
+    wal.append(&live, &(0..16).collect::<Vec<u64>>(), b"reinstall")
+        .unwrap();
+    live.resize(20 * PAGE, 0);
+    live[18 * PAGE..19 * PAGE].fill(5);
+    wal.append(&live, &[18], b"grow").unwrap();
+    let (bytes, _) = replayed(&image, &before).unwrap();
+    assert!(bytes == live);
+    let (bytes, _) = replayed(&image, &live).unwrap();
+    assert!(bytes == live);
+}

@@ -387,6 +387,8 @@ impl Canister {
                 .sum(),
             history: candid::encode_one(&self.history).map_or(0, |bytes| bytes.len() as u64),
             log: self.log.bytes(),
+            chunk_store: self.chunks.len() as u64 * super::install::MAX_CHUNK_BYTES as u64,
+            snapshots: self.snapshots_size(),
         };
         let data = self.exec.env();
         let view = management::View {

@@ -233,6 +233,11 @@ fn local_id(id: &[u8]) -> Option<(Principal, u64)> {
 use super::install::DOCS;
 
 impl Canister {
+    /// The snapshots' sizes together, as `canister_status` counts them.
+    pub(super) fn snapshots_size(&self) -> u64 {
+        self.snapshots.iter().map(Snapshot::total_size).sum()
+    }
+
     /// Whether `caller` may list and read the snapshots.
     pub(super) fn may_read_snapshots(&self, caller: &Principal) -> bool {
         self.settings
