@@ -28,6 +28,21 @@ impl Net {
         for name in ["admin", "stranger"] {
             icp_ok(&home, &["identity", "new", name, "--storage", "plaintext"]);
         }
+        // An identity whose key icp-cli keeps encrypted with a password.
+        let password = home.join("password");
+        std::fs::write(&password, "correct horse battery staple\n").unwrap();
+        icp_ok(
+            &home,
+            &[
+                "identity",
+                "new",
+                "keeper",
+                "--storage",
+                "password",
+                "--storage-password-file",
+                password.to_str().unwrap(),
+            ],
+        );
         icp_ok(&home, &["identity", "default", "admin"]);
         let principal = |name: &str| {
             icp_ok(&home, &["identity", "principal", "--identity", name])
@@ -85,6 +100,14 @@ impl Net {
             .args(["--identity", identity])
             .output()
             .unwrap()
+    }
+
+    /// [`Net::run`] as `keeper`, whose key is encrypted.
+    fn run_keeper(&self, args: &[&str]) -> std::process::Output {
+        let password = self.home.join("password");
+        let mut all = args.to_vec();
+        all.extend(["--identity-password-file", password.to_str().unwrap()]);
+        self.run("keeper", &all)
     }
 
     /// [`Net::run`] as the admin, which must succeed; its standard output.
@@ -151,6 +174,44 @@ fn icp_reads_the_status_and_the_settings() {
             "{expected} not in:\n{settings}"
         );
     }
+    // An identity with an encrypted key: refused the status until a
+    // controller adds it (`settings update --add-controller`), then
+    // served. Refused, icp-cli shows what the state tree says of any
+    // canister (its controllers and module hash), not whether it runs.
+    let status = ["canister", "status", &canister];
+    let out = net.run_keeper(&status);
+    assert!(
+        !text(&out.stdout).contains("Running"),
+        "{}",
+        text(&out.stdout)
+    );
+    let password = net.home.join("password");
+    let keeper = icp_ok(
+        &net.home,
+        &[
+            "identity",
+            "principal",
+            "--identity",
+            "keeper",
+            "--identity-password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    net.ok(&[
+        "canister",
+        "settings",
+        "update",
+        &canister,
+        "--add-controller",
+        keeper.trim(),
+    ]);
+    let out = net.run_keeper(&status);
+    assert!(
+        text(&out.stdout).contains("Running") && text(&out.stdout).contains(keeper.trim()),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let out = net.run("stranger", &["canister", "settings", "show", &canister]);
     let said = text(&out.stderr);
     assert!(!out.status.success(), "a stranger read the settings");
