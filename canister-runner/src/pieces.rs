@@ -48,7 +48,8 @@ pub struct Pieces {
     pieces: Vec<Piece>,
 }
 
-/// What names [`Pieces`]: their length and their pieces' hashes, in order.
+/// What names a snapshot's module, heap or stable memory: its length and
+/// its 1 MiB pieces' SHA-256, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PiecesRecord {
     pub len: u64,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// What the IC keeps of a canister besides its memories: who controls it,
 /// its settings, whether it runs, its version and its history, and, by
 /// their SHA-256, its module and the chunks of its chunk store (whose
-/// bytes [`Canister::blob`] gives). [`Canister::record`] gives it,
+/// bytes [`Canister::blobs`] gives). [`Canister::record`] gives it,
 /// [`Canister::restore_record`] puts it back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanisterRecord {
