@@ -178,6 +178,9 @@ impl Node {
         if let Some(refused) = self.start_query() {
             return refused;
         }
+        if let Some(refused) = self.target.canister().refuses(true) {
+            return refused_status(refused);
+        }
         if self.methods.get(method) != Some(&Kind::Query) {
             return Status::Rejected(no_method(self.canister_id, "query", method));
         }
@@ -265,6 +268,8 @@ impl Node {
                 changed = Some((before.module != after.module, Box::new(after)));
             }
             outcome
+        } else if let Some(refused) = self.target.canister().refuses(false) {
+            refused_status(refused)
         } else {
             match self.methods.get(method) {
                 Some(Kind::Update) => status(self.target.canister().update(caller, method, arg)),
@@ -429,6 +434,14 @@ pub fn ellipsize(message: String, max: usize) -> String {
     let head = boundary(max / 2, true);
     let tail = boundary(message.len() - (max - 3 - max / 2), false);
     format!("{}...{}", &message[..head], &message[tail..])
+}
+
+/// A refusal of the runner's as the IC reports it.
+fn refused_status(reject: canister_runner::Reject) -> Status {
+    status(canister_runner::CallResult {
+        result: Err(reject),
+        stats: Default::default(),
+    })
 }
 
 /// A runner result as the IC reports it: reject code and error code.

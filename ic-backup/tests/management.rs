@@ -891,3 +891,69 @@ fn the_readme_snapshot_recipe_runs() {
     let get = ["canister", "call", &canister, "get_profile", "()"];
     assert!(net.ok(&get).contains("\"cyd\""), "{}", net.ok(&get));
 }
+
+/// `uninstall_code` (signed with a controller's key: icp-cli has no command
+/// for it) leaves a canister that answers nothing, also after a SIGKILL of
+/// the server (the image opens as the empty canister, not with `--wasm`);
+/// `icp canister install --mode install` puts code back, on empty memory,
+/// and it stays through a restart.
+#[test]
+fn an_uninstalled_canister_stays_empty_until_installed() {
+    use common::serving::{call_outcome, call_path, now_nanos, post, signed, Key};
+    let mut net = Net::start();
+    let canister = net.canister();
+    let profile =
+        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
+    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    let key = Key::new(26);
+    let principal = key.principal().to_text();
+    net.ok(&[
+        "canister",
+        "settings",
+        "update",
+        &canister,
+        "--add-controller",
+        &principal,
+    ]);
+    let id = candid::Principal::from_text(&canister).unwrap();
+    let content = ic_transport_types::EnvelopeContent::Call {
+        nonce: Some(b"uninstall".to_vec()),
+        ingress_expiry: now_nanos() + 120_000_000_000,
+        sender: key.principal(),
+        canister_id: candid::Principal::management_canister(),
+        method_name: "uninstall_code".into(),
+        arg: candid_parser::parse_idl_args(&format!(
+            "(record {{ canister_id = principal \"{id}\" }})"
+        ))
+        .unwrap()
+        .to_bytes()
+        .unwrap(),
+        sender_info: None,
+    };
+    let (status, body) = post(
+        &net.served().url,
+        &call_path(&canister),
+        "application/cbor",
+        &signed(content, &key, None, &key),
+    );
+    assert_eq!(status, 200, "{}", text(&body));
+    assert_eq!(call_outcome(&body).0, "replied");
+    let count = ["canister", "call", &canister, "profile_count", "()"];
+    let empty = |net: &Net, when: &str| {
+        let out = net.run("admin", &count);
+        assert!(!out.status.success(), "{when}: answered");
+        let said = text(&out.stderr);
+        assert!(said.contains("no wasm module"), "{when}: {said}");
+        assert!(status_of(net)["module_hash"].is_null(), "{when}");
+    };
+    empty(&net, "uninstalled");
+    net.restart(true);
+    empty(&net, "after SIGKILL");
+    let wasm = net.offline.wasm.to_str().unwrap().to_string();
+    net.ok(&[
+        "canister", "install", &canister, "--mode", "install", "--wasm", &wasm, "--yes",
+    ]);
+    assert!(net.ok(&count).contains("(0 : nat64)"), "{}", net.ok(&count));
+    net.restart(false);
+    assert!(net.ok(&count).contains("(0 : nat64)"), "after a restart");
+}

@@ -112,6 +112,29 @@ impl Canister {
         }
     }
 
+    /// Why the canister refuses any message now, before its method is
+    /// looked for, as the IC refuses it: stopped or stopping, or without a
+    /// module. `query`: a query, not an update (nor a query called as one).
+    pub fn refuses(&self, query: bool) -> Option<Reject> {
+        if let Some((code, message)) = self.refused_for_status(query) {
+            return Some(Reject { code, message });
+        }
+        if self.module.is_none() {
+            // The IC's ingress filter refuses an update in few words; a
+            // query runs to where the module would be.
+            let message = if query {
+                super::install::no_module(self.canister_id())
+            } else {
+                "IC0537: Requested canister has no wasm module".into()
+            };
+            return Some(Reject {
+                code: RejectCode::CanisterError,
+                message,
+            });
+        }
+        None
+    }
+
     /// A user's query to the management canister about this canister:
     /// `fetch_canister_logs`, answered to whom `log_visibility` allows.
     pub fn management_query(&mut self, caller: Principal, method: &str, arg: &[u8]) -> CallResult {
@@ -171,21 +194,9 @@ impl Canister {
         }
         // What ran before (an install's hooks) is in the log before this.
         self.flush_prints(true);
-        if let Some((code, message)) = self.refused_for_status(entry.is_query()) {
+        if let Some(refused) = self.refuses(entry == Entry::Query) {
             return CallResult {
-                result: reject(code, message),
-                stats,
-            };
-        }
-        if self.module.is_none() {
-            // The IC's ingress filter refuses an update in few words; a
-            // query runs to where the module would be.
-            let message = match entry {
-                Entry::Query => super::install::no_module(self.canister_id()),
-                _ => "IC0537: Requested canister has no wasm module".into(),
-            };
-            return CallResult {
-                result: reject(RejectCode::CanisterError, message),
+                result: Err(refused),
                 stats,
             };
         }

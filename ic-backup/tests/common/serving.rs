@@ -239,3 +239,59 @@ pub fn signed(
 pub fn text(body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
+
+pub fn call_path(canister: &str) -> String {
+    format!("/api/v3/canister/{canister}/call")
+}
+
+/// A reply to a synchronous call: its status and reject message, from the
+/// certificate's tree (not verified: these tests are about the server).
+pub fn call_outcome(body: &[u8]) -> (String, String) {
+    let response: ic_transport_types::TransportCallResponse = serde_cbor::from_slice(body)
+        .unwrap_or_else(|error| panic!("not a call response ({error}): {}", text(body)));
+    match response {
+        ic_transport_types::TransportCallResponse::Replied { certificate } => {
+            let certificate: ic_certification::Certificate =
+                serde_cbor::from_slice(&certificate).unwrap();
+            let mut found = (String::new(), String::new());
+            for (path, value) in leaves(&certificate.tree) {
+                match path.last().map(Vec::as_slice) {
+                    Some(b"status") => found.0 = text(&value),
+                    Some(b"reject_message") => found.1 = text(&value),
+                    _ => {}
+                }
+            }
+            found
+        }
+        ic_transport_types::TransportCallResponse::NonReplicatedRejection(reject) => {
+            ("rejected".into(), reject.reject_message)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+pub fn leaves(tree: &ic_certification::HashTree) -> Vec<(Vec<Vec<u8>>, Vec<u8>)> {
+    use ic_certification::hash_tree::HashTreeNode;
+    fn walk(
+        node: &HashTreeNode<Vec<u8>>,
+        path: &mut Vec<Vec<u8>>,
+        out: &mut Vec<(Vec<Vec<u8>>, Vec<u8>)>,
+    ) {
+        match node {
+            HashTreeNode::Fork(pair) => {
+                walk(&pair.0, path, out);
+                walk(&pair.1, path, out);
+            }
+            HashTreeNode::Labeled(label, child) => {
+                path.push(label.as_bytes().to_vec());
+                walk(child, path, out);
+                path.pop();
+            }
+            HashTreeNode::Leaf(value) => out.push((path.clone(), value.clone())),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree.as_ref(), &mut Vec::new(), &mut out);
+    out
+}
