@@ -112,14 +112,7 @@ impl Net {
 
     /// [`Net::run`] as the admin, which must succeed; its standard output.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run("admin", args);
-        assert!(
-            out.status.success(),
-            "icp {args:?}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        ok_output(self.run("admin", args), &format!("icp {args:?}"))
     }
 }
 

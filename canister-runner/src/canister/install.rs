@@ -16,6 +16,7 @@ use ic_management_canister_types::{
     CanisterInstallMode, ChunkHash, UpgradeFlags, WasmMemoryPersistence,
 };
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A chunk holds at most 1 MiB…
@@ -142,20 +143,7 @@ impl Canister {
     pub(super) fn upload_chunk(&mut self, arg: &[u8]) -> Outcome {
         let UploadChunkArgs { canister_id, chunk } = management::decode("upload_chunk", arg)?;
         management::this(self.canister_id(), canister_id)?;
-        if chunk.len() > MAX_CHUNK_BYTES {
-            return Err(chunk_store(format!(
-                "Wasm chunk size {} exceeds the maximum chunk size of {MAX_CHUNK_BYTES}",
-                chunk.len()
-            )));
-        }
-        let hash = sha256(&chunk);
-        if !self.chunks.contains_key(&hash) && self.chunks.len() >= MAX_CHUNKS {
-            return Err(chunk_store(format!(
-                "Wasm chunk store has already reached maximum capacity of {} bytes or the maximum number of entries, {MAX_CHUNKS}",
-                MAX_CHUNKS * MAX_CHUNK_BYTES
-            )));
-        }
-        self.chunks.entry(hash).or_insert_with(|| chunk.into());
+        let hash = add_chunk(&mut self.chunks, chunk)?;
         management::encode(ChunkHash {
             hash: hash.to_vec(),
         })
@@ -332,6 +320,29 @@ impl Canister {
             _ => self.flush_prints(true),
         }
     }
+}
+
+/// Adds `chunk` to `store` (once: a chunk it holds changes nothing), as
+/// the IC's chunk store takes it; its SHA-256.
+pub(super) fn add_chunk(
+    store: &mut BTreeMap<Hash, Arc<[u8]>>,
+    chunk: Vec<u8>,
+) -> Result<Hash, (RejectCode, String)> {
+    if chunk.len() > MAX_CHUNK_BYTES {
+        return Err(chunk_store(format!(
+            "Wasm chunk size {} exceeds the maximum chunk size of {MAX_CHUNK_BYTES}",
+            chunk.len()
+        )));
+    }
+    let hash = sha256(&chunk);
+    if !store.contains_key(&hash) && store.len() >= MAX_CHUNKS {
+        return Err(chunk_store(format!(
+            "Wasm chunk store has already reached maximum capacity of {} bytes or the maximum number of entries, {MAX_CHUNKS}",
+            MAX_CHUNKS * MAX_CHUNK_BYTES
+        )));
+    }
+    store.entry(hash).or_insert_with(|| chunk.into());
+    Ok(hash)
 }
 
 /// Where the IC's error messages send their reader.

@@ -5,7 +5,7 @@
 //! store of one moment, at most [`MAX_SNAPSHOTS`] of them, read and
 //! written in slices of at most [`MAX_SLICE`] bytes.
 
-use super::install::{MAX_CHUNKS, MAX_CHUNK_BYTES};
+use super::install::MAX_CHUNK_BYTES;
 use super::{Canister, Hash, Installed};
 use crate::call::RejectCode;
 use crate::management::{self, Change, Outcome};
@@ -298,6 +298,14 @@ impl Canister {
         Ok(replaced)
     }
 
+    /// Keeps a new snapshot, in place of the one at `replaced`.
+    fn keep_snapshot(&mut self, snapshot: Snapshot, replaced: Option<usize>) {
+        if let Some(index) = replaced {
+            self.snapshots.remove(index);
+        }
+        self.snapshots.push(snapshot);
+    }
+
     /// `take_canister_snapshot`: the canister as it is between two
     /// messages; it need not be stopped (its outstanding calls are not in
     /// it). With `uninstall_code`, the code is uninstalled after.
@@ -344,10 +352,7 @@ impl Canister {
             ..snapshot
         };
         let summary = snapshot.summary();
-        if let Some(index) = replaced {
-            self.snapshots.remove(index);
-        }
-        self.snapshots.push(snapshot);
+        self.keep_snapshot(snapshot, replaced);
         if uninstall_code == Some(true) {
             self.uninstall(caller)
                 .map_err(|error| (RejectCode::CanisterError, error.to_string()))?;
@@ -542,10 +547,7 @@ impl Canister {
             }),
         };
         let snapshot_id = snapshot.id.clone();
-        if let Some(index) = replaced {
-            self.snapshots.remove(index);
-        }
-        self.snapshots.push(snapshot);
+        self.keep_snapshot(snapshot, replaced);
         management::encode(UploadCanisterSnapshotMetadataResult { snapshot_id })
     }
 
@@ -573,20 +575,7 @@ impl Canister {
             SnapshotDataOffset::WasmMemory { offset } => (&mut snapshot.heap, offset),
             SnapshotDataOffset::StableMemory { offset } => (&mut snapshot.stable, offset),
             SnapshotDataOffset::WasmChunk => {
-                if chunk.len() > MAX_CHUNK_BYTES {
-                    return Err(super::install::chunk_store(format!(
-                        "Wasm chunk size {} exceeds the maximum chunk size of {MAX_CHUNK_BYTES}",
-                        chunk.len()
-                    )));
-                }
-                let hash = super::sha256(&chunk);
-                if !snapshot.chunks.contains_key(&hash) && snapshot.chunks.len() >= MAX_CHUNKS {
-                    return Err(super::install::chunk_store(format!(
-                        "Wasm chunk store has already reached maximum capacity of {} bytes or the maximum number of entries, {MAX_CHUNKS}",
-                        MAX_CHUNKS * MAX_CHUNK_BYTES
-                    )));
-                }
-                snapshot.chunks.entry(hash).or_insert_with(|| chunk.into());
+                super::install::add_chunk(&mut snapshot.chunks, chunk)?;
                 return management::encode(());
             }
         };
