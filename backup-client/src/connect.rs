@@ -63,6 +63,11 @@ pub fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
     if let Some(offline) = offline(connection)? {
         return Ok(Box::new(offline));
     }
+    Ok(Box::new(live(connection)?))
+}
+
+/// The live canister `connection` names.
+pub fn live(connection: &Connection) -> Result<Live> {
     let canister = connection.canister.as_deref().ok_or_else(|| {
         Error::Input(
             "expected --canister <id or name> (live) or --wasm and --image (offline)".into(),
@@ -77,12 +82,7 @@ pub fn connect(connection: &Connection) -> Result<Box<dyn Target>> {
     )?;
     let canister = project::resolve_canister(canister, &connection.network, project.as_ref())?;
     let identity = live_identity(connection, project.as_ref())?;
-    Ok(Box::new(Live::connect(
-        &network,
-        identity,
-        canister,
-        connection.timeout,
-    )?))
+    Live::connect(&network, identity, canister, connection.timeout)
 }
 
 /// The offline target the connection names, if it names one.

@@ -76,6 +76,12 @@ impl Snapshot {
                 dir.display()
             ))
         };
+        if dir.join(crate::ops::snapshot::DOWNLOAD_PROGRESS).exists() {
+            return Err(not_a_snapshot(format!(
+                "an unfinished download ({} is there): run the `ic-backup snapshot download` that began it again to finish it",
+                crate::ops::snapshot::DOWNLOAD_PROGRESS
+            )));
+        }
         let metadata_path = dir.join("metadata.json");
         let bytes = std::fs::read(&metadata_path)
             .map_err(|error| not_a_snapshot(format!("metadata.json: {error}")))?;

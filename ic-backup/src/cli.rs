@@ -32,6 +32,7 @@ pub enum Command {
     Restore(cmd::restore::Args),
     Migrate(cmd::migrate::Args),
     Dump(cmd::dump::Args),
+    Snapshot(cmd::snapshot::Args),
     Load(cmd::load::Args),
     Whoami(cmd::whoami::Args),
     Inspect(cmd::inspect::Args),
@@ -42,9 +43,10 @@ pub enum Command {
 
 /// The commands as `--help` lists them: in groups, one short line each
 /// (each command's own `--help` has the details and examples).
-const GROUPS: [(&str, &[&str]); 4] = [
+const GROUPS: [(&str, &[&str]); 5] = [
     ("Typed data", &["backup", "restore", "migrate"]),
     ("Raw stable memory", &["dump", "load", "verify", "inspect"]),
+    ("IC snapshots", &["snapshot"]),
     ("Access", &["auth", "whoami"]),
     ("Serving and calling", &["serve", "call"]),
 ];

@@ -52,6 +52,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore(args) => cmd::restore::run(args, &global),
         Command::Migrate(args) => cmd::migrate::run(args, &global),
         Command::Dump(args) => cmd::dump::run(args, &global),
+        Command::Snapshot(args) => cmd::snapshot::run(args, &global),
         Command::Load(args) => cmd::load::run(args, &global),
         Command::Whoami(args) => cmd::whoami::run(args, &global),
         Command::Inspect(args) => cmd::inspect::run(args, &global),

@@ -7,5 +7,6 @@ pub mod call;
 pub mod migrate;
 pub mod raw;
 pub mod restore;
+pub mod snapshot;
 
 pub use crate::messages::{notice, output, set_quiet};

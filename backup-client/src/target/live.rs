@@ -65,7 +65,87 @@ async fn query_retrying(
     }
 }
 
+/// One update to the management canister about `canister` (its effective
+/// canister id); if `retry`, tried again with backoff on transient failures
+/// (for calls that may run twice: reads, and writes of bytes at an offset).
+async fn manage_retrying(
+    agent: &ic_agent::Agent,
+    canister: Principal,
+    method: &str,
+    arg: &[u8],
+    retry: bool,
+) -> Result<Vec<u8>> {
+    let mut attempt = 0;
+    loop {
+        let call = agent
+            .update(&Principal::management_canister(), method)
+            .with_effective_canister_id(canister)
+            .with_arg(arg.to_vec())
+            .call_and_wait();
+        let failure = match call.await {
+            Ok(reply) => return Ok(reply),
+            Err(error) if !retry || !transient(&error) => {
+                return Err(Live::agent_error(method, error))
+            }
+            Err(error) => error.to_string(),
+        };
+        attempt += 1;
+        if attempt >= QUERY_ATTEMPTS {
+            return Err(Error::Network(format!(
+                "{method}: {failure} (tried {attempt} times)"
+            )));
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
+}
+
 impl Live {
+    /// The canister's id.
+    pub fn canister_id(&self) -> Principal {
+        self.canister
+    }
+
+    /// The network's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Calls the management canister's `method` about the canister (an
+    /// update); see [`manage_retrying`] for `retry`.
+    pub fn manage(&mut self, method: &str, arg: &[u8], retry: bool) -> Result<Vec<u8>> {
+        let call = manage_retrying(&self.agent, self.canister, method, arg, retry);
+        self.runtime.block_on(call)
+    }
+
+    /// The management calls `calls` yields (each one that may run twice),
+    /// up to `parallel` in flight at all times; each reply goes to `each`
+    /// with the call's index, in the order the replies come. Stops at the
+    /// first error, a call's or one `each` returns.
+    pub fn manage_many(
+        &mut self,
+        calls: &mut dyn Iterator<Item = Result<(String, Vec<u8>)>>,
+        parallel: usize,
+        each: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        let (agent, canister) = (&self.agent, self.canister);
+        let replies = futures_util::stream::iter(calls.enumerate())
+            .map(|(index, call)| async move {
+                let (method, arg) = call?;
+                let reply = manage_retrying(agent, canister, &method, &arg, true).await?;
+                Ok::<_, Error>((index, reply))
+            })
+            .buffer_unordered(parallel.max(1));
+        self.runtime.block_on(async move {
+            futures_util::pin_mut!(replies);
+            while let Some(reply) = replies.next().await {
+                let (index, reply) = reply?;
+                each(index, reply)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Connects to `network` as `identity`, with the network's root key
     /// (fetched from it unless it is mainnet or the project states it).
     pub fn connect(

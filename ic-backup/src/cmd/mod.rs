@@ -10,6 +10,7 @@ pub mod load;
 pub mod migrate;
 pub mod restore;
 pub mod serve;
+pub mod snapshot;
 pub mod verify;
 pub mod whoami;
 
