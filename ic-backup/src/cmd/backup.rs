@@ -1,7 +1,6 @@
 //! `ic-backup backup`.
 
 use super::Global;
-use backup_client::connect::with_target;
 use backup_client::error::Result;
 use backup_client::interface::Interface;
 use backup_client::json::Format;
@@ -13,7 +12,9 @@ use std::path::PathBuf;
 /// Page by page, several spans in flight (`--parallel`); an interrupted
 /// backup resumes from its last page when run again.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  ic-backup backup profiles -o profiles.json --format lossless")]
+#[command(
+    after_help = "Examples:\n  ic-backup backup profiles -o profiles.json --format lossless\n  ic-backup --canister backend backup profiles -o profiles.json --consistent"
+)]
 pub struct Args {
     /// The map, as in the endpoint `backup_<map>_page`.
     map: String,
@@ -39,10 +40,13 @@ pub struct Args {
     #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
     #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     stop_after: Option<usize>,
+    #[command(flatten)]
+    consistent: super::Consistent,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
-    with_target(&global.connection, |target| {
+    let output = args.output.clone();
+    super::on_target_or_cut(global, &args.consistent, &output, args.parallel, |target| {
         let interface = Interface::of(target, global.connection.did.as_deref())?;
         let options = BackupOptions {
             map: &args.map,

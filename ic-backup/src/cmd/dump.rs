@@ -1,7 +1,6 @@
 //! `ic-backup dump`.
 
 use super::Global;
-use backup_client::connect::with_target;
 use backup_client::error::Result;
 use backup_client::ops::raw::dump;
 use std::path::PathBuf;
@@ -11,7 +10,9 @@ use std::path::PathBuf;
 /// With parallel `stable_read` queries, resumable, with a SHA-256
 /// manifest beside it.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  ic-backup dump -o stable_memory.dat --parallel 16")]
+#[command(
+    after_help = "Examples:\n  ic-backup dump -o stable_memory.dat --parallel 16\n  ic-backup --canister backend dump -o stable_memory.dat --consistent --stop"
+)]
 pub struct Args {
     #[arg(short, long)]
     output: PathBuf,
@@ -25,17 +26,25 @@ pub struct Args {
     #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
     #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     stop_after: Option<usize>,
+    #[command(flatten)]
+    consistent: super::Consistent,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
-    with_target(&global.connection, |target| {
-        dump(
-            target,
-            &args.output,
-            args.parallel,
-            args.chunk_bytes,
-            args.stop_after,
-            global.json,
-        )
-    })
+    super::on_target_or_cut(
+        global,
+        &args.consistent,
+        &args.output,
+        args.parallel,
+        |target| {
+            dump(
+                target,
+                &args.output,
+                args.parallel,
+                args.chunk_bytes,
+                args.stop_after,
+                global.json,
+            )
+        },
+    )
 }

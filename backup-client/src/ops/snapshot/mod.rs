@@ -6,6 +6,7 @@
 //! controllers (listing and reading also for whom `snapshot_visibility`
 //! names).
 
+pub mod consistent;
 mod download;
 mod folder;
 mod upload;
