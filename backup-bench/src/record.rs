@@ -263,6 +263,22 @@ impl Recorder {
                 (image >= 4096.0).then_some(ratio < 1.5),
             ));
         }
+        if let Some(row) = table("consistent").find(|r| !r["offline_s"].is_null()) {
+            let (offline, download) = (
+                number(row, "projected_1gib_offline_s"),
+                number(row, "modeled_1gib_download_s"),
+            );
+            goals.push(goal(
+                "consistent backup: the offline step against the modeled snapshot download, at 1 GiB",
+                format!(
+                    "{offline:.0} s offline (projected from {:.0} MiB at {:.1} MiB/s) against {download:.0} s of download",
+                    number(row, "stable_mib"),
+                    number(row, "offline_mib_per_s")
+                ),
+                "the offline step at most the download".into(),
+                Some(offline <= download),
+            ));
+        }
         goals
     }
 }

@@ -9,11 +9,12 @@ use std::fmt::Write;
 
 /// The tables other than the backup table, in the order they are shown,
 /// with their headings. Their columns are the rows' keys, in file order.
-const TABLES: [(&str, &str); 5] = [
+const TABLES: [(&str, &str); 6] = [
     ("restore", "Restore"),
     ("dump", "Raw dump"),
     ("load", "Raw load"),
     ("typed_vs_raw", "Typed backup against raw dump"),
+    ("consistent", "Paged, consistent and raw, side by side"),
     ("memory", "Peak memory"),
 ];
 

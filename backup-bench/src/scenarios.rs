@@ -886,6 +886,11 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
     recorder.check("typed vs raw / backup", &typed.run);
     let (typed_rounds, typed_calls) = (typed.rounds, typed.run.calls.len());
+    let paged = (
+        typed_calls as u64,
+        typed.run.bytes_out(),
+        typed.wall().as_secs_f64(),
+    );
     let splits_instructions = typed.splits;
     // Spans of a small map make small pages; at 1 GiB the pages are full:
     // the canister's default budget of entries each.
@@ -923,6 +928,12 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         ((bytes_out * gib as f64 / stable as f64 / page).ceil() + spans) / PARALLEL as f64;
     let typed_gib = typed_gib.ceil() + splits;
     let dump_gib = gib.div_ceil(read).div_ceil(PARALLEL as u64) as f64;
+    let dump = (
+        raw.run.calls.len() as u64,
+        raw.run.bytes_out(),
+        raw.wall().as_secs_f64(),
+    );
+    let dump_rounds = raw.rounds;
     recorder.row(json!({
         "table": "typed_vs_raw",
         "entries": n,
@@ -932,10 +943,107 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         "backup_calls": typed_calls,
         "backup_round_trips": typed_rounds,
         "splits_instructions": splits_instructions,
-        "dump_calls": raw.run.calls.len(),
-        "dump_round_trips": raw.rounds,
+        "dump_calls": dump.0,
+        "dump_round_trips": dump_rounds,
         "modeled_1gib_backup_s": typed_gib * latency_seconds,
         "modeled_1gib_dump_s": dump_gib * latency_seconds,
         "modeled_1gib_ratio": typed_gib / dump_gib,
     }));
+    consistent_rows(canister, recorder, n, &dir, paged, dump, &image);
+}
+
+/// A snapshot read: at most this many bytes per call.
+const SNAPSHOT_SLICE: u64 = 2_000_000;
+/// A management canister update: one round of consensus.
+const UPDATE_ROUND_S: f64 = 2.0;
+
+/// The paged typed backup, the consistent one and the raw dump side by side
+/// (`paged`, `dump`: their calls, bytes and modeled seconds): calls to the
+/// live canister, bytes moved, the modeled wall time (queries `latency` per
+/// round of `parallel` in flight; the consistent backup's
+/// snapshot calls are management updates, one round of consensus each round
+/// of `parallel` in flight: a list and a take before, a delete after), and,
+/// for the consistent backup, its offline step measured on this machine (the
+/// CLI's own offline path: the wasm over the cut's stable memory).
+fn consistent_rows(
+    canister: &mut Canister,
+    recorder: &mut Recorder,
+    n: u64,
+    dir: &std::path::Path,
+    paged: (u64, u64, f64),
+    dump: (u64, u64, f64),
+    image: &std::path::Path,
+) {
+    const PARALLEL: u64 = 16;
+    let stable = canister.stable_memory().len() as u64;
+    let module = canister.module().map_or(0, <[u8]>::len) as u64;
+    let wasm = dir.join("profiles.wasm");
+    std::fs::write(&wasm, canister.module().unwrap_or_default())
+        .expect("target/bench/profiles.wasm");
+    let interface = canister
+        .candid_interface()
+        .and_then(|text| backup_client::interface::Interface::parse(&text).ok())
+        .expect("the profiles interface parses");
+    let file = dir.join("consistent-backup.json");
+    for stale in ["", ".partial", ".progress"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", file.display()));
+    }
+    let operator = backup_client::target::Operator {
+        caller: operator(),
+        controller: true,
+        others: Vec::new(),
+        seed: 0,
+    };
+    let began = Instant::now();
+    let mut offline =
+        backup_client::target::Offline::open(&wasm, image, operator).expect("the cut opens");
+    let options = backup_client::ops::backup::BackupOptions {
+        map: "profiles",
+        output: &file,
+        format: backup_client::json::Format::Lossless,
+        max_bytes: None,
+        parallel: PARALLEL as usize,
+        stop_after: None,
+        json: true,
+    };
+    backup_client::ops::backup::backup(&mut offline, &interface, options)
+        .expect("the offline backup of the cut succeeds");
+    offline.finish().expect("the cut's image closes");
+    let offline_s = began.elapsed().as_secs_f64();
+    let reads = |bytes: u64| module.div_ceil(SNAPSHOT_SLICE) + bytes.div_ceil(SNAPSHOT_SLICE);
+    let download_s = |bytes: u64| (3 + reads(bytes).div_ceil(PARALLEL)) as f64 * UPDATE_ROUND_S;
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    let rows = [
+        (
+            "paged typed backup (--parallel 16)",
+            paged.0,
+            paged.1,
+            paged.2,
+            None,
+        ),
+        (
+            "consistent typed backup (--consistent)",
+            3 + reads(stable),
+            module + stable,
+            download_s(stable),
+            Some(offline_s),
+        ),
+        ("raw dump (--parallel 16)", dump.0, dump.1, dump.2, None),
+    ];
+    for (method, calls, bytes, wall, offline) in rows {
+        recorder.row(json!({
+            "table": "consistent",
+            "method": method,
+            "entries": n,
+            "stable_mib": mib(stable),
+            "live_calls": calls,
+            "moved_mib": mib(bytes),
+            "modeled_wall_s": wall,
+            "offline_s": offline,
+            "offline_mib_per_s": offline.map(|s| mib(stable) / s),
+            "modeled_download_mib_per_s": offline.map(|_| mib(stable) / download_s(stable)),
+            "modeled_1gib_download_s": offline.map(|_| download_s(1 << 30)),
+            "projected_1gib_offline_s": offline.map(|s| s * (1u64 << 30) as f64 / stable as f64),
+        }));
+    }
 }

@@ -111,7 +111,8 @@ impl Live {
     }
 
     /// Calls the management canister's `method` about the canister (an
-    /// update); see [`manage_retrying`] for `retry`.
+    /// update); `retry`: tried again with backoff on transient failures, for
+    /// calls that may run twice (reads, writes of bytes at an offset).
     pub fn manage(&mut self, method: &str, arg: &[u8], retry: bool) -> Result<Vec<u8>> {
         let call = manage_retrying(&self.agent, self.canister, method, arg, retry);
         self.runtime.block_on(call)
