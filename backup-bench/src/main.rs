@@ -47,6 +47,14 @@ fn main() {
         recorder.print_and_save_as(started.elapsed(), "results-restore.json");
         return;
     }
+    // `--consistent`: the paged, consistent and raw rows alone, at 1,000,000
+    // entries (100,000 with --quick).
+    if args.iter().any(|arg| arg == "--consistent") {
+        let n = if quick { 100_000 } else { 1_000_000 };
+        scenarios::app_backup(&wasm, &mut recorder, &[], &[n]);
+        recorder.print_and_save_as(started.elapsed(), "results-consistent.json");
+        return;
+    }
     let sizes: &[u64] = if quick {
         &[1_000, 10_000]
     } else {

@@ -553,7 +553,7 @@ fn help_explains_with_examples() {
         assert!(help.contains(group), "{help}");
     }
     for command in [
-        "backup", "restore", "dump", "load", "inspect", "verify", "call", "auth",
+        "backup", "restore", "dump", "load", "inspect", "verify", "call", "auth", "snapshot",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
             .args([command, "--help"])

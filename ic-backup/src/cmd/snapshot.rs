@@ -7,7 +7,7 @@ use backup_client::ops::snapshot::{self, Management, Parts};
 use backup_client::ops::{notice, output};
 use std::path::PathBuf;
 
-/// IC snapshots of a live canister: take, list, delete, load, download, upload
+/// IC snapshots: take, list, delete, load, download, upload
 ///
 /// For the canister's controllers (listing also for whom its
 /// `snapshot_visibility` names). A folder is what `icp canister snapshot
