@@ -290,8 +290,14 @@ fn listen(
                         drop(permit);
                     });
                 }
-                _ = interrupt.recv() => break,
-                _ = terminate.recv() => break,
+                _ = interrupt.recv() => {
+                    eprintln!("serve: SIGINT (Ctrl-C): stopping after the call in hand");
+                    break;
+                }
+                _ = terminate.recv() => {
+                    eprintln!("serve: SIGTERM: stopping after the call in hand");
+                    break;
+                }
                 _ = control.wake.notified() => break,
             }
         }
