@@ -1,5 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+/// A line on standard error, for whoever watches the server; a failure to
+/// write it (a full disk, a file size limit, a closed terminal) is not the
+/// server's: it goes on (`eprintln!` would panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod auth;
 mod http;
 mod node;
@@ -82,7 +92,7 @@ pub fn serve(target: Offline, describe: &str, options: Options) -> Result<()> {
             .iter()
             .any(|principal| !record.controllers.contains(principal))
         {
-            eprintln!(
+            say!(
                 "note: the canister's controllers are those its management calls set, kept in {}: {}; the controllers the command line gives are not all among them",
                 kept_in.display(),
                 record
@@ -259,7 +269,7 @@ fn listen(
                         Ok((stream, _)) => stream,
                         Err(error) => {
                             // Out of file descriptors, say: wait rather than spin.
-                            eprintln!("warning: accepting a connection: {error}");
+                            say!("warning: accepting a connection: {error}");
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
@@ -291,11 +301,11 @@ fn listen(
                     });
                 }
                 _ = interrupt.recv() => {
-                    eprintln!("serve: SIGINT (Ctrl-C): stopping after the call in hand");
+                    say!("serve: SIGINT (Ctrl-C): stopping after the call in hand");
                     break;
                 }
                 _ = terminate.recv() => {
-                    eprintln!("serve: SIGTERM: stopping after the call in hand");
+                    say!("serve: SIGTERM: stopping after the call in hand");
                     break;
                 }
                 _ = control.wake.notified() => break,
@@ -331,7 +341,7 @@ fn listen(
                 _ = terminate.recv() => {}
             }
         });
-        eprintln!("stopped at once: the write-ahead log beside the image keeps every call replied to, and the next opener replays it");
+        say!("stopped at once: the write-ahead log beside the image keeps every call replied to, and the next opener replays it");
         std::process::exit(130);
     });
     result

@@ -335,7 +335,7 @@ impl Node {
                 let message = format!(
                     "the write-ahead log could not be folded into the image ({error}); every call replied to is in the log, which the next opener of the image replays; the server stops"
                 );
-                eprintln!("error: {message}");
+                say!("error: {message}");
                 self.discard = true;
                 self.failed = Some(message);
             }
@@ -356,7 +356,7 @@ impl Node {
     /// The node stops taking calls, saying why; its memory is not written
     /// over the image at stop.
     fn fail(&mut self, message: String) -> Refused {
-        eprintln!("error: {message}");
+        say!("error: {message}");
         self.discard = true;
         self.failed = Some(message.clone());
         Refused::Failed(message)
@@ -391,11 +391,11 @@ impl Node {
 fn log_call(caller: Principal, method: &str, outcome: &Status) {
     let method = ellipsize(method.to_string(), 200);
     match outcome {
-        Status::Replied(reply) => eprintln!(
+        Status::Replied(reply) => say!(
             "call {method} from {caller}: replied, {} bytes",
             reply.len()
         ),
-        Status::Rejected(reject) => eprintln!(
+        Status::Rejected(reject) => say!(
             "call {method} from {caller}: rejected ({:?}): {}",
             reject.reject_code,
             ellipsize(reject.reject_message.clone(), 1000)
