@@ -178,25 +178,8 @@ fn a_consistent_backup_killed_at_any_moment_finishes_and_leaves_no_snapshot() {
         let jitter = ((state >> 33) % 1000) as f64 / 1000.0;
         let delay = duration.mul_f64((f64::from(trial) + jitter) / 20.0);
         let out = format!("killed-{trial}.json");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
-            .current_dir(net.offline.dir.path())
-            .env("HOME", &net.home)
-            .env("ICP_HOME", net.home.join("icp"))
-            .args([
-                "--network",
-                &net.served().url,
-                "--canister",
-                &net.canister(),
-            ])
-            .args([
-                "--identity",
-                "admin",
-                "backup",
-                "profiles",
-                "-o",
-                &out,
-                "--consistent",
-            ])
+        let mut child = net
+            .ic_backup_command("admin", &["backup", "profiles", "-o", &out, "--consistent"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -264,19 +264,7 @@ fn transfers_killed_at_any_moment_finish_when_run_again() {
         expected[2].len()
     );
     let spawn = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
-            .current_dir(net.offline.dir.path())
-            .env("HOME", &net.home)
-            .env("ICP_HOME", net.home.join("icp"))
-            .args([
-                "--network",
-                &net.served().url,
-                "--canister",
-                &net.canister(),
-                "--identity",
-                "admin",
-            ])
-            .args(args)
+        net.ic_backup_command("admin", args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -300,7 +288,8 @@ fn transfers_killed_at_any_moment_finish_when_run_again() {
     // How many kills left a transfer half done (the rest came before it
     // began or after it ended).
     let (mut downloads_cut, mut uploads_cut) = (0, 0);
-    for trial in 0..6u32 {
+    const TRIALS: u32 = 4;
+    for trial in 0..TRIALS {
         let dir = net.offline.path(&format!("killed-{trial}"));
         let args = [
             "snapshot",
@@ -312,7 +301,7 @@ fn transfers_killed_at_any_moment_finish_when_run_again() {
             "2",
         ];
         let mut child = spawn(&args);
-        std::thread::sleep(duration.mul_f64(f64::from(trial) / 6.0 + 0.05));
+        std::thread::sleep(duration.mul_f64(f64::from(trial) / f64::from(TRIALS) + 0.05));
         let _ = child.kill();
         let _ = child.wait();
         downloads_cut += usize::from(dir.join(".ic-backup-download.json").exists());
@@ -331,7 +320,7 @@ fn transfers_killed_at_any_moment_finish_when_run_again() {
             "--parallel",
             "2",
         ]);
-        std::thread::sleep(duration.mul_f64(f64::from(trial) / 6.0 + 0.05));
+        std::thread::sleep(duration.mul_f64(f64::from(trial) / f64::from(TRIALS) + 0.05));
         let _ = child.kill();
         let _ = child.wait();
         uploads_cut += usize::from(dir.join(".ic-backup-upload.json").exists());

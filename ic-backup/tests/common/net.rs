@@ -119,9 +119,10 @@ pub fn status_of(net: &Net) -> serde_json::Value {
 
 impl Net {
     /// `ic-backup <args>` against the server as `identity` (from icp's
-    /// store), in the test's folder.
-    pub fn ic_backup(&self, identity: &str, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+    /// store), in the test's folder, to run or spawn.
+    pub fn ic_backup_command(&self, identity: &str, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"));
+        command
             .current_dir(self.offline.dir.path())
             .env("HOME", &self.home)
             .env("ICP_HOME", self.home.join("icp"))
@@ -132,9 +133,13 @@ impl Net {
                 &self.canister(),
             ])
             .args(["--identity", identity])
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        command
+    }
+
+    /// [`Net::ic_backup_command`], run.
+    pub fn ic_backup(&self, identity: &str, args: &[&str]) -> std::process::Output {
+        self.ic_backup_command(identity, args).output().unwrap()
     }
 
     /// The snapshot ids `icp canister snapshot list -q` prints.

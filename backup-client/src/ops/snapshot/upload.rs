@@ -226,11 +226,7 @@ fn send_parts(
     quiet: bool,
 ) -> Result<()> {
     let canister = management.canister();
-    let mut opened = Vec::new();
-    for (part, path, _) in parts {
-        let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
-        opened.push((*part, path.clone(), file));
-    }
+    let opened = open(parts)?;
     let wanted: Vec<(usize, u64, u64, u64)> = parts
         .iter()
         .enumerate()
@@ -275,6 +271,19 @@ fn send_parts(
     result.and(saved)
 }
 
+/// The parts' files, open to read.
+fn open(
+    parts: &[(Part, std::path::PathBuf, u64)],
+) -> Result<Vec<(Part, std::path::PathBuf, std::fs::File)>> {
+    parts
+        .iter()
+        .map(|(part, path, _)| {
+            let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
+            Ok((*part, path.clone(), file))
+        })
+        .collect()
+}
+
 /// Reads the snapshot back and compares each slice with its file; a slice
 /// that differs is sent again by a rerun.
 fn verify(
@@ -307,11 +316,7 @@ fn verify(
             missing.len()
         )));
     }
-    let mut opened = Vec::new();
-    for (part, path, _) in parts {
-        let file = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
-        opened.push((*part, path.clone(), file));
-    }
+    let opened = open(parts)?;
     let wanted: Vec<(usize, u64, u64, u64)> = parts
         .iter()
         .enumerate()
