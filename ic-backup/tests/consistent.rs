@@ -210,9 +210,7 @@ fn a_consistent_backup_killed_at_any_moment_finishes_and_leaves_no_snapshot() {
 #[test]
 fn consistent_refusals_say_what_to_do() {
     let net = Net::start();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &net.canister(), "set_profile", profile]);
+    net.set_profile("ada");
     let kept = net.ic_backup(
         "admin",
         &[
@@ -269,9 +267,7 @@ fn consistent_refusals_say_what_to_do() {
         "the admin's paged backup",
     );
     // The kept snapshot rolls a later change back.
-    let later =
-        "(record { username = opt \"bob\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &net.canister(), "set_profile", later]);
+    net.set_profile("bob");
     net.backup_ok(&["snapshot", "load", &kept, "--stop"]);
     let wasm = net.offline.wasm.to_str().unwrap().to_string();
     net.ok(&[

@@ -200,12 +200,16 @@ fn icp_stops_starts_and_adds_a_controller_durably() {
 fn icp_reads_the_canister_logs() {
     let mut net = Net::start();
     let canister = net.canister();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
     // The anonymous principal cannot keep a profile: the canister traps.
     let out = net.run(
         "anonymous",
-        &["canister", "call", &canister, "set_profile", profile],
+        &[
+            "canister",
+            "call",
+            &canister,
+            "set_profile",
+            &profile_arg("ada"),
+        ],
     );
     assert!(!out.status.success());
     let trap = "[TRAP]: the anonymous principal cannot keep a profile";
@@ -246,9 +250,7 @@ fn icp_reads_the_canister_logs() {
 fn icp_upgrades_the_canister_durably() {
     let mut net = Net::start();
     let canister = net.canister();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    net.set_profile("ada");
     let next = common::wasm("profiles_next");
     let next = next.to_str().unwrap();
     let release = ["canister", "call", &canister, "profiles_release", "()"];
@@ -301,13 +303,7 @@ fn icp_upgrades_the_canister_durably() {
 fn icp_snapshots_make_a_consistent_cut_and_restore_it() {
     let mut net = Net::start();
     let canister = net.canister();
-    let set = |net: &Net, name: &str| {
-        let profile = format!(
-            "(record {{ username = opt \"{name}\"; email = null; password = null; updated_time_msecs = null }})"
-        );
-        net.ok(&["canister", "call", &canister, "set_profile", &profile]);
-    };
-    set(&net, "ada");
+    net.set_profile("ada");
     let get = ["canister", "call", &canister, "get_profile", "()"];
     // An admin of the canister's endpoints is no controller.
     net.ok(&[
@@ -382,7 +378,7 @@ fn icp_snapshots_make_a_consistent_cut_and_restore_it() {
     );
 
     // A later change, undone by restoring the snapshot.
-    set(&net, "bob");
+    net.set_profile("bob");
     assert!(net.ok(&get).contains("\"bob\""));
     net.ok(&["canister", "stop", &canister]);
     net.ok(&["canister", "snapshot", "restore", &canister, &id]);
@@ -461,9 +457,7 @@ fn serve_killed_during_snapshots_and_installs_loses_nothing_acknowledged() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let mut net = Net::start();
     let canister = net.canister();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    net.set_profile("ada");
     net.ok(&["canister", "stop", &canister]);
     // The folder every trial uploads.
     let source = net.offline.path("source");
@@ -599,9 +593,7 @@ fn serve_killed_during_snapshots_and_installs_loses_nothing_acknowledged() {
 fn the_readme_snapshot_recipe_runs() {
     let net = Net::start();
     let canister = net.canister();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    net.set_profile("ada");
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .unwrap();
@@ -681,9 +673,7 @@ fn an_uninstalled_canister_stays_empty_until_installed() {
     use common::serving::{call_outcome, call_path, now_nanos, post, signed, Key};
     let mut net = Net::start();
     let canister = net.canister();
-    let profile =
-        "(record { username = opt \"ada\"; email = null; password = null; updated_time_msecs = null })";
-    net.ok(&["canister", "call", &canister, "set_profile", profile]);
+    net.set_profile("ada");
     let key = Key::new(26);
     let principal = key.principal().to_text();
     net.ok(&[

@@ -50,13 +50,6 @@ fn as_it_is(net: &Net, name: &str) -> Vec<Vec<u8>> {
     parts(&dir)
 }
 
-fn set(net: &Net, name: &str) {
-    let profile = format!(
-        "(record {{ username = opt \"{name}\"; email = null; password = null; updated_time_msecs = null }})"
-    );
-    net.ok(&["canister", "call", &net.canister(), "set_profile", &profile]);
-}
-
 /// A folder `ic-backup snapshot download` wrote is uploaded and restored by
 /// icp-cli; a folder icp-cli downloaded is uploaded and loaded by
 /// `ic-backup snapshot`. Either way the canister is then the snapshot,
@@ -65,7 +58,7 @@ fn set(net: &Net, name: &str) {
 fn folders_move_between_ic_backup_and_icp_cli() {
     let net = Net::start();
     let canister = net.canister();
-    set(&net, "ada");
+    net.set_profile("ada");
     // ic-backup takes (stopping the canister around it) and downloads.
     let id = net
         .backup_ok(&["snapshot", "take", "--stop"])
@@ -85,7 +78,7 @@ fn folders_move_between_ic_backup_and_icp_cli() {
     assert!(said.contains("verified"), "{said}");
     assert!(!mine.join(".ic-backup-download.json").exists());
     let snapshot = parts(&mine);
-    set(&net, "bob");
+    net.set_profile("bob");
     // icp-cli uploads ic-backup's folder and restores it.
     let uploaded = snapshot_id(&net.ok(&[
         "canister",
@@ -104,7 +97,7 @@ fn folders_move_between_ic_backup_and_icp_cli() {
         "icp-cli's restore of ic-backup's folder"
     );
     // The other way: icp-cli downloads, ic-backup uploads and loads.
-    set(&net, "cyd");
+    net.set_profile("cyd");
     let theirs = net.offline.path("theirs");
     net.ok(&[
         "canister",

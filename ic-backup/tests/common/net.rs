@@ -137,6 +137,17 @@ impl Net {
         command
     }
 
+    /// `set_profile` as the admin: its own profile, named `name`.
+    pub fn set_profile(&self, name: &str) {
+        self.ok(&[
+            "canister",
+            "call",
+            &self.canister(),
+            "set_profile",
+            &profile_arg(name),
+        ]);
+    }
+
     /// [`Net::ic_backup_command`], run.
     pub fn ic_backup(&self, identity: &str, args: &[&str]) -> std::process::Output {
         self.ic_backup_command(identity, args).output().unwrap()
@@ -224,4 +235,11 @@ pub fn hex_word(output: &str) -> String {
         .find(|word| word.len() >= 16 && word.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| panic!("no snapshot id in {output:?}"))
         .to_string()
+}
+
+/// `set_profile`'s argument in Candid text: a profile named `name`.
+pub fn profile_arg(name: &str) -> String {
+    format!(
+        "(record {{ username = opt \"{name}\"; email = null; password = null; updated_time_msecs = null }})"
+    )
 }
