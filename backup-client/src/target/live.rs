@@ -37,6 +37,38 @@ fn transient(error: &ic_agent::AgentError) -> bool {
     }
 }
 
+/// How one attempt at a call failed.
+enum Failure {
+    /// Not worth trying again.
+    Final(Error),
+    /// Worth trying again: what went wrong.
+    Transient(String),
+}
+
+/// Runs `attempt` until it answers, fails for good, or has failed
+/// [`QUERY_ATTEMPTS`] times, with [`backoff`] between attempts.
+async fn retrying<F, A>(method: &str, mut attempt: A) -> Result<Vec<u8>>
+where
+    A: FnMut() -> F,
+    F: std::future::Future<Output = std::result::Result<Vec<u8>, Failure>>,
+{
+    let mut tried = 0;
+    loop {
+        let failure = match attempt().await {
+            Ok(reply) => return Ok(reply),
+            Err(Failure::Final(error)) => return Err(error),
+            Err(Failure::Transient(failure)) => failure,
+        };
+        tried += 1;
+        if tried >= QUERY_ATTEMPTS {
+            return Err(Error::Network(format!(
+                "{method}: {failure} (tried {tried} times)"
+            )));
+        }
+        tokio::time::sleep(backoff(tried)).await;
+    }
+}
+
 /// One query, tried again with backoff on transient failures; each attempt
 /// bounded by `timeout`.
 async fn query_retrying(
@@ -46,23 +78,21 @@ async fn query_retrying(
     arg: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>> {
-    let mut attempt = 0;
-    loop {
+    retrying(method, || async move {
         let call = agent.query(&canister, method).with_arg(arg.to_vec()).call();
-        let failure = match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(error)) if !transient(&error) => return Err(Live::agent_error(method, error)),
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => format!("no answer within {:.1} s", timeout.as_secs_f64()),
-        };
-        attempt += 1;
-        if attempt >= QUERY_ATTEMPTS {
-            return Err(Error::Network(format!(
-                "{method}: {failure} (tried {attempt} times)"
-            )));
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) if !transient(&error) => {
+                Err(Failure::Final(Live::agent_error(method, error)))
+            }
+            Ok(Err(error)) => Err(Failure::Transient(error.to_string())),
+            Err(_) => Err(Failure::Transient(format!(
+                "no answer within {:.1} s",
+                timeout.as_secs_f64()
+            ))),
         }
-        tokio::time::sleep(backoff(attempt)).await;
-    }
+    })
+    .await
 }
 
 /// One update to the management canister about `canister` (its effective
@@ -75,28 +105,21 @@ async fn manage_retrying(
     arg: &[u8],
     retry: bool,
 ) -> Result<Vec<u8>> {
-    let mut attempt = 0;
-    loop {
+    retrying(method, || async move {
         let call = agent
             .update(&Principal::management_canister(), method)
             .with_effective_canister_id(canister)
             .with_arg(arg.to_vec())
             .call_and_wait();
-        let failure = match call.await {
-            Ok(reply) => return Ok(reply),
+        match call.await {
+            Ok(reply) => Ok(reply),
             Err(error) if !retry || !transient(&error) => {
-                return Err(Live::agent_error(method, error))
+                Err(Failure::Final(Live::agent_error(method, error)))
             }
-            Err(error) => error.to_string(),
-        };
-        attempt += 1;
-        if attempt >= QUERY_ATTEMPTS {
-            return Err(Error::Network(format!(
-                "{method}: {failure} (tried {attempt} times)"
-            )));
+            Err(error) => Err(Failure::Transient(error.to_string())),
         }
-        tokio::time::sleep(backoff(attempt)).await;
-    }
+    })
+    .await
 }
 
 impl Live {
