@@ -881,6 +881,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         max_bytes: None,
         parallel: PARALLEL,
         stop_after: None,
+        through_wasm: false,
         json: true,
     };
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
@@ -964,7 +965,10 @@ const UPDATE_ROUND_S: f64 = 2.0;
 /// snapshot calls are management updates, one round of consensus each round
 /// of `parallel` in flight: a list and a take before, a delete after), and,
 /// for the consistent backup, its offline step measured on this machine (the
-/// CLI's own offline path: the wasm over the cut's stable memory).
+/// CLI's own offline path) both ways: the map read from the cut's stable
+/// memory natively (the default), and every page through the canister's
+/// wasm in the runner (`--through-wasm`), the two files compared byte for
+/// byte.
 fn consistent_rows(
     canister: &mut Canister,
     recorder: &mut Recorder,
@@ -984,32 +988,52 @@ fn consistent_rows(
         .candid_interface()
         .and_then(|text| backup_client::interface::Interface::parse(&text).ok())
         .expect("the profiles interface parses");
-    let file = dir.join("consistent-backup.json");
-    for stale in ["", ".partial", ".progress"] {
-        let _ = std::fs::remove_file(format!("{}{stale}", file.display()));
-    }
     let operator = backup_client::target::Operator {
         caller: operator(),
         controller: true,
         others: Vec::new(),
         seed: 0,
     };
-    let began = Instant::now();
-    let mut offline =
-        backup_client::target::Offline::open(&wasm, image, operator).expect("the cut opens");
-    let options = backup_client::ops::backup::BackupOptions {
-        map: "profiles",
-        output: &file,
-        format: backup_client::json::Format::Lossless,
-        max_bytes: None,
-        parallel: PARALLEL as usize,
-        stop_after: None,
-        json: true,
+    // The offline step both ways: the map read from the image's bytes
+    // (the default), and every page through the canister's wasm; the files
+    // must be byte for byte the same.
+    let offline_step = |through_wasm: bool| {
+        let file = dir.join(if through_wasm {
+            "consistent-backup-wasm.json"
+        } else {
+            "consistent-backup.json"
+        });
+        for stale in ["", ".partial", ".progress"] {
+            let _ = std::fs::remove_file(format!("{}{stale}", file.display()));
+        }
+        let began = Instant::now();
+        let mut offline = backup_client::target::Offline::open(&wasm, image, operator.clone())
+            .expect("the cut opens");
+        let options = backup_client::ops::backup::BackupOptions {
+            map: "profiles",
+            output: &file,
+            format: backup_client::json::Format::Lossless,
+            max_bytes: None,
+            parallel: PARALLEL as usize,
+            stop_after: None,
+            through_wasm,
+            json: true,
+        };
+        backup_client::ops::backup::backup(&mut offline, &interface, options)
+            .expect("the offline backup of the cut succeeds");
+        offline.finish().expect("the cut's image closes");
+        (began.elapsed().as_secs_f64(), file)
     };
-    backup_client::ops::backup::backup(&mut offline, &interface, options)
-        .expect("the offline backup of the cut succeeds");
-    offline.finish().expect("the cut's image closes");
-    let offline_s = began.elapsed().as_secs_f64();
+    let (offline_s, native_file) = offline_step(false);
+    let (wasm_s, wasm_file) = offline_step(true);
+    let same = std::fs::read(&native_file).ok() == std::fs::read(&wasm_file).ok();
+    assert!(
+        same,
+        "the offline backup read from the image differs from the one through the wasm: {} {}",
+        native_file.display(),
+        wasm_file.display()
+    );
+    let _ = std::fs::remove_file(&wasm_file);
     let reads = |bytes: u64| module.div_ceil(SNAPSHOT_SLICE) + bytes.div_ceil(SNAPSHOT_SLICE);
     let download_s = |bytes: u64| (3 + reads(bytes).div_ceil(PARALLEL)) as f64 * UPDATE_ROUND_S;
     let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
@@ -1044,6 +1068,8 @@ fn consistent_rows(
             "modeled_download_mib_per_s": offline.map(|_| mib(stable) / download_s(stable)),
             "modeled_1gib_download_s": offline.map(|_| download_s(1 << 30)),
             "projected_1gib_offline_s": offline.map(|s| s * (1u64 << 30) as f64 / stable as f64),
+            "offline_wasm_s": offline.map(|_| wasm_s),
+            "offline_wasm_mib_per_s": offline.map(|_| mib(stable) / wasm_s),
         }));
     }
 }

@@ -12,6 +12,8 @@ pub struct Interface {
     /// The SHA-256 of the interface's text, so resume state can be bound to
     /// the exact types a run used.
     pub sha256: String,
+    /// The interface's text.
+    pub source: String,
 }
 
 /// The Candid types of one map's endpoints.
@@ -137,6 +139,7 @@ impl Interface {
             env,
             service,
             sha256,
+            source: text.to_string(),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod interface;
 pub mod json;
 pub mod lock;
 pub mod messages;
+pub mod native;
 pub mod ops;
 mod progress;
 pub mod project;

@@ -41,7 +41,7 @@ enum Ty {
     Entry(usize),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Compound {
     Opt(Ty),
     Vec(Ty),
@@ -76,7 +76,7 @@ const PRINCIPAL: i64 = -24;
 
 /// The types a Candid message header declares: its type table and its
 /// arguments' types.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Shape {
     table: Vec<Compound>,
     args: Vec<Ty>,

@@ -142,13 +142,15 @@ fn lossless_round_trip_of_every_type() {
 
 /// Backed up one query at a time or cut into spans, whole or interrupted and
 /// resumed (with another `--parallel`, or after a span's partial file was
-/// damaged), the file is the same, byte for byte.
+/// damaged), the file is the same, byte for byte. The canister's pages
+/// (`--through-wasm`) first; then the map read from the image's bytes (the
+/// offline default), whole and interrupted, resumed either way.
 #[test]
 fn an_interrupted_backup_resumes_without_loss_or_duplication() {
     let (offline, _) = Offline::with_profiles(300);
     let backup = |file: &std::path::Path, more: &[&str]| {
         let mut args = vec!["backup", "profiles", "-o", file.to_str().unwrap()];
-        args.extend(["--max-bytes", "4000"]);
+        args.extend(["--max-bytes", "4000", "--through-wasm"]);
         args.extend(more);
         args.into_iter()
             .map(str::to_string)
@@ -209,6 +211,44 @@ fn an_interrupted_backup_resumes_without_loss_or_duplication() {
     assert!(!offline.path("single.json.partial.1").exists());
     run(backup(&single, &["--parallel", "1"]));
     assert!(std::fs::read(&single).unwrap() == whole);
+
+    // Read from the image's bytes: the same file, whole; and interrupted
+    // mid-span (batches of 4000 bytes of lines), resumed through the
+    // canister's pages, interrupted again, and finished natively.
+    let native = |file: &std::path::Path, more: &[&str]| {
+        let mut args = vec!["backup", "profiles", "-o", file.to_str().unwrap()];
+        args.extend(["--max-bytes", "4000"]);
+        args.extend(more);
+        args.into_iter()
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let direct = offline.path("direct.json");
+    let out = offline.run(
+        &native(&direct, &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("read through the canister's wasm"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(&direct).unwrap() == whole, "read natively");
+    let mixed = offline.path("mixed.json");
+    stop(native(&mixed, &["--stop-after", "5"]));
+    let recorded = std::fs::read_to_string(offline.path("mixed.json.progress")).unwrap();
+    assert!(recorded.contains("\"done\": false"), "{recorded}");
+    stop(backup(&mixed, &["--stop-after", "4"]));
+    stop(native(&mixed, &["--stop-after", "3"]));
+    run(native(&mixed, &[]));
+    assert!(
+        std::fs::read(&mixed).unwrap() == whole,
+        "resumed either way"
+    );
+    assert!(gone("mixed.json"));
 }
 
 /// A canister built before spans (its pages take no `until`, it has no
@@ -241,6 +281,7 @@ fn a_canister_without_spans_is_backed_up_one_page_at_a_time() {
             "3000",
             "--parallel",
             "4",
+            "--through-wasm",
         ]
         .into_iter()
         .map(str::to_string)

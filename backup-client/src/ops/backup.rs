@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod direct;
+
 /// The marker of a lossless backup file.
 pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";
 
@@ -137,6 +139,9 @@ pub struct BackupOptions<'a> {
     /// Queries in flight at once; above 1, the map is cut into spans.
     pub parallel: usize,
     pub stop_after: Option<usize>,
+    /// Offline, read every page through the canister's wasm, never from
+    /// the image's bytes.
+    pub through_wasm: bool,
     pub json: bool,
 }
 
@@ -165,6 +170,7 @@ pub fn backup(
         max_bytes,
         parallel,
         stop_after,
+        through_wasm,
         json,
     } = options;
     let types = interface.map(map)?;
@@ -188,11 +194,74 @@ pub fn backup(
     );
     // Resume only over partial files whose recorded prefixes are all intact.
     let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
+    // Offline, the map is read from the image where the canister's first
+    // page proves how (`direct`).
+    let plan = match through_wasm {
+        true => None,
+        false => direct::plan(target, interface, &types, &method)?,
+    };
     let spans = match resumed {
         Some(resumed) => resumed,
-        None => new_spans(target, interface, &types, map, output_path, parallel, json)?,
+        None => {
+            let native = plan.as_ref().zip(target.stable_memory());
+            let cuts = match native.map(|(plan, memory)| plan.open(memory)) {
+                Some(Ok(native)) => {
+                    let parts = std::thread::available_parallelism().map_or(1, usize::from)
+                        * SPANS_PER_QUERY;
+                    direct::cuts(&native, interface, &types, parts as u64).ok()
+                }
+                _ => None,
+            };
+            let cuts = match cuts {
+                Some(cuts) => cuts,
+                None if parallel > 1 => split_keys(target, interface, &types, map, parallel, json)?,
+                None => Vec::new(),
+            };
+            new_spans(cuts, output_path)?
+        }
     };
     let mut spans = Spans::open(env, &types, map, format, output_path, spans, json)?;
+    let stopped = |count: u64, pages: usize| {
+        Error::Stopped(format!(
+            "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
+        ))
+    };
+    if let Some((plan, memory)) = plan.as_ref().zip(target.stable_memory()) {
+        let native = plan.open(memory);
+        let outcome = match &native {
+            Ok(native) => direct::run(
+                native,
+                &mut spans,
+                &interface.source,
+                map,
+                format,
+                max_bytes,
+                &mut |spans: &Spans| {
+                    state.save(&binding, &spans.progress)?;
+                    if stop_after == Some(spans.pages)
+                        && spans.progress.spans.iter().any(|span| !span.done)
+                    {
+                        return Err(stopped(spans.entries(), spans.pages));
+                    }
+                    Ok(())
+                },
+            ),
+            Err(reason) => Ok(Some(reason.clone())),
+        };
+        match outcome {
+            Ok(None) => {}
+            Ok(Some(reason)) => spans.bar.suspend(|| {
+                notice(
+                    json,
+                    &format!("note: `{map}` is read through the canister's wasm from here on, not from the image's bytes: {reason}"),
+                )
+            }),
+            Err(error) => {
+                spans.bar.abandon();
+                return Err(error);
+            }
+        }
+    }
     // Each span's end key, read once; the pages of a span all carry it.
     let untils = spans
         .progress
@@ -213,11 +282,6 @@ pub fn backup(
             chains.push(index);
         }
     }
-    let stopped = |count: u64, pages: usize| {
-        Error::Stopped(format!(
-            "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
-        ))
-    };
     if stop_after == Some(0) && !starts.is_empty() {
         spans.bar.abandon();
         return Err(stopped(spans.entries(), 0));
@@ -266,23 +330,10 @@ pub fn backup(
     finish(done, progress, || state.remove())
 }
 
-/// The spans of a new backup: cut by the canister for `parallel` queries
-/// (one span for one query at a time), each with an empty partial file to
-/// come; partial files of an earlier run cut into more spans are removed.
-fn new_spans(
-    target: &mut dyn Target,
-    interface: &Interface,
-    types: &MapTypes,
-    map: &str,
-    output_path: &Path,
-    parallel: usize,
-    json: bool,
-) -> Result<(BackupProgress, Vec<Sha256>)> {
-    let cuts = if parallel > 1 {
-        split_keys(target, interface, types, map, parallel, json)?
-    } else {
-        Vec::new()
-    };
+/// The spans of a new backup, cut at the keys `cuts` (lossless JSON; none:
+/// one span), each with an empty partial file to come; partial files of an
+/// earlier run cut into more spans are removed.
+fn new_spans(cuts: Vec<Value>, output_path: &Path) -> Result<(BackupProgress, Vec<Sha256>)> {
     let mut bounds = vec![Value::Null];
     bounds.extend(cuts);
     bounds.push(Value::Null);
@@ -392,9 +443,7 @@ impl<'a> Spans<'a> {
         if let Some(IDLValue::Nat64(len)) = field(fields, "len") {
             self.bar.set_length(*len);
         }
-        let span = &mut self.progress.spans[index];
-        let (file, partial) = &mut self.files[index];
-        let hasher = &mut self.hashers[index];
+        let mut lines = Lines::default();
         for entry in entries {
             let IDLValue::Record(pair) = entry else {
                 continue;
@@ -403,26 +452,11 @@ impl<'a> Spans<'a> {
                 .ok_or_else(|| Error::Input("an entry without a key".into()))?;
             let value = field_by_id(pair, 1)
                 .ok_or_else(|| Error::Input("an entry without a value".into()))?;
-            let before = self.codec.lossy();
-            let mut bytes = self
-                .codec
-                .entry_text((&types.key, &types.value), key, value)?;
-            if self.codec.lossy() > before {
-                span.lossy += self.codec.lossy() - before;
-                if span.first_lossy.is_none() {
-                    span.first_lossy = Some(to_json(env, &types.key, key, Format::Lossless)?);
-                }
-            }
-            bytes.push(b'\n');
-            file.write_all(&bytes)
-                .map_err(|source| Error::io(partial, source))?;
-            hasher.update(&bytes);
-            span.bytes += bytes.len() as u64;
-            span.entries += 1;
-            self.bar.inc(1);
+            lines.push(&self.codec, env, types, key, value)?;
         }
         // Canisters built before pages named the entries they leave out have
         // no `skipped` field.
+        let mut skipped = Vec::new();
         if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
             for key in keys {
                 let key = to_json(env, &types.key, key, Format::Lossless)?;
@@ -434,24 +468,92 @@ impl<'a> Spans<'a> {
                         ),
                     )
                 });
-                span.skipped.push(key);
+                skipped.push(key);
             }
         }
+        let next = match field(fields, "next") {
+            Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
+            _ => None,
+        };
+        let cursor = match &next {
+            Some(next) => Some(to_json(env, &types.key, next, Format::Lossless)?),
+            None => None,
+        };
+        self.commit(index, lines, skipped, cursor)?;
+        Ok(next)
+    }
+
+    /// Writes `lines` (one span's next entries) durably into the span's
+    /// partial file and records where the span goes on: after the key
+    /// `cursor` (lossless JSON), or nowhere (`None`: the span is whole).
+    fn commit(
+        &mut self,
+        index: usize,
+        lines: Lines,
+        skipped: Vec<Value>,
+        cursor: Option<Value>,
+    ) -> Result<()> {
+        let span = &mut self.progress.spans[index];
+        let (file, partial) = &mut self.files[index];
+        let hasher = &mut self.hashers[index];
+        file.write_all(&lines.bytes)
+            .map_err(|source| Error::io(partial, source))?;
+        hasher.update(&lines.bytes);
+        span.bytes += lines.bytes.len() as u64;
+        span.entries += lines.entries;
+        span.lossy += lines.lossy;
+        if span.first_lossy.is_none() {
+            span.first_lossy = lines.first_lossy;
+        }
+        span.skipped.extend(skipped);
+        self.bar.inc(lines.entries);
         file.flush().map_err(|source| Error::io(partial, source))?;
         file.get_ref()
             .sync_data()
             .map_err(|source| Error::io(partial, source))?;
         self.pages += 1;
-        let next = match field(fields, "next") {
-            Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
-            _ => None,
-        };
-        match &next {
-            Some(next) => span.cursor = to_json(env, &types.key, next, Format::Lossless)?,
+        match cursor {
+            Some(cursor) => span.cursor = cursor,
             None => span.done = true,
         }
         span.partial_sha256 = hex::encode(hasher.clone().finalize());
-        Ok(next)
+        Ok(())
+    }
+}
+
+/// Entries as the lines of a backup file, with what they count.
+#[derive(Default)]
+struct Lines {
+    bytes: Vec<u8>,
+    entries: u64,
+    /// Numbers among them JavaScript does not hold exactly (agent-js form).
+    lossy: u64,
+    /// The key of the first entry holding one (lossless JSON).
+    first_lossy: Option<Value>,
+}
+
+impl Lines {
+    /// Adds the line of the entry `key`, `value`.
+    fn push(
+        &mut self,
+        codec: &Codec,
+        env: &candid::TypeEnv,
+        types: &MapTypes,
+        key: &IDLValue,
+        value: &IDLValue,
+    ) -> Result<()> {
+        let before = codec.lossy();
+        let mut bytes = codec.entry_text((&types.key, &types.value), key, value)?;
+        if codec.lossy() > before {
+            self.lossy += codec.lossy() - before;
+            if self.first_lossy.is_none() {
+                self.first_lossy = Some(to_json(env, &types.key, key, Format::Lossless)?);
+            }
+        }
+        bytes.push(b'\n');
+        self.bytes.extend_from_slice(&bytes);
+        self.entries += 1;
+        Ok(())
     }
 }
 

@@ -177,6 +177,7 @@ pub fn migrate(
                 max_bytes: None,
                 parallel,
                 stop_after: None,
+                through_wasm: false,
                 json,
             },
         )?;
@@ -247,6 +248,7 @@ pub fn migrate(
             max_bytes: None,
             parallel,
             stop_after: None,
+            through_wasm: false,
             json,
         },
     )?;

@@ -67,6 +67,11 @@ pub trait Target {
     }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
+    /// The canister's stable memory, where the target holds it (offline):
+    /// what its wasm reads, for readers that need no wasm.
+    fn stable_memory(&self) -> Option<&[u8]> {
+        None
+    }
     /// Which canister this is, and (offline) the state of its image on disk,
     /// for binding resume state to it.
     fn id(&self) -> TargetId;

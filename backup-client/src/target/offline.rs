@@ -287,6 +287,10 @@ impl Target for Offline {
         Ok(self.canister.candid_interface())
     }
 
+    fn stable_memory(&self) -> Option<&[u8]> {
+        Some(self.canister.stable_memory())
+    }
+
     fn id(&self) -> TargetId {
         TargetId::Offline {
             image: self.disk.image.clone(),

@@ -40,6 +40,15 @@ pub struct Args {
     #[cfg_attr(feature = "test-hooks", arg(long, hide = true))]
     #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     stop_after: Option<usize>,
+    /// Offline, run the canister's `backup_<map>_page` in the runner for
+    /// every page instead of reading the map from the image's bytes. The
+    /// file is the same either way; this is the slow path (the canister's
+    /// code runs for every entry), kept to settle a doubt. Without it, the
+    /// canister's first page shows where the map is and how its keys and
+    /// values are stored, and any entry the native reader cannot read
+    /// exactly sends the rest through the canister's pages.
+    #[arg(long)]
+    through_wasm: bool,
     #[command(flatten)]
     consistent: super::Consistent,
 }
@@ -55,6 +64,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             max_bytes: args.max_bytes,
             parallel: args.parallel,
             stop_after: args.stop_after,
+            through_wasm: args.through_wasm,
             json: global.json,
         };
         backup(target, &interface, options)

@@ -1,0 +1,614 @@
+//! A `StableBTreeMap` read from the bytes of stable memory, without the
+//! canister's wasm: the offline backup's fast path.
+//!
+//! The reader follows ic-stable-structures' layout (0.5 to 0.7): the
+//! `MemoryManager`'s buckets (`backup_runtime::image::Layout`), the map's
+//! header (`BTR`, version 1 or 2), nodes (`BTN`) of version 1 (fixed slots
+//! for keys and values) or 2 (sizes before keys and values, a node longer
+//! than its page continued in overflow pages, `NOF`), mixed in one map as a
+//! migrated map holds them. Keys are the `Storable` encodings of the
+//! standard key types ([`Stored`]), values Candid messages of one header or
+//! standard encodings too. What it reads it checks: magics, bounds, sizes,
+//! every value's header and body ([`Shape::accepts`]); anything else is a
+//! [`NotNative`] reason, never a guess, and the caller then asks the
+//! canister (its wasm) instead.
+
+use backup_runtime::canonical::Shape;
+use backup_runtime::image::{Layout, MapHeader};
+use candid::types::value::IDLValue;
+use candid::types::{Type, TypeEnv, TypeInner};
+use candid::{IDLArgs, Principal};
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Why a map (or one of its entries) is not read natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotNative(pub String);
+
+impl fmt::Display for NotNative {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn not_native<T>(reason: impl Into<String>) -> Result<T, NotNative> {
+    Err(NotNative(reason.into()))
+}
+
+/// The `Storable` encoding of a standard key or value type of
+/// ic-stable-structures, as stored in a map's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// `Principal`: its bytes (at most 29, of varying length).
+    Principal,
+    /// `u8`, `u16`, `u32`, `u64`: big-endian, of this many bytes (fixed).
+    Nat(usize),
+    /// `bool`: one byte, 0 or 1 (fixed).
+    Bool,
+    /// `String`: UTF-8 (unbounded).
+    Text,
+    /// `Vec<u8>`: the bytes (unbounded).
+    Blob,
+    /// `[u8; N]`: the bytes (fixed).
+    Bytes(usize),
+}
+
+/// How a stored key travels in the canister's pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// As its own Candid type.
+    Candid,
+    /// As text (`#[backup(key = text)]`, `KeyText`).
+    Text,
+}
+
+/// How a map's keys are stored and travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyForm {
+    pub stored: Stored,
+    pub wire: Wire,
+}
+
+/// How a map's values are stored.
+#[derive(Clone, Debug)]
+pub enum ValueForm {
+    /// A Candid message, each with exactly this header (`DIDL`, type table,
+    /// argument type) and a body that is the canonical encoding of one value.
+    Candid { header: Vec<u8>, shape: Shape },
+    /// A standard encoding, traveling as its own Candid type.
+    Stored(Stored),
+}
+
+impl Stored {
+    /// Whether ic-stable-structures stores it without a size (version 2
+    /// nodes leave the size out of fixed-size keys).
+    fn fixed(self) -> bool {
+        matches!(self, Stored::Nat(_) | Stored::Bool | Stored::Bytes(_))
+    }
+
+    /// The order of the key type (`Ord`), on stored bytes: a principal's is
+    /// its length first (the derived order of `Principal`), every other
+    /// one's is the bytes'.
+    pub fn compare(self, a: &[u8], b: &[u8]) -> Ordering {
+        match self {
+            Stored::Principal => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
+            _ => a.cmp(b),
+        }
+    }
+
+    /// The stored bytes checked against the type.
+    fn check(self, bytes: &[u8]) -> Result<(), NotNative> {
+        let ok = match self {
+            Stored::Principal => bytes.len() <= 29,
+            Stored::Nat(n) | Stored::Bytes(n) => bytes.len() == n,
+            Stored::Bool => bytes == [0] || bytes == [1],
+            Stored::Text => std::str::from_utf8(bytes).is_ok(),
+            Stored::Blob => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            not_native(format!(
+                "stored bytes {} are not a {self:?}",
+                hex::encode(&bytes[..bytes.len().min(40)])
+            ))
+        }
+    }
+
+    /// The value the canister's page carries for the stored bytes.
+    pub fn to_wire(self, wire: Wire, bytes: &[u8]) -> Result<IDLValue, NotNative> {
+        self.check(bytes)?;
+        let nat = || bytes.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+        Ok(match (self, wire) {
+            (Stored::Principal, Wire::Candid) => IDLValue::Principal(Principal::from_slice(bytes)),
+            (Stored::Principal, Wire::Text) => {
+                IDLValue::Text(Principal::from_slice(bytes).to_text())
+            }
+            (Stored::Nat(8), Wire::Candid) => IDLValue::Nat64(nat()),
+            (Stored::Nat(4), Wire::Candid) => IDLValue::Nat32(nat() as u32),
+            (Stored::Nat(2), Wire::Candid) => IDLValue::Nat16(nat() as u16),
+            (Stored::Nat(1), Wire::Candid) => IDLValue::Nat8(nat() as u8),
+            (Stored::Nat(_), Wire::Text) => IDLValue::Text(nat().to_string()),
+            (Stored::Bool, Wire::Candid) => IDLValue::Bool(bytes == [1]),
+            (Stored::Text, _) => IDLValue::Text(String::from_utf8_lossy(bytes).into_owned()),
+            (Stored::Blob | Stored::Bytes(_), Wire::Candid) => IDLValue::Blob(bytes.to_vec()),
+            (Stored::Blob | Stored::Bytes(_), Wire::Text) => IDLValue::Text(hex::encode(bytes)),
+            (stored, wire) => return not_native(format!("no {wire:?} form of a {stored:?}")),
+        })
+    }
+
+    /// The stored bytes of a key as its page carries it (a cursor).
+    pub fn from_wire(self, wire: Wire, value: &IDLValue) -> Result<Vec<u8>, NotNative> {
+        let bad = || NotNative(format!("the key {value} is not a {self:?} as {wire:?}"));
+        let bytes = match (self, value) {
+            (Stored::Principal, IDLValue::Principal(p)) => p.as_slice().to_vec(),
+            (Stored::Principal, IDLValue::Text(t)) if wire == Wire::Text => Principal::from_text(t)
+                .map_err(|_| bad())?
+                .as_slice()
+                .to_vec(),
+            (Stored::Nat(8), IDLValue::Nat64(v)) => v.to_be_bytes().to_vec(),
+            (Stored::Nat(4), IDLValue::Nat32(v)) => v.to_be_bytes().to_vec(),
+            (Stored::Nat(2), IDLValue::Nat16(v)) => v.to_be_bytes().to_vec(),
+            (Stored::Nat(1), IDLValue::Nat8(v)) => vec![*v],
+            (Stored::Nat(n), IDLValue::Text(t)) if wire == Wire::Text => {
+                let v: u64 = t.parse().map_err(|_| bad())?;
+                v.to_be_bytes()[8 - n..].to_vec()
+            }
+            (Stored::Bool, IDLValue::Bool(b)) => vec![u8::from(*b)],
+            (Stored::Text, IDLValue::Text(t)) => t.as_bytes().to_vec(),
+            (Stored::Blob | Stored::Bytes(_), IDLValue::Blob(b)) => b.clone(),
+            (Stored::Blob | Stored::Bytes(_), IDLValue::Vec(items)) => items
+                .iter()
+                .map(|item| match item {
+                    IDLValue::Nat8(b) => Ok(*b),
+                    _ => Err(bad()),
+                })
+                .collect::<Result<_, _>>()?,
+            (Stored::Blob | Stored::Bytes(_), IDLValue::Text(t)) if wire == Wire::Text => {
+                hex::decode(t).map_err(|_| bad())?
+            }
+            _ => return Err(bad()),
+        };
+        self.check(&bytes)?;
+        // The text must be the key's own (`KeyText` gives each key one).
+        if self.to_wire(wire, &bytes)? != *value {
+            return Err(bad());
+        }
+        Ok(bytes)
+    }
+
+    /// The standard encodings a key or value of Candid type `ty` may have
+    /// when it travels as `wire`.
+    pub fn candidates(env: &TypeEnv, ty: &Type, wire: Wire) -> Vec<Stored> {
+        let ty = env.trace_type(ty).unwrap_or_else(|_| ty.clone());
+        match (ty.as_ref(), wire) {
+            (TypeInner::Principal, Wire::Candid) => vec![Stored::Principal],
+            (TypeInner::Nat64, Wire::Candid) => vec![Stored::Nat(8)],
+            (TypeInner::Nat32, Wire::Candid) => vec![Stored::Nat(4)],
+            (TypeInner::Nat16, Wire::Candid) => vec![Stored::Nat(2)],
+            (TypeInner::Nat8, Wire::Candid) => vec![Stored::Nat(1)],
+            (TypeInner::Bool, Wire::Candid) => vec![Stored::Bool],
+            (TypeInner::Text, Wire::Candid) => vec![Stored::Text],
+            (TypeInner::Vec(item), Wire::Candid)
+                if matches!(
+                    env.trace_type(item).map(|t| t.as_ref().clone()),
+                    Ok(TypeInner::Nat8)
+                ) =>
+            {
+                vec![Stored::Blob]
+            }
+            (TypeInner::Text, Wire::Text) => vec![
+                Stored::Principal,
+                Stored::Text,
+                Stored::Nat(8),
+                Stored::Nat(4),
+                Stored::Nat(2),
+                Stored::Nat(1),
+                Stored::Blob,
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The part of stable memory a `MemoryManager` gave one virtual memory.
+#[derive(Clone, Debug)]
+pub struct VirtualMemory<'m> {
+    memory: &'m [u8],
+    /// Where each of its buckets starts in `memory`.
+    buckets: Vec<u64>,
+    bucket_bytes: u64,
+}
+
+impl<'m> VirtualMemory<'m> {
+    /// Virtual memory `id` of the `MemoryManager` layout `layout` of `memory`.
+    pub fn new(memory: &'m [u8], layout: &Layout, id: u8) -> Option<Self> {
+        let info = layout.memories.iter().find(|m| m.id == id)?;
+        let bucket_bytes = u64::from(layout.bucket_size_pages) * 65536;
+        let buckets = info
+            .buckets
+            .iter()
+            .map(|&bucket| 65536 + u64::from(bucket) * bucket_bytes)
+            .collect();
+        Some(VirtualMemory {
+            memory,
+            buckets,
+            bucket_bytes,
+        })
+    }
+
+    fn len(&self) -> u64 {
+        self.buckets.len() as u64 * self.bucket_bytes
+    }
+
+    /// Appends `length` bytes at `offset` to `out`.
+    fn read_into(&self, offset: u64, length: u64, out: &mut Vec<u8>) -> Result<(), NotNative> {
+        if offset
+            .checked_add(length)
+            .is_none_or(|end| end > self.len())
+        {
+            return not_native(format!(
+                "a read of {length} bytes at {offset} passes the end of the memory ({} bytes)",
+                self.len()
+            ));
+        }
+        let (mut offset, mut left) = (offset, length);
+        while left > 0 {
+            let bucket = self.buckets[(offset / self.bucket_bytes) as usize];
+            let within = offset % self.bucket_bytes;
+            let take = left.min(self.bucket_bytes - within);
+            let start = bucket + within;
+            let Some(bytes) = self.memory.get(start as usize..(start + take) as usize) else {
+                return not_native("a bucket passes the end of stable memory");
+            };
+            out.extend_from_slice(bytes);
+            offset += take;
+            left -= take;
+        }
+        Ok(())
+    }
+
+    fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>, NotNative> {
+        let mut out = Vec::with_capacity(length as usize);
+        self.read_into(offset, length, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A map in a virtual memory, and how its keys are stored.
+#[derive(Clone, Debug)]
+pub struct BTree<'m> {
+    memory: VirtualMemory<'m>,
+    pub header: MapHeader,
+    /// The size of a version 2 node's pages (derived from the slot sizes in
+    /// a map made in the version 1 layout).
+    page_size: u64,
+    /// Slot sizes of version 1 nodes.
+    v1_slots: Option<(u64, u64)>,
+    key: Stored,
+}
+
+/// One node: its entries (byte ranges of `bytes`) and children.
+struct Node {
+    bytes: Vec<u8>,
+    keys: Vec<(usize, usize)>,
+    values: Vec<(usize, usize)>,
+    children: Vec<u64>,
+}
+
+impl Node {
+    fn key(&self, i: usize) -> &[u8] {
+        &self.bytes[self.keys[i].0..self.keys[i].1]
+    }
+    fn value(&self, i: usize) -> &[u8] {
+        &self.bytes[self.values[i].0..self.values[i].1]
+    }
+}
+
+const ENTRIES: usize = 11;
+
+fn u32_at(bytes: &[u8], at: usize) -> Result<u32, NotNative> {
+    bytes
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| NotNative(format!("a node ends before its byte {}", at + 4)))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Result<u64, NotNative> {
+    let b = bytes
+        .get(at..at + 8)
+        .ok_or_else(|| NotNative(format!("a node ends before its byte {}", at + 8)))?;
+    let mut le = [0u8; 8];
+    le.copy_from_slice(b);
+    Ok(u64::from_le_bytes(le))
+}
+
+/// What [`BTree::walk`] calls with each entry's stored key and value.
+pub type Each<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Flow, NotNative> + 'a;
+
+/// What [`BTree::walk`] does after an entry.
+pub enum Flow {
+    Go,
+    Stop,
+}
+
+impl<'m> BTree<'m> {
+    /// The map at the start of `memory`, its keys stored as `key`.
+    pub fn open(memory: VirtualMemory<'m>, id: u8, key: Stored) -> Result<Self, NotNative> {
+        let head = memory.read(0, 28)?;
+        let header = MapHeader::parse(id, &head).map_err(|error| NotNative(error.to_string()))?;
+        let a = u64::from(u32_at(&header.layout, 0)?);
+        let b = u64::from(u32_at(&header.layout, 4)?);
+        let derived = 7 + ENTRIES as u64 * (4 + a + b + 4) + (ENTRIES as u64 + 1) * 8;
+        let (page_size, v1_slots) = match (header.version, b) {
+            (2, 0xFFFF_FFFF) => (a, None),
+            _ => (derived, Some((a, b))),
+        };
+        if !(128..=1 << 30).contains(&page_size) {
+            return not_native(format!("a page size of {page_size} bytes"));
+        }
+        Ok(BTree {
+            memory,
+            header,
+            page_size,
+            v1_slots,
+            key,
+        })
+    }
+
+    fn node(&self, address: u64) -> Result<Node, NotNative> {
+        let head = self.memory.read(address, 7)?;
+        if &head[..3] != b"BTN" {
+            return not_native(format!(
+                "expected a node (magic `BTN`) at {address}, found {}",
+                hex::encode(&head[..3])
+            ));
+        }
+        let internal = match head[4] {
+            0 => false,
+            1 => true,
+            other => return not_native(format!("a node of type {other} at {address}")),
+        };
+        let count = usize::from(u16::from_le_bytes([head[5], head[6]]));
+        if count > ENTRIES {
+            return not_native(format!("a node of {count} entries at {address}"));
+        }
+        match head[3] {
+            1 => self.node_v1(address, internal, count),
+            2 => self.node_v2(address, internal, count),
+            other => not_native(format!("a node of layout version {other} at {address}")),
+        }
+    }
+
+    fn node_v1(&self, address: u64, internal: bool, count: usize) -> Result<Node, NotNative> {
+        let Some((max_key, max_value)) = self.v1_slots else {
+            return not_native("a version 1 node in a map with a page size");
+        };
+        let (max_key, max_value) = (max_key as usize, max_value as usize);
+        let bytes = self.memory.read(address, self.page_size)?;
+        let mut node = Node {
+            keys: Vec::with_capacity(count),
+            values: Vec::with_capacity(count),
+            children: Vec::new(),
+            bytes,
+        };
+        let mut at = 7;
+        for _ in 0..count {
+            let size = u32_at(&node.bytes, at)? as usize;
+            if size > max_key {
+                return not_native(format!("a key of {size} bytes in slots of {max_key}"));
+            }
+            node.keys.push((at + 4, at + 4 + size));
+            at += 4 + max_key;
+            let size = u32_at(&node.bytes, at)? as usize;
+            if size > max_value {
+                return not_native(format!("a value of {size} bytes in slots of {max_value}"));
+            }
+            node.values.push((at + 4, at + 4 + size));
+            at += 4 + max_value;
+        }
+        if internal {
+            for _ in 0..=count {
+                node.children.push(u64_at(&node.bytes, at)?);
+                at += 8;
+            }
+        }
+        Ok(node)
+    }
+
+    fn node_v2(&self, address: u64, internal: bool, count: usize) -> Result<Node, NotNative> {
+        // The node's bytes: its first page, then the data of each overflow page.
+        let mut bytes = self.memory.read(address, self.page_size)?;
+        let mut overflow = u64_at(&bytes, 7)?;
+        let most = self.memory.len() / self.page_size;
+        let mut pages = 0;
+        while overflow != 0 {
+            pages += 1;
+            if pages > most {
+                return not_native(format!("the overflow pages of the node at {address} loop"));
+            }
+            let page = self.memory.read(overflow, self.page_size)?;
+            if &page[..3] != b"NOF" {
+                return not_native(format!("expected an overflow page (`NOF`) at {overflow}"));
+            }
+            bytes.extend_from_slice(&page[11..]);
+            overflow = u64_at(&page, 3)?;
+        }
+        let mut node = Node {
+            keys: Vec::with_capacity(count),
+            values: Vec::with_capacity(count),
+            children: Vec::new(),
+            bytes,
+        };
+        let mut at = 15;
+        if internal {
+            for _ in 0..=count {
+                node.children.push(u64_at(&node.bytes, at)?);
+                at += 8;
+            }
+        }
+        let sized = |at: &mut usize, fixed: Option<usize>, node: &Node| {
+            let size = match fixed {
+                Some(size) => size,
+                None => {
+                    let size = u32_at(&node.bytes, *at)? as usize;
+                    *at += 4;
+                    size
+                }
+            };
+            let range = (*at, *at + size);
+            if range.1 > node.bytes.len() {
+                return not_native(format!("an entry passes the end of the node at {address}"));
+            }
+            *at = range.1;
+            Ok(range)
+        };
+        let fixed_key = match self.key {
+            Stored::Nat(n) | Stored::Bytes(n) => Some(n),
+            Stored::Bool => Some(1),
+            _ => None,
+        };
+        debug_assert_eq!(fixed_key.is_some(), self.key.fixed());
+        for _ in 0..count {
+            let range = sized(&mut at, fixed_key, &node)?;
+            node.keys.push(range);
+        }
+        for _ in 0..count {
+            let range = sized(&mut at, None, &node)?;
+            node.values.push(range);
+        }
+        Ok(node)
+    }
+
+    /// Calls `each` with every entry (stored key and value bytes) after the
+    /// key `after` up to and including `until`, in key order, until it says
+    /// [`Flow::Stop`]; whether the walk reached the end of the range.
+    pub fn walk(
+        &self,
+        after: Option<&[u8]>,
+        until: Option<&[u8]>,
+        each: &mut Each,
+    ) -> Result<bool, NotNative> {
+        if self.header.len == 0 {
+            return Ok(true);
+        }
+        self.walk_node(self.header.root_addr, after, until, each, 0)
+    }
+
+    fn walk_node(
+        &self,
+        address: u64,
+        after: Option<&[u8]>,
+        until: Option<&[u8]>,
+        each: &mut Each,
+        depth: usize,
+    ) -> Result<bool, NotNative> {
+        if depth > 64 {
+            return not_native("the map is deeper than 64 levels (a loop)");
+        }
+        let node = self.node(address)?;
+        let count = node.keys.len();
+        if !node.children.is_empty() && node.children.len() != count + 1 {
+            return not_native(format!(
+                "the node at {address} has the wrong number of children"
+            ));
+        }
+        let start = match after {
+            None => 0,
+            Some(after) => {
+                { (0..count).find(|&i| self.key.compare(node.key(i), after) == Ordering::Greater) }
+                    .unwrap_or(count)
+            }
+        };
+        for i in start..=count {
+            if let Some(&child) = node.children.get(i) {
+                let bound = if i == start { after } else { None };
+                if !self.walk_node(child, bound, until, each, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            if i < count {
+                let key = node.key(i);
+                if until.is_some_and(|until| self.key.compare(key, until) == Ordering::Greater) {
+                    return Ok(false);
+                }
+                if let Flow::Stop = each(key, node.value(i))? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A map read natively: where it is, and how its keys and values become
+/// the values the canister's pages carry.
+#[derive(Clone, Debug)]
+pub struct NativeMap<'m> {
+    pub tree: BTree<'m>,
+    pub memory_id: u8,
+    pub key: KeyForm,
+    pub value: ValueForm,
+}
+
+/// Entries whose key and value take more bytes than this are left to the
+/// canister, which knows exactly which it skips as too large for a
+/// restore call (2 MiB of ingress, less the argument's header).
+pub const LARGEST_NATIVE_ENTRY: usize = 1_700_000;
+
+impl NativeMap<'_> {
+    /// The key and value the canister's page carries for a stored entry.
+    pub fn entry(
+        &self,
+        env: &TypeEnv,
+        value_type: &Type,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(IDLValue, IDLValue), NotNative> {
+        if key.len() + value.len() > LARGEST_NATIVE_ENTRY {
+            return not_native(format!(
+                "an entry of {} bytes, near the limit of a restore call",
+                key.len() + value.len()
+            ));
+        }
+        let key_value = self.key.stored.to_wire(self.key.wire, key)?;
+        let value = match &self.value {
+            ValueForm::Stored(stored) => stored.to_wire(Wire::Candid, value)?,
+            ValueForm::Candid { header, shape } => {
+                if !value.starts_with(header) || !shape.accepts(&value[header.len()..]) {
+                    return not_native(format!(
+                        "the value of the key {key_value} is not Candid of the map's usual header"
+                    ));
+                }
+                let mut args =
+                    IDLArgs::from_bytes_with_types(value, env, std::slice::from_ref(value_type))
+                        .map_err(|error| {
+                            NotNative(format!("the value of the key {key_value}: {error}"))
+                        })?;
+                match args.args.pop() {
+                    Some(value) if args.args.is_empty() => value,
+                    _ => return not_native("a value that is not one Candid value"),
+                }
+            }
+        };
+        Ok((key_value, value))
+    }
+}
+
+/// How values of Candid type `ty` could be stored, seen from the first one.
+pub fn value_forms(env: &TypeEnv, ty: &Type, first: &[u8]) -> Vec<ValueForm> {
+    let mut forms: Vec<ValueForm> = Stored::candidates(env, ty, Wire::Candid)
+        .into_iter()
+        .map(ValueForm::Stored)
+        .collect();
+    if let Some((shape, len)) = Shape::parse_prefix(first) {
+        forms.insert(
+            0,
+            ValueForm::Candid {
+                header: first[..len].to_vec(),
+                shape,
+            },
+        );
+    }
+    forms
+}
