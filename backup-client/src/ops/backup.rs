@@ -198,7 +198,7 @@ pub fn backup(
     // page proves how (`direct`).
     let plan = match through_wasm {
         true => None,
-        false => direct::plan(target, interface, &types, &method)?,
+        false => direct::plan(target, interface, &types, &method, max_bytes)?,
     };
     let spans = match resumed {
         Some(resumed) => resumed,
@@ -226,6 +226,7 @@ pub fn backup(
             "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
         ))
     };
+    let mut read = "pages";
     if let Some((plan, memory)) = plan.as_ref().zip(target.stable_memory()) {
         let native = plan.open(memory);
         let outcome = match &native {
@@ -249,8 +250,9 @@ pub fn backup(
             Err(reason) => Ok(Some(reason.clone())),
         };
         match outcome {
-            Ok(None) => {}
+            Ok(None) => read = "image",
             Ok(Some(reason)) => spans.bar.suspend(|| {
+                read = "image+pages";
                 notice(
                     json,
                     &format!("note: `{map}` is read through the canister's wasm from here on, not from the image's bytes: {reason}"),
@@ -325,6 +327,7 @@ pub fn backup(
         output_path,
         format,
         pages,
+        read,
         json,
     };
     finish(done, progress, || state.remove())
@@ -565,6 +568,10 @@ struct Finished<'a> {
     output_path: &'a Path,
     format: Format,
     pages: usize,
+    /// How the entries were read: `pages` (the canister's), `image` (its
+    /// bytes, natively), or `image+pages` (natively until an entry the
+    /// reader could not read exactly).
+    read: &'static str,
     json: bool,
 }
 
@@ -584,6 +591,7 @@ fn finish(
         output_path,
         format,
         pages,
+        read,
         json,
     } = done;
     let count: u64 = progress.spans.iter().map(|span| span.entries).sum();
@@ -622,10 +630,15 @@ fn finish(
     let spans = progress.spans.len();
     output(
         json,
-        json!({ "map": map, "entries": count, "pages": pages, "spans": spans, "file": output_path, "skipped": skipped, "inexact_numbers": lossy }),
+        json!({ "map": map, "entries": count, "pages": pages, "spans": spans, "file": output_path, "skipped": skipped, "inexact_numbers": lossy, "read": read }),
         || {
+            let how = match read {
+                "image" => ", read from the image",
+                "image+pages" => ", read from the image, then through the canister",
+                _ => "",
+            };
             format!(
-                "{count} entries of `{map}` in {pages} pages -> {}",
+                "{count} entries of `{map}` in {pages} pages{how} -> {}",
                 output_path.display()
             )
         },

@@ -29,8 +29,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
-/// The first page the canister is asked for: enough entries to pin the
-/// encodings, little of the map.
+/// The first page the canister is asked for (at most; `--max-bytes` may
+/// ask less): enough entries to pin the encodings, little of the map.
 const PROOF_PAGE_BYTES: u64 = 256 * 1024;
 
 /// How many bytes of lines a worker hands over at once (one recorded
@@ -140,11 +140,13 @@ pub(super) fn plan(
     interface: &Interface,
     types: &MapTypes,
     method: &str,
+    max_bytes: Option<u64>,
 ) -> Result<Option<Plan>> {
     if target.stable_memory().is_none() {
         return Ok(None);
     }
-    let arg = page_request(interface, types, None, Some(PROOF_PAGE_BYTES), None)?;
+    let proof = max_bytes.map_or(PROOF_PAGE_BYTES, |max| max.min(PROOF_PAGE_BYTES));
+    let arg = page_request(interface, types, None, Some(proof), None)?;
     // A canister that cannot answer says why on its own pages, later.
     let Ok(reply) = target.query(method, &arg) else {
         return Ok(None);
