@@ -303,7 +303,7 @@ fn a_value_the_native_reader_cannot_read_exactly_goes_through_the_canister() {
             username: Option<String>,
             legacy_score: u32,
         }
-        let user = |n: u8| candid::Principal::from_slice(&[n; 29]);
+        let user = |n: u8| Principal::from_slice(&[n; 29]);
         profiles::PROFILES.with(|map| {
             for n in 1..=200 {
                 let profile = profiles::Profile {
@@ -313,7 +313,7 @@ fn a_value_the_native_reader_cannot_read_exactly_goes_through_the_canister() {
                 map.borrow_mut().insert(user(n), profile);
             }
         });
-        let mut raw: StableBTreeMap<candid::Principal, Vec<u8>, Memory> =
+        let mut raw: StableBTreeMap<Principal, Vec<u8>, Memory> =
             StableBTreeMap::init(backup_runtime::memory(MemoryId::new(0)));
         let older = Older {
             username: Some("old-timer".into()),
