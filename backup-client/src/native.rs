@@ -269,6 +269,17 @@ impl<'m> VirtualMemory<'m> {
     }
 
     fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>, NotNative> {
+        // Checked before anything is allocated: a damaged size cannot ask
+        // for more than the memory holds.
+        if offset
+            .checked_add(length)
+            .is_none_or(|end| end > self.len())
+        {
+            return not_native(format!(
+                "a read of {length} bytes at {offset} passes the end of the memory ({} bytes)",
+                self.len()
+            ));
+        }
         let mut out = Vec::with_capacity(length as usize);
         self.read_into(offset, length, &mut out)?;
         Ok(out)
@@ -492,7 +503,35 @@ impl<'m> BTree<'m> {
         if self.header.len == 0 {
             return Ok(true);
         }
-        self.walk_node(self.header.root_addr, after, until, each, 0)
+        // Keys must come strictly in order, and no more of them than the
+        // header counts: a damaged node that points back into the tree is
+        // found at the first repeated key, not walked again and again.
+        let mut last: Option<Vec<u8>> = None;
+        let mut seen = 0u64;
+        let (order, len) = (self.key, self.header.len);
+        let mut checked = |key: &[u8], value: &[u8]| {
+            if last
+                .as_deref()
+                .is_some_and(|last| order.compare(last, key) != Ordering::Less)
+            {
+                return not_native("the map's keys are out of order (a damaged node)");
+            }
+            seen += 1;
+            if seen > len {
+                return not_native(format!(
+                    "the map holds more than the {len} entries its header counts"
+                ));
+            }
+            match &mut last {
+                Some(last) => {
+                    last.clear();
+                    last.extend_from_slice(key);
+                }
+                None => last = Some(key.to_vec()),
+            }
+            each(key, value)
+        };
+        self.walk_node(self.header.root_addr, after, until, &mut checked, 0)
     }
 
     fn walk_node(
@@ -612,3 +651,6 @@ pub fn value_forms(env: &TypeEnv, ty: &Type, first: &[u8]) -> Vec<ValueForm> {
     }
     forms
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! The native reader against ic-stable-structures itself: maps it wrote
+//! (fixed and varying keys, values spilling into overflow pages), walked
+//! whole and by ranges, give its own iteration; damaged bytes give a
+//! reason, never a panic.
+
+use super::*;
+use backup_runtime::prelude::{DefaultMemoryImpl, MemoryId, MemoryManager, StableBTreeMap};
+
+type Managed = backup_runtime::prelude::VirtualMemory<DefaultMemoryImpl>;
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The bytes of a stable memory where `fill` made a map in memory 3.
+fn image_of<K, V>(fill: impl FnOnce(&mut StableBTreeMap<K, V, Managed>)) -> Vec<u8>
+where
+    K: backup_runtime::prelude::Storable + Ord + Clone,
+    V: backup_runtime::prelude::Storable,
+{
+    let stable = DefaultMemoryImpl::default();
+    let manager = MemoryManager::init(stable.clone());
+    let mut map = StableBTreeMap::init(manager.get(MemoryId::new(3)));
+    fill(&mut map);
+    let bytes = stable.borrow().clone();
+    bytes
+}
+
+fn tree(memory: &[u8], key: Stored) -> BTree<'_> {
+    let layout = Layout::parse(memory).unwrap();
+    BTree::open(VirtualMemory::new(memory, &layout, 3).unwrap(), 3, key).unwrap()
+}
+
+fn entries(
+    tree: &BTree,
+    after: Option<&[u8]>,
+    until: Option<&[u8]>,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, NotNative> {
+    let mut out = Vec::new();
+    tree.walk(after, until, &mut |key, value| {
+        out.push((key.to_vec(), value.to_vec()));
+        Ok(Flow::Go)
+    })?;
+    Ok(out)
+}
+
+#[test]
+fn fixed_keys_and_values_in_overflow_pages_are_read_as_the_library_reads_them() {
+    let mut rng = Rng(7);
+    let mut sizes = Vec::new();
+    for _ in 0..600 {
+        // Mostly small, some far past a node's page (overflow pages).
+        sizes.push(if rng.below(10) == 0 {
+            3000 + rng.below(20_000)
+        } else {
+            rng.below(200)
+        });
+    }
+    let image = image_of::<u64, Vec<u8>>(|map| {
+        for (n, size) in sizes.iter().enumerate() {
+            let key = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            map.insert(key, vec![(n % 251) as u8; *size as usize]);
+        }
+        for n in (0..600).step_by(7) {
+            map.remove(&(n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
+    });
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = {
+        let stable = DefaultMemoryImpl::default();
+        stable.borrow_mut().extend_from_slice(&image);
+        let manager = MemoryManager::init(stable);
+        let map: StableBTreeMap<u64, Vec<u8>, _> =
+            StableBTreeMap::init(manager.get(MemoryId::new(3)));
+        map.iter()
+            .map(|entry| (entry.key().to_be_bytes().to_vec(), entry.value()))
+            .collect()
+    };
+    let tree = tree(&image, Stored::Nat(8));
+    assert_eq!(tree.header.len, expected.len() as u64);
+    assert_eq!(entries(&tree, None, None).unwrap(), expected);
+    for _ in 0..100 {
+        let a = rng.below(expected.len() as u64) as usize;
+        let b = rng.below(expected.len() as u64) as usize;
+        let (after, until) = (&expected[a].0, &expected[b].0);
+        let within: Vec<_> = expected
+            .iter()
+            .filter(|(key, _)| key > after && key <= until)
+            .cloned()
+            .collect();
+        assert_eq!(entries(&tree, Some(after), Some(until)).unwrap(), within);
+        let from: Vec<_> = expected
+            .iter()
+            .filter(|(key, _)| key > after)
+            .cloned()
+            .collect();
+        assert_eq!(entries(&tree, Some(after), None).unwrap(), from);
+    }
+}
+
+#[test]
+fn principals_of_every_length_come_in_their_own_order() {
+    let mut rng = Rng(11);
+    let principals: Vec<Principal> = (0..400)
+        .map(|_| {
+            let len = 1 + rng.below(29) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+            Principal::from_slice(&bytes)
+        })
+        .collect();
+    let image = image_of::<Principal, String>(|map| {
+        for (n, principal) in principals.iter().enumerate() {
+            map.insert(*principal, format!("value {n}"));
+        }
+    });
+    let mut sorted = principals.clone();
+    sorted.sort();
+    sorted.dedup();
+    let tree = tree(&image, Stored::Principal);
+    let keys: Vec<Vec<u8>> = entries(&tree, None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let expected: Vec<Vec<u8>> = sorted.iter().map(|p| p.as_slice().to_vec()).collect();
+    assert_eq!(keys, expected, "Principal's order: length, then bytes");
+    let middle = sorted[sorted.len() / 2].as_slice();
+    let after = entries(&tree, Some(middle), None).unwrap();
+    assert_eq!(after.len(), sorted.len() - sorted.len() / 2 - 1);
+    // The wire forms, both ways.
+    let first = &sorted[0];
+    let text = Stored::Principal
+        .to_wire(Wire::Text, first.as_slice())
+        .unwrap();
+    assert_eq!(text, IDLValue::Text(first.to_text()));
+    assert_eq!(
+        Stored::Principal.from_wire(Wire::Text, &text).unwrap(),
+        first.as_slice()
+    );
+}
+
+#[test]
+fn damaged_bytes_give_a_reason_never_a_panic() {
+    let image = image_of::<String, Vec<u8>>(|map| {
+        for n in 0..300u32 {
+            map.insert(format!("key {n:04}"), vec![n as u8; (n % 50) as usize * 40]);
+        }
+    });
+    let layout = Layout::parse(&image).unwrap();
+    let info = layout.memories.iter().find(|m| m.id == 3).unwrap();
+    let start = 65536 + u64::from(info.buckets[0]) * u64::from(layout.bucket_size_pages) * 65536;
+    let mut rng = Rng(3);
+    let mut refused = 0;
+    for _ in 0..400 {
+        let mut damaged = image.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = start + rng.below(64 * 1024);
+            damaged[at as usize] ^= 1 << rng.below(8);
+        }
+        let Ok(vm) = Layout::parse(&damaged)
+            .map_err(|_| ())
+            .and_then(|layout| VirtualMemory::new(&damaged, &layout, 3).ok_or(()))
+        else {
+            continue;
+        };
+        let Ok(tree) = BTree::open(vm, 3, Stored::Text) else {
+            refused += 1;
+            continue;
+        };
+        match entries(&tree, None, None) {
+            Ok(_) => {}
+            Err(reason) => {
+                assert!(!reason.0.is_empty());
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 10, "damage is noticed ({refused} of 400)");
+}
