@@ -6,6 +6,9 @@
 use super::*;
 use backup_runtime::prelude::{DefaultMemoryImpl, MemoryId, MemoryManager, StableBTreeMap};
 
+/// A stored key and value.
+type Pair = (Vec<u8>, Vec<u8>);
+
 type Managed = backup_runtime::prelude::VirtualMemory<DefaultMemoryImpl>;
 
 /// A small deterministic generator (xorshift).
@@ -46,7 +49,7 @@ fn entries(
     tree: &BTree,
     after: Option<&[u8]>,
     until: Option<&[u8]>,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, NotNative> {
+) -> Result<Vec<Pair>, NotNative> {
     let mut out = Vec::new();
     tree.walk(after, until, &mut |key, value| {
         out.push((key.to_vec(), value.to_vec()));
@@ -76,7 +79,7 @@ fn fixed_keys_and_values_in_overflow_pages_are_read_as_the_library_reads_them() 
             map.remove(&(n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
     });
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = {
+    let expected: Vec<Pair> = {
         let stable = DefaultMemoryImpl::default();
         stable.borrow_mut().extend_from_slice(&image);
         let manager = MemoryManager::init(stable);
