@@ -407,6 +407,18 @@ fn a_canister_without_spans_is_backed_up_one_page_at_a_time() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("built before parallel backups"), "{stderr}");
     assert!(std::fs::read(&before).unwrap() == std::fs::read(&whole).unwrap());
+    // Read natively, such a canister's map is one span (its pages could not
+    // take a span over at a key): the same file.
+    let native = offline.path("native.json");
+    offline.ok(&[
+        "backup",
+        "profiles",
+        "-o",
+        native.to_str().unwrap(),
+        "--did",
+        old_did.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(&native).unwrap() == std::fs::read(&whole).unwrap());
 }
 
 #[test]

@@ -203,8 +203,14 @@ pub fn backup(
     let spans = match resumed {
         Some(resumed) => resumed,
         None => {
+            // Spans need pages that stop at a key (`until`), should the
+            // canister's pages take a span over from the native reader.
+            let takes_until = interface
+                .method(&method)
+                .is_ok_and(|page| page.args.len() >= 3);
             let native = plan.as_ref().zip(target.stable_memory());
             let cuts = match native.map(|(plan, memory)| plan.open(memory)) {
+                Some(Ok(_)) if !takes_until => Some(Vec::new()),
                 Some(Ok(native)) => {
                     let parts = std::thread::available_parallelism().map_or(1, usize::from)
                         * SPANS_PER_QUERY;
