@@ -157,7 +157,9 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
     assert_eq!(a, b);
     assert!(a.contains(&helper), "{a}");
 
-    // Backups in both formats, several pages each.
+    // Backups in every format, several pages each, the offline ones through
+    // the canister's pages as the live ones are (the same pages, the same
+    // report)...
     for format in ["lossless", "agent-js", "json"] {
         let name = format!("{format}.json");
         let (a, b) = both(&[
@@ -169,11 +171,27 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
             format,
             "--max-bytes",
             "8000",
+            "--through-wasm",
         ]);
         assert_eq!(a, b);
         let bytes = same_file(&name);
         assert!(!bytes.is_empty());
     }
+    // ...and read from the image's bytes (the offline default): the same file.
+    let native = offline_dir.join("native.json");
+    let out = offline
+        .command(
+            &reference,
+            &["backup", "profiles", "-o", native.to_str().unwrap()],
+        )
+        .output()
+        .unwrap();
+    let report = ok(out, "offline backup read natively");
+    assert!(report.contains("read from the image"), "{report}");
+    assert!(
+        std::fs::read(&native).unwrap()
+            == std::fs::read(offline_dir.join("lossless.json")).unwrap()
+    );
     let plain = common::entries(&live_dir.join("json.json"));
     assert_eq!(plain.as_array().unwrap().len(), 300);
     assert!(
