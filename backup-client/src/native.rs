@@ -241,8 +241,10 @@ impl<'m> VirtualMemory<'m> {
         self.buckets.len() as u64 * self.bucket_bytes
     }
 
-    /// Appends `length` bytes at `offset` to `out`.
-    fn read_into(&self, offset: u64, length: u64, out: &mut Vec<u8>) -> Result<(), NotNative> {
+    /// The `length` bytes at `offset`, checked against the memory's size
+    /// before anything is allocated (a damaged size cannot ask for more
+    /// than the memory holds).
+    fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>, NotNative> {
         if offset
             .checked_add(length)
             .is_none_or(|end| end > self.len())
@@ -252,6 +254,7 @@ impl<'m> VirtualMemory<'m> {
                 self.len()
             ));
         }
+        let mut out = Vec::with_capacity(length as usize);
         let (mut offset, mut left) = (offset, length);
         while left > 0 {
             let bucket = self.buckets[(offset / self.bucket_bytes) as usize];
@@ -265,23 +268,6 @@ impl<'m> VirtualMemory<'m> {
             offset += take;
             left -= take;
         }
-        Ok(())
-    }
-
-    fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>, NotNative> {
-        // Checked before anything is allocated: a damaged size cannot ask
-        // for more than the memory holds.
-        if offset
-            .checked_add(length)
-            .is_none_or(|end| end > self.len())
-        {
-            return not_native(format!(
-                "a read of {length} bytes at {offset} passes the end of the memory ({} bytes)",
-                self.len()
-            ));
-        }
-        let mut out = Vec::with_capacity(length as usize);
-        self.read_into(offset, length, &mut out)?;
         Ok(out)
     }
 }

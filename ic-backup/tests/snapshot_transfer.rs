@@ -182,6 +182,14 @@ fn a_folder_that_is_not_the_download_s_is_refused() {
         text(&out.stderr)
     );
     assert!(parts(&dir) == before);
+    // The same download again (as after a run cut short once it had
+    // verified the folder and removed its progress file): nothing to do.
+    let again = net.backup_ok(&["snapshot", "download", &first, "-o", dir_text]);
+    assert!(
+        again.contains("already holds snapshot") && again.contains("nothing to download"),
+        "{again}"
+    );
+    assert!(parts(&dir) == before);
     // An unfinished download (its progress file left) belongs to its snapshot.
     let unfinished = net.offline.path("unfinished");
     std::fs::create_dir_all(&unfinished).unwrap();

@@ -170,15 +170,22 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
                     "bytes": done.bytes,
                     "calls": done.calls,
                     "resumed": done.resumed,
+                    "already": done.already,
                 }),
                 || {
-                    format!(
+                    match done.already {
+                    true => format!(
+                        "{} already holds snapshot {id} whole (an earlier download finished it): nothing to download",
+                        dir.display()
+                    ),
+                    false => format!(
                         "downloaded snapshot {id} into {} ({} bytes in {} calls{}), verified",
                         dir.display(),
                         done.bytes,
                         done.calls,
                         if done.resumed { ", resumed" } else { "" }
-                    )
+                    ),
+                }
                 },
             );
         }

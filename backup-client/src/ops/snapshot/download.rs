@@ -59,6 +59,9 @@ pub struct Downloaded {
     pub calls: u64,
     /// It went on from an earlier run's progress.
     pub resumed: bool,
+    /// The folder already held the snapshot whole (an earlier run finished
+    /// it, and was cut short only after): nothing was moved.
+    pub already: bool,
 }
 
 #[derive(CandidType)]
@@ -79,7 +82,17 @@ pub fn download(
     quiet: bool,
 ) -> Result<Downloaded> {
     let progress_path = dir.join(PROGRESS);
-    let (mut progress, meta, resumed) = start(management, id, dir, &progress_path)?;
+    let (mut progress, meta, resumed) = match start(management, id, dir, &progress_path, parts)? {
+        Start::Go(progress, meta, resumed) => (progress, *meta, resumed),
+        Start::Whole => {
+            return Ok(Downloaded {
+                calls: 1,
+                resumed: true,
+                already: true,
+                ..Downloaded::default()
+            })
+        }
+    };
     let canister = management.canister();
     let mut files = Vec::new();
     for part in Part::ALL.into_iter().filter(|part| parts.has(*part)) {
@@ -159,18 +172,29 @@ pub fn download(
     Ok(report)
 }
 
+/// Where a download starts.
+enum Start {
+    /// From this progress (`true`: an earlier run's), with the snapshot's
+    /// metadata.
+    Go(
+        Progress,
+        Box<ic_management_canister_types::ReadCanisterSnapshotMetadataResult>,
+        bool,
+    ),
+    /// Nowhere: the folder holds the snapshot whole.
+    Whole,
+}
+
 /// The progress to go on from: an earlier run's (checked to belong to this
-/// download), or a new one, with the snapshot's metadata written.
+/// download), or a new one, with the snapshot's metadata written; or none,
+/// where the folder already holds this snapshot (`Start::Whole`).
 fn start(
     management: &mut dyn Management,
     id: &[u8],
     dir: &Path,
     progress_path: &Path,
-) -> Result<(
-    Progress,
-    ic_management_canister_types::ReadCanisterSnapshotMetadataResult,
-    bool,
-)> {
+    parts: Parts,
+) -> Result<Start> {
     let network = management.network();
     let canister = management.canister().to_text();
     let snapshot_id = hex::encode(id);
@@ -195,7 +219,10 @@ fn start(
                 dir.display()
             )));
         }
-        return Ok((progress, meta, true));
+        return Ok(Start::Go(progress, Box::new(meta), true));
+    }
+    if whole(management, id, dir, parts)? {
+        return Ok(Start::Whole);
     }
     for file in [
         folder::METADATA,
@@ -225,7 +252,33 @@ fn start(
     // would look whole.
     folder::save_progress(progress_path, &progress)?;
     crate::durable::write_atomically(&dir.join(folder::METADATA), &written)?;
-    Ok((progress, meta, false))
+    Ok(Start::Go(progress, Box::new(meta), false))
+}
+
+/// Whether `dir`, without a progress file, holds snapshot `id` whole: the
+/// snapshot's own `metadata.json`, and every file of `parts` at its size
+/// (every chunk under its hash). A download removes its progress file only
+/// after reading every file back against its digests, so a run cut short
+/// after that finds its folder whole; a rerun then has nothing to do.
+fn whole(management: &mut dyn Management, id: &[u8], dir: &Path, parts: Parts) -> Result<bool> {
+    let Ok(written) = std::fs::read(dir.join(folder::METADATA)) else {
+        return Ok(false);
+    };
+    let meta = metadata(management, id)?;
+    if metadata_json(&meta)? != written {
+        return Ok(false);
+    }
+    let sized = |path: &Path, len: u64| std::fs::metadata(path).is_ok_and(|m| m.len() == len);
+    let files = Part::ALL
+        .into_iter()
+        .filter(|part| parts.has(*part))
+        .all(|part| sized(&dir.join(part.file()), part.len(&meta)));
+    let chunks = parts != Parts::All
+        || meta
+            .wasm_chunk_store
+            .iter()
+            .all(|chunk| folder::chunk_file(dir, &chunk.hash).exists());
+    Ok(files && chunks)
 }
 
 /// `metadata.json` as dfx and icp-cli write it.
