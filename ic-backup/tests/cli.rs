@@ -567,6 +567,20 @@ fn dump_edit_load_verify_and_read_the_repair() {
     );
     let manifest = offline.path("dump.dat.sha256");
     offline.ok(&["verify", "--manifest", manifest.to_str().unwrap()]);
+    // Offline, the digests are hashed natively once the canister has given
+    // its first: a caller without raw access is refused all the same.
+    let (_, stranger) = common::serving::write_keys(offline.dir.path());
+    let out = offline.run(&[
+        "--pem",
+        stranger.to_str().unwrap(),
+        "--not-controller",
+        "verify",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a stranger verified");
+    assert!(refused.contains("not authorized"), "{refused}");
 
     // Edit the dump offline: one profile's username, in place in its bytes.
     let mut bytes = std::fs::read(&dump).unwrap();

@@ -96,10 +96,34 @@ fn check_block(block: u64, what: &str) -> Result<()> {
 /// `stable_digest` queries in flight at once: each hashes up to 16 MiB.
 const DIGEST_PARALLEL: usize = 8;
 
-/// The canister's digests of `[0, length)` in blocks of `block`, asked for in
-/// ranges of at most `MAX_DIGEST_RANGE`.
+/// The canister's digests of `[0, length)` in blocks of `block`.
+///
+/// Offline, where the target holds the stable memory, the canister is asked
+/// for its first block's digest only (its guard decides who may, as for
+/// every block) and the rest are hashed natively from the same bytes, when
+/// that first digest is the canister's: the interpreter hashes some
+/// 10 MiB/s, the native SHA-256 hundreds.
 pub fn live_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<Vec<[u8; 32]>> {
     check_block(block, "a digest block size")?;
+    let held = target.stable_memory().map(|memory| memory.len() as u64);
+    if held.is_some_and(|held| length > 0 && length <= held) {
+        let first = canister_digests(target, block.min(length), block)?;
+        if let Some(memory) = target.stable_memory() {
+            let native: Vec<[u8; 32]> = memory[..length as usize]
+                .chunks(block as usize)
+                .map(|bytes| Sha256::digest(bytes).into())
+                .collect();
+            if native.first() == first.first() {
+                return Ok(native);
+            }
+        }
+    }
+    canister_digests(target, length, block)
+}
+
+/// The canister's digests of `[0, length)` in blocks of `block`, asked for
+/// in ranges of at most `MAX_DIGEST_RANGE` (`stable_digest`).
+fn canister_digests(target: &mut dyn Target, length: u64, block: u64) -> Result<Vec<[u8; 32]>> {
     let range = MAX_DIGEST_RANGE - MAX_DIGEST_RANGE % block;
     let mut calls = (0..length).step_by(range as usize).map(|offset| {
         let arg = candid::encode_args((offset, range.min(length - offset), block))?;
