@@ -569,7 +569,7 @@ fn dump_edit_load_verify_and_read_the_repair() {
     offline.ok(&["verify", "--manifest", manifest.to_str().unwrap()]);
     // Offline, the digests are hashed natively once the canister has given
     // its first: a caller without raw access is refused all the same.
-    let (_, stranger) = common::serving::write_keys(offline.dir.path());
+    let (_, stranger) = serving::write_keys(offline.dir.path());
     let out = offline.run(&[
         "--pem",
         stranger.to_str().unwrap(),
