@@ -24,8 +24,10 @@ use crate::error::{Error, Result};
 use candid::types::value::{IDLField, IDLValue, VariantValue};
 use candid::types::{Label, Type, TypeInner};
 use candid::{Int, Nat, Principal, TypeEnv};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The forms of a backup file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,13 +145,62 @@ pub fn from_json(
     Codec::new(env, format).from_json(ty, json, path)
 }
 
+/// How a file's records meet the types they are read in, when those are
+/// another version's: fields the file has under another name
+/// (`--rename old=new`), and fields of the file the types lack that may be
+/// dropped (`--drop-field`). By field name, at any depth.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldMap {
+    /// A field's name in the file, and its name in the types.
+    pub renames: BTreeMap<String, String>,
+    /// Fields of the file to drop where the types lack them.
+    pub drops: BTreeSet<String>,
+}
+
+impl FieldMap {
+    /// The mapping of `--rename old=new` (repeatable) and `--drop-field`.
+    pub fn parse(renames: &[String], drops: &[String]) -> Result<FieldMap> {
+        let mut map = FieldMap::default();
+        for rename in renames {
+            let Some((old, new)) = rename
+                .split_once('=')
+                .filter(|(old, new)| !old.is_empty() && !new.is_empty())
+            else {
+                return Err(Error::Input(format!(
+                    "expected --rename OLD=NEW (a field's name in the file, then in the canister's types), found `{rename}`"
+                )));
+            };
+            if map.renames.insert(old.into(), new.into()).is_some() {
+                return Err(Error::Input(format!("--rename names `{old}` twice")));
+            }
+        }
+        map.drops = drops.iter().cloned().collect();
+        if let Some(both) = map.drops.iter().find(|d| map.renames.contains_key(*d)) {
+            return Err(Error::Input(format!(
+                "`{both}` is both renamed (--rename) and dropped (--drop-field)"
+            )));
+        }
+        Ok(map)
+    }
+}
+
 /// Converts values of one interface to and from one JSON form, counting the
 /// numbers the form could not hold exactly.
+///
+/// Reading, a record field the type lacks is an error at once ([`Codec::new`]);
+/// or ([`Codec::adapting`]) renamed or dropped as a [`FieldMap`] says, and
+/// otherwise counted ([`Codec::unknown`]) for the reader to refuse the whole
+/// file with every such field named.
 pub struct Codec<'a> {
     env: &'a TypeEnv,
     format: Format,
     lossy: Cell<u64>,
     first_lossy: RefCell<Option<String>>,
+    fields: Option<FieldMap>,
+    /// Values dropped, by field name.
+    dropped: RefCell<BTreeMap<String, u64>>,
+    /// Fields the types lack: how many values each holds, and where the first is.
+    unknown: RefCell<BTreeMap<String, (u64, String)>>,
 }
 
 impl<'a> Codec<'a> {
@@ -159,7 +210,29 @@ impl<'a> Codec<'a> {
             format,
             lossy: Cell::new(0),
             first_lossy: RefCell::new(None),
+            fields: None,
+            dropped: RefCell::default(),
+            unknown: RefCell::default(),
         }
+    }
+
+    /// A codec that reads records across versions as `fields` says.
+    pub fn adapting(env: &'a TypeEnv, format: Format, fields: &FieldMap) -> Self {
+        Codec {
+            fields: Some(fields.clone()),
+            ..Codec::new(env, format)
+        }
+    }
+
+    /// The values dropped so far (`--drop-field`), by field name.
+    pub fn dropped(&self) -> BTreeMap<String, u64> {
+        self.dropped.borrow().clone()
+    }
+
+    /// The fields read so far that the types lack and nothing said to drop:
+    /// how many values each held, and where the first was.
+    pub fn unknown(&self) -> BTreeMap<String, (u64, String)> {
+        self.unknown.borrow().clone()
     }
 
     pub fn format(&self) -> Format {
@@ -611,13 +684,35 @@ impl<'a> Codec<'a> {
                 let object = json
                     .as_object()
                     .ok_or_else(|| mismatch(path, "an object (a record)", json))?;
-                if let Some(unknown) = object
-                    .keys()
-                    .find(|k| !fields.iter().any(|f| label_name(&f.id, format) == **k))
-                {
-                    return Err(Error::Input(format!(
-                        "at {path}: the record type has no field `{unknown}`"
-                    )));
+                let known = |k: &str| fields.iter().any(|f| label_name(&f.id, format) == k);
+                // The file's name of each of the type's fields it renames.
+                let mut renamed: BTreeMap<String, &str> = BTreeMap::new();
+                for key in object.keys().filter(|k| !known(k)) {
+                    let Some(map) = &self.fields else {
+                        return Err(Error::Input(format!(
+                            "at {path}: the record type has no field `{key}`"
+                        )));
+                    };
+                    match map.renames.get(key) {
+                        Some(new) if known(new) => {
+                            if object.contains_key(new) {
+                                return Err(Error::Input(format!(
+                                    "at {path}: the record has both `{key}` and `{new}`, which --rename {key}={new} would make one field"
+                                )));
+                            }
+                            renamed.insert(new.clone(), key);
+                        }
+                        _ if map.drops.contains(key) => {
+                            *self.dropped.borrow_mut().entry(key.clone()).or_default() += 1;
+                        }
+                        _ => {
+                            let mut unknown = self.unknown.borrow_mut();
+                            let seen = unknown
+                                .entry(key.clone())
+                                .or_insert_with(|| (0, path.to_string()));
+                            seen.0 += 1;
+                        }
+                    }
                 }
                 IDLValue::Record(
                     fields
@@ -625,7 +720,10 @@ impl<'a> Codec<'a> {
                         .map(|field| {
                             let name = label_name(&field.id, format);
                             let field_path = format!("{path}.{name}");
-                            let val = match object.get(&name) {
+                            let given = object
+                                .get(&name)
+                                .or_else(|| renamed.get(&name).and_then(|old| object.get(*old)));
+                            let val = match given {
                                 Some(v) => nested(&field.ty, v, &field_path)?,
                                 // A missing optional field is null, as Candid's subtyping allows.
                                 None => match trace(self.env, &field.ty)? {

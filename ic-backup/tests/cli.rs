@@ -470,7 +470,7 @@ fn a_file_of_the_wrong_types_is_refused_before_anything_is_sent() {
         ),
         (
             json!([[principal(1), { "nickname": "x" }]]),
-            "no field `nickname`",
+            "fields the map's types lack: `nickname` (1 value, the first at entry 0[1])",
         ),
         (json!({ "rows": [] }), "expected a backup"),
     ];

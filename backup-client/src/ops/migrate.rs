@@ -222,6 +222,7 @@ pub fn migrate(
                 format: Some(Format::Lossless),
                 from_map: None,
                 from_canister: None,
+                fields: Default::default(),
                 json,
             },
         )?;

@@ -4,7 +4,7 @@ use super::Global;
 use backup_client::connect::with_target;
 use backup_client::error::Result;
 use backup_client::interface::Interface;
-use backup_client::json::Format;
+use backup_client::json::{FieldMap, Format};
 use backup_client::ops::restore::{restore, RestoreOptions};
 use backup_client::target::CALL_BUDGET;
 use std::path::PathBuf;
@@ -15,7 +15,9 @@ use std::path::PathBuf;
 /// against the map's types, and by the canister, before anything is
 /// written, and an interrupted restore resumes when run again.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  ic-backup restore profiles -i profiles.json --replace")]
+#[command(
+    after_help = "Examples:\n  ic-backup restore profiles -i profiles.json --replace\n  ic-backup restore members -i members-v1.json --drop-field legacy_score --rename full_name=name"
+)]
 pub struct Args {
     map: String,
     /// The backup file: lossless, agent-js (the article's backup.js) or
@@ -38,6 +40,17 @@ pub struct Args {
     /// offline image does not know its canister's id).
     #[arg(long, value_name = "CANISTER_ID")]
     from_canister: Option<String>,
+    /// Drop this field (at any depth) where the file's records have it and
+    /// the map's types do not, as when a newer version of the canister
+    /// removed it (repeatable). Without it such a file is refused, naming
+    /// each field and how many values it holds; the report counts what was
+    /// dropped.
+    #[arg(long = "drop-field", value_name = "FIELD")]
+    drop_fields: Vec<String>,
+    /// A field the file has under the name OLD and the map's types under
+    /// NEW (renamed between versions; at any depth; repeatable).
+    #[arg(long = "rename", value_name = "OLD=NEW")]
+    renames: Vec<String>,
     /// Bytes per restore call (at most the default, 85% of the 2 MiB
     /// ingress limit); smaller batches for tests.
     #[cfg_attr(
@@ -64,6 +77,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             format: args.format,
             from_map: args.from_map.as_deref(),
             from_canister: args.from_canister.as_deref(),
+            fields: FieldMap::parse(&args.renames, &args.drop_fields)?,
             json: global.json,
         };
         restore(target, &interface, options)

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The canisters, by the name of their wasm file and their package.
-pub const CANISTERS: [(&str, &str); 7] = [
+pub const CANISTERS: [(&str, &str); 10] = [
     ("profiles", "profiles"),
     ("ledger", "ledger"),
     ("v1_fixture", "v1-fixture"),
@@ -22,6 +22,9 @@ pub const CANISTERS: [(&str, &str); 7] = [
     ("strict_fixture", "strict-fixture"),
     ("wide_fixture", "wide-fixture"),
     ("profiles_next", "profiles-next"),
+    ("members_v1", "members-v1"),
+    ("members_v2", "members-v2"),
+    ("members_v3", "members-v3"),
 ];
 
 /// The workspace's root.

@@ -27,7 +27,7 @@ use super::{notice, output};
 use crate::durable::{self, with_suffix};
 use crate::error::{Error, Result};
 use crate::interface::Interface;
-use crate::json::Format;
+use crate::json::{FieldMap, Format};
 use crate::progress;
 use crate::resume::{Resume, Start, TargetId};
 use crate::stream::Flow;
@@ -51,6 +51,9 @@ struct RestoreBinding {
     #[serde(default)]
     format: String,
     replace: bool,
+    /// Fields renamed and dropped: they shape the batches.
+    #[serde(default)]
+    fields: FieldMap,
 }
 
 /// How far a restore got: with `--replace`, whether the map was cleared; the
@@ -76,6 +79,8 @@ pub struct RestoreOptions<'a> {
     pub from_map: Option<&'a str>,
     /// The canister the file's header may name, other than the target.
     pub from_canister: Option<&'a str>,
+    /// Fields renamed or dropped between the file's version and the canister's.
+    pub fields: FieldMap,
     pub json: bool,
 }
 
@@ -169,12 +174,13 @@ pub fn restore(
         format,
         from_map,
         from_canister,
+        fields,
         json,
     } = options;
     let types = interface.map(map)?;
     let encoder = Encoder::new(interface, &types)?;
     let budget = batch_bytes.min(crate::target::CALL_BUDGET);
-    let plan = Plan::new(&encoder, map, input, format, budget, json)?;
+    let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
     check_origin(
         &plan.reading.names,
         map,
@@ -217,6 +223,7 @@ pub fn restore(
         input_sha256: plan.reading.sha256.clone(),
         format: plan.reading.format.name().to_string(),
         replace,
+        fields: fields.clone(),
     };
     let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(
         &with_suffix(input, ".restore-progress"),
@@ -312,8 +319,20 @@ pub fn restore(
     let restored = progress.entries;
     output(
         json,
-        json!({ "map": map, "entries": restored, "batches": batches, "replaced": replace }),
-        || format!("{restored} entries restored into `{map}` in {batches} batches"),
+        json!({ "map": map, "entries": restored, "batches": batches, "replaced": replace, "dropped": plan.reading.dropped }),
+        || {
+            let dropped: Vec<String> = plan
+                .reading
+                .dropped
+                .iter()
+                .map(|(field, n)| format!("{n} values of `{field}`"))
+                .collect();
+            let dropped = match dropped.is_empty() {
+                true => String::new(),
+                false => format!("; dropped, as asked: {}", dropped.join(", ")),
+            };
+            format!("{restored} entries restored into `{map}` in {batches} batches{dropped}")
+        },
     );
     Ok(())
 }

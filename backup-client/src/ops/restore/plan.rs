@@ -4,7 +4,7 @@
 use super::*;
 use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
-use crate::json::{Codec, Format};
+use crate::json::{Codec, FieldMap, Format};
 use crate::progress;
 use crate::stream::{self, Flow};
 use crate::target::Target;
@@ -130,6 +130,8 @@ pub(super) struct Plan<'a> {
     pub(super) batches: Vec<Planned>,
     /// The first entry that repeats an earlier entry's key, and that entry.
     pub(super) repeat: Option<(u64, u64)>,
+    /// How the file's records meet the map's types (`--rename`, `--drop-field`).
+    pub(super) fields: FieldMap,
 }
 
 impl<'a> Plan<'a> {
@@ -140,6 +142,7 @@ impl<'a> Plan<'a> {
         map: &'a str,
         input: &'a Path,
         format: Option<Format>,
+        fields: &FieldMap,
         budget: usize,
         json: bool,
     ) -> Result<Self> {
@@ -147,7 +150,7 @@ impl<'a> Plan<'a> {
         let size = std::fs::metadata(input).ok().map(|metadata| metadata.len());
         let bar = progress::bar(size, &format!("read {}", input.display()), true, json);
         let mut planner = Planner::new(encoder, budget);
-        let reading = read_with(interface, types, input, format, &bar, &mut planner)?;
+        let reading = read_with(interface, types, input, format, fields, &bar, &mut planner)?;
         bar.finish_and_clear();
         let (batches, repeat) = planner.finish();
         Ok(Plan {
@@ -160,7 +163,13 @@ impl<'a> Plan<'a> {
             reading,
             batches,
             repeat,
+            fields: fields.clone(),
         })
+    }
+
+    /// A codec that reads the file's entries as the plan read them.
+    fn codec(&self) -> Codec<'a> {
+        Codec::adapting(&self.interface.env, self.reading.format, &self.fields)
     }
 
     /// Refuses a file that names a key twice: restoring it would report more
@@ -178,7 +187,7 @@ impl<'a> Plan<'a> {
 
     /// The key of the file's entry `index`, read again, for messages.
     pub(super) fn key_text(&self, index: u64) -> Option<String> {
-        let codec = Codec::new(&self.interface.env, self.reading.format);
+        let codec = self.codec();
         let mut text = None;
         let hidden = ProgressBar::hidden();
         let _ = stream::walk(self.input, index, &hidden, &mut |_, _, entry| {
@@ -206,7 +215,7 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|batch| batch.count as u64)
             .sum();
-        let codec = Codec::new(&self.interface.env, self.reading.format);
+        let codec = self.codec();
         let (mut batch, mut first, mut count) = (from, skip, 0usize);
         let mut bytes = Vec::new();
         let mut hasher = Sha256::new();

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
-use crate::json::{to_json, Codec, Format};
+use crate::json::{to_json, Codec, FieldMap, Format};
 use crate::ops::backup::{field_by_id, LOSSLESS_FORMAT};
 use crate::stream::{self, EntriesField, Flow, Outer};
 use candid::types::value::IDLValue;
@@ -49,6 +49,7 @@ pub fn read_entries(
         types,
         path,
         format,
+        &FieldMap::default(),
         &ProgressBar::hidden(),
         &mut collect,
     )?;
@@ -75,6 +76,8 @@ pub(super) struct Reading {
     pub(super) entries: u64,
     /// Whose backup the file says it is (a lossless file's header).
     pub(super) names: std::collections::BTreeMap<String, String>,
+    /// Values of fields the map's types lack, dropped as asked, by field.
+    pub(super) dropped: std::collections::BTreeMap<String, u64>,
 }
 
 /// Why one reading of a file ended.
@@ -150,12 +153,17 @@ pub(super) fn forms(
 /// Reads the file once, handing each entry to `sink`. An array in no given
 /// form is read as agent-js while it reads so (and, alongside, as plain JSON
 /// while that reads, to find a file both forms read differently); with
-/// `plain`, as plain JSON.
+/// `plain`, as plain JSON. Fields the map's types lack are counted over the
+/// whole file and refused at its end, every one named, unless `fields`
+/// renames or drops them; an entry refused on the way names those found so
+/// far as well.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_once(
     interface: &Interface,
     entry_type: &Type,
     path: &Path,
     format: Option<Format>,
+    fields: &FieldMap,
     plain: bool,
     bar: &ProgressBar,
     sink: &mut dyn Sink,
@@ -164,9 +172,9 @@ pub(super) fn read_once(
         |error: Error| Error::Input(format!("{}: {error}; nothing was sent", path.display()));
     let env = &interface.env;
     let (agent_js, json, lossless) = (
-        Codec::new(env, Format::AgentJs),
-        Codec::new(env, Format::Json),
-        Codec::new(env, Format::Lossless),
+        Codec::adapting(env, Format::AgentJs, fields),
+        Codec::adapting(env, Format::Json, fields),
+        Codec::adapting(env, Format::Lossless, fields),
     );
     let codec_of = |format: Format| match format {
         Format::AgentJs => &agent_js,
@@ -188,7 +196,7 @@ pub(super) fn read_once(
                 match json.from_json(entry_type, &entry, &at) {
                     Ok(value) => value,
                     Err(error) => {
-                        refused = Some(Failure::NotPlain(error));
+                        refused = Some(Failure::NotPlain(also_unknown(&json, error)));
                         return Ok(Flow::Stop);
                     }
                 }
@@ -214,6 +222,7 @@ pub(super) fn read_once(
             [one, ..] => match codec_of(*one).from_json(entry_type, &entry, &at) {
                 Ok(value) => value,
                 Err(error) => {
+                    let error = also_unknown(codec_of(*one), error);
                     refused = Some(Failure::Error(in_file(error)));
                     return Ok(Flow::Stop);
                 }
@@ -243,6 +252,27 @@ pub(super) fn read_once(
         [] => unreachable!("a file is read in at least one form"),
     };
     let codec = codec_of(format);
+    let unknown = codec.unknown();
+    if !unknown.is_empty() {
+        let named: Vec<String> = unknown
+            .iter()
+            .map(|(field, (count, first))| {
+                let values = if *count == 1 { "value" } else { "values" };
+                format!("`{field}` ({count} {values}, the first at {first})")
+            })
+            .collect();
+        let drops: Vec<String> = unknown
+            .keys()
+            .map(|field| format!("--drop-field {field}"))
+            .collect();
+        return Err(Error::Input(format!(
+            "{}: the file's records have fields the map's types lack: {}. Restoring would drop that data: say so with {} (each dropped value is counted), or map a field renamed since with --rename <file's name>=<type's name>. Nothing was sent",
+            path.display(),
+            named.join(", "),
+            drops.join(" ")
+        ))
+        .into());
+    }
     Ok(Reading {
         format,
         lossy: (codec.lossy() > 0)
@@ -250,7 +280,21 @@ pub(super) fn read_once(
         sha256: hex::encode(walked.sha256),
         entries: walked.entries,
         names: walked.names,
+        dropped: codec.dropped(),
     })
+}
+
+/// `error`, and the fields the map's types lack that `codec` met before it.
+fn also_unknown(codec: &Codec, error: Error) -> Error {
+    let unknown = codec.unknown();
+    if unknown.is_empty() {
+        return error;
+    }
+    let fields: Vec<String> = unknown.keys().map(|field| format!("`{field}`")).collect();
+    Error::Input(format!(
+        "{error}; the records read before it also have fields the map's types lack: {} (--drop-field drops one, --rename maps one renamed)",
+        fields.join(", ")
+    ))
 }
 
 /// Reads the whole file into `sink`, in the form it is in (see [`read_entries`]).
@@ -259,17 +303,27 @@ pub(super) fn read_with(
     types: &MapTypes,
     path: &Path,
     format: Option<Format>,
+    fields: &FieldMap,
     bar: &ProgressBar,
     sink: &mut dyn Sink,
 ) -> Result<Reading> {
     let entry_type = entry_type(interface, types)?;
-    let not_agent_js = match read_once(interface, &entry_type, path, format, false, bar, sink) {
+    let not_agent_js = match read_once(
+        interface,
+        &entry_type,
+        path,
+        format,
+        fields,
+        false,
+        bar,
+        sink,
+    ) {
         Ok(reading) => return Ok(reading),
         Err(Failure::Error(error) | Failure::NotPlain(error)) => return Err(error),
         Err(Failure::NotAgentJs(error)) => error,
     };
     sink.restart();
-    match read_once(interface, &entry_type, path, format, true, bar, sink) {
+    match read_once(interface, &entry_type, path, format, fields, true, bar, sink) {
         Ok(reading) => Ok(reading),
         Err(Failure::NotPlain(not_plain)) => Err(Error::Input(format!(
             "{}: not a backup of this map in the agent-js form ({not_agent_js}) nor in plain JSON ({not_plain}); nothing was sent",

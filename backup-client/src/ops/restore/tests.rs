@@ -15,7 +15,15 @@ fn plan_of(file: &serde_json::Value, budget: usize) -> Result<Vec<(usize, Vec<u8
     let path = dir.path().join("things.json");
     std::fs::write(&path, serde_json::to_vec(file).unwrap()).unwrap();
     let encoder = Encoder::new(&interface, &types)?;
-    let plan = Plan::new(&encoder, "things", &path, None, budget, true)?;
+    let plan = Plan::new(
+        &encoder,
+        "things",
+        &path,
+        None,
+        &FieldMap::default(),
+        budget,
+        true,
+    )?;
     plan.check_unique_keys()?;
     let mut batches = Vec::new();
     let all = plan.each_batch(0, &mut |index, first, count, arg| {
@@ -115,7 +123,16 @@ fn a_file_changed_after_its_check_sends_nothing_more() {
     let encoder = Encoder::new(&interface, &types).unwrap();
     for change in 0..4 {
         write(&original);
-        let plan = Plan::new(&encoder, "things", &path, None, 200, true).unwrap();
+        let plan = Plan::new(
+            &encoder,
+            "things",
+            &path,
+            None,
+            &FieldMap::default(),
+            200,
+            true,
+        )
+        .unwrap();
         assert!(plan.batches.len() > 4);
         let mut changed = original.clone();
         // The first entry that differs.

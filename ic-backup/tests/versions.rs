@@ -1,0 +1,157 @@
+//! Restore across canister versions, the ways Candid's subtyping allows:
+//! version 1 of the members canister (`name`, `legacy_score : nat32`,
+//! `plan : variant { Free; Pro }`) and version 2 (`legacy_score` removed,
+//! `bio : opt text` added, a plan `Team` added).
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+const MEMBERS: [(u64, &str, u32, &str); 4] = [
+    (1, "ada", 7, "Free"),
+    (2, "grace", 0, "Pro"),
+    (3, "edsger", 4_000_000_000, "Pro"),
+    (4, "barbara", 12, "Free"),
+];
+
+/// An offline members canister of `version`, its image made.
+fn members(version: u32) -> Offline {
+    let offline = Offline::new(&format!("members_v{version}"));
+    let said = offline.ok(&["call", "members_version"]);
+    assert!(said.contains(&format!("({version} : nat32)")), "{said}");
+    offline
+}
+
+/// Version 1 holding `MEMBERS`, and its backups in every form.
+fn version_1_backups() -> (Offline, Vec<(&'static str, std::path::PathBuf)>) {
+    let v1 = members(1);
+    for (id, name, score, plan) in MEMBERS {
+        v1.ok(&[
+            "call",
+            "put_member",
+            &format!(
+                "({id} : nat64, record {{ name = \"{name}\"; legacy_score = {score} : nat32; plan = variant {{ {plan} }} }})"
+            ),
+        ]);
+    }
+    let files = ["lossless", "json", "agent-js"]
+        .into_iter()
+        .map(|format| {
+            let file = v1.path(&format!("v1-{format}.json"));
+            v1.ok(&[
+                "backup",
+                "members",
+                "-o",
+                file.to_str().unwrap(),
+                "--format",
+                format,
+            ]);
+            (format, file)
+        })
+        .collect();
+    (v1, files)
+}
+
+fn restore<'a>(file: &'a Path, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["restore", "members", "-i", file.to_str().unwrap()];
+    args.extend(more);
+    args
+}
+
+/// Each form of version 1's backup restores into a fresh version 2 exactly
+/// when the removed field is dropped, and only then: refused first, naming
+/// the field and how many values it holds, the image unchanged byte for
+/// byte; dropped on request and counted; `bio` null; the plans kept.
+#[test]
+fn version_1_backups_restore_into_version_2_dropping_only_what_is_named() {
+    let (_v1, files) = version_1_backups();
+    for (format, file) in files {
+        let v2 = members(2);
+        let before = std::fs::read(&v2.image).unwrap();
+        let refused = v2.fails(&restore(&file, &[]), 2);
+        assert!(
+            refused.contains("`legacy_score`")
+                && refused.contains("4 values")
+                && refused.contains("--drop-field legacy_score"),
+            "{format}: {refused}"
+        );
+        assert!(
+            std::fs::read(&v2.image).unwrap() == before,
+            "{format}: refused, unchanged"
+        );
+        let report = v2.ok(&["--json"]
+            .into_iter()
+            .chain(restore(&file, &["--drop-field", "legacy_score"]))
+            .collect::<Vec<_>>());
+        assert!(
+            report.contains("\"dropped\":{\"legacy_score\":4}"),
+            "{format}: {report}"
+        );
+        for (id, name, _, plan) in MEMBERS {
+            let member = v2.ok(&["call", "get_member", &format!("({id} : nat64)")]);
+            assert!(
+                member.contains(&format!("name = \"{name}\""))
+                    && member.contains("bio = null")
+                    && member.contains(&format!("plan = variant {{ {plan} }}")),
+                "{format}: {member}"
+            );
+        }
+    }
+}
+
+/// Version 2's backup does not go back into version 1: a field version 1
+/// lacks and a plan it lacks are each named, before anything is written.
+#[test]
+fn version_2_backups_are_refused_by_version_1_naming_what_it_lacks() {
+    let v2 = members(2);
+    v2.ok(&[
+        "call",
+        "put_member",
+        "(5 : nat64, record { name = \"alan\"; bio = null; plan = variant { Team } })",
+    ]);
+    let file = v2.path("v2.json");
+    v2.ok(&["backup", "members", "-o", file.to_str().unwrap()]);
+    let v1 = members(1);
+    let before = std::fs::read(&v1.image).unwrap();
+    let refused = v1.fails(&restore(&file, &[]), 2);
+    assert!(refused.contains("`bio`"), "{refused}");
+    let refused = v1.fails(&restore(&file, &["--drop-field", "bio"]), 2);
+    assert!(
+        refused.contains("missing field `legacy_score`") && refused.contains("entry 0"),
+        "{refused}"
+    );
+    // With the field version 1 requires, the plan it lacks is named.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let with_score = text.replace("\"bio\": []", "\"legacy_score\": 3");
+    assert_ne!(with_score, text, "{text}");
+    let file = v2.path("v2-with-score.json");
+    std::fs::write(&file, with_score).unwrap();
+    let refused = v1.fails(&restore(&file, &[]), 2);
+    assert!(
+        refused.contains("`Team`") && refused.contains("entry 0"),
+        "{refused}"
+    );
+    assert!(std::fs::read(&v1.image).unwrap() == before);
+}
+
+/// A field renamed between versions is mapped with `--rename old=new`.
+#[test]
+fn a_renamed_field_is_restored_through_the_mapping() {
+    let (_v1, files) = version_1_backups();
+    let (_, lossless) = &files[0];
+    let text = std::fs::read_to_string(lossless).unwrap();
+    let renamed = text.replace("\"name\"", "\"full_name\"");
+    assert_ne!(renamed, text);
+    let file = lossless.with_file_name("renamed.json");
+    std::fs::write(&file, renamed).unwrap();
+    let v2 = members(2);
+    let refused = v2.fails(&restore(&file, &["--drop-field", "legacy_score"]), 2);
+    assert!(refused.contains("`full_name`"), "{refused}");
+    v2.ok(&restore(
+        &file,
+        &["--drop-field", "legacy_score", "--rename", "full_name=name"],
+    ));
+    let member = v2.ok(&["call", "get_member", "(3 : nat64)"]);
+    assert!(member.contains("name = \"edsger\""), "{member}");
+}
