@@ -19,4 +19,5 @@ pub mod snapshot;
 pub mod stream;
 pub mod subnet;
 pub mod target;
+pub mod versions;
 pub mod wal;

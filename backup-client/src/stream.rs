@@ -69,6 +69,24 @@ pub type Each<'a> = dyn FnMut(&Outer, u64, Value) -> Result<Flow> + 'a;
 /// document's description, or `None` when `each` stopped the walk. The bar
 /// counts the bytes read.
 pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Result<Option<Walked>> {
+    walk_keeping_names(path, skip, bar, each).map(|(walked, _)| walked)
+}
+
+/// The text fields a lossless file holds before its first entry (ic-backup
+/// writes its header there), read without going further.
+pub fn header(path: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let hidden = ProgressBar::hidden();
+    let (walked, names) = walk_keeping_names(path, 0, &hidden, &mut |_, _, _| Ok(Flow::Stop))?;
+    Ok(walked.map_or(names, |walked| walked.names))
+}
+
+/// [`walk`], and the text fields read, also when `each` stopped the walk.
+fn walk_keeping_names(
+    path: &Path,
+    skip: u64,
+    bar: &ProgressBar,
+    each: &mut Each,
+) -> Result<(Option<Walked>, std::collections::BTreeMap<String, String>)> {
     let file = File::open(path).map_err(|source| Error::io(path, source))?;
     let mut reader = BufReader::with_capacity(
         1 << 16,
@@ -96,7 +114,7 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
         .and_then(|()| deserializer.end());
     match (parsed, walker.halt.take()) {
         (_, Some(Halt::Failed(error))) => return Err(error),
-        (_, Some(Halt::Stopped)) => return Ok(None),
+        (_, Some(Halt::Stopped)) => return Ok((None, walker.names)),
         (Err(error), None) if error.is_io() => {
             return Err(Error::io(path, std::io::Error::other(error)))
         }
@@ -114,12 +132,15 @@ pub fn walk(path: &Path, skip: u64, bar: &ProgressBar, each: &mut Each) -> Resul
     // `end` has read up to the end of the file; nothing is left unhashed.
     std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| Error::io(path, source))?;
     let hashing = reader.into_inner();
-    Ok(Some(Walked {
-        outer: walker.outer,
-        entries: walker.count,
-        sha256: hashing.hasher.finalize().into(),
-        names: walker.names,
-    }))
+    Ok((
+        Some(Walked {
+            outer: walker.outer,
+            entries: walker.count,
+            sha256: hashing.hasher.finalize().into(),
+            names: walker.names,
+        }),
+        Default::default(),
+    ))
 }
 
 /// The file under the parser's buffer: every byte read is hashed and counted.

@@ -114,16 +114,21 @@ fn version_2_backups_are_refused_by_version_1_naming_what_it_lacks() {
     v2.ok(&["backup", "members", "-o", file.to_str().unwrap()]);
     let v1 = members(1);
     let before = std::fs::read(&v1.image).unwrap();
+    // From the types the file recorded, before its entries are read.
     let refused = v1.fails(&restore(&file, &[]), 2);
-    assert!(refused.contains("`bio`"), "{refused}");
-    let refused = v1.fails(&restore(&file, &["--drop-field", "bio"]), 2);
-    assert!(
-        refused.contains("missing field `legacy_score`") && refused.contains("entry 0"),
-        "{refused}"
-    );
-    // With the field version 1 requires, the plan it lacks is named.
+    for named in [
+        "added    value.legacy_score : nat32 (required",
+        "removed  value.bio : opt text",
+        "missing  case Team of value.plan",
+    ] {
+        assert!(refused.contains(named), "`{named}` not in {refused}");
+    }
+    // A file that has the field version 1 requires (its recorded types
+    // too): the plan version 1 lacks is named at the entry that uses it.
     let text = std::fs::read_to_string(&file).unwrap();
-    let with_score = text.replace("\"bio\": []", "\"legacy_score\": 3");
+    let with_score = text
+        .replace("\"bio\": []", "\"legacy_score\": 3")
+        .replace("bio : opt text", "legacy_score : nat32");
     assert_ne!(with_score, text, "{text}");
     let file = v2.path("v2-with-score.json");
     std::fs::write(&file, with_score).unwrap();
@@ -154,4 +159,54 @@ fn a_renamed_field_is_restored_through_the_mapping() {
     ));
     let member = v2.ok(&["call", "get_member", "(3 : nat64)"]);
     assert!(member.contains("name = \"edsger\""), "{member}");
+}
+
+/// `--dry-run` prints how the types the file recorded relate to the
+/// canister's and what a restore would write, and sends nothing; a type
+/// change Candid does not allow (version 3's `legacy_score : text`) is
+/// refused before anything is read, naming the field and both types.
+#[test]
+fn a_dry_run_shows_the_type_relation_and_sends_nothing() {
+    let (_v1, files) = version_1_backups();
+    let (_, lossless) = &files[0];
+    let header = std::fs::read_to_string(lossless).unwrap();
+    assert!(
+        header.contains("\"types\": \"type Member = record {"),
+        "{header}"
+    );
+    let v2 = members(2);
+    let before = std::fs::read(&v2.image).unwrap();
+    let out = v2.run(&restore(lossless, &["--dry-run"]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    for line in [
+        "removed  value.legacy_score : nat32",
+        "added    value.bio : opt text (the file has none: restored as null)",
+        "added    case Team of value.plan",
+    ] {
+        assert!(said.contains(line), "`{line}` not in {said}");
+    }
+    let said = v2.ok(&restore(
+        lossless,
+        &["--dry-run", "--drop-field", "legacy_score"],
+    ));
+    assert!(
+        said.contains("its values are dropped, as asked")
+            && said.contains("a restore would write 4 entries into `members`")
+            && said.contains("nothing was sent"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read(&v2.image).unwrap() == before,
+        "a dry run changes nothing"
+    );
+
+    let v3 = members(3);
+    let before = std::fs::read(&v3.image).unwrap();
+    let refused = v3.fails(&restore(lossless, &[]), 2);
+    assert!(
+        refused.contains("changed  value.legacy_score: nat32 in the file, text in the canister"),
+        "{refused}"
+    );
+    assert!(std::fs::read(&v3.image).unwrap() == before);
 }

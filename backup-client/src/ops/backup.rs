@@ -328,6 +328,7 @@ pub fn backup(
     bar.finish_and_clear();
     let done = Finished {
         target: target.id(),
+        env,
         types: &types,
         map,
         output_path,
@@ -569,6 +570,7 @@ impl Lines {
 /// A backup whose every span is whole in its partial file.
 struct Finished<'a> {
     target: TargetId,
+    env: &'a candid::TypeEnv,
     types: &'a MapTypes,
     map: &'a str,
     output_path: &'a Path,
@@ -592,6 +594,7 @@ fn finish(
 ) -> Result<()> {
     let Finished {
         target,
+        env,
         types,
         map,
         output_path,
@@ -622,6 +625,12 @@ fn finish(
         header["map"] = json!(map);
         header["key"] = json!(types.key.to_string());
         header["value"] = json!(types.value.to_string());
+        // The definitions of the named types they use, so that a restore
+        // into another version can say how the types relate.
+        header["types"] = json!(crate::versions::types_text(
+            env,
+            &[&types.key, &types.value]
+        ));
         header
     });
     // Assemble the file from the lines of the partial files, one entry at a time.

@@ -223,6 +223,7 @@ pub fn migrate(
                 from_map: None,
                 from_canister: None,
                 fields: Default::default(),
+                dry_run: false,
                 json,
             },
         )?;

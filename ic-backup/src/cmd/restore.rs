@@ -51,6 +51,12 @@ pub struct Args {
     /// NEW (renamed between versions; at any depth; repeatable).
     #[arg(long = "rename", value_name = "OLD=NEW")]
     renames: Vec<String>,
+    /// Read and check the whole file, print how the types it was written
+    /// with (a lossless file records them) relate to the map's: fields
+    /// added, removed, renamed, cases added or missing, types changed; and
+    /// what a restore would write. Nothing is sent to the canister.
+    #[arg(long)]
+    dry_run: bool,
     /// Bytes per restore call (at most the default, 85% of the 2 MiB
     /// ingress limit); smaller batches for tests.
     #[cfg_attr(
@@ -78,6 +84,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             from_map: args.from_map.as_deref(),
             from_canister: args.from_canister.as_deref(),
             fields: FieldMap::parse(&args.renames, &args.drop_fields)?,
+            dry_run: args.dry_run,
             json: global.json,
         };
         restore(target, &interface, options)

@@ -81,7 +81,60 @@ pub struct RestoreOptions<'a> {
     pub from_canister: Option<&'a str>,
     /// Fields renamed or dropped between the file's version and the canister's.
     pub fields: FieldMap,
+    /// Check everything and say what a restore would do; send nothing.
+    pub dry_run: bool,
     pub json: bool,
+}
+
+/// How the types a lossless file recorded relate to the map's, if it
+/// recorded them.
+fn relation(
+    interface: &Interface,
+    types: &crate::interface::MapTypes,
+    names: &std::collections::BTreeMap<String, String>,
+    fields: &FieldMap,
+) -> Result<Option<Vec<crate::versions::Change>>> {
+    use crate::versions::{relate, FileTypes};
+    let Some(file) = FileTypes::of_header(names)? else {
+        return Ok(None);
+    };
+    let env = &interface.env;
+    let mut changes = relate((&file.env, &file.key), (env, &types.key), fields, "key");
+    changes.extend(relate(
+        (&file.env, &file.value),
+        (env, &types.value),
+        fields,
+        "value",
+    ));
+    Ok(Some(changes))
+}
+
+/// Refuses, before anything is sent, a file whose recorded types Candid's
+/// subtyping does not take into the map's.
+fn refuse_changes(changes: Option<&[crate::versions::Change]>, input: &Path) -> Result<()> {
+    let (refusing, others): (Vec<_>, Vec<_>) = changes
+        .into_iter()
+        .flatten()
+        .partition(|change| change.refuses());
+    if refusing.is_empty() {
+        return Ok(());
+    }
+    let list = |changes: Vec<&crate::versions::Change>| {
+        changes
+            .iter()
+            .map(|change| change.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let others = match others.is_empty() {
+        true => String::new(),
+        false => format!(" (and besides: {})", list(others)),
+    };
+    Err(Error::Input(format!(
+        "{}: the types the file was written with do not go into the map's: {}{others}. Nothing was sent",
+        input.display(),
+        list(refusing)
+    )))
 }
 
 /// Refuses a file whose header says it is the backup of another map, or of
@@ -175,11 +228,46 @@ pub fn restore(
         from_map,
         from_canister,
         fields,
+        dry_run,
         json,
     } = options;
     let types = interface.map(map)?;
     let encoder = Encoder::new(interface, &types)?;
     let budget = batch_bytes.min(crate::target::CALL_BUDGET);
+    if dry_run {
+        // The relation first, from the file's header alone: it explains a
+        // refusal the reading may then give.
+        let names = crate::stream::header(input)?;
+        let changes = relation(interface, &types, &names, &fields)?;
+        let lines: Option<Vec<String>> = changes
+            .as_ref()
+            .map(|changes| changes.iter().map(ToString::to_string).collect());
+        if !json {
+            match &lines {
+                None => println!("{}: the file records no types (it is not lossless, or older): each entry is checked against the map's types as it is read", input.display()),
+                Some(lines) if lines.is_empty() => println!("{}: written with the map's types", input.display()),
+                Some(lines) => println!("{}: its types against the map's:\n  {}", input.display(), lines.join("\n  ")),
+            }
+        }
+        let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
+        refuse_changes(changes.as_deref(), input)?;
+        plan.check_unique_keys()?;
+        output(
+            json,
+            json!({ "map": map, "entries": plan.reading.entries, "batches": plan.batches.len(), "changes": lines, "dropped": plan.reading.dropped, "sent": false }),
+            || {
+                format!(
+                    "a restore would write {} entries into `{map}` in {} batches; nothing was sent",
+                    plan.reading.entries,
+                    plan.batches.len()
+                )
+            },
+        );
+        return Ok(());
+    }
+    // Types that cannot go into the map's are refused before the file is read.
+    let changes = relation(interface, &types, &crate::stream::header(input)?, &fields)?;
+    refuse_changes(changes.as_deref(), input)?;
     let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
     check_origin(
         &plan.reading.names,
