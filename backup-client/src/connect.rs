@@ -87,33 +87,7 @@ pub fn live(connection: &Connection) -> Result<Live> {
 
 /// The offline target the connection names, if it names one.
 pub fn offline(connection: &Connection) -> Result<Option<Offline>> {
-    let operator = || -> Result<target::Operator> {
-        Ok(target::Operator {
-            caller: match identity(connection)? {
-                Some(identity) => identity.sender().map_err(Error::Input)?,
-                None => offline_operator(),
-            },
-            controller: !connection.not_controller,
-            others: connection
-                .controllers
-                .iter()
-                .map(|text| {
-                    candid::Principal::from_text(text).map_err(|error| {
-                        Error::Input(format!(
-                            "expected a principal for --controller, found `{text}`: {error}"
-                        ))
-                    })
-                })
-                .collect::<Result<_>>()?,
-            seed: connection.seed.unwrap_or_else(|| {
-                use std::hash::{BuildHasher, Hasher};
-                // std's per-process random keys: a seed no two runs share.
-                std::collections::hash_map::RandomState::new()
-                    .build_hasher()
-                    .finish()
-            }),
-        })
-    };
+    let operator = || operator(connection);
     if let Some(dir) = &connection.snapshot {
         return Ok(Some(Offline::open_snapshot(dir, operator()?)?));
     }
@@ -121,6 +95,37 @@ pub fn offline(connection: &Connection) -> Result<Option<Offline>> {
         return Ok(Some(Offline::open(wasm, image, operator()?)?));
     }
     Ok(None)
+}
+
+/// Who runs offline commands, as the connection says: the identity's
+/// principal (or the fixed offline operator), a controller unless
+/// `--not-controller`, the other `--controller`s, the `raw_rand` seed.
+pub fn operator(connection: &Connection) -> Result<target::Operator> {
+    Ok(target::Operator {
+        caller: match identity(connection)? {
+            Some(identity) => identity.sender().map_err(Error::Input)?,
+            None => offline_operator(),
+        },
+        controller: !connection.not_controller,
+        others: connection
+            .controllers
+            .iter()
+            .map(|text| {
+                candid::Principal::from_text(text).map_err(|error| {
+                    Error::Input(format!(
+                        "expected a principal for --controller, found `{text}`: {error}"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?,
+        seed: connection.seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, Hasher};
+            // std's per-process random keys: a seed no two runs share.
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }),
+    })
 }
 
 /// The dfx or icp-cli project the command runs in, if any.

@@ -139,6 +139,32 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The change as an upgrade meets it: the current module's types
+    /// before, the new module's after, and what the old values become.
+    pub fn as_upgrade(&self) -> String {
+        match self {
+            Change::Added { path, ty, required: false } => {
+                format!("added    {path} : {ty} (values stored before read it as null)")
+            }
+            Change::Added { path, ty, required: true } => {
+                format!("added    {path} : {ty} (required: values stored before do not decode)")
+            }
+            Change::Removed { path, ty, .. } => {
+                format!("removed  {path} : {ty} (values stored before keep it, unread)")
+            }
+            Change::Renamed { path, from, to } => format!("renamed  {path}: `{from}` to `{to}`"),
+            Change::CaseAdded { path, case } => format!("added    case {case} of {path}"),
+            Change::CaseMissing { path, case } => format!(
+                "removed  case {case} of {path} (a value stored before that uses it does not decode)"
+            ),
+            Change::Changed { path, from, to } => format!(
+                "changed  {path}: {from} before, {to} after (not a Candid subtype: values stored before do not decode)"
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

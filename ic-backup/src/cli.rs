@@ -31,6 +31,7 @@ pub enum Command {
     Backup(cmd::backup::Args),
     Restore(cmd::restore::Args),
     Migrate(cmd::migrate::Args),
+    CheckUpgrade(cmd::check_upgrade::Args),
     Dump(cmd::dump::Args),
     Snapshot(cmd::snapshot::Args),
     Load(cmd::load::Args),
@@ -44,7 +45,10 @@ pub enum Command {
 /// The commands as `--help` lists them: in groups, one short line each
 /// (each command's own `--help` has the details and examples).
 const GROUPS: [(&str, &[&str]); 5] = [
-    ("Typed data", &["backup", "restore", "migrate"]),
+    (
+        "Typed data",
+        &["backup", "restore", "migrate", "check-upgrade"],
+    ),
     ("Raw stable memory", &["dump", "load", "verify", "inspect"]),
     ("IC snapshots", &["snapshot"]),
     ("Access", &["auth", "whoami"]),

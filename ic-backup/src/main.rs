@@ -56,6 +56,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Load(args) => cmd::load::run(args, &global),
         Command::Whoami(args) => cmd::whoami::run(args, &global),
         Command::Inspect(args) => cmd::inspect::run(args, &global),
+        Command::CheckUpgrade(args) => cmd::check_upgrade::run(args, &global),
         Command::Verify(args) => cmd::verify::run(args, &global),
         Command::Serve(args) => cmd::serve::run(args, &global),
         Command::Call(args) => cmd::call::run(args, &global),

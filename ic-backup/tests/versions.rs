@@ -210,3 +210,66 @@ fn a_dry_run_shows_the_type_relation_and_sends_nothing() {
     );
     assert!(std::fs::read(&v3.image).unwrap() == before);
 }
+
+/// `check-upgrade` over an image, on a copy: version 1 → 2 passes, with
+/// the type changes listed; → 3 (`nat32` become `text`) fails, naming the
+/// map and every key; a value planted undecodable is named by its key even
+/// for the upgrade Candid allows. The image is never changed.
+#[test]
+fn check_upgrade_names_what_the_new_module_cannot_read() {
+    let (v1, _) = version_1_backups();
+    let before = std::fs::read(&v1.image).unwrap();
+    let new = |version: u32| wasm(&format!("members_v{version}"));
+    let said = v1.ok(&["check-upgrade", new(2).to_str().unwrap()]);
+    for line in [
+        "members: 4 entries",
+        "removed  value.legacy_score : nat32",
+        "added    value.bio : opt text",
+        "added    case Team of value.plan",
+        "every value reads as the new type",
+    ] {
+        assert!(said.contains(line), "`{line}` not in {said}");
+    }
+    let out = v1.run(&["check-upgrade", new(3).to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("changed  value.legacy_score: nat32 before, text after"),
+        "{said}"
+    );
+    for id in [1, 2, 3, 4] {
+        assert!(
+            said.contains(&format!("does not decode: key \"{id}\"")),
+            "{said}"
+        );
+    }
+    assert!(said.contains("the new module's pages fail"), "{said}");
+    assert!(
+        std::fs::read(&v1.image).unwrap() == before,
+        "the image is unchanged"
+    );
+
+    // One value damaged in the image: its type table says `nat` where it
+    // said `text`.
+    let mut image = before.clone();
+    let name = image.windows(6).position(|w| w == b"edsger").unwrap();
+    let header = image[..name]
+        .windows(4)
+        .rposition(|w| w == b"DIDL")
+        .unwrap();
+    let text = header + image[header..name].iter().position(|&b| b == 0x71).unwrap();
+    image[text] = 0x7d;
+    std::fs::write(&v1.image, &image).unwrap();
+    let out = v1.run(&["check-upgrade", new(2).to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("does not decode: key \"3\""), "{said}");
+    assert!(
+        !said.contains("key \"1\""),
+        "only the damaged value: {said}"
+    );
+    assert!(
+        std::fs::read(&v1.image).unwrap() == image,
+        "the image is unchanged"
+    );
+}

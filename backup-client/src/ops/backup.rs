@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 mod direct;
+pub(crate) use direct::plan as native_plan;
 
 /// The marker of a lossless backup file.
 pub const LOSSLESS_FORMAT: &str = "ic-backup/lossless-1";

@@ -8,5 +8,6 @@ pub mod migrate;
 pub mod raw;
 pub mod restore;
 pub mod snapshot;
+pub mod upgrade;
 
 pub use crate::messages::{notice, output, set_quiet};

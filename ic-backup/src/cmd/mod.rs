@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod backup;
 pub mod call;
+pub mod check_upgrade;
 pub mod dump;
 pub mod inspect;
 pub mod load;

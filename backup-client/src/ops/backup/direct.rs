@@ -39,7 +39,7 @@ const BATCH_BYTES: u64 = 2 << 20;
 
 /// Where the map is and how it is stored, as the canister's first page
 /// showed.
-pub(super) struct Plan {
+pub(crate) struct Plan {
     memory_id: u8,
     key: KeyForm,
     value: ValueForm,
@@ -47,7 +47,7 @@ pub(super) struct Plan {
 
 impl Plan {
     /// The map in `memory` (the stable memory the plan was made on).
-    pub(super) fn open<'m>(
+    pub(crate) fn open<'m>(
         &self,
         memory: &'m [u8],
     ) -> std::result::Result<NativeMap<'m>, NotNative> {
@@ -135,7 +135,7 @@ fn gives(native: &NativeMap, interface: &Interface, types: &MapTypes, page: &Pag
 /// The plan for reading `map` natively, when the target holds the stable
 /// memory and the canister's first page proves one; `None` (the canister's
 /// pages, as always) otherwise.
-pub(super) fn plan(
+pub(crate) fn plan(
     target: &mut dyn Target,
     interface: &Interface,
     types: &MapTypes,
