@@ -6,7 +6,7 @@ use backup_client::error::{Error, Result};
 use backup_client::ops::upgrade::{check_upgrade, CheckUpgrade};
 use std::path::PathBuf;
 
-/// Check, on a copy, that a new module reads all the canister holds
+/// Check on a copy that a new module reads every value held
 ///
 /// Offline, over an image (`--wasm <current module> --image <image>`) or a
 /// snapshot folder (`--snapshot <folder>`, for a live canister: `ic-backup
