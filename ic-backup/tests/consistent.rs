@@ -283,3 +283,35 @@ fn consistent_refusals_say_what_to_do() {
     let get = ["canister", "call", &net.canister(), "get_profile", "()"];
     assert!(net.ok(&get).contains("\"ada\""), "{}", net.ok(&get));
 }
+
+/// `check-upgrade` of a live canister: one cut of it, checked on a copy
+/// (the profiles canister's next release reads all it holds), and nothing
+/// left behind: no snapshot, no cut beside the module.
+#[test]
+fn check_upgrade_of_a_live_canister_runs_on_one_cut_and_leaves_nothing() {
+    let net = Net::start();
+    let next = net.offline.path("next.wasm");
+    std::fs::copy(common::wasm("profiles_next"), &next).unwrap();
+    let said = net.backup_ok(&["check-upgrade", next.to_str().unwrap()]);
+    assert!(
+        said.contains("the upgrade hooks ran")
+            && said.contains("every value reads as the new type"),
+        "{said}"
+    );
+    assert!(net.snapshots().is_empty(), "the cut's snapshot is deleted");
+    let left: Vec<_> = std::fs::read_dir(net.offline.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("next.wasm."))
+        .collect();
+    assert!(left.is_empty(), "left beside the module: {left:?}");
+    // A stranger is no controller: refused, saying what to do.
+    let out = net.ic_backup("stranger", &["check-upgrade", next.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("IC0512"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,16 +1,20 @@
 //! `ic-backup check-upgrade`.
 
 use super::Global;
-use backup_client::connect::operator;
+use backup_client::connect::{live, operator};
 use backup_client::error::{Error, Result};
+use backup_client::ops::notice;
+use backup_client::ops::snapshot::consistent::{self, CutOptions};
 use backup_client::ops::upgrade::{check_upgrade, CheckUpgrade};
 use std::path::PathBuf;
 
 /// Check on a copy that a new module reads every value held
 ///
-/// Offline, over an image (`--wasm <current module> --image <image>`) or a
-/// snapshot folder (`--snapshot <folder>`, for a live canister: `ic-backup
-/// snapshot take` and `snapshot download` first). On a copy of the stable
+/// Over a live canister (as a controller: one cut of it, an IC snapshot
+/// taken, its module and stable memory downloaded beside the new module as
+/// `<new module>.check.cut/`, and the snapshot deleted after, also when a
+/// run cut short is run again), or offline over an image (`--wasm <current
+/// module> --image <image>`) or a snapshot folder (`--snapshot`). On a copy of the stable
 /// memory: the upgrade hooks (the current module's `pre_upgrade`, the new
 /// one's `post_upgrade`), then every value of every map decoded as the new
 /// module's types (each one that does not decode named by map and key),
@@ -24,6 +28,13 @@ use std::path::PathBuf;
 pub struct Args {
     /// The module to upgrade to (`.wasm`, or `.wasm.gz`).
     new_module: PathBuf,
+    /// Live: stop the canister for the cut (after its outstanding calls),
+    /// and start it again after, whatever happens.
+    #[arg(long)]
+    stop: bool,
+    /// Live: slices of the snapshot downloaded at once.
+    #[arg(long, default_value_t = 16, value_parser = super::in_flight())]
+    parallel: usize,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
@@ -31,9 +42,10 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
     let (current, image) = match (&connection.snapshot, &connection.wasm, &connection.image) {
         (Some(dir), _, _) => (dir.join("wasm_module.bin"), dir.join("stable_memory.bin")),
         (None, Some(wasm), Some(image)) => (wasm.clone(), image.clone()),
+        (None, None, None) => return on_a_cut(args, global),
         _ => {
             return Err(Error::Input(
-                "check-upgrade runs offline: give --wasm <the current module> --image <its stable memory image>, or --snapshot <folder> (for a live canister, `ic-backup snapshot take` and `ic-backup snapshot download <id> -o <folder>` first)".into(),
+                "check-upgrade offline needs both --wasm <the current module> and --image <its stable memory image> (or --snapshot <folder>)".into(),
             ))
         }
     };
@@ -50,4 +62,43 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         operator: operator(connection)?,
         json: global.json,
     })
+}
+
+/// The check on one cut of the live canister: the snapshot taken and
+/// downloaded (`<new module>.check.cut/`, its state in
+/// `<new module>.check.cut.json`), the check run on it, the snapshot
+/// deleted. A run cut short goes on with the same snapshot when run again.
+fn on_a_cut(args: Args, global: &Global) -> Result<()> {
+    let connection = &global.connection;
+    let mut canister = live(connection)?;
+    let mut output = args.new_module.clone().into_os_string();
+    output.push(".check");
+    let output = PathBuf::from(output);
+    let options = CutOptions {
+        replace: None,
+        stop: args.stop,
+        parallel: args.parallel,
+        quiet: global.json,
+    };
+    let cut = consistent::prepare(&mut canister, &output, options)?;
+    if cut.finished {
+        notice(
+            global.json,
+            "an earlier run checked this cut (its report was printed then); deleting its snapshot",
+        );
+        return consistent::finish(&mut canister, cut, false);
+    }
+    let checked = check_upgrade(CheckUpgrade {
+        current: &cut.folder.join("wasm_module.bin"),
+        image: &cut.folder.join("stable_memory.bin"),
+        new: &args.new_module,
+        operator: operator(connection)?,
+        json: global.json,
+    });
+    // A verdict, either way: the cut has served.
+    if matches!(checked, Ok(()) | Err(Error::Mismatch(_))) {
+        consistent::ran(&canister, &cut)?;
+        consistent::finish(&mut canister, cut, false)?;
+    }
+    checked
 }
