@@ -248,6 +248,12 @@ fn check_upgrade_names_what_the_new_module_cannot_read() {
         std::fs::read(&v1.image).unwrap() == before,
         "the image is unchanged"
     );
+    // Version 4 reads every member in its `post_upgrade`: the upgrade traps.
+    let out = v1.run(&["check-upgrade", new(4).to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("the upgrade traps"), "{said}");
+    assert!(std::fs::read(&v1.image).unwrap() == before);
 
     // One value damaged in the image: its type table says `nat` where it
     // said `text`.

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The canisters, by the name of their wasm file and their package.
-pub const CANISTERS: [(&str, &str); 10] = [
+pub const CANISTERS: [(&str, &str); 11] = [
     ("profiles", "profiles"),
     ("ledger", "ledger"),
     ("v1_fixture", "v1-fixture"),
@@ -25,6 +25,7 @@ pub const CANISTERS: [(&str, &str); 10] = [
     ("members_v1", "members-v1"),
     ("members_v2", "members-v2"),
     ("members_v3", "members-v3"),
+    ("members_v4", "members-v4"),
 ];
 
 /// The workspace's root.
