@@ -695,6 +695,41 @@ fn read_layout(image: &ImageFile) -> Result<Layout> {
         .map_err(|error| Error::Input(format!("{}: {error}", image.path.display())))
 }
 
+/// Which structure of ic-stable-structures (0.5 to 0.7) a virtual memory
+/// starting with `head` holds, other than a map, with what its header says
+/// of its size; null for anything else.
+fn structure_of(head: &[u8]) -> Value {
+    let u32_at = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |at: usize| {
+        head.get(at..at + 8).map(|b| {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(b);
+            u64::from_le_bytes(le)
+        })
+    };
+    let version = head.get(3).copied();
+    match head.get(..3) {
+        Some(b"SCL") => {
+            json!({ "kind": "StableCell", "version": version, "value_bytes": u32_at(4) })
+        }
+        Some(magic @ (b"SVC" | b"SMH")) => json!({
+            "kind": if magic == b"SVC" { "StableVec" } else { "StableMinHeap" },
+            "version": version,
+            "elements": u64_at(4),
+            "max_element_bytes": u32_at(12),
+            "fixed_size": head.get(16).map(|&b| b != 0),
+        }),
+        Some(b"GLI") => {
+            json!({ "kind": "StableLog index", "version": version, "entries": u64_at(32) })
+        }
+        Some(b"GLD") => json!({ "kind": "StableLog data", "version": version }),
+        _ => Value::Null,
+    }
+}
+
 /// What `inspect` reports of the image file at `path`: its layout and what
 /// each memory holds. Only the headers are read, so an image of any size is
 /// described at once; a file that is not an image is an error naming it.
@@ -724,12 +759,20 @@ pub fn describe_image(path: &Path) -> Result<Value> {
             None => Value::Null,
             Some(Err(found)) => json!({ "not_a_map": found }),
         };
+        // Another structure of ic-stable-structures, by its magic.
+        let structure = match (&map, layout.memory_start(memory.id)) {
+            (Value::Object(found), Some(start)) if found.contains_key("not_a_map") => {
+                structure_of(&image.read(start, 40)?)
+            }
+            _ => Value::Null,
+        };
         memories.push(json!({
             "id": memory.id,
             "pages": memory.size_pages,
             "bytes": memory.size_pages * 65536,
             "buckets": memory.buckets,
             "btreemap": map,
+            "structure": structure,
         }));
     }
     Ok(json!({
@@ -764,8 +807,23 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
             "contents"
         );
         for memory in summary["memories"].as_array().into_iter().flatten() {
+            let structure = &memory["structure"];
             let contents = match &memory["btreemap"] {
                 Value::Null => "empty".to_string(),
+                _ if !structure.is_null() => match structure["kind"].as_str() {
+                    Some("StableCell") => {
+                        format!("StableCell, a value of {} bytes", structure["value_bytes"])
+                    }
+                    Some(kind @ ("StableVec" | "StableMinHeap")) => format!(
+                        "{kind}, {} elements of at most {} bytes",
+                        structure["elements"], structure["max_element_bytes"]
+                    ),
+                    Some("StableLog index") => {
+                        format!("StableLog index, {} entries", structure["entries"])
+                    }
+                    Some(kind) => kind.to_string(),
+                    None => "?".to_string(),
+                },
                 map if map.get("not_a_map").is_some() => {
                     format!("not a StableBTreeMap ({})", map["not_a_map"])
                 }
@@ -809,3 +867,6 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
