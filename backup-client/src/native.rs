@@ -1,5 +1,9 @@
-//! A `StableBTreeMap` read from the bytes of stable memory, without the
-//! canister's wasm: the offline backup's fast path.
+//! The structures of ic-stable-structures read from the bytes of stable
+//! memory, without the canister's wasm: a `StableBTreeMap` (the offline
+//! backup's fast path), and the elements of a `StableVec` or
+//! `StableMinHeap`, the entries of a `StableLog`, the value of a
+//! `StableCell` ([`vec_elements`], [`log_entries`], [`cell_value`]), as
+//! stored bytes.
 //!
 //! The reader follows ic-stable-structures' layout (0.5 to 0.7): the
 //! `MemoryManager`'s buckets (`backup_runtime::image::Layout`), the map's
@@ -270,6 +274,125 @@ impl<'m> VirtualMemory<'m> {
         }
         Ok(out)
     }
+}
+
+/// What [`vec_elements`] and [`log_entries`] call with each element's index
+/// and stored bytes.
+pub type EachElement<'a> = dyn FnMut(u64, &[u8]) -> Result<Flow, NotNative> + 'a;
+
+/// The elements of a `StableVec` or `StableMinHeap` (ic-stable-structures'
+/// `BaseVec`: magic `SVC` or `SMH`, version 1, the number of elements, the
+/// largest element's size and whether all have it, then a slot per
+/// element from byte 64, a size of 1, 2 or 4 bytes before each unless all
+/// are of one size), stored bytes in index order from `from`, to `each`
+/// until it says [`Flow::Stop`]. A heap's elements come in its own (heap)
+/// order, as the library stores them.
+pub fn vec_elements(
+    memory: &VirtualMemory,
+    from: u64,
+    each: &mut EachElement,
+) -> Result<(), NotNative> {
+    let head = memory.read(0, 64)?;
+    if !matches!(&head[..3], b"SVC" | b"SMH") || head[3] != 1 {
+        return not_native(format!(
+            "expected a StableVec or StableMinHeap (magic `SVC` or `SMH`, version 1), found {}",
+            hex::encode(&head[..4])
+        ));
+    }
+    let len = u64_at(&head, 4)?;
+    let max = u64::from(u32_at(&head, 12)?);
+    let fixed = head[16] != 0;
+    let prefix: u64 = match (fixed, max) {
+        (true, _) => 0,
+        (false, 0..=255) => 1,
+        (false, 256..=65535) => 2,
+        _ => 4,
+    };
+    let slot = max + prefix;
+    if slot == 0
+        || len
+            .checked_mul(slot)
+            .is_none_or(|bytes| 64 + bytes > memory.len())
+    {
+        return not_native(format!(
+            "{len} elements of {slot} bytes do not fit the memory's {} bytes",
+            memory.len()
+        ));
+    }
+    for index in from..len {
+        let at = 64 + index * slot;
+        let bytes = memory.read(at, slot)?;
+        let size = match prefix {
+            0 => max,
+            1 => u64::from(bytes[0]),
+            2 => u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+            _ => u64::from(u32_at(&bytes, 0)?),
+        };
+        if size > max {
+            return not_native(format!(
+                "element {index} says {size} bytes, above the vec's {max}"
+            ));
+        }
+        let start = prefix as usize;
+        if let Flow::Stop = each(index, &bytes[start..start + size as usize])? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a `StableLog` (its index memory: magic `GLI`, the number
+/// of entries at byte 32, then each entry's end in the data; its data
+/// memory: magic `GLD`, the entries' bytes from byte 32), from index
+/// `from` on, to `each` until it says [`Flow::Stop`].
+pub fn log_entries(
+    index: &VirtualMemory,
+    data: &VirtualMemory,
+    from: u64,
+    each: &mut EachElement,
+) -> Result<(), NotNative> {
+    let (index_head, data_head) = (index.read(0, 40)?, data.read(0, 4)?);
+    if &index_head[..3] != b"GLI" || &data_head[..3] != b"GLD" {
+        return not_native(format!(
+            "expected a StableLog (magics `GLI` and `GLD`), found {} and {}",
+            hex::encode(&index_head[..3]),
+            hex::encode(&data_head[..3])
+        ));
+    }
+    let len = u64_at(&index_head, 32)?;
+    if len
+        .checked_mul(8)
+        .is_none_or(|bytes| 40 + bytes > index.len())
+    {
+        return not_native(format!("a log of {len} entries does not fit its index"));
+    }
+    let end_of = |i: u64| -> Result<u64, NotNative> { u64_at(&index.read(40 + i * 8, 8)?, 0) };
+    let mut start = if from == 0 { 0 } else { end_of(from - 1)? };
+    for i in from..len {
+        let end = end_of(i)?;
+        if end < start {
+            return not_native(format!("the log's entry {i} ends before it starts"));
+        }
+        let bytes = data.read(32 + start, end - start)?;
+        if let Flow::Stop = each(i, &bytes)? {
+            break;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// The value of a `StableCell` (magic `SCL`, version 1, the value's size,
+/// the value from byte 8), as stored.
+pub fn cell_value(memory: &VirtualMemory) -> Result<Vec<u8>, NotNative> {
+    let head = memory.read(0, 8)?;
+    if &head[..3] != b"SCL" || head[3] != 1 {
+        return not_native(format!(
+            "expected a StableCell (magic `SCL`, version 1), found {}",
+            hex::encode(&head[..4])
+        ));
+    }
+    memory.read(8, u64::from(u32_at(&head, 4)?))
 }
 
 /// A map in a virtual memory, and how its keys are stored.

@@ -190,3 +190,90 @@ fn damaged_bytes_give_a_reason_never_a_panic() {
     }
     assert!(refused > 10, "damage is noticed ({refused} of 400)");
 }
+
+/// The memory of id `id` in `image`.
+fn memory_of(image: &[u8], id: u8) -> VirtualMemory<'_> {
+    let layout = Layout::parse(image).unwrap();
+    VirtualMemory::new(image, &layout, id).unwrap()
+}
+
+fn elements(read: impl FnOnce(&mut EachElement) -> Result<(), NotNative>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    read(&mut |_, bytes| {
+        out.push(bytes.to_vec());
+        Ok(Flow::Go)
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn vecs_heaps_logs_and_cells_read_as_the_library_wrote_them() {
+    use ic_stable_structures::storable::Blob;
+    use ic_stable_structures::{StableCell, StableLog, StableMinHeap, StableVec};
+    let stable = DefaultMemoryImpl::default();
+    let manager = MemoryManager::init(stable.clone());
+    let memory = |id: u8| manager.get(MemoryId::new(id));
+    // Fixed-size elements, and elements of varying size (a 2-byte size
+    // before each: they may reach 800 bytes).
+    let fixed: StableVec<u64, _> = StableVec::init(memory(0));
+    let texts: StableVec<Blob<800>, _> = StableVec::init(memory(1));
+    let mut rng = Rng(5);
+    let words: Vec<String> = (0..300)
+        .map(|n| "x".repeat(rng.below(700) as usize) + &n.to_string())
+        .collect();
+    for (n, word) in words.iter().enumerate() {
+        fixed.push(&(n as u64 * 3));
+        texts.push(&Blob::try_from(word.as_bytes()).unwrap());
+    }
+    let mut heap: StableMinHeap<u32, _> = StableMinHeap::init(memory(2));
+    for n in [9, 4, 7, 1] {
+        heap.push(&n);
+    }
+    let log: StableLog<Vec<u8>, _, _> = StableLog::init(memory(3), memory(4));
+    let entries: Vec<Vec<u8>> = (0..50u8).map(|n| vec![n; n as usize * 3]).collect();
+    for entry in &entries {
+        log.append(entry).unwrap();
+    }
+    let _cell = StableCell::init(memory(5), "the configuration".to_string());
+    let image = stable.borrow().clone();
+
+    let expected: Vec<Vec<u8>> = (0..300u64)
+        .map(|n| (n * 3).to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(
+        elements(|each| vec_elements(&memory_of(&image, 0), 0, each)),
+        expected
+    );
+    let expected: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+    assert_eq!(
+        elements(|each| vec_elements(&memory_of(&image, 1), 0, each)),
+        expected
+    );
+    assert_eq!(
+        elements(|each| vec_elements(&memory_of(&image, 1), 295, each)),
+        expected[295..]
+    );
+    let in_heap: Vec<Vec<u8>> = heap.iter().map(|n| n.to_be_bytes().to_vec()).collect();
+    assert_eq!(
+        elements(|each| vec_elements(&memory_of(&image, 2), 0, each)),
+        in_heap
+    );
+    let (index, data) = (memory_of(&image, 3), memory_of(&image, 4));
+    assert_eq!(
+        elements(|each| log_entries(&index, &data, 0, each)),
+        entries
+    );
+    assert_eq!(
+        elements(|each| log_entries(&index, &data, 48, each)),
+        entries[48..]
+    );
+    assert_eq!(
+        cell_value(&memory_of(&image, 5)).unwrap(),
+        b"the configuration"
+    );
+    // Each reader refuses another structure, saying what it found.
+    assert!(cell_value(&memory_of(&image, 0)).is_err());
+    assert!(vec_elements(&memory_of(&image, 5), 0, &mut |_, _| Ok(Flow::Go)).is_err());
+    assert!(log_entries(&data, &index, 0, &mut |_, _| Ok(Flow::Go)).is_err());
+}
