@@ -238,6 +238,7 @@ pub fn restore(
         // The relation first, from the file's header alone: it explains a
         // refusal the reading may then give.
         let names = crate::stream::header(input)?;
+        check_origin(&names, map, &target.id(), from_map, from_canister, input)?;
         let changes = relation(interface, &types, &names, &fields)?;
         let lines: Option<Vec<String>> = changes
             .as_ref()
@@ -265,8 +266,11 @@ pub fn restore(
         );
         return Ok(());
     }
-    // Types that cannot go into the map's are refused before the file is read.
-    let changes = relation(interface, &types, &crate::stream::header(input)?, &fields)?;
+    // A file of another map or canister, then types that cannot go into the
+    // map's, are refused from the header, before the entries are read.
+    let header = crate::stream::header(input)?;
+    check_origin(&header, map, &target.id(), from_map, from_canister, input)?;
+    let changes = relation(interface, &types, &header, &fields)?;
     refuse_changes(changes.as_deref(), input)?;
     let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
     check_origin(
