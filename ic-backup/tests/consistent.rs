@@ -306,6 +306,24 @@ fn check_upgrade_of_a_live_canister_runs_on_one_cut_and_leaves_nothing() {
         .filter(|name| name.starts_with("next.wasm."))
         .collect();
     assert!(left.is_empty(), "left beside the module: {left:?}");
+    // Offline over a snapshot folder: the same verdict, the folder unchanged.
+    let id = net.backup_ok(&["snapshot", "take"]).trim().to_string();
+    let folder = net.offline.path("snapshot");
+    net.backup_ok(&["snapshot", "download", &id, "-o", folder.to_str().unwrap()]);
+    let stable = std::fs::read(folder.join("stable_memory.bin")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .args([
+            "--snapshot",
+            folder.to_str().unwrap(),
+            "check-upgrade",
+            next.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(said.contains("every value reads as the new type"), "{said}");
+    assert!(std::fs::read(folder.join("stable_memory.bin")).unwrap() == stable);
     // A stranger is no controller: refused, saying what to do.
     let out = net.ic_backup("stranger", &["check-upgrade", next.to_str().unwrap()]);
     assert!(!out.status.success());
