@@ -199,7 +199,7 @@ pub fn backup(
     // page proves how (`direct`).
     let plan = match through_wasm {
         true => None,
-        false => direct::plan(target, interface, &types, &method, max_bytes)?,
+        false => direct::plan(target, interface, &types, map, max_bytes)?,
     };
     let spans = match resumed {
         Some(resumed) => resumed,
@@ -438,54 +438,26 @@ impl<'a> Spans<'a> {
             "backup {map}: {} received",
             indicatif::HumanBytes(self.received)
         ));
-        let page = IDLArgs::from_bytes_with_types(reply, env, std::slice::from_ref(&types.page))
-            .map_err(Error::candid(format!(
-                "a page of `{map}`, as its interface types it"
-            )))?;
-        let Some(IDLValue::Record(fields)) = page.args.first() else {
-            return Err(Error::Input(format!(
-                "`{method}` returned something other than a page"
-            )));
-        };
-        let entries = match field(fields, "entries") {
-            Some(IDLValue::Vec(entries)) => entries.as_slice(),
-            _ => &[],
-        };
-        if let Some(IDLValue::Nat64(len)) = field(fields, "len") {
-            self.bar.set_length(*len);
+        let page = Page::decode(reply, env, types, method, map)?;
+        if let Some(len) = page.len {
+            self.bar.set_length(len);
         }
         let mut lines = Lines::default();
-        for entry in entries {
-            let IDLValue::Record(pair) = entry else {
-                continue;
-            };
-            let key = field_by_id(pair, 0)
-                .ok_or_else(|| Error::Input("an entry without a key".into()))?;
-            let value = field_by_id(pair, 1)
-                .ok_or_else(|| Error::Input("an entry without a value".into()))?;
+        for (key, value) in &page.entries {
             lines.push(&self.codec, env, types, key, value)?;
         }
-        // Canisters built before pages named the entries they leave out have
-        // no `skipped` field.
         let mut skipped = Vec::new();
-        if let Some(IDLValue::Vec(keys)) = field(fields, "skipped") {
-            for key in keys {
-                let key = to_json(env, &types.key, key, Format::Lossless)?;
-                self.bar.suspend(|| {
-                    notice(
-                        json,
-                        &format!(
-                            "skipped: the entry with key {key} is too large for one restore call"
-                        ),
-                    )
-                });
-                skipped.push(key);
-            }
+        for key in &page.skipped {
+            let key = to_json(env, &types.key, key, Format::Lossless)?;
+            self.bar.suspend(|| {
+                notice(
+                    json,
+                    &format!("skipped: the entry with key {key} is too large for one restore call"),
+                )
+            });
+            skipped.push(key);
         }
-        let next = match field(fields, "next") {
-            Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
-            _ => None,
-        };
+        let next = page.next;
         let cursor = match &next {
             Some(next) => Some(to_json(env, &types.key, next, Format::Lossless)?),
             None => None,
@@ -529,6 +501,77 @@ impl<'a> Spans<'a> {
         }
         span.partial_sha256 = hex::encode(hasher.clone().finalize());
         Ok(())
+    }
+}
+
+/// A reply of `backup_<map>_page`, decoded with the interface's types.
+pub(super) struct Page {
+    /// The entries, key and value, in key order.
+    pub(super) entries: Vec<(IDLValue, IDLValue)>,
+    /// The map's size (`None` from a canister whose pages do not say).
+    pub(super) len: Option<u64>,
+    /// Where the next page starts (after this key); `None` at the end.
+    pub(super) next: Option<IDLValue>,
+    /// Keys of entries the page walked past, too large for one restore call
+    /// (none from a canister built before pages named them).
+    pub(super) skipped: Vec<IDLValue>,
+}
+
+impl Page {
+    /// `reply`, the answer of `method`, as a page of `map`: its values moved
+    /// out of the decoded record, not copied.
+    pub(super) fn decode(
+        reply: &[u8],
+        env: &candid::TypeEnv,
+        types: &MapTypes,
+        method: &str,
+        map: &str,
+    ) -> Result<Page> {
+        let page = IDLArgs::from_bytes_with_types(reply, env, std::slice::from_ref(&types.page))
+            .map_err(Error::candid(format!(
+                "a page of `{map}`, as its interface types it"
+            )))?;
+        let Some(IDLValue::Record(fields)) = page.args.into_iter().next() else {
+            return Err(Error::Input(format!(
+                "`{method}` returned something other than a page"
+            )));
+        };
+        let mut decoded = Page {
+            entries: Vec::new(),
+            len: None,
+            next: None,
+            skipped: Vec::new(),
+        };
+        let id = candid::idl_hash;
+        for IDLField { id: label, val } in fields {
+            match (label.get_id(), val) {
+                (at, IDLValue::Vec(entries)) if at == id("entries") => {
+                    for entry in entries {
+                        let IDLValue::Record(pair) = entry else {
+                            continue;
+                        };
+                        let (mut key, mut value) = (None, None);
+                        for IDLField { id, val } in pair {
+                            match id.get_id() {
+                                0 => key = Some(val),
+                                1 => value = Some(val),
+                                _ => {}
+                            }
+                        }
+                        let key =
+                            key.ok_or_else(|| Error::Input("an entry without a key".into()))?;
+                        let value =
+                            value.ok_or_else(|| Error::Input("an entry without a value".into()))?;
+                        decoded.entries.push((key, value));
+                    }
+                }
+                (at, IDLValue::Nat64(len)) if at == id("len") => decoded.len = Some(len),
+                (at, IDLValue::Opt(key)) if at == id("next") => decoded.next = Some(*key),
+                (at, IDLValue::Vec(keys)) if at == id("skipped") => decoded.skipped = keys,
+                _ => {}
+            }
+        }
+        Ok(decoded)
     }
 }
 

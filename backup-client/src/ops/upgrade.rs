@@ -100,7 +100,7 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
             &mut offline,
             &old,
             &types,
-            &format!("backup_{map}_page"),
+            &map,
             // One entry proves where the map is and how it is stored; the
             // rest are what this command checks.
             Some(1),

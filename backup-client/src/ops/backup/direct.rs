@@ -12,7 +12,7 @@
 //! stops the native reading where it is: what it wrote stays, recorded, and
 //! the canister's pages go on from there. The file is the same either way.
 
-use super::{field, page_request, Lines, SpanProgress, Spans};
+use super::{page_request, Lines, Page, SpanProgress, Spans};
 use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Codec, Format};
@@ -21,9 +21,7 @@ use crate::native::{
 };
 use crate::target::Target;
 use backup_runtime::image::Layout;
-use candid::types::value::IDLValue;
 use candid::types::TypeInner;
-use candid::IDLArgs;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,54 +62,6 @@ impl Plan {
     }
 }
 
-/// A page of the canister's, decoded.
-struct Page {
-    entries: Vec<(IDLValue, IDLValue)>,
-    len: u64,
-    next: Option<IDLValue>,
-    skipped: usize,
-}
-
-fn decode_page(reply: &[u8], interface: &Interface, types: &MapTypes) -> Option<Page> {
-    let page =
-        IDLArgs::from_bytes_with_types(reply, &interface.env, std::slice::from_ref(&types.page))
-            .ok()?;
-    let Some(IDLValue::Record(fields)) = page.args.first() else {
-        return None;
-    };
-    let entries = match field(fields, "entries") {
-        Some(IDLValue::Vec(entries)) => entries
-            .iter()
-            .filter_map(|entry| match entry {
-                IDLValue::Record(pair) => Some((
-                    super::field_by_id(pair, 0)?.clone(),
-                    super::field_by_id(pair, 1)?.clone(),
-                )),
-                _ => None,
-            })
-            .collect(),
-        _ => return None,
-    };
-    let len = match field(fields, "len") {
-        Some(IDLValue::Nat64(len)) => *len,
-        _ => return None,
-    };
-    let next = match field(fields, "next") {
-        Some(IDLValue::Opt(key)) => Some(key.as_ref().clone()),
-        _ => None,
-    };
-    let skipped = match field(fields, "skipped") {
-        Some(IDLValue::Vec(keys)) => keys.len(),
-        _ => 0,
-    };
-    Some(Page {
-        entries,
-        len,
-        next,
-        skipped,
-    })
-}
-
 /// Whether `native` gives exactly `page`'s entries from the map's start.
 fn gives(native: &NativeMap, interface: &Interface, types: &MapTypes, page: &Page) -> bool {
     let mut at = 0;
@@ -139,22 +89,26 @@ pub(crate) fn plan(
     target: &mut dyn Target,
     interface: &Interface,
     types: &MapTypes,
-    method: &str,
+    map: &str,
     max_bytes: Option<u64>,
 ) -> Result<Option<Plan>> {
+    let method = format!("backup_{map}_page");
     if target.stable_memory().is_none() {
         return Ok(None);
     }
     let proof = max_bytes.map_or(PROOF_PAGE_BYTES, |max| max.min(PROOF_PAGE_BYTES));
     let arg = page_request(interface, types, None, Some(proof), None)?;
     // A canister that cannot answer says why on its own pages, later.
-    let Ok(reply) = target.query(method, &arg) else {
+    let Ok(reply) = target.query(&method, &arg) else {
         return Ok(None);
     };
-    let Some(page) = decode_page(&reply, interface, types) else {
+    let Ok(page) = Page::decode(&reply, &interface.env, types, &method, map) else {
         return Ok(None);
     };
-    if page.entries.is_empty() || page.skipped > 0 {
+    let Some(len) = page.len else {
+        return Ok(None);
+    };
+    if page.entries.is_empty() || !page.skipped.is_empty() {
         return Ok(None);
     }
     let Some(memory) = target.stable_memory() else {
@@ -178,7 +132,7 @@ pub(crate) fn plan(
             let Ok(tree) = BTree::open(virtual_memory, info.id, stored) else {
                 continue;
             };
-            if tree.header.len != page.len {
+            if tree.header.len != len {
                 continue;
             }
             let mut first = None;
