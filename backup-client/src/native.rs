@@ -215,63 +215,47 @@ impl Stored {
     }
 }
 
-/// The part of stable memory a `MemoryManager` gave one virtual memory.
+/// The part of stable memory a `MemoryManager` gave one virtual memory,
+/// read through its layout (`Layout::read_virtual`).
 #[derive(Clone, Debug)]
 pub struct VirtualMemory<'m> {
     memory: &'m [u8],
-    /// Where each of its buckets starts in `memory`.
-    buckets: Vec<u64>,
-    bucket_bytes: u64,
+    layout: Layout,
+    id: u8,
+    /// Its size, as the manager records it.
+    len: u64,
 }
 
 impl<'m> VirtualMemory<'m> {
     /// Virtual memory `id` of the `MemoryManager` layout `layout` of `memory`.
     pub fn new(memory: &'m [u8], layout: &Layout, id: u8) -> Option<Self> {
-        let info = layout.memories.iter().find(|m| m.id == id)?;
-        let bucket_bytes = u64::from(layout.bucket_size_pages) * 65536;
-        let buckets = info
-            .buckets
-            .iter()
-            .map(|&bucket| 65536 + u64::from(bucket) * bucket_bytes)
-            .collect();
+        let len = layout.memory(id)?.size_pages * 65536;
         Some(VirtualMemory {
             memory,
-            buckets,
-            bucket_bytes,
+            layout: layout.clone(),
+            id,
+            len,
         })
     }
 
     fn len(&self) -> u64 {
-        self.buckets.len() as u64 * self.bucket_bytes
+        self.len
     }
 
     /// The `length` bytes at `offset`, checked against the memory's size
     /// before anything is allocated (a damaged size cannot ask for more
     /// than the memory holds).
     fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>, NotNative> {
-        if offset
-            .checked_add(length)
-            .is_none_or(|end| end > self.len())
-        {
+        if offset.checked_add(length).is_none_or(|end| end > self.len) {
             return not_native(format!(
                 "a read of {length} bytes at {offset} passes the end of the memory ({} bytes)",
-                self.len()
+                self.len
             ));
         }
-        let mut out = Vec::with_capacity(length as usize);
-        let (mut offset, mut left) = (offset, length);
-        while left > 0 {
-            let bucket = self.buckets[(offset / self.bucket_bytes) as usize];
-            let within = offset % self.bucket_bytes;
-            let take = left.min(self.bucket_bytes - within);
-            let start = bucket + within;
-            let Some(bytes) = self.memory.get(start as usize..(start + take) as usize) else {
-                return not_native("a bucket passes the end of stable memory");
-            };
-            out.extend_from_slice(bytes);
-            offset += take;
-            left -= take;
-        }
+        let mut out = vec![0; length as usize];
+        self.layout
+            .read_virtual(self.memory, self.id, offset, &mut out)
+            .ok_or_else(|| NotNative("a bucket passes the end of stable memory".into()))?;
         Ok(out)
     }
 }

@@ -160,8 +160,7 @@ fn damaged_bytes_give_a_reason_never_a_panic() {
         }
     });
     let layout = Layout::parse(&image).unwrap();
-    let info = layout.memories.iter().find(|m| m.id == 3).unwrap();
-    let start = 65536 + u64::from(info.buckets[0]) * u64::from(layout.bucket_size_pages) * 65536;
+    let start = layout.memory_start(3).unwrap();
     let mut rng = Rng(3);
     let mut refused = 0;
     for _ in 0..400 {
