@@ -234,45 +234,26 @@ pub fn restore(
     let types = interface.map(map)?;
     let encoder = Encoder::new(interface, &types)?;
     let budget = batch_bytes.min(crate::target::CALL_BUDGET);
-    if dry_run {
-        // The relation first, from the file's header alone: it explains a
-        // refusal the reading may then give.
-        let names = crate::stream::header(input)?;
-        check_origin(&names, map, &target.id(), from_map, from_canister, input)?;
-        let changes = relation(interface, &types, &names, &fields)?;
-        let lines: Option<Vec<String>> = changes
-            .as_ref()
-            .map(|changes| changes.iter().map(ToString::to_string).collect());
-        if !json {
-            match &lines {
-                None => println!("{}: the file records no types (it is not lossless, or older): each entry is checked against the map's types as it is read", input.display()),
-                Some(lines) if lines.is_empty() => println!("{}: written with the map's types", input.display()),
-                Some(lines) => println!("{}: its types against the map's:\n  {}", input.display(), lines.join("\n  ")),
-            }
-        }
-        let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
-        refuse_changes(changes.as_deref(), input)?;
-        plan.check_unique_keys()?;
-        output(
-            json,
-            json!({ "map": map, "entries": plan.reading.entries, "batches": plan.batches.len(), "changes": lines, "dropped": plan.reading.dropped, "sent": false }),
-            || {
-                format!(
-                    "a restore would write {} entries into `{map}` in {} batches; nothing was sent",
-                    plan.reading.entries,
-                    plan.batches.len()
-                )
-            },
-        );
-        return Ok(());
-    }
     // A file of another map or canister, then types that cannot go into the
-    // map's, are refused from the header, before the entries are read.
+    // map's, are refused from the header, before the entries are read; a dry
+    // run shows the types' relation first, which explains a refusal.
     let header = crate::stream::header(input)?;
     check_origin(&header, map, &target.id(), from_map, from_canister, input)?;
     let changes = relation(interface, &types, &header, &fields)?;
+    let lines: Option<Vec<String>> = changes
+        .as_ref()
+        .map(|changes| changes.iter().map(ToString::to_string).collect());
+    if dry_run && !json {
+        match &lines {
+            None => println!("{}: the file records no types (it is not lossless, or older): each entry is checked against the map's types as it is read", input.display()),
+            Some(lines) if lines.is_empty() => println!("{}: written with the map's types", input.display()),
+            Some(lines) => println!("{}: its types against the map's:\n  {}", input.display(), lines.join("\n  ")),
+        }
+    }
     refuse_changes(changes.as_deref(), input)?;
     let plan = Plan::new(&encoder, map, input, format, &fields, budget, json)?;
+    // Text fields after the entries (a file written by hand) name its
+    // origin too.
     check_origin(
         &plan.reading.names,
         map,
@@ -288,6 +269,20 @@ pub fn restore(
         ));
     }
     plan.check_unique_keys()?;
+    if dry_run {
+        output(
+            json,
+            json!({ "map": map, "entries": plan.reading.entries, "batches": plan.batches.len(), "changes": lines, "dropped": plan.reading.dropped, "sent": false }),
+            || {
+                format!(
+                    "a restore would write {} entries into `{map}` in {} batches; nothing was sent",
+                    plan.reading.entries,
+                    plan.batches.len()
+                )
+            },
+        );
+        return Ok(());
+    }
     let batches = plan.batches.len();
 
     let can_validate = interface.method(&format!("validate_{map}")).is_ok();
