@@ -1,10 +1,9 @@
 //! `ic-backup check-upgrade`.
 
 use super::Global;
-use backup_client::connect::{live, operator};
+use backup_client::connect::operator;
 use backup_client::error::{Error, Result};
 use backup_client::ops::notice;
-use backup_client::ops::snapshot::consistent::{self, CutOptions};
 use backup_client::ops::upgrade::{check_upgrade, CheckUpgrade};
 use std::path::PathBuf;
 
@@ -69,36 +68,44 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
 /// `<new module>.check.cut.json`), the check run on it, the snapshot
 /// deleted. A run cut short goes on with the same snapshot when run again.
 fn on_a_cut(args: Args, global: &Global) -> Result<()> {
-    let connection = &global.connection;
-    let mut canister = live(connection)?;
     let mut output = args.new_module.clone().into_os_string();
     output.push(".check");
-    let output = PathBuf::from(output);
-    let options = CutOptions {
-        replace: None,
+    let cut = super::Consistent {
+        consistent: true,
         stop: args.stop,
-        parallel: args.parallel,
-        quiet: global.json,
+        keep: false,
+        replace: None,
     };
-    let cut = consistent::prepare(&mut canister, &output, options)?;
-    if cut.finished {
+    // A verdict either way: a module that cannot read everything is the
+    // check's answer, and the cut has served (its snapshot goes).
+    let mut verdict = Ok(());
+    let checked_now = super::with_cut(
+        global,
+        &cut,
+        &PathBuf::from(output),
+        args.parallel,
+        |folder| {
+            let checked = check_upgrade(CheckUpgrade {
+                current: &folder.join("wasm_module.bin"),
+                image: &folder.join("stable_memory.bin"),
+                new: &args.new_module,
+                operator: operator(&global.connection)?,
+                json: global.json,
+            });
+            match checked {
+                Err(Error::Mismatch(why)) => {
+                    verdict = Err(Error::Mismatch(why));
+                    Ok(())
+                }
+                other => other,
+            }
+        },
+    )?;
+    if !checked_now {
         notice(
             global.json,
-            "an earlier run checked this cut (its report was printed then); deleting its snapshot",
+            "an earlier run checked this cut (its report was printed then); its snapshot is deleted",
         );
-        return consistent::finish(&mut canister, cut, false);
     }
-    let checked = check_upgrade(CheckUpgrade {
-        current: &cut.folder.join("wasm_module.bin"),
-        image: &cut.folder.join("stable_memory.bin"),
-        new: &args.new_module,
-        operator: operator(connection)?,
-        json: global.json,
-    });
-    // A verdict, either way: the cut has served.
-    if matches!(checked, Ok(()) | Err(Error::Mismatch(_))) {
-        consistent::ran(&canister, &cut)?;
-        consistent::finish(&mut canister, cut, false)?;
-    }
-    checked
+    verdict
 }

@@ -89,7 +89,34 @@ pub fn on_target_or_cut(
             "--consistent takes a snapshot of a live canister (--canister, --network); an image or a snapshot folder is one cut already".into(),
         ));
     }
-    let mut canister = live(connection)?;
+    with_cut(global, consistent, output, parallel, |folder| {
+        // Offline on the cut, as `ic-backup --snapshot <folder>` runs.
+        let offline = Connection {
+            snapshot: Some(folder.to_path_buf()),
+            canister: None,
+            identity: None,
+            pem: None,
+            password_file: None,
+            ..connection.clone()
+        };
+        with_target(&offline, work)
+    })
+    .map(|_| ())
+}
+
+/// Runs `work` on the folder of one cut of the live canister (see
+/// [`Consistent`]; its state beside `output`), then deletes the cut's
+/// snapshot unless `--keep`; whether `work` ran now, and not in an earlier
+/// run cut short after it. An error from `work` leaves the snapshot for a
+/// rerun to go on with.
+pub fn with_cut(
+    global: &Global,
+    consistent: &Consistent,
+    output: &Path,
+    parallel: usize,
+    work: impl FnOnce(&Path) -> Result<()>,
+) -> Result<bool> {
+    let mut canister = live(&global.connection)?;
     let replace = consistent
         .replace
         .as_deref()
@@ -109,17 +136,9 @@ pub fn on_target_or_cut(
             &format!("going on with snapshot {id}, taken by an earlier run"),
         );
     }
-    if !cut.finished {
-        // Offline on the cut, as `ic-backup --snapshot <folder>` runs.
-        let offline = Connection {
-            snapshot: Some(cut.folder.clone()),
-            canister: None,
-            identity: None,
-            pem: None,
-            password_file: None,
-            ..connection.clone()
-        };
-        with_target(&offline, work)?;
+    let runs = !cut.finished;
+    if runs {
+        work(&cut.folder)?;
         consistent::ran(&canister, &cut)?;
     }
     consistent::finish(&mut canister, cut, consistent.keep)?;
@@ -129,5 +148,5 @@ pub fn on_target_or_cut(
             &format!("kept snapshot {id}: `ic-backup snapshot load {id} --stop` rolls the canister back to this cut"),
         );
     }
-    Ok(())
+    Ok(runs)
 }
