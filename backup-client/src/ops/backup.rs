@@ -233,7 +233,7 @@ pub fn backup(
             "stopped after {pages} pages as asked; run the same command again to resume from entry {count}"
         ))
     };
-    let mut read = "pages";
+    let mut read = Read::Pages;
     if let Some((plan, memory)) = plan.as_ref().zip(target.stable_memory()) {
         let native = plan.open(memory);
         let outcome = match &native {
@@ -257,9 +257,9 @@ pub fn backup(
             Err(reason) => Ok(Some(reason.clone())),
         };
         match outcome {
-            Ok(None) => read = "image",
+            Ok(None) => read = Read::Image,
             Ok(Some(reason)) => spans.bar.suspend(|| {
-                read = "image+pages";
+                read = Read::ImageThenPages;
                 notice(
                     json,
                     &format!("note: `{map}` is read through the canister's wasm from here on, not from the image's bytes: {reason}"),
@@ -611,6 +611,29 @@ impl Lines {
     }
 }
 
+/// How a backup's entries were read.
+#[derive(Clone, Copy)]
+enum Read {
+    /// Through the canister's pages.
+    Pages,
+    /// From the image's bytes, natively.
+    Image,
+    /// Natively until an entry the reader could not read exactly, then
+    /// through the canister's pages.
+    ImageThenPages,
+}
+
+impl Read {
+    /// Its name in the report (`read`).
+    fn name(self) -> &'static str {
+        match self {
+            Read::Pages => "pages",
+            Read::Image => "image",
+            Read::ImageThenPages => "image+pages",
+        }
+    }
+}
+
 /// A backup whose every span is whole in its partial file.
 struct Finished<'a> {
     target: TargetId,
@@ -620,10 +643,7 @@ struct Finished<'a> {
     output_path: &'a Path,
     format: Format,
     pages: usize,
-    /// How the entries were read: `pages` (the canister's), `image` (its
-    /// bytes, natively), or `image+pages` (natively until an entry the
-    /// reader could not read exactly).
-    read: &'static str,
+    read: Read,
     json: bool,
 }
 
@@ -689,12 +709,12 @@ fn finish(
     let spans = progress.spans.len();
     output(
         json,
-        json!({ "map": map, "entries": count, "pages": pages, "spans": spans, "file": output_path, "skipped": skipped, "inexact_numbers": lossy, "read": read }),
+        json!({ "map": map, "entries": count, "pages": pages, "spans": spans, "file": output_path, "skipped": skipped, "inexact_numbers": lossy, "read": read.name() }),
         || {
             let how = match read {
-                "image" => ", read from the image",
-                "image+pages" => ", read from the image, then through the canister",
-                _ => "",
+                Read::Image => ", read from the image",
+                Read::ImageThenPages => ", read from the image, then through the canister",
+                Read::Pages => "",
             };
             format!(
                 "{count} entries of `{map}` in {pages} pages{how} -> {}",

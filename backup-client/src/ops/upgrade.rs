@@ -136,7 +136,8 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
             pages: None,
             not_native: None,
         };
-        if let Ok(before) = old.map(&map) {
+        let before = old.map(&map).ok();
+        if let Some(before) = &before {
             report.changes = relate(
                 (&old.env, &before.key),
                 (&upgraded_to.env, &types.key),
@@ -174,13 +175,8 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
                                     .to_wire(native.key.wire, key)
                                     .ok()
                                     .and_then(|key| {
-                                        to_json(
-                                            &old.env,
-                                            &old.map(&map).ok()?.key,
-                                            &key,
-                                            Format::Lossless,
-                                        )
-                                        .ok()
+                                        let before = before.as_ref()?;
+                                        to_json(&old.env, &before.key, &key, Format::Lossless).ok()
                                     })
                                     .unwrap_or_else(|| json!(hex::encode(key)));
                                 report.undecodable.push((key, error.to_string()));
