@@ -279,3 +279,41 @@ fn check_upgrade_names_what_the_new_module_cannot_read() {
         "the image is unchanged"
     );
 }
+
+/// Mistakes in the options are refused before anything is read or sent,
+/// saying what was expected; a module or image that is not there is named.
+#[test]
+fn bad_mappings_and_missing_modules_are_refused_saying_what_was_expected() {
+    let (v1, files) = version_1_backups();
+    let (_, lossless) = &files[0];
+    let v2 = members(2);
+    let before = std::fs::read(&v2.image).unwrap();
+    let refused = v2.fails(&restore(lossless, &["--rename", "legacy_score"]), 2);
+    assert!(refused.contains("expected --rename OLD=NEW"), "{refused}");
+    let refused = v2.fails(
+        &restore(
+            lossless,
+            &["--rename", "name=full_name", "--drop-field", "name"],
+        ),
+        2,
+    );
+    assert!(refused.contains("both renamed"), "{refused}");
+    assert!(std::fs::read(&v2.image).unwrap() == before);
+    let image = std::fs::read(&v1.image).unwrap();
+    let missing = v1.path("no-such.wasm");
+    let out = v1.run(&["check-upgrade", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no-such.wasm"), "{said}");
+    let not_wasm = v1.path("not.wasm");
+    std::fs::write(&not_wasm, b"not a module").unwrap();
+    let refused = v1.fails(&["check-upgrade", not_wasm.to_str().unwrap()], 2);
+    assert!(
+        refused.contains("not a canister module to upgrade to") && refused.contains("\\0asm"),
+        "{refused}"
+    );
+    assert!(
+        std::fs::read(&v1.image).unwrap() == image,
+        "the image is unchanged"
+    );
+}

@@ -107,10 +107,19 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
         )?;
         plans.push((map, plan));
     }
-    let upgraded = offline
-        .canister()
-        .upgrade(&new_module, b"DIDL\x00\x00")
-        .map_err(|error| error.to_string());
+    let upgraded = match offline.canister().upgrade(&new_module, b"DIDL\x00\x00") {
+        // Not a module to upgrade to: bad input, not the upgrade's verdict.
+        Err(
+            canister_runner::RunnerError::BadModule(why)
+            | canister_runner::RunnerError::MissingExport(why),
+        ) => {
+            return Err(Error::Input(format!(
+                "{}: not a canister module to upgrade to: {why}",
+                new.display()
+            )))
+        }
+        upgraded => upgraded.map_err(|error| error.to_string()),
+    };
     if let Err(trap) = &upgraded {
         output(
             json,
