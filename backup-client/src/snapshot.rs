@@ -47,6 +47,9 @@ impl Snapshot {
     /// folder's lock.
     pub fn recover(dir: &Path) -> Result<()> {
         let commit = dir.join(COMMIT);
+        // The commit itself, cut short while it was being written: never
+        // the folder's, whichever way the write ends.
+        durable::remove(&backup_common::durable::temporary_of(&commit))?;
         if commit.exists() {
             for (from, to) in renames(dir) {
                 if from.exists() {

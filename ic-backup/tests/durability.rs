@@ -578,6 +578,25 @@ fn a_snapshot_folder_killed_while_written_opens_old_or_new() {
     let new = std::fs::read(whole.join("stable_memory.bin")).unwrap();
     assert!(new != image);
     let trial = offline.path("trial");
+    // Killed while its commit was being written (its temporary file, and
+    // the new pair, on disk; the commit not): the old pair, nothing left.
+    copy(&trial);
+    std::fs::write(
+        trial.join("ic-backup-commit.tmp"),
+        b"stable_memory.bin.new -> ",
+    )
+    .unwrap();
+    std::fs::write(trial.join("stable_memory.bin.new"), &new).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .arg("--snapshot")
+        .arg(&trial)
+        .args(["call", "profile_count"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(trial.join("stable_memory.bin")).unwrap() == image);
+    assert!(!trial.join("ic-backup-commit.tmp").exists());
+    assert!(!trial.join("stable_memory.bin.new").exists());
     let mut seen = [0usize; 2];
     for n in 0..12u32 {
         copy(&trial);
