@@ -1,4 +1,4 @@
-//! The derive input as this crate sees it: a struct of maps.
+//! The derive input as this crate sees it: a struct of stable structures.
 
 use crate::attr::{self, FieldAttrs, StructAttrs};
 use crate::ctxt::Ctxt;
@@ -11,13 +11,50 @@ pub struct Input<'a> {
     pub maps: Vec<Map<'a>>,
 }
 
-/// One `StableBTreeMap<K, V, M>` field.
+/// The collections of ic-stable-structures a field may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Map,
+    Set,
+    Vec,
+    Log,
+    MinHeap,
+    Cell,
+}
+
+impl Kind {
+    /// The type's name as ic-stable-structures exports it, for messages.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Map => "StableBTreeMap",
+            Kind::Set => "StableBTreeSet",
+            Kind::Vec => "StableVec",
+            Kind::Log => "StableLog",
+            Kind::MinHeap => "StableMinHeap",
+            Kind::Cell => "StableCell",
+        }
+    }
+
+    /// Whether the structure is keyed (a map, a set), not indexed.
+    pub fn keyed(self) -> bool {
+        matches!(self, Kind::Map | Kind::Set)
+    }
+}
+
+/// One field: a collection of ic-stable-structures. Called a map here, as
+/// maps came first; `kind` says which collection it is.
 pub struct Map<'a> {
     pub original: &'a syn::Field,
     pub ident: &'a Ident,
-    pub key: &'a Type,
-    pub value: &'a Type,
+    pub kind: Kind,
+    /// The key of a map or a set.
+    pub key: Option<&'a Type>,
+    /// The values of a map, vec, log, heap or cell.
+    pub value: Option<&'a Type>,
+    /// The memory (a log's index memory).
     pub memory: &'a Type,
+    /// A log's data memory.
+    pub data_memory: Option<&'a Type>,
     pub attrs: FieldAttrs,
 }
 
@@ -27,7 +64,7 @@ impl<'a> Input<'a> {
     pub fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         let attrs = attr::struct_attrs(cx, &input.attrs);
         let shape =
-            "#[derive(Backupable)] expects a struct with named fields, one per StableBTreeMap";
+            "#[derive(Backupable)] expects a struct with named fields, one per stable structure";
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(fields) => fields,
@@ -58,7 +95,7 @@ impl<'a> Input<'a> {
         if fields.named.is_empty() {
             cx.error_spanned_by(
                 &input.ident,
-                "expected at least one StableBTreeMap field to back up",
+                "expected at least one stable structure field (a StableBTreeMap, say) to back up",
             );
         }
         let maps = fields
@@ -78,38 +115,59 @@ impl<'a> Map<'a> {
     fn from_syn(cx: &Ctxt, field: &'a syn::Field) -> Option<Map<'a>> {
         let attrs = attr::field_attrs(cx, &field.attrs);
         let ident = field.ident.as_ref()?;
-        let Some([key, value, memory]) = map_arguments(&field.ty) else {
+        let Some((kind, arguments)) = collection(&field.ty) else {
             cx.error_spanned_by(
                 &field.ty,
                 format!(
-                    "expected `StableBTreeMap<K, V, Memory>` for field `{ident}`, found `{}`",
+                    "expected a collection of ic-stable-structures for field `{ident}` (`StableBTreeMap<K, V, Memory>`, `StableBTreeSet<K, Memory>`, `StableVec<T, Memory>`, `StableLog<T, Memory, Memory>`, `StableMinHeap<T, Memory>` or `StableCell<T, Memory>`), found `{}`",
                     type_text(&field.ty)
                 ),
             );
             return None;
         };
+        let (key, value, memory, data_memory) = match (kind, arguments.as_slice()) {
+            (Kind::Map, [key, value, memory]) => (Some(*key), Some(*value), *memory, None),
+            (Kind::Set, [key, memory]) => (Some(*key), None, *memory, None),
+            (Kind::Log, [value, index, data]) => (None, Some(*value), *index, Some(*data)),
+            (Kind::Vec | Kind::MinHeap | Kind::Cell, [value, memory]) => {
+                (None, Some(*value), *memory, None)
+            }
+            _ => unreachable!("`collection` returns the arguments its kind takes"),
+        };
         Some(Map {
             original: field,
             ident,
+            kind,
             key,
             value,
             memory,
+            data_memory,
             attrs,
         })
     }
 }
 
-/// `K`, `V`, `M` of `...::StableBTreeMap<K, V, M>` (or ic-stable-structures'
-/// own name for it, `BTreeMap<K, V, M>`, which std's two-argument map is not).
-fn map_arguments(ty: &Type) -> Option<[&Type; 3]> {
+/// The kind and the type arguments of a collection of ic-stable-structures:
+/// `StableBTreeMap<K, V, M>` (or its own name for it, `BTreeMap<K, V, M>`,
+/// which std's two-argument map is not), `StableBTreeSet<K, M>` (or
+/// `BTreeSet<K, M>`), `StableVec<T, M>`, `StableLog<T, I, D>` (or
+/// `Log<T, I, D>`), `StableMinHeap<T, M>` (or `MinHeap<T, M>`),
+/// `StableCell<T, M>`. A `Vec` or `Cell` is std's, whatever its arguments.
+fn collection(ty: &Type) -> Option<(Kind, Vec<&Type>)> {
     let Type::Path(path) = ty else { return None };
     if path.qself.is_some() {
         return None;
     }
     let last = path.path.segments.last()?;
-    if last.ident != "StableBTreeMap" && last.ident != "BTreeMap" {
-        return None;
-    }
+    let (kind, count) = match last.ident.to_string().as_str() {
+        "StableBTreeMap" | "BTreeMap" => (Kind::Map, 3),
+        "StableBTreeSet" | "BTreeSet" => (Kind::Set, 2),
+        "StableVec" => (Kind::Vec, 2),
+        "StableLog" | "Log" => (Kind::Log, 3),
+        "StableMinHeap" | "MinHeap" => (Kind::MinHeap, 2),
+        "StableCell" => (Kind::Cell, 2),
+        _ => return None,
+    };
     let PathArguments::AngleBracketed(arguments) = &last.arguments else {
         return None;
     };
@@ -121,7 +179,7 @@ fn map_arguments(ty: &Type) -> Option<[&Type; 3]> {
             _ => None,
         })
         .collect::<Option<_>>()?;
-    types.try_into().ok()
+    (types.len() == count).then_some((kind, types))
 }
 
 /// A type as the user would write it, for messages.

@@ -20,17 +20,22 @@ pub struct StructAttrs {
     pub auth_memory_id: Option<Spanned<u64, LitInt>>,
 }
 
-/// `#[backup(memory_id = N, key = text, rename = "x", skip)]` on a field.
+/// `#[backup(memory_id = N, data_memory_id = N, key = text, rename = "x",
+/// default = expr, skip)]` on a field.
 #[derive(Default)]
 pub struct FieldAttrs {
     pub memory_id: Option<Spanned<u64, LitInt>>,
+    /// A log's data memory (`memory_id` is its index memory).
+    pub data_memory_id: Option<Spanned<u64, LitInt>>,
+    /// A cell's value in a memory that holds none yet.
+    pub default: Option<Spanned<syn::Expr, Path>>,
     pub text_key: Option<Ident>,
     pub rename: Option<Spanned<Ident, LitStr>>,
     pub skip: Option<Path>,
 }
 
 const STRUCT_OPTIONS: &str = "`memory` or `auth_memory_id`";
-const FIELD_OPTIONS: &str = "`memory_id`, `key`, `rename` or `skip`";
+const FIELD_OPTIONS: &str = "`memory_id`, `data_memory_id`, `key`, `rename`, `default` or `skip`";
 
 fn backup_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| attr.path().is_ident("backup"))
@@ -86,6 +91,8 @@ pub fn struct_attrs(cx: &Ctxt, attrs: &[Attribute]) -> StructAttrs {
                 let id = memory_id(&meta)?;
                 set_once(cx, &meta, &mut out.auth_memory_id, id);
             } else if meta.path.is_ident("memory_id")
+                || meta.path.is_ident("data_memory_id")
+                || meta.path.is_ident("default")
                 || meta.path.is_ident("key")
                 || meta.path.is_ident("rename")
                 || meta.path.is_ident("skip")
@@ -93,7 +100,7 @@ pub fn struct_attrs(cx: &Ctxt, attrs: &[Attribute]) -> StructAttrs {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "`{}` is a field option: put it on the map field, not on the struct",
+                        "`{}` is a field option: put it on the field, not on the struct",
                         path_name(&meta.path)
                     ),
                 );
@@ -124,6 +131,12 @@ pub fn field_attrs(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
             if meta.path.is_ident("memory_id") {
                 let id = memory_id(&meta)?;
                 set_once(cx, &meta, &mut out.memory_id, id);
+            } else if meta.path.is_ident("data_memory_id") {
+                let id = memory_id(&meta)?;
+                set_once(cx, &meta, &mut out.data_memory_id, id);
+            } else if meta.path.is_ident("default") {
+                let value: syn::Expr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.default, Spanned { value, original: meta.path.clone() });
             } else if meta.path.is_ident("key") {
                 let mode: Ident = meta.value()?.parse()?;
                 if mode == "text" {

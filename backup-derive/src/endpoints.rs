@@ -4,10 +4,10 @@
 //! runtime's logic. Page endpoints reply with the bytes the runtime encoded
 //! (`manual_reply`), so their Candid type still comes from the signature.
 
-use crate::ast::{Input, Map};
+use crate::ast::{Input, Kind as Collection, Map};
 use crate::names::{admins_static, Guard, Kind, MapMethod, Method};
 use crate::tokens::{private, respan, PRIVATE_PATH};
-use crate::valid::{Checked, MemoryId};
+use crate::valid::{Checked, Ids, MemoryId};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
@@ -92,7 +92,10 @@ pub fn expand(input: &Input, checked: &Checked) -> TokenStream {
         .iter()
         .zip(&checked.maps)
         .filter(|(map, _)| map.attrs.skip.is_none())
-        .map(|(map, &id)| map_endpoints(map, id, input));
+        .map(|(map, &ids)| match map.kind {
+            Collection::Map | Collection::Set => map_endpoints(map, ids.memory, input),
+            _ => seq_endpoints(map, ids, input),
+        });
     let guards = guards();
     let admin = admin_endpoints();
     let raw = raw_endpoints();
@@ -119,7 +122,32 @@ fn map_impl(map: &Map, id: MemoryId, input: &Input) -> TokenStream {
     let runtime_manager = input.attrs.memory.is_none();
     let marker = map_marker(map);
     let name = map.static_name();
-    let (key, value, memory) = (map.key, map.value, map.memory);
+    let memory = map.memory;
+    // Only a map or a set comes here, and both have a key.
+    let Some(key) = map.key else {
+        return TokenStream::new();
+    };
+    // A set is a map of `()` values in its memory, which is what
+    // ic-stable-structures' set is.
+    let value = match map.value {
+        Some(value) => quote!(#value),
+        None => quote!(()),
+    };
+    let with = match map.kind {
+        Collection::Set => {
+            let ty = &map.original.ty;
+            quote! {
+                // The set's memory opened as the map it is; the set's static
+                // then reads its root and length again (a restore or a
+                // clear wrote them).
+                let map = #p::RefCell::new(#p::StableBTreeMap::<Self::Key, (), Self::Memory>::init(Self::memory()));
+                let result = f(&map);
+                #name.with(|set| *set.borrow_mut() = <#ty>::init(Self::memory()));
+                result
+            }
+        }
+        _ => quote!(#name.with(f)),
+    };
     let (wire, codec) = if map.attrs.text_key.is_some() {
         (quote!(#p::String), quote!(#p::TextKey))
     } else {
@@ -149,7 +177,7 @@ fn map_impl(map: &Map, id: MemoryId, input: &Input) -> TokenStream {
             fn with<R>(
                 f: impl ::std::ops::FnOnce(&#p::RefCell<#p::StableBTreeMap<Self::Key, Self::Value, Self::Memory>>) -> R,
             ) -> R {
-                #name.with(f)
+                #with
             }
 
             // Pages from the stored bytes when the value is `CandidBytes`.
@@ -215,6 +243,123 @@ fn map_endpoints(map: &Map, id: MemoryId, input: &Input) -> TokenStream {
         quote!(() -> u64 { #e::clear::<#m>() }),
     );
     let implementation = map_impl(map, id, input);
+    quote! {
+        #implementation
+        #backup
+        #backup_page
+        #backup_splits
+        #(#restore)*
+        #(#validate)*
+        #clear
+    }
+}
+
+/// The `BackupSeq` impl of a vec, log, heap or cell, on its marker type:
+/// where its value type meets its bounds, once.
+fn seq_impl(map: &Map, ids: Ids, input: &Input) -> TokenStream {
+    let p = private();
+    let marker = map_marker(map);
+    let name = map.static_name();
+    let ty = &map.original.ty;
+    let Some(value) = map.value else {
+        return TokenStream::new();
+    };
+    let memories: Vec<(proc_macro2::Literal, TokenStream)> = [Some(ids.memory), ids.data]
+        .into_iter()
+        .flatten()
+        .map(|id| (id.literal(), input.memory_for(id)))
+        .collect();
+    let runtime_manager = input.attrs.memory.is_none();
+    let seq = quote!(<#ty as #p::seq::Seq<#value>>);
+    let checks = memories.iter().enumerate().map(|(at, (id, memory))| {
+        quote!(#p::endpoint::check_holds(#id, &#memory, #runtime_manager, &#seq::MAGICS[#at], #seq::WHAT)?;)
+    });
+    let sizes = memories
+        .iter()
+        .map(|(_, memory)| quote!(#p::MemoryTrait::size(&#memory) == 0));
+    let fresh = map.fresh(input, ids);
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        struct #marker;
+
+        #[automatically_derived]
+        impl #p::seq::BackupSeq for #marker {
+            type Value = #value;
+            type Structure = #ty;
+
+            fn untouched() -> bool {
+                #p::MemoryTrait::size(&#p::memory::stable_memory()) == 0 || (#(#sizes)&&*)
+            }
+
+            fn check_memory() -> #p::Result<(), #p::String> {
+                #(#checks)*
+                #p::Result::Ok(())
+            }
+
+            fn with<R>(f: impl ::std::ops::FnOnce(&#p::RefCell<Self::Structure>) -> R) -> R {
+                #name.with(f)
+            }
+
+            fn empty() -> Self::Structure {
+                #fresh
+            }
+        }
+    }
+}
+
+/// The endpoints of a vec, log, heap or cell: a map's, from index to value.
+fn seq_endpoints(map: &Map, ids: Ids, input: &Input) -> TokenStream {
+    let p = private();
+    let m = map_marker(map);
+    let e = quote!(#p::seq);
+    let base = map.endpoint_base();
+    let field = map.ident.to_string();
+    let what = map.kind.type_name();
+    let backup = MapMethod::Backup.of(&base).define(
+        &format!(" Backup of `{field}` (a {what}): up to `count` entries, from index `offset`, fewer when the reply would pass 1.5 MiB; empty past the end."),
+        quote!((offset: u64, count: u64) -> #e::Entries<#m> { #e::backup::<#m>(offset, count) }),
+    );
+    let backup_page = MapMethod::BackupPage.of(&base).define(
+        &format!(" Backup of `{field}` (a {what}): the entries after index `after` (from the start if null) up to and including index `until` (to the end if null), at most `max_bytes` of them (default 1.5 MiB); `next` is the cursor for the following page, null past `until` or at the end; `len` is its length; `skipped` names entries too large for one restore call."),
+        quote!((after: ::std::option::Option<u64>, max_bytes: ::std::option::Option<u64>, until: ::std::option::Option<u64>) -> #e::Page<#m> { #e::backup_page::<#m>(after, max_bytes, until) }),
+    );
+    let backup_splits = MapMethod::BackupSplits.of(&base).define(
+        &format!(" Where a parallel backup of `{field}` may cut it: the indices after `after` that end each of `parts` spans of equal length (1 to 4096), for `backup_{base}_page`'s `until`."),
+        quote!((after: ::std::option::Option<u64>, parts: u64, walked: ::std::option::Option<u64>) -> #e::SplitKeys<#m> { #e::backup_splits::<#m>(after, parts, walked) }),
+    );
+    let batch = |method: MapMethod| Method {
+        decode_with: Some(format!("{PRIVATE_PATH}::seq::read_batch::<{m}>")),
+        ..method.of(&base)
+    };
+    let signature = quote!((entries: #e::Batch<#m>) -> #p::Result<u64, #p::String>);
+    let (restore, validate) = (batch(MapMethod::Restore), batch(MapMethod::Validate));
+    let rule = match map.kind {
+        Collection::Vec => "sets the value at each index below its length and appends at its length",
+        Collection::Cell => "sets its value (index 0)",
+        _ => "appends at its length; an index below it must carry the value already there (a heap's value must also keep its place)",
+    };
+    let doc = format!(" Restore into `{field}` (a {what}): {rule}; every entry is checked first, and none is written if any is refused. Returns the entries taken.");
+    let restore = [
+        restore.define(&doc, quote!(#signature { #e::restore::<#m>(entries) })),
+        restore.interface(&doc, signature.clone()),
+    ];
+    let doc = format!(" Every check of `restore_{base}` that this batch alone decides, writing nothing: `Ok` with the number of entries, or the error `restore_{base}` would give.");
+    let validate = [
+        validate.define(&doc, quote!(#signature { #e::validate::<#m>(entries) })),
+        validate.interface(&doc, signature),
+    ];
+    let cleared = if map.kind == Collection::Cell {
+        "Sets `{field}` back to its initial value"
+    } else {
+        "Empties `{field}`"
+    }
+    .replace("{field}", &field);
+    let clear = MapMethod::Clear.of(&base).define(
+        &format!(" {cleared}, for an exact restore; returns how many entries it held."),
+        quote!(() -> u64 { #e::clear::<#m>() }),
+    );
+    let implementation = seq_impl(map, ids, input);
     quote! {
         #implementation
         #backup

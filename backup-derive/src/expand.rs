@@ -1,11 +1,11 @@
 //! From the checked input to the generated items: statics, type checks and
 //! native image access here; endpoints and guards in `endpoints`.
 
-use crate::ast::{Input, Map};
+use crate::ast::{Input, Kind, Map};
 use crate::ctxt::Ctxt;
 use crate::names::{admins_static, static_name};
 use crate::tokens::{private, respan};
-use crate::valid::{Checked, MemoryId};
+use crate::valid::{Checked, Ids, MemoryId};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -138,17 +138,61 @@ impl Input<'_> {
 }
 
 impl Map<'_> {
-    /// `<StableBTreeMap<K, V, M>>::init(memory)`, on the field's span.
-    fn init(&self, input: &Input, id: MemoryId) -> TokenStream {
+    /// `<StableBTreeMap<K, V, M>>::init(memory)` (a log's with its data
+    /// memory too, a cell's with its value for a new memory), on the
+    /// field's span.
+    pub fn init(&self, input: &Input, ids: Ids) -> TokenStream {
         let ty = &self.original.ty;
-        let memory = input.memory_for(id);
-        respan(quote!(<#ty>::init(#memory)), ty.span())
+        let memory = input.memory_for(ids.memory);
+        let init = match self.kind {
+            Kind::Log => {
+                let data = ids.data.map(|id| input.memory_for(id));
+                quote!(<#ty>::init(#memory, #data))
+            }
+            Kind::Cell => {
+                let default = match &self.attrs.default {
+                    Some(default) => {
+                        let value = &default.value;
+                        quote!(#value)
+                    }
+                    None => quote!(::std::default::Default::default()),
+                };
+                quote!(<#ty>::init(#memory, #default))
+            }
+            _ => quote!(<#ty>::init(#memory)),
+        };
+        respan(init, ty.span())
+    }
+
+    /// `<T>::new(...)`: the structure made anew over its memory, as
+    /// `init` on an empty one would.
+    pub fn fresh(&self, input: &Input, ids: Ids) -> TokenStream {
+        let ty = &self.original.ty;
+        let memory = input.memory_for(ids.memory);
+        let fresh = match self.kind {
+            Kind::Log => {
+                let data = ids.data.map(|id| input.memory_for(id));
+                quote!(<#ty>::new(#memory, #data))
+            }
+            Kind::Cell => {
+                let default = match &self.attrs.default {
+                    Some(default) => {
+                        let value = &default.value;
+                        quote!(#value)
+                    }
+                    None => quote!(::std::default::Default::default()),
+                };
+                quote!(<#ty>::new(#memory, #default))
+            }
+            _ => quote!(<#ty>::new(#memory)),
+        };
+        respan(fresh, ty.span())
     }
 }
 
 fn statics(input: &Input, checked: &Checked) -> TokenStream {
     let p = private();
-    let maps = input.maps.iter().zip(&checked.maps).map(|(map, &id)| {
+    let maps = input.maps.iter().zip(&checked.maps).map(|(map, &ids)| {
         let docs = map
             .original
             .attrs
@@ -157,7 +201,7 @@ fn statics(input: &Input, checked: &Checked) -> TokenStream {
         let vis = &map.original.vis;
         let name = map.static_name();
         let ty = &map.original.ty;
-        let init = map.init(input, id);
+        let init = map.init(input, ids);
         quote! {
             #(#docs)*
             #vis static #name: #p::RefCell<#ty> = #p::RefCell::new(#init);
@@ -186,10 +230,28 @@ fn statics(input: &Input, checked: &Checked) -> TokenStream {
 fn type_checks(input: &Input) -> TokenStream {
     let p = private();
     let checks = input.maps.iter().map(|map| {
-        let (key, value, memory) = (map.key, map.value, map.memory);
-        // The Candid and KeyText bounds are met in the map's `BackupMap`
-        // impl, once; this checks what a skipped map needs too.
-        quote_spanned!(map.original.ty.span()=> #p::assert_map::<#key, #value, #memory>();)
+        let memory = map.memory;
+        let span = map.original.ty.span();
+        // The Candid and KeyText bounds are met in the structure's endpoint
+        // impl, once; this checks what a skipped structure needs too.
+        match (map.kind, map.key, map.value, map.data_memory) {
+            (Kind::Map, Some(key), Some(value), _) => {
+                quote_spanned!(span=> #p::assert_map::<#key, #value, #memory>();)
+            }
+            (Kind::Set, Some(key), _, _) => {
+                quote_spanned!(span=> #p::assert_map::<#key, (), #memory>();)
+            }
+            (Kind::Log, _, Some(value), Some(data)) => {
+                quote_spanned!(span=> #p::assert_log::<#value, #memory, #data>();)
+            }
+            (Kind::MinHeap, _, Some(value), _) => {
+                quote_spanned!(span=> #p::assert_heap::<#value, #memory>();)
+            }
+            (_, _, Some(value), _) => {
+                quote_spanned!(span=> #p::assert_stored::<#value, #memory>();)
+            }
+            _ => TokenStream::new(),
+        }
     });
     // The fields are declarations, never read at run time; reading them here
     // keeps `dead_code` quiet without an attribute the user has to write.
@@ -214,15 +276,37 @@ fn image_access(input: &Input, checked: &Checked) -> TokenStream {
     let p = private();
     let ident = &input.original.ident;
     let admins = admins_static();
-    let ids = checked
+    // The memories that hold a B-tree (maps, sets, the admin set), and the
+    // others with the magic each must hold.
+    let keyed = input
         .maps
         .iter()
-        .chain([&checked.auth])
-        .map(|id| id.literal());
+        .zip(&checked.maps)
+        .filter(|(map, _)| map.kind.keyed())
+        .map(|(_, ids)| ids.memory.literal())
+        .chain([checked.auth.literal()]);
+    let others = input
+        .maps
+        .iter()
+        .zip(&checked.maps)
+        .filter(|(map, _)| !map.kind.keyed())
+        .flat_map(|(map, ids)| {
+            let ty = &map.original.ty;
+            let value = map.value;
+            let seq = quote!(<#ty as #p::seq::Seq<#value>>);
+            [Some(ids.memory), ids.data]
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(move |(at, id)| {
+                    let id = id.literal();
+                    quote!((#id, #seq::MAGICS[#at], #seq::WHAT))
+                })
+        });
     let owns_manager = input.attrs.memory.is_none();
-    let reloads = input.maps.iter().zip(&checked.maps).map(|(map, &id)| {
+    let reloads = input.maps.iter().zip(&checked.maps).map(|(map, &ids)| {
         let name = map.static_name();
-        let init = map.init(input, id);
+        let init = map.init(input, ids);
         quote!(#name.with(|map| *map.borrow_mut() = #init);)
     });
     quote! {
@@ -238,7 +322,7 @@ fn image_access(input: &Input, checked: &Checked) -> TokenStream {
             pub fn open_image(
                 path: impl ::std::convert::AsRef<::std::path::Path>,
             ) -> #p::Result<#p::image::Layout, #p::image::ImageError> {
-                let layout = #p::image::open_image(path.as_ref(), &[#(#ids),*], #owns_manager)?;
+                let layout = #p::image::open_image(path.as_ref(), &[#(#keyed),*], &[#(#others),*], #owns_manager)?;
                 Self::reload();
                 #p::Result::Ok(layout)
             }

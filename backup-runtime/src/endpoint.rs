@@ -384,20 +384,39 @@ fn opened<M: BackupMap>() {
 /// `MemoryManager` image the runtime's manager would write one. The error
 /// names the memory and what it holds; nothing is read or written.
 pub fn check_memory<M: BackupMap>() -> Result<(), String> {
+    check_holds(
+        M::MEMORY_ID,
+        &M::memory(),
+        M::RUNTIME_MANAGER,
+        crate::image::MAP_MAGIC,
+        "a StableBTreeMap",
+    )
+}
+
+/// Whether memory `id` holds the structure whose magic is `magic` (`what`,
+/// for messages), or nothing yet; with the runtime's manager, whether
+/// stable memory is a `MemoryManager` image or empty. Reads three bytes of
+/// each, writes nothing.
+pub fn check_holds(
+    id: u8,
+    memory: &impl Memory,
+    runtime_manager: bool,
+    magic: &[u8; 3],
+    what: &str,
+) -> Result<(), String> {
     use crate::image::magic_of;
-    let id = M::MEMORY_ID;
     let Some(manager) = magic_of(&crate::memory::stable_memory()) else {
         return Ok(());
     };
-    if M::RUNTIME_MANAGER && manager != *crate::image::MANAGER_MAGIC {
+    if runtime_manager && manager != *crate::image::MANAGER_MAGIC {
         return Err(format!(
-            "the map in memory {id} is not opened: stable memory is not a MemoryManager image ({}); nothing was read or written",
+            "{what} in memory {id} is not opened: stable memory is not a MemoryManager image ({}); nothing was read or written",
             crate::auth::describe(&manager)
         ));
     }
-    match magic_of(&M::memory()) {
-        Some(found) if found != *crate::image::MAP_MAGIC => Err(format!(
-            "memory {id} holds {}, not a StableBTreeMap: the map declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
+    match magic_of(memory) {
+        Some(found) if found != *magic => Err(format!(
+            "memory {id} holds {}, not {what}: the structure declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
             crate::auth::describe(&found)
         )),
         _ => Ok(()),

@@ -44,6 +44,13 @@ pub enum ImageError {
     /// A virtual memory that a map of this canister uses holds something that
     /// is not a `StableBTreeMap`; loading it would replace it with an empty map.
     NotAMap { memory_id: u8, found: String },
+    /// A virtual memory that another structure of this canister uses holds
+    /// something else (`expected` names the structure).
+    NotThe {
+        memory_id: u8,
+        expected: &'static str,
+        found: String,
+    },
     /// The image was opened after maps had been used with a memory manager the
     /// runtime cannot reset.
     InUse,
@@ -57,6 +64,10 @@ impl fmt::Display for ImageError {
             ImageError::NotAMap { memory_id, found } => write!(
                 f,
                 "virtual memory {memory_id} should hold a StableBTreeMap (magic `BTR`, version 1 or 2), found {found}"
+            ),
+            ImageError::NotThe { memory_id, expected, found } => write!(
+                f,
+                "virtual memory {memory_id} should hold {expected}, found {found}"
             ),
             ImageError::InUse => write!(
                 f,
@@ -369,6 +380,7 @@ pub(crate) fn describe_bytes(bytes: &[u8]) -> String {
 pub fn open_image(
     path: &std::path::Path,
     map_ids: &[u8],
+    others: &[(u8, [u8; 3], &'static str)],
     owns_manager: bool,
 ) -> Result<Layout, ImageError> {
     use ic_stable_structures::Memory as _;
@@ -380,6 +392,17 @@ pub fn open_image(
     let layout = Layout::parse(&bytes)?;
     for &id in map_ids {
         layout.map_header(&bytes, id)?;
+    }
+    for &(id, magic, expected) in others {
+        let size = layout.memory(id).map_or(0, |memory| memory.size_pages);
+        let mut found = [0u8; 3];
+        if size > 0 && layout.read_virtual(&bytes, id, 0, &mut found).is_some() && found != magic {
+            return Err(ImageError::NotThe {
+                memory_id: id,
+                expected,
+                found: describe_bytes(&found),
+            });
+        }
     }
     let stable = crate::memory::stable_memory();
     if !owns_manager && stable.size() > 0 {

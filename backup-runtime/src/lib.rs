@@ -10,6 +10,7 @@ pub mod memory;
 pub mod page;
 pub mod raw;
 pub mod restore;
+pub mod seq;
 
 pub use auth::{AccessError, AdminSet, Guard, RawAccessSet};
 pub use backup_derive::Backupable;
@@ -26,7 +27,10 @@ pub mod prelude {
     pub use candid::{CandidType, Deserialize, Principal};
     pub use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
     pub use ic_stable_structures::storable::Bound;
-    pub use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, Storable};
+    pub use ic_stable_structures::{
+        DefaultMemoryImpl, StableBTreeMap, StableBTreeSet, StableCell, StableLog, StableMinHeap,
+        StableVec, Storable,
+    };
     pub use std::borrow::Cow;
     pub use std::cell::RefCell;
 }
@@ -42,6 +46,7 @@ pub mod __private {
     pub use crate::page::{self, BackupPage, PageLimits};
     pub use crate::raw;
     pub use crate::restore;
+    pub use crate::seq;
     pub use candid::{self, CandidType, Principal};
     pub use ic_cdk;
     pub use ic_stable_structures::memory_manager::MemoryId;
@@ -62,6 +67,9 @@ pub mod __private {
         M: MemoryTrait,
     {
     }
+    pub fn assert_log<V: Storable, I: MemoryTrait, D: MemoryTrait>() {}
+    pub fn assert_heap<V: Storable + PartialOrd, M: MemoryTrait>() {}
+    pub fn assert_stored<V: Storable, M: MemoryTrait>() {}
     pub fn assert_candid<T: CandidType + DeserializeOwned>() {}
     pub fn assert_key_text<T: KeyText>() {}
 

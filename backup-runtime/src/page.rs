@@ -16,7 +16,6 @@ use crate::limits::{
 };
 use candid::ser::ValueSerializer;
 use candid::{CandidType, Deserialize};
-use ic_stable_structures::btreemap::Iter;
 use ic_stable_structures::{Memory, StableBTreeMap, Storable};
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -183,13 +182,52 @@ fn encode_value<T: CandidType>(value: &T) -> Result<Vec<u8>, PageError> {
     Ok(serializer.get_result().to_vec())
 }
 
+/// What a page walks: a map's entries in key order (each value read only
+/// when the page carries it), or the entries of an indexed structure.
+pub(crate) trait Walk<K, S> {
+    /// Calls `f` with the next entry's key and a reader of its value;
+    /// `None` past the last entry.
+    fn walk_next<R>(&mut self, f: impl FnOnce(&K, &dyn Fn() -> S) -> R) -> Option<R>;
+}
+
+impl<K, V, M> Walk<K, V> for ic_stable_structures::btreemap::Iter<'_, K, V, M>
+where
+    K: Storable + Ord + Clone,
+    V: Storable,
+    M: Memory,
+{
+    fn walk_next<R>(&mut self, f: impl FnOnce(&K, &dyn Fn() -> V) -> R) -> Option<R> {
+        let entry = self.next()?;
+        Some(f(entry.key(), &|| entry.value()))
+    }
+}
+
+/// The entries `next..end` of an indexed structure, each value read by
+/// `read` (which the walk calls only below the length it was given).
+pub(crate) struct Indexed<'a, S> {
+    pub next: u64,
+    pub end: u64,
+    pub read: &'a dyn Fn(u64) -> S,
+}
+
+impl<S> Walk<u64, S> for Indexed<'_, S> {
+    fn walk_next<R>(&mut self, f: impl FnOnce(&u64, &dyn Fn() -> S) -> R) -> Option<R> {
+        if self.next >= self.end {
+            return None;
+        }
+        let index = self.next;
+        self.next += 1;
+        Some(f(&index, &|| (self.read)(index)))
+    }
+}
+
 /// Walks `entries`, encoding each once, until the byte or instruction budget
 /// or `max_count` is reached. An entry whose restore argument (`restore_header`
 /// bytes, a count, the entry) would not fit [`MAX_ENTRY_BYTES`] is never put
 /// in a page: a backup must not hold what restore cannot take back.
 #[allow(clippy::too_many_arguments)]
-fn encode_entries<'a, K, V, M, C>(
-    entries: Iter<'a, K, V, M>,
+fn encode_entries<K, V, C>(
+    mut entries: impl Walk<K, V>,
     max_count: u64,
     limits: PageLimits,
     instructions: &dyn Fn() -> u64,
@@ -199,9 +237,7 @@ fn encode_entries<'a, K, V, M, C>(
     value_part: ValuePart<V>,
 ) -> Result<Encoded<K>, PageError>
 where
-    K: Storable + Ord + Clone + 'a,
-    V: Storable + 'a,
-    M: Memory + 'a,
+    K: Clone,
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
@@ -210,13 +246,13 @@ where
     // it holds each time, a copy of every value the page carries.
     out.values
         .reserve(usize::try_from(limits.max_bytes.min(MAX_PAGE_BYTES)).unwrap_or(0));
-    for entry in entries {
+    // The walk goes on while each entry says so (`Ok(true)`).
+    while let Some(go_on) = entries.walk_next(|key, value| -> Result<bool, PageError> {
         let walked = out.count + out.skipped_count;
         if out.count == max_count || (walked > 0 && instructions() >= limits.max_instructions) {
             out.at_end = false;
-            break;
+            return Ok(false);
         }
-        let key = entry.key();
         let wire = C::to_wire(key);
         // A record { K; V } is its fields in order: the key, then the value,
         // written where the page's values go and taken back if they do not
@@ -224,7 +260,7 @@ where
         let used = (out.values.len() + out.skipped.len()) as u64;
         let start = out.values.len();
         append_value(&wire, &mut out.values)?;
-        value_part(entry.value(), &mut out.values)?;
+        value_part(value(), &mut out.values)?;
         let encoded = out.values.len() - start;
         if (restore_header + 1 + encoded) as u64 > MAX_ENTRY_BYTES {
             out.values.truncate(start);
@@ -237,7 +273,7 @@ where
             let skipped_key = encode_value(&wire)?;
             if walked > 0 && used + skipped_key.len() as u64 > limits.max_bytes {
                 out.at_end = false;
-                break;
+                return Ok(false);
             }
             out.skipped.extend_from_slice(&skipped_key);
             out.skipped_count += 1;
@@ -247,11 +283,16 @@ where
             if walked > 0 && used + encoded as u64 > limits.max_bytes {
                 out.values.truncate(start);
                 out.at_end = false;
-                break;
+                return Ok(false);
             }
             out.count += 1;
         }
         out.last_key = Some(key.clone());
+        Ok(true)
+    }) {
+        if !go_on? {
+            break;
+        }
     }
     Ok(out)
 }
@@ -282,29 +323,54 @@ where
     C: KeyCodec<K>,
     C::Wire: CandidType,
 {
-    let encoded = if offset >= map.len() {
-        Encoded::empty()
-    } else {
-        let mut entries = map.iter();
-        if offset > 0 {
-            // `nth` on the lazy iterator walks keys without decoding values.
-            entries.nth(usize::try_from(offset - 1).unwrap_or(usize::MAX));
+    let mut entries = map.iter();
+    if offset > 0 && offset < map.len() {
+        // `nth` on the lazy iterator walks keys without decoding values.
+        entries.nth(usize::try_from(offset - 1).unwrap_or(usize::MAX));
+    }
+    offset_reply::<K, V, C>(
+        (offset < map.len()).then_some(entries),
+        offset,
+        count,
+        limits,
+        instructions,
+    )
+}
+
+/// The offset page of `entries` (from position `offset`; `None` past the
+/// end), as Candid bytes of `vec record { K; V }`.
+pub(crate) fn offset_reply<K, V, C>(
+    entries: Option<impl Walk<K, V>>,
+    offset: u64,
+    count: u64,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Clone,
+    V: CandidType,
+    C: KeyCodec<K>,
+    C::Wire: CandidType,
+{
+    let encoded = match entries {
+        None => Encoded::empty(),
+        Some(entries) => {
+            let position = |key: Option<String>| match key {
+                Some(key) => format!("`{key}` (at or after offset {offset})"),
+                None => format!("at or after offset {offset}"),
+            };
+            let header = header_of::<Vec<(C::Wire, V)>>()?.len();
+            encode_entries::<K, V, C>(
+                entries,
+                count,
+                limits,
+                instructions,
+                header,
+                TooLarge::Refuse,
+                position,
+                &|value, out| append_value(&value, out),
+            )?
         }
-        let position = |key: Option<String>| match key {
-            Some(key) => format!("`{key}` (at or after offset {offset})"),
-            None => format!("at or after offset {offset}"),
-        };
-        let header = header_of::<Vec<(C::Wire, V)>>()?.len();
-        encode_entries::<K, V, M, C>(
-            entries,
-            count,
-            limits,
-            instructions,
-            header,
-            TooLarge::Refuse,
-            position,
-            &|value, out| append_value(&value, out),
-        )?
     };
     let mut reply = header_of::<Vec<(C::Wire, V)>>()?;
     push_leb128(&mut reply, encoded.count);
@@ -502,9 +568,32 @@ where
         }
         (_, end) => end,
     };
-    let entries = map.range((start, end));
+    cursor_reply::<K, S, V, C>(
+        map.range((start, end)),
+        map.len(),
+        limits,
+        instructions,
+        value_part,
+    )
+}
+
+/// The cursor page of `entries` (the span a page may carry, in key order)
+/// of a structure of `len` entries, as Candid bytes of [`BackupPage`].
+pub(crate) fn cursor_reply<K, S, V, C>(
+    entries: impl Walk<K, S>,
+    len: u64,
+    limits: PageLimits,
+    instructions: &dyn Fn() -> u64,
+    value_part: ValuePart<S>,
+) -> Result<Vec<u8>, PageError>
+where
+    K: Ord + Clone,
+    V: CandidType,
+    C: KeyCodec<K>,
+    C::Wire: CandidType,
+{
     let restore_header = header_of::<Vec<(C::Wire, V)>>()?.len();
-    let encoded = encode_entries::<K, S, M, C>(
+    let encoded = encode_entries::<K, S, C>(
         entries,
         u64::MAX,
         limits,
@@ -529,7 +618,7 @@ where
     next.idl_serialize(&mut next_value).map_err(encode)?;
     let mut skipped_count = Vec::new();
     push_leb128(&mut skipped_count, encoded.skipped_count);
-    let len = map.len().to_le_bytes();
+    let len = len.to_le_bytes();
     let mut fields: [(u32, [&[u8]; 2]); 4] = [
         (
             candid::idl_hash("entries"),

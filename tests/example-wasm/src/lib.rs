@@ -14,7 +14,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The canisters, by the name of their wasm file and their package.
-pub const CANISTERS: [(&str, &str); 11] = [
+pub const CANISTERS: [(&str, &str); 13] = [
+    ("club", "club"),
+    ("club_plain", "club-plain"),
     ("profiles", "profiles"),
     ("ledger", "ledger"),
     ("v1_fixture", "v1-fixture"),
