@@ -256,8 +256,18 @@ fn type_checks(input: &Input) -> TokenStream {
     // The fields are declarations, never read at run time; reading them here
     // keeps `dead_code` quiet without an attribute the user has to write.
     let ident = &input.original.ident;
+    // Constants, evaluated even by `cargo check`, on the value's tokens.
+    let bounded = input
+        .maps
+        .iter()
+        .filter(|map| matches!(map.kind, Kind::Vec | Kind::MinHeap))
+        .filter_map(|map| {
+            let value = map.value?;
+            Some(quote_spanned!(value.span()=> const _: () = #p::assert_bounded::<#value>();))
+        });
     let fields = input.maps.iter().map(|map| map.ident);
     quote! {
+        #(#bounded)*
         const _: () = {
             #[allow(dead_code)]
             fn __backup_assert_types() {

@@ -70,6 +70,15 @@ pub mod __private {
     pub fn assert_log<V: Storable, I: MemoryTrait, D: MemoryTrait>() {}
     pub fn assert_heap<V: Storable + PartialOrd, M: MemoryTrait>() {}
     pub fn assert_stored<V: Storable, M: MemoryTrait>() {}
+
+    /// Evaluated as a constant on the user's value type: a `StableVec` or
+    /// `StableMinHeap` keeps each value in a slot of its bound's size, so
+    /// one of an unbounded type would trap when the structure is created.
+    pub const fn assert_bounded<V: Storable>() {
+        if matches!(V::BOUND, ic_stable_structures::storable::Bound::Unbounded) {
+            panic!("a StableVec or StableMinHeap holds values of a bounded size: give the value type `const BOUND: Bound = Bound::Bounded {{ max_size, is_fixed_size }}`, or keep it in a StableLog or StableBTreeMap");
+        }
+    }
     pub fn assert_candid<T: CandidType + DeserializeOwned>() {}
     pub fn assert_key_text<T: KeyText>() {}
 

@@ -113,7 +113,8 @@ fn every_mistake_is_reported_and_none_panics() {
         "expected auth_memory_id between 0 and 254, found 999",
         "unknown key mode `base64`",
         "duplicate memory_id 1",
-        "expected `StableBTreeMap<K, V, Memory>` for field `c`, found `Vec<u8>`",
+        "expected a collection of ic-stable-structures for field `c`",
+        "found `Vec<u8>`",
         "expected integer literal",
     ] {
         assert!(
@@ -121,6 +122,84 @@ fn every_mistake_is_reported_and_none_panics() {
             "`{expected}` not in {messages:#?}"
         );
     }
+}
+
+/// Each kind's options: a log's data memory, a cell's default, text keys
+/// only on keyed structures; the ids of a log's two memories checked too.
+#[test]
+fn each_kind_takes_its_own_options() {
+    let input: DeriveInput = parse_quote! {
+        struct Mixed {
+            #[backup(memory_id = 1)]
+            log: StableLog<u64, Memory, Memory>,
+            #[backup(memory_id = 2, data_memory_id = 3)]
+            vec: StableVec<u64, Memory>,
+            #[backup(memory_id = 4, default = 5)]
+            set: StableBTreeSet<u64, Memory>,
+            #[backup(memory_id = 5, key = text)]
+            heap: StableMinHeap<u64, Memory>,
+            #[backup(memory_id = 6, data_memory_id = 6)]
+            log_twice: StableLog<u64, Memory, Memory>,
+            #[backup(memory_id = 7, data_memory_id = 4)]
+            log_taken: StableLog<u64, Memory, Memory>,
+            #[backup(memory_id = 8, data_memory_id = 255)]
+            log_far: StableLog<u64, Memory, Memory>,
+        }
+    };
+    let errors = derive(&input).expect_err("the struct is refused");
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    for expected in [
+        "missing `#[backup(data_memory_id = N)]` on field `log`",
+        "`data_memory_id` is for a StableLog's data memory; a StableVec has one memory",
+        "`default` is a StableCell's value in a new memory; a StableBTreeSet starts empty",
+        "`key = text` is for the keys of a map or set; a StableMinHeap travels by index",
+        "duplicate memory_id 6: the field's other memory already uses it",
+        "duplicate memory_id 4: field `set` already uses it",
+        "expected data_memory_id between 0 and 254, found 255",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "`{expected}` not in {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), 7, "one error per mistake: {messages:#?}");
+}
+
+/// A struct of every kind expands, each with the six endpoints.
+#[test]
+fn every_kind_gets_the_six_endpoints() {
+    let tokens = derive(&parse_quote! {
+        struct All {
+            #[backup(memory_id = 0, default = Config::new())]
+            config: StableCell<Config, Memory>,
+            #[backup(memory_id = 1)]
+            members: StableBTreeSet<Principal, Memory>,
+            #[backup(memory_id = 3)]
+            posts: StableVec<Post, Memory>,
+            #[backup(memory_id = 4, data_memory_id = 5)]
+            audit: StableLog<Event, Memory, Memory>,
+            #[backup(memory_id = 6)]
+            jobs: StableMinHeap<Job, Memory>,
+        }
+    })
+    .expect("the struct is accepted")
+    .to_string();
+    for name in ["config", "members", "posts", "audit", "jobs"] {
+        for method in [
+            format!("\"backup_{name}\""),
+            format!("\"backup_{name}_page\""),
+            format!("\"backup_{name}_splits\""),
+            format!("\"restore_{name}\""),
+            format!("\"validate_{name}\""),
+            format!("\"clear_{name}\""),
+        ] {
+            assert!(tokens.contains(&method), "{method} missing");
+        }
+    }
+    assert!(
+        tokens.contains("Config :: new ()"),
+        "the cell's default is used"
+    );
 }
 
 #[test]
