@@ -314,6 +314,10 @@ impl Target for Modeled<'_> {
         Ok(self.canister.candid_interface())
     }
 
+    fn metadata(&mut self, name: &str) -> CliResult<Option<Vec<u8>>> {
+        Ok(self.canister.metadata_section(name).map(<[u8]>::to_vec))
+    }
+
     fn id(&self) -> backup_client::resume::TargetId {
         backup_client::resume::TargetId::Live {
             url: "modeled".into(),

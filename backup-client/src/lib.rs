@@ -8,6 +8,7 @@ pub mod error;
 pub mod identity;
 pub mod interface;
 pub mod json;
+pub mod layout;
 pub mod lock;
 pub mod messages;
 pub mod native;

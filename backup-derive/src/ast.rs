@@ -35,6 +35,18 @@ impl Kind {
         }
     }
 
+    /// The kind's name in the layout `ic-backup` reads.
+    pub fn layout_name(self) -> &'static str {
+        match self {
+            Kind::Map => "map",
+            Kind::Set => "set",
+            Kind::Vec => "vec",
+            Kind::Log => "log",
+            Kind::MinHeap => "min-heap",
+            Kind::Cell => "cell",
+        }
+    }
+
     /// Whether the structure is keyed (a map, a set), not indexed.
     pub fn keyed(self) -> bool {
         matches!(self, Kind::Map | Kind::Set)

@@ -272,7 +272,7 @@ fn seq_impl(map: &Map, ids: Ids, input: &Input) -> TokenStream {
     let runtime_manager = input.attrs.memory.is_none();
     let seq = quote!(<#ty as #p::seq::Seq<#value>>);
     let checks = memories.iter().enumerate().map(|(at, (id, memory))| {
-        quote!(#p::endpoint::check_holds(#id, &#memory, #runtime_manager, &#seq::MAGICS[#at], #seq::WHAT)?;)
+        quote!(#p::endpoint::check_holds(#id, || #memory, #runtime_manager, &#seq::MAGICS[#at], #seq::WHAT)?;)
     });
     let sizes = memories
         .iter()

@@ -84,8 +84,10 @@ fn expand(input: &Input, checked: &Checked) -> TokenStream {
     let endpoints = crate::endpoints::expand(input, checked);
     let image = image_access(input, checked);
     let once = once_per_crate(input);
+    let layout = layout_section(input, checked);
     quote! {
         #once
+        #layout
         #statics
         #type_checks
         #endpoints
@@ -106,6 +108,41 @@ fn once_per_crate(input: &Input) -> TokenStream {
         #[doc(hidden)]
         #[macro_export]
         macro_rules! #name { () => {} }
+    }
+}
+
+/// The structures' layout, in the module: a metadata section
+/// `icp:public backupable:layout` (TOML: each structure's endpoint name,
+/// field, kind and memory ids), which `ic-backup` reads from the module
+/// offline and through `read_state` live, to know what `<name>` is (a vec
+/// takes other restores than a map) and where it lives.
+fn layout_section(input: &Input, checked: &Checked) -> TokenStream {
+    let mut text = String::from(
+        "# The stable structures of this canister, declared with #[derive(Backupable)].\n",
+    );
+    text.push_str(&format!("auth_memory_id = {}\n", checked.auth.value()));
+    for (map, ids) in input.maps.iter().zip(&checked.maps) {
+        text.push_str(&format!(
+            "\n[[structure]]\nname = \"{}\"\nfield = \"{}\"\nkind = \"{}\"\nmemory_id = {}\n",
+            map.endpoint_base(),
+            map.ident.to_string().trim_start_matches("r#"),
+            map.kind.layout_name(),
+            ids.memory.value()
+        ));
+        if let Some(data) = ids.data {
+            text.push_str(&format!("data_memory_id = {}\n", data.value()));
+        }
+        if map.attrs.skip.is_some() {
+            text.push_str("skip = true\n");
+        }
+    }
+    let bytes = proc_macro2::Literal::byte_string(text.as_bytes());
+    let len = text.len();
+    quote! {
+        #[cfg(target_family = "wasm")]
+        #[link_section = "icp:public backupable:layout"]
+        #[used]
+        static __BACKUPABLE_LAYOUT: [u8; #len] = *#bytes;
     }
 }
 

@@ -21,6 +21,10 @@ impl MemoryId {
     pub fn literal(self) -> proc_macro2::Literal {
         proc_macro2::Literal::u8_unsuffixed(self.0)
     }
+
+    pub fn value(self) -> u8 {
+        self.0
+    }
 }
 
 /// The memory ids of one structure: its memory (a log's index memory), and

@@ -386,7 +386,7 @@ fn opened<M: BackupMap>() {
 pub fn check_memory<M: BackupMap>() -> Result<(), String> {
     check_holds(
         M::MEMORY_ID,
-        &M::memory(),
+        M::memory,
         M::RUNTIME_MANAGER,
         crate::image::MAP_MAGIC,
         "a StableBTreeMap",
@@ -396,10 +396,12 @@ pub fn check_memory<M: BackupMap>() -> Result<(), String> {
 /// Whether memory `id` holds the structure whose magic is `magic` (`what`,
 /// for messages), or nothing yet; with the runtime's manager, whether
 /// stable memory is a `MemoryManager` image or empty. Reads three bytes of
-/// each, writes nothing.
-pub fn check_holds(
+/// each, writes nothing: `memory` is called only once stable memory is
+/// known to hold something (opening the runtime's manager over an empty
+/// stable memory would write its header).
+pub fn check_holds<T: Memory>(
     id: u8,
-    memory: &impl Memory,
+    memory: impl FnOnce() -> T,
     runtime_manager: bool,
     magic: &[u8; 3],
     what: &str,
@@ -414,7 +416,7 @@ pub fn check_holds(
             crate::auth::describe(&manager)
         ));
     }
-    match magic_of(memory) {
+    match magic_of(&memory()) {
         Some(found) if found != *magic => Err(format!(
             "memory {id} holds {}, not {what}: the structure declared over it is not opened, and nothing was read or written (`ic-backup inspect` shows what each memory holds)",
             crate::auth::describe(&found)

@@ -424,6 +424,15 @@ impl Canister {
         &self.metadata
     }
 
+    /// The bytes of the module's metadata section `name` (public or
+    /// private), if it has one.
+    pub fn metadata_section(&self, name: &str) -> Option<&[u8]> {
+        self.metadata
+            .iter()
+            .find(|section| section.name == name)
+            .map(|section| &section.bytes[..])
+    }
+
     /// The canister's controllers.
     pub fn controllers(&self) -> Vec<Principal> {
         self.exec.env().controllers.clone()
@@ -489,12 +498,9 @@ impl Canister {
     /// if the module has one (dfx adds it), otherwise what the module's
     /// `get_candid_pointer` export (from ic-cdk's `export_candid!`) returns.
     pub fn candid_interface(&mut self) -> Option<String> {
-        let section = self
-            .metadata
-            .iter()
-            .find(|section| section.name == "candid:service");
-        if let Some(service) =
-            section.and_then(|section| String::from_utf8(section.bytes.clone()).ok())
+        if let Some(service) = self
+            .metadata_section("candid:service")
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
         {
             return Some(service);
         }

@@ -505,11 +505,11 @@ impl<'a> Spans<'a> {
 }
 
 /// A reply of `backup_<map>_page`, decoded with the interface's types.
-pub(super) struct Page {
+pub(crate) struct Page {
     /// The entries, key and value, in key order.
     pub(super) entries: Vec<(IDLValue, IDLValue)>,
     /// The map's size (`None` from a canister whose pages do not say).
-    pub(super) len: Option<u64>,
+    pub(crate) len: Option<u64>,
     /// Where the next page starts (after this key); `None` at the end.
     pub(super) next: Option<IDLValue>,
     /// Keys of entries the page walked past, too large for one restore call
@@ -520,7 +520,7 @@ pub(super) struct Page {
 impl Page {
     /// `reply`, the answer of `method`, as a page of `map`: its values moved
     /// out of the decoded record, not copied.
-    pub(super) fn decode(
+    pub(crate) fn decode(
         reply: &[u8],
         env: &candid::TypeEnv,
         types: &MapTypes,

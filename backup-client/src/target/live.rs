@@ -290,13 +290,17 @@ impl Target for Live {
     }
 
     fn candid(&mut self) -> Result<Option<String>> {
-        let read = self
-            .agent
-            .read_state_canister_metadata(self.canister, "candid:service");
+        Ok(self
+            .metadata("candid:service")?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    fn metadata(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let read = self.agent.read_state_canister_metadata(self.canister, name);
         match self.runtime.block_on(read) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(bytes) => Ok(Some(bytes)),
             Err(ic_agent::AgentError::LookupPathAbsent(_)) => Ok(None),
-            Err(error) => Err(Error::Network(format!("reading candid:service: {error}"))),
+            Err(error) => Err(Error::Network(format!("reading {name}: {error}"))),
         }
     }
 }

@@ -67,6 +67,9 @@ pub trait Target {
     }
     /// The canister's Candid interface, if it publishes one.
     fn candid(&mut self) -> Result<Option<String>>;
+    /// The module's metadata section `name` (`icp:public <name>` or
+    /// `icp:private <name>`), if it has one.
+    fn metadata(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// The canister's stable memory, where the target holds it (offline):
     /// what its wasm reads, for readers that need no wasm.
     fn stable_memory(&self) -> Option<&[u8]> {

@@ -287,6 +287,10 @@ impl Target for Offline {
         Ok(self.canister.candid_interface())
     }
 
+    fn metadata(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.canister.metadata_section(name).map(<[u8]>::to_vec))
+    }
+
     fn stable_memory(&self) -> Option<&[u8]> {
         Some(self.canister.stable_memory())
     }

@@ -198,6 +198,20 @@ fn entry_index(message: &str) -> Option<(usize, &str)> {
     Some((index, rest))
 }
 
+/// How many entries `map` holds now: the `len` of its first page.
+fn current_len(
+    target: &mut dyn Target,
+    interface: &Interface,
+    types: &crate::interface::MapTypes,
+    map: &str,
+) -> Result<u64> {
+    let method = format!("backup_{map}_page");
+    let arg = crate::ops::backup::page_request(interface, types, None, Some(1), None)?;
+    let reply = target.query(&method, &arg)?;
+    let page = crate::ops::backup::Page::decode(&reply, &interface.env, types, &method, map)?;
+    Ok(page.len.unwrap_or(0))
+}
+
 /// How a canister that runs out of stack traps: past the 1 MiB wasm stack
 /// Rust gives it (below address 0 of its memory: "heap out of bounds" on
 /// the IC, "out of bounds memory access" in the runner), or past the IC's
@@ -269,6 +283,20 @@ pub fn restore(
         ));
     }
     plan.check_unique_keys()?;
+    // A vec, log, heap or cell takes indices by its own rules: checked
+    // here for the whole file, so that a gap in a later batch is found
+    // before the first is sent.
+    let kind = crate::layout::Layout::of(target)?
+        .and_then(|layout| layout.get(map).map(|structure| structure.kind));
+    if let Some(kind) = kind.filter(|kind| kind.indexed()) {
+        let len = if replace {
+            0
+        } else {
+            current_len(target, interface, &types, map)?
+        };
+        crate::layout::check_indices(kind, map, &plan.indices, len)
+            .map_err(|error| Error::Input(format!("{}: {error}", input.display())))?;
+    }
     if dry_run {
         output(
             json,

@@ -36,6 +36,9 @@ pub(super) struct Planner<'a> {
     pub(super) size: usize,
     pub(super) hasher: Sha256,
     pub(super) keys: Vec<(u128, u64)>,
+    /// Each entry's key when it is a `nat64`: an index, for a structure
+    /// that travels by index.
+    pub(super) indices: Vec<u64>,
 }
 
 impl<'a> Planner<'a> {
@@ -48,6 +51,7 @@ impl<'a> Planner<'a> {
             size: encoder.header.len() + 5,
             hasher: Sha256::new(),
             keys: Vec::new(),
+            indices: Vec::new(),
         }
     }
 
@@ -64,7 +68,7 @@ impl<'a> Planner<'a> {
 
     /// The batches, and the first entry that repeats an earlier one's key
     /// with that earlier entry's index.
-    pub(super) fn finish(mut self) -> (Vec<Planned>, Option<(u64, u64)>) {
+    pub(super) fn finish(mut self) -> (Vec<Planned>, Option<(u64, u64)>, Vec<u64>) {
         self.cut();
         self.keys.sort_unstable();
         let repeat = self
@@ -72,12 +76,15 @@ impl<'a> Planner<'a> {
             .chunk_by(|a, b| a.0 == b.0)
             .filter_map(|same| Some((same.get(1)?.1, same[0].1)))
             .min();
-        (self.batches, repeat)
+        (self.batches, repeat, self.indices)
     }
 }
 
 impl Sink for Planner<'_> {
     fn entry(&mut self, index: u64, entry: IDLValue) -> Result<()> {
+        if let Some(IDLValue::Nat64(index)) = key_of(&entry) {
+            self.indices.push(*index);
+        }
         if let Some(key) = key_of(&entry) {
             // A digest of the key's Candid text: equal keys, equal texts.
             // Two keys of 128-bit digests alike are not expected in any file.
@@ -107,6 +114,7 @@ impl Sink for Planner<'_> {
     fn restart(&mut self) {
         self.batches.clear();
         self.keys.clear();
+        self.indices.clear();
         self.hasher = Sha256::new();
         self.count = 0;
         self.size = self.encoder.header.len() + 5;
@@ -130,6 +138,8 @@ pub(super) struct Plan<'a> {
     pub(super) batches: Vec<Planned>,
     /// The first entry that repeats an earlier entry's key, and that entry.
     pub(super) repeat: Option<(u64, u64)>,
+    /// The entries' keys, when they are `nat64` indices.
+    pub(super) indices: Vec<u64>,
     /// How the file's records meet the map's types (`--rename`, `--drop-field`).
     pub(super) fields: FieldMap,
 }
@@ -152,7 +162,7 @@ impl<'a> Plan<'a> {
         let mut planner = Planner::new(encoder, budget);
         let reading = read_with(interface, types, input, format, fields, &bar, &mut planner)?;
         bar.finish_and_clear();
-        let (batches, repeat) = planner.finish();
+        let (batches, repeat, indices) = planner.finish();
         Ok(Plan {
             interface,
             types,
@@ -163,6 +173,7 @@ impl<'a> Plan<'a> {
             reading,
             batches,
             repeat,
+            indices,
             fields: fields.clone(),
         })
     }
