@@ -886,6 +886,7 @@ fn typed_vs_raw(canister: &mut Canister, recorder: &mut Recorder, n: u64, latenc
         parallel: PARALLEL,
         stop_after: None,
         through_wasm: false,
+        layout: None,
         json: true,
     };
     backup(&mut typed, &interface, options).expect("the typed backup succeeds");
@@ -1021,6 +1022,7 @@ fn consistent_rows(
             parallel: PARALLEL as usize,
             stop_after: None,
             through_wasm,
+            layout: None,
             json: true,
         };
         backup_client::ops::backup::backup(&mut offline, &interface, options)

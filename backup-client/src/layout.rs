@@ -26,6 +26,7 @@
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::Path;
 
 /// The metadata section a derived canister's module carries its layout in.
 pub const METADATA: &str = "backupable:layout";
@@ -84,8 +85,11 @@ pub struct Structure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub kind: Kind,
-    /// Its memory of the `MemoryManager`; a log's index memory.
-    pub memory_id: u8,
+    /// Its memory of the `MemoryManager`; a log's index memory. Left out
+    /// (a layout file), the structure is on the whole stable memory, with
+    /// no `MemoryManager`: then it is the canister's only one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_id: Option<u8>,
     /// A log's data memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_memory_id: Option<u8>,
@@ -144,6 +148,17 @@ impl Layout {
                 }
                 _ => {}
             }
+            if structure.memory_id.is_none() && layout.structures.len() > 1 {
+                return Err(Error::Input(format!(
+                    "{origin}: `{name}` has no `memory_id`, which puts it on the whole stable memory, yet the layout names {} structures: give each its memory of the MemoryManager",
+                    layout.structures.len()
+                )));
+            }
+            if structure.memory_id.is_none() && structure.kind == Kind::Log {
+                return Err(Error::Input(format!(
+                    "{origin}: the log `{name}` needs `memory_id` and `data_memory_id`: a log keeps two memories, so it cannot be the whole stable memory"
+                )));
+            }
             for id in structure.memory_ids() {
                 if id == 255 {
                     return Err(Error::Input(format!(
@@ -182,15 +197,98 @@ impl Layout {
     pub fn to_text(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
+
+    /// A layout file (`--layout`): parsed, and each structure given the
+    /// Candid types of what it holds.
+    pub fn read_file(path: &Path) -> Result<Layout> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
+        let origin = path.display().to_string();
+        let layout = Layout::parse(&text, &origin)?;
+        for structure in &layout.structures {
+            let name = &structure.name;
+            let kind = structure.kind;
+            match (kind, &structure.key, &structure.value) {
+                (Kind::Map, Some(_), Some(_)) | (Kind::Set, Some(_), None) => {}
+                (Kind::Map | Kind::Set, None, _) => {
+                    return Err(Error::Input(format!(
+                        "{origin}: the {kind} `{name}` needs `key`, the Candid type of its keys"
+                    )))
+                }
+                (Kind::Set, _, Some(_)) => {
+                    return Err(Error::Input(format!(
+                        "{origin}: `{name}` is a set, which keeps keys only: `value` is for the other kinds"
+                    )))
+                }
+                (_, Some(_), _) => {
+                    return Err(Error::Input(format!(
+                        "{origin}: `{name}` is a {kind}, reached by index: `key` is for a map or a set"
+                    )))
+                }
+                (_, _, None) => {
+                    return Err(Error::Input(format!(
+                        "{origin}: the {kind} `{name}` needs `value`, the Candid type of its values"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(layout)
+    }
+
+    /// The Candid interface a derived canister would publish for these
+    /// structures (a layout file's): the types, and for each structure its
+    /// `backup_<name>_page` method and page record, so that a backup
+    /// through the layout writes the file the derive's endpoints give.
+    pub fn interface_source(&self) -> String {
+        let mut text = self.types.clone().unwrap_or_default();
+        text.push('\n');
+        let mut methods = String::new();
+        for (at, structure) in self.structures.iter().enumerate() {
+            let (key, value) = structure.candid_types();
+            text.push_str(&format!(
+                "type BackupPage__{at} = record {{ entries : vec record {{ {key}; {value} }}; next : opt {key}; len : nat64; skipped : vec {key} }};\n"
+            ));
+            methods.push_str(&format!(
+                "  \"backup_{}_page\" : (opt {key}, opt nat64, opt {key}) -> (BackupPage__{at}) query;\n",
+                structure.name
+            ));
+        }
+        text.push_str(&format!("service : {{\n{methods}}}\n"));
+        text
+    }
 }
 
 impl Structure {
     /// Its memories: the memory, then a log's data memory.
     pub fn memory_ids(&self) -> Vec<u8> {
-        [Some(self.memory_id), self.data_memory_id]
+        [self.memory_id, self.data_memory_id]
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// The Candid types of its entries' keys (an index: `nat64`) and
+    /// values (a set's: `null`), as its pages carry them.
+    pub fn candid_types(&self) -> (&str, &str) {
+        let key = match self.kind {
+            Kind::Map | Kind::Set => self.key.as_deref().unwrap_or("null"),
+            _ => "nat64",
+        };
+        let value = match self.kind {
+            Kind::Set => "null",
+            _ => self.value.as_deref().unwrap_or("null"),
+        };
+        (key, value)
+    }
+
+    /// Where it is, for messages: `memory 3`, a log's `memories 4 and 5`,
+    /// or `stable memory`.
+    pub fn place(&self) -> String {
+        match (self.memory_id, self.data_memory_id) {
+            (Some(id), Some(data)) => format!("memories {id} and {data}"),
+            (Some(id), None) => format!("memory {id}"),
+            (None, _) => "stable memory".into(),
+        }
     }
 }
 

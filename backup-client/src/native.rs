@@ -81,6 +81,12 @@ pub enum ValueForm {
     Candid { header: Vec<u8>, shape: Shape },
     /// A standard encoding, traveling as its own Candid type.
     Stored(Stored),
+    /// A set's `()`: no bytes, traveling as `null`.
+    Unit,
+    /// A Candid message of any header, decoded with the value's type as
+    /// `candid::decode_one` would (a layout file's values: no canister
+    /// page says how they are written).
+    Typed,
 }
 
 impl Stored {
@@ -216,11 +222,13 @@ impl Stored {
 }
 
 /// The part of stable memory a `MemoryManager` gave one virtual memory,
-/// read through its layout (`Layout::read_virtual`).
+/// read through its layout (`Layout::read_virtual`), or the whole stable
+/// memory of a canister that keeps one structure on it directly.
 #[derive(Clone, Debug)]
 pub struct VirtualMemory<'m> {
     memory: &'m [u8],
-    layout: Layout,
+    /// The manager's layout; `None`: the whole stable memory.
+    layout: Option<Layout>,
     id: u8,
     /// Its size, as the manager records it.
     len: u64,
@@ -232,10 +240,20 @@ impl<'m> VirtualMemory<'m> {
         let len = layout.memory(id)?.size_pages * 65536;
         Some(VirtualMemory {
             memory,
-            layout: layout.clone(),
+            layout: Some(layout.clone()),
             id,
             len,
         })
+    }
+
+    /// The whole of `memory`, with no `MemoryManager`.
+    pub fn whole(memory: &'m [u8]) -> Self {
+        VirtualMemory {
+            memory,
+            layout: None,
+            id: 0,
+            len: memory.len() as u64,
+        }
     }
 
     fn len(&self) -> u64 {
@@ -252,8 +270,12 @@ impl<'m> VirtualMemory<'m> {
                 self.len
             ));
         }
+        let Some(layout) = &self.layout else {
+            // Within `len`, which is the memory's length.
+            return Ok(self.memory[offset as usize..(offset + length) as usize].to_vec());
+        };
         let mut out = vec![0; length as usize];
-        self.layout
+        layout
             .read_virtual(self.memory, self.id, offset, &mut out)
             .ok_or_else(|| NotNative("a bucket passes the end of stable memory".into()))?;
         Ok(out)
@@ -624,7 +646,8 @@ impl<'m> BTree<'m> {
             }
             each(key, value)
         };
-        self.walk_node(self.header.root_addr, after, until, &mut checked, 0)
+        let walked = self.walk_node(self.header.root_addr, after, until, &mut checked, 0)?;
+        Ok(!matches!(walked, Walked::Stopped))
     }
 
     fn walk_node(
@@ -634,7 +657,7 @@ impl<'m> BTree<'m> {
         until: Option<&[u8]>,
         each: &mut Each,
         depth: usize,
-    ) -> Result<bool, NotNative> {
+    ) -> Result<Walked, NotNative> {
         if depth > 64 {
             return not_native("the map is deeper than 64 levels (a loop)");
         }
@@ -655,29 +678,167 @@ impl<'m> BTree<'m> {
         for i in start..=count {
             if let Some(&child) = node.children.get(i) {
                 let bound = if i == start { after } else { None };
-                if !self.walk_node(child, bound, until, each, depth + 1)? {
-                    return Ok(false);
+                match self.walk_node(child, bound, until, each, depth + 1)? {
+                    Walked::Whole => {}
+                    ended => return Ok(ended),
                 }
             }
             if i < count {
                 let key = node.key(i);
                 if until.is_some_and(|until| self.key.compare(key, until) == Ordering::Greater) {
-                    return Ok(false);
+                    return Ok(Walked::PastUntil);
                 }
                 if let Flow::Stop = each(key, node.value(i))? {
-                    return Ok(false);
+                    return Ok(Walked::Stopped);
                 }
             }
         }
-        Ok(true)
+        Ok(Walked::Whole)
     }
 }
 
-/// A map read natively: where it is, and how its keys and values become
-/// the values the canister's pages carry.
+/// How the walk of a subtree ended.
+enum Walked {
+    /// Every entry of it after `after` was given.
+    Whole,
+    /// At a key past `until`: the range is whole.
+    PastUntil,
+    /// `each` said [`Flow::Stop`].
+    Stopped,
+}
+
+/// A structure read natively: a map's or set's B-tree, or the elements of
+/// an indexed structure, whose key is its index (8 bytes, big-endian, as a
+/// `u64` key is stored), a cell's value at index 0.
+#[derive(Clone, Debug)]
+pub enum Structure<'m> {
+    /// A memory the `MemoryManager` never gave out: nothing in it yet.
+    Empty,
+    Tree(BTree<'m>),
+    /// A `StableVec` or `StableMinHeap`.
+    Elements(VirtualMemory<'m>),
+    Log {
+        index: VirtualMemory<'m>,
+        data: VirtualMemory<'m>,
+    },
+    Cell(VirtualMemory<'m>),
+}
+
+impl<'m> Structure<'m> {
+    /// The vec (`SVC`) or min-heap (`SMH`) in `memory`, its header checked.
+    pub fn elements(memory: VirtualMemory<'m>, magic: &[u8; 3]) -> Result<Self, NotNative> {
+        let head = memory.read(0, 4)?;
+        if head[..3] != magic[..] || head[3] != 1 {
+            return not_native(format!(
+                "expected magic `{}` version 1, found {}",
+                String::from_utf8_lossy(magic),
+                describe(&head)
+            ));
+        }
+        Ok(Structure::Elements(memory))
+    }
+
+    /// The log of `index` and `data`, their magics checked.
+    pub fn log(index: VirtualMemory<'m>, data: VirtualMemory<'m>) -> Result<Self, NotNative> {
+        for (memory, magic) in [(&index, b"GLI"), (&data, b"GLD")] {
+            let head = memory.read(0, 4)?;
+            if head[..3] != magic[..] {
+                return not_native(format!(
+                    "expected magic `{}`, found {}",
+                    String::from_utf8_lossy(magic),
+                    describe(&head)
+                ));
+            }
+        }
+        Ok(Structure::Log { index, data })
+    }
+
+    /// The cell in `memory`, its header checked.
+    pub fn cell(memory: VirtualMemory<'m>) -> Result<Self, NotNative> {
+        cell_value(&memory)?;
+        Ok(Structure::Cell(memory))
+    }
+
+    /// How many entries it holds, as its header says.
+    pub fn len(&self) -> Result<u64, NotNative> {
+        match self {
+            Structure::Empty => Ok(0),
+            Structure::Tree(tree) => Ok(tree.header.len),
+            Structure::Elements(memory) => u64_at(&memory.read(0, 12)?, 4),
+            Structure::Log { index, .. } => u64_at(&index.read(0, 40)?, 32),
+            Structure::Cell(_) => Ok(1),
+        }
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> Result<bool, NotNative> {
+        self.len().map(|len| len == 0)
+    }
+
+    /// Calls `each` with every entry (stored key, or index, and value bytes)
+    /// after `after` up to and including `until`, in order, until it says
+    /// [`Flow::Stop`]; whether the walk reached the end of the range.
+    pub fn walk(
+        &self,
+        after: Option<&[u8]>,
+        until: Option<&[u8]>,
+        each: &mut Each,
+    ) -> Result<bool, NotNative> {
+        if let Structure::Tree(tree) = self {
+            return tree.walk(after, until, each);
+        }
+        let index_of = |bytes: &[u8]| -> Result<u64, NotNative> {
+            let bytes: [u8; 8] = bytes
+                .try_into()
+                .map_err(|_| NotNative(format!("an index of {} bytes", bytes.len())))?;
+            Ok(u64::from_be_bytes(bytes))
+        };
+        let from = match after.map(index_of).transpose()? {
+            None => 0,
+            Some(after) => after.saturating_add(1),
+        };
+        let until = until.map(index_of).transpose()?;
+        let mut stopped = false;
+        let mut element = |index: u64, value: &[u8]| -> Result<Flow, NotNative> {
+            if until.is_some_and(|until| index > until) {
+                return Ok(Flow::Stop);
+            }
+            let flow = each(&index.to_be_bytes(), value)?;
+            stopped = matches!(flow, Flow::Stop);
+            Ok(flow)
+        };
+        match self {
+            Structure::Empty | Structure::Tree(_) => {}
+            Structure::Elements(memory) => vec_elements(memory, from, &mut element)?,
+            Structure::Log { index, data } => log_entries(index, data, from, &mut element)?,
+            Structure::Cell(memory) => {
+                if from == 0 {
+                    element(0, &cell_value(memory)?)?;
+                }
+            }
+        }
+        Ok(!stopped)
+    }
+}
+
+/// The first bytes of a header, for a message: its magic as text when it
+/// is letters, else hex.
+fn describe(head: &[u8]) -> String {
+    let magic = &head[..head.len().min(3)];
+    if magic.iter().all(u8::is_ascii_uppercase) {
+        format!("`{}`", String::from_utf8_lossy(magic))
+    } else if magic.iter().all(|&b| b == 0) {
+        "zeros (nothing written there)".into()
+    } else {
+        format!("bytes {}", hex::encode(magic))
+    }
+}
+
+/// A structure read natively: where it is, and how its keys and values
+/// become the values the canister's pages carry.
 #[derive(Clone, Debug)]
 pub struct NativeMap<'m> {
-    pub tree: BTree<'m>,
+    pub structure: Structure<'m>,
     pub memory_id: u8,
     pub key: KeyForm,
     pub value: ValueForm,
@@ -706,6 +867,40 @@ impl NativeMap<'_> {
         let key_value = self.key.stored.to_wire(self.key.wire, key)?;
         let value = match &self.value {
             ValueForm::Stored(stored) => stored.to_wire(Wire::Candid, value)?,
+            ValueForm::Unit if value.is_empty() => IDLValue::Null,
+            ValueForm::Unit => {
+                return not_native(format!(
+                    "the key {key_value} has a value of {} bytes where a set keeps none",
+                    value.len()
+                ))
+            }
+            ValueForm::Typed => {
+                let mut args = IDLArgs::from_bytes_with_types(
+                    value,
+                    env,
+                    std::slice::from_ref(value_type),
+                )
+                .map_err(|error| {
+                    NotNative(format!(
+                        "the value at {key_value} ({} bytes{}) does not decode as {value_type}: {}",
+                        value.len(),
+                        if value.starts_with(b"DIDL") {
+                            ""
+                        } else {
+                            ", not Candid"
+                        },
+                        decode_reason(&error.to_string())
+                    ))
+                })?;
+                match args.args.pop() {
+                    Some(value) if args.args.is_empty() => value,
+                    _ => {
+                        return not_native(format!(
+                            "the value at {key_value} is not one Candid value"
+                        ))
+                    }
+                }
+            }
             ValueForm::Candid { header, shape } => {
                 if !value.starts_with(header) || !shape.accepts(&value[header.len()..]) {
                     return not_native(format!(
@@ -724,6 +919,21 @@ impl NativeMap<'_> {
             }
         };
         Ok((key_value, value))
+    }
+}
+
+/// The part of a Candid decoding error that says what did not match:
+/// candid prints the input, its type table and the whole environment
+/// before it, which would bury the reason.
+fn decode_reason(error: &str) -> String {
+    let reason = match error.rfind("wire_type:") {
+        Some(at) => &error[at..],
+        None => error.lines().next().unwrap_or(error),
+    };
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    match reason.char_indices().nth(400) {
+        Some((at, _)) => format!("{}…", &reason[..at]),
+        None => reason,
     }
 }
 

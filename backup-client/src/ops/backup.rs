@@ -143,6 +143,9 @@ pub struct BackupOptions<'a> {
     /// Offline, read every page through the canister's wasm, never from
     /// the image's bytes.
     pub through_wasm: bool,
+    /// The structure as a layout file describes it (`--layout`): read from
+    /// stable memory alone, the canister's wasm never asked.
+    pub layout: Option<&'a crate::layout::Structure>,
     pub json: bool,
 }
 
@@ -172,6 +175,7 @@ pub fn backup(
         parallel,
         stop_after,
         through_wasm,
+        layout,
         json,
     } = options;
     let types = interface.map(map)?;
@@ -197,9 +201,10 @@ pub fn backup(
     let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
     // Offline, the map is read from the image where the canister's first
     // page proves how (`direct`).
-    let plan = match through_wasm {
-        true => None,
-        false => direct::plan(target, interface, &types, map, max_bytes)?,
+    let plan = match (layout, through_wasm) {
+        (Some(structure), _) => Some(layout_plan(target, interface, &types, structure)?),
+        (None, true) => None,
+        (None, false) => direct::plan(target, interface, &types, map, max_bytes)?,
     };
     let spans = match resumed {
         Some(resumed) => resumed,
@@ -258,6 +263,26 @@ pub fn backup(
         };
         match outcome {
             Ok(None) => read = Read::Image,
+            Ok(Some(reason)) if let Some(structure) = layout => {
+                spans.bar.abandon();
+                // Named from the start, whichever span met it first.
+                let reason = native
+                    .as_ref()
+                    .ok()
+                    .and_then(|native| direct::first_undecodable(native, interface, &types, false))
+                    .unwrap_or(reason);
+                let Spans { progress, .. } = spans;
+                for index in 0..progress.spans.len() {
+                    durable::remove(&partial_of(output_path, index))?;
+                }
+                state.remove()?;
+                return Err(Error::Input(format!(
+                    "`{map}`, a {} of {} in {} as the layout says, cannot be read: {reason}; no backup file was written",
+                    structure.kind,
+                    types.value,
+                    structure.place(),
+                )));
+            }
             Ok(Some(reason)) => spans.bar.suspend(|| {
                 read = Read::ImageThenPages;
                 notice(
@@ -339,6 +364,38 @@ pub fn backup(
         json,
     };
     finish(done, progress, || state.remove())
+}
+
+/// The plan for reading `structure` as a layout file describes it, from
+/// the target's stable memory: refused, before anything is written, where
+/// there is no stable memory to read, the memory holds another structure,
+/// or its first value does not decode as the layout's type.
+fn layout_plan(
+    target: &dyn Target,
+    interface: &Interface,
+    types: &MapTypes,
+    structure: &crate::layout::Structure,
+) -> Result<direct::Plan> {
+    let Some(memory) = target.stable_memory() else {
+        return Err(Error::Input(
+            "--layout reads the structure from stable memory: give an image (--image), a snapshot folder (--snapshot), or --consistent with a live canister".into(),
+        ));
+    };
+    let plan = direct::Plan::of_layout(structure, interface, types)?;
+    let name = &structure.name;
+    let refuse = |reason: crate::native::NotNative| {
+        Error::Input(format!(
+            "`{name}`, a {} of {} in {} as the layout says, cannot be read: {reason}; nothing was written",
+            structure.kind,
+            types.value,
+            structure.place(),
+        ))
+    };
+    let native = plan.open(memory).map_err(refuse)?;
+    if let Some(reason) = direct::first_undecodable(&native, interface, types, true) {
+        return Err(refuse(reason));
+    }
+    Ok(plan)
 }
 
 /// The spans of a new backup, cut at the keys `cuts` (lossless JSON; none:

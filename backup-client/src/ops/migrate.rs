@@ -178,6 +178,7 @@ pub fn migrate(
                 parallel,
                 stop_after: None,
                 through_wasm: false,
+                layout: None,
                 json,
             },
         )?;
@@ -251,6 +252,7 @@ pub fn migrate(
             parallel,
             stop_after: None,
             through_wasm: false,
+            layout: None,
             json,
         },
     )?;

@@ -168,7 +168,7 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
         match (plan, offline.stable_memory()) {
             (Some(plan), Some(memory)) => match plan.open(memory) {
                 Ok(native) => {
-                    let walked = native.tree.walk(None, None, &mut |key, value| {
+                    let walked = native.structure.walk(None, None, &mut |key, value| {
                         report.entries += 1;
                         let decoded = IDLArgs::from_bytes_with_types(
                             value,
@@ -217,6 +217,7 @@ pub fn check_upgrade(options: CheckUpgrade) -> Result<()> {
                 parallel: 1,
                 stop_after: None,
                 through_wasm: true,
+                layout: None,
                 json: true,
             },
         );

@@ -1,22 +1,26 @@
 //! `ic-backup backup`.
 
 use super::Global;
-use backup_client::error::Result;
+use backup_client::error::{Error, Result};
 use backup_client::interface::Interface;
 use backup_client::json::Format;
+use backup_client::layout::Layout;
 use backup_client::ops::backup::{backup, BackupOptions};
 use std::path::PathBuf;
 
-/// Back up one map to a file
+/// Back up one structure (a map, set, vec, log, min-heap or cell) to a file
 ///
 /// Page by page, several spans in flight (`--parallel`); an interrupted
-/// backup resumes from its last page when run again.
+/// backup resumes from its last page when run again. A canister built
+/// without the derive is backed up through a layout file (`--layout`),
+/// read from its stable memory alone.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  ic-backup backup profiles -o profiles.json --format lossless\n  ic-backup --canister backend backup profiles -o profiles.json --consistent"
+    after_help = "Examples:\n  ic-backup backup profiles -o profiles.json --format lossless\n  ic-backup --canister backend backup profiles -o profiles.json --consistent\n  ic-backup --snapshot ./cut backup posts -o posts.json --layout club.toml\n\nA layout file names each structure's kind, memory and Candid types:\n\n  types = \"type Post = record { author : principal; text : text; at_nanos : nat64 };\"\n  [[structure]]\n  name = \"posts\"\n  kind = \"vec\"          # map, set, vec, log, min-heap or cell\n  memory_id = 3         # its MemoryManager memory (a log: its index; data_memory_id: its entries)\n  value = \"Post\"        # a map or set also names its `key`\n\n`ic-backup inspect --layout <image>` proposes one."
 )]
 pub struct Args {
-    /// The map, as in the endpoint `backup_<map>_page`.
+    /// The structure, as in the endpoint `backup_<name>_page`, or as the
+    /// layout file names it.
     map: String,
     /// The file to write.
     #[arg(short, long)]
@@ -47,16 +51,40 @@ pub struct Args {
     /// canister's first page shows where the map is and how its keys and
     /// values are stored, and any entry the native reader cannot read
     /// exactly sends the rest through the canister's pages.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "layout")]
     through_wasm: bool,
+    /// A layout file (TOML) naming the canister's structures, their
+    /// memories and Candid types, for a canister built without the derive:
+    /// the structure is read from the stable memory of the image, snapshot
+    /// folder or consistent cut, decoded with those types. A value that
+    /// does not decode is named, and nothing is written.
+    #[arg(long, value_name = "FILE")]
+    layout: Option<PathBuf>,
     #[command(flatten)]
     consistent: super::Consistent,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
     let output = args.output.clone();
+    let layout = args.layout.as_deref().map(Layout::read_file).transpose()?;
+    let structure = match (&layout, &args.layout) {
+        (Some(layout), Some(path)) => Some(layout.get(&args.map).ok_or_else(|| {
+            let names: Vec<&str> = layout.structures.iter().map(|s| s.name.as_str()).collect();
+            Error::Input(format!(
+                "{} names no structure `{}`; it names: {}",
+                path.display(),
+                args.map,
+                names.join(", ")
+            ))
+        })?),
+        _ => None,
+    };
     super::on_target_or_cut(global, &args.consistent, &output, args.parallel, |target| {
-        let interface = Interface::of(target, global.connection.did.as_deref())?;
+        let interface = match &layout {
+            Some(layout) => Interface::parse(&layout.interface_source())
+                .map_err(|error| Error::Input(format!("the layout file's types: {error}")))?,
+            None => Interface::of(target, global.connection.did.as_deref())?,
+        };
         let options = BackupOptions {
             map: &args.map,
             output: &args.output,
@@ -65,6 +93,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             parallel: args.parallel,
             stop_after: args.stop_after,
             through_wasm: args.through_wasm,
+            layout: structure,
             json: global.json,
         };
         backup(target, &interface, options)

@@ -16,8 +16,9 @@ use super::{page_request, Lines, Page, SpanProgress, Spans};
 use crate::error::{Error, Result};
 use crate::interface::{Interface, MapTypes};
 use crate::json::{from_json, to_json, Codec, Format};
+use crate::layout::Kind;
 use crate::native::{
-    BTree, Flow, KeyForm, NativeMap, NotNative, Stored, ValueForm, VirtualMemory, Wire,
+    BTree, Flow, KeyForm, NativeMap, NotNative, Stored, Structure, ValueForm, VirtualMemory, Wire,
 };
 use crate::target::Target;
 use backup_runtime::image::Layout;
@@ -35,38 +36,134 @@ const PROOF_PAGE_BYTES: u64 = 256 * 1024;
 /// step), unless `--max-bytes` says.
 const BATCH_BYTES: u64 = 2 << 20;
 
-/// Where the map is and how it is stored, as the canister's first page
-/// showed.
+/// Where the structure is and how it is stored, as the canister's first
+/// page showed (a map) or a layout file says.
 pub(crate) struct Plan {
-    memory_id: u8,
+    kind: Kind,
+    /// Its memory of the `MemoryManager` (a log's index); `None`: the whole
+    /// stable memory.
+    memory_id: Option<u8>,
+    /// A log's data memory.
+    data_memory_id: Option<u8>,
     key: KeyForm,
     value: ValueForm,
 }
 
 impl Plan {
-    /// The map in `memory` (the stable memory the plan was made on).
+    /// The structure in `memory` (the stable memory the plan was made on).
+    /// A memory the `MemoryManager` never gave out holds an empty
+    /// structure, as the canister would find it; but a cell's value is
+    /// then the canister's default, which is not in stable memory.
     pub(crate) fn open<'m>(
         &self,
         memory: &'m [u8],
     ) -> std::result::Result<NativeMap<'m>, NotNative> {
-        let layout = Layout::parse_header(memory, memory.len() as u64)
-            .map_err(|error| NotNative(error.to_string()))?;
-        let virtual_memory = VirtualMemory::new(memory, &layout, self.memory_id)
-            .ok_or_else(|| NotNative(format!("no memory {}", self.memory_id)))?;
+        let layout = match self.memory_id {
+            Some(_) => Some(
+                Layout::parse_header(memory, memory.len() as u64)
+                    .map_err(|error| NotNative(error.to_string()))?,
+            ),
+            None => None,
+        };
+        let virtual_of = |id: Option<u8>| match (&layout, id) {
+            (Some(layout), Some(id)) => VirtualMemory::new(memory, layout, id),
+            _ => Some(VirtualMemory::whole(memory)),
+        };
+        let main = virtual_of(self.memory_id);
+        let structure = match (self.kind, main) {
+            (Kind::Cell, None) => {
+                return Err(NotNative(
+                    "the memory was never used, so the cell holds the canister's default value, which is not in stable memory".into(),
+                ))
+            }
+            (_, None) => Structure::Empty,
+            (Kind::Map | Kind::Set, Some(main)) => Structure::Tree(BTree::open(
+                main,
+                self.memory_id.unwrap_or(0),
+                self.key.stored,
+            )?),
+            (Kind::Vec, Some(main)) => Structure::elements(main, b"SVC")?,
+            (Kind::MinHeap, Some(main)) => Structure::elements(main, b"SMH")?,
+            (Kind::Cell, Some(main)) => Structure::cell(main)?,
+            (Kind::Log, Some(index)) => match virtual_of(self.data_memory_id) {
+                Some(data) => Structure::log(index, data)?,
+                None => Structure::Empty,
+            },
+        };
         Ok(NativeMap {
-            tree: BTree::open(virtual_memory, self.memory_id, self.key.stored)?,
-            memory_id: self.memory_id,
+            structure,
+            memory_id: self.memory_id.unwrap_or(0),
             key: self.key,
             value: self.value.clone(),
         })
     }
+
+    /// The plan a layout file gives for `structure`: keys of a standard
+    /// encoding (an index: a `u64`'s), values of a standard encoding where
+    /// their type has one, Candid otherwise.
+    pub(crate) fn of_layout(
+        structure: &crate::layout::Structure,
+        interface: &Interface,
+        types: &MapTypes,
+    ) -> Result<Plan> {
+        let env = &interface.env;
+        let name = &structure.name;
+        let key = match structure.kind {
+            Kind::Map | Kind::Set => {
+                let Some(&stored) = Stored::candidates(env, &types.key, Wire::Candid).first()
+                else {
+                    return Err(Error::Input(format!(
+                        "the layout's key type of `{name}`, {}, has no standard `Storable` encoding ic-backup reads (principal, nat8, nat16, nat32, nat64, bool, text, blob): the order of keys stored another way is the canister's own",
+                        types.key
+                    )));
+                };
+                KeyForm {
+                    stored,
+                    wire: Wire::Candid,
+                }
+            }
+            _ => KeyForm {
+                stored: Stored::Nat(8),
+                wire: Wire::Candid,
+            },
+        };
+        let value = match structure.kind {
+            Kind::Set => ValueForm::Unit,
+            _ => match Stored::candidates(env, &types.value, Wire::Candid).first() {
+                Some(&stored) => ValueForm::Stored(stored),
+                None => ValueForm::Typed,
+            },
+        };
+        Ok(Plan {
+            kind: structure.kind,
+            memory_id: structure.memory_id,
+            data_memory_id: structure.data_memory_id,
+            key,
+            value,
+        })
+    }
+}
+
+/// The first entry of `native` that does not decode (a reason naming it),
+/// walking from the start; `None` when every entry does.
+pub(crate) fn first_undecodable(
+    native: &NativeMap,
+    interface: &Interface,
+    types: &MapTypes,
+    only_first: bool,
+) -> Option<NotNative> {
+    let walked = native.structure.walk(None, None, &mut |key, value| {
+        native.entry(&interface.env, &types.value, key, value)?;
+        Ok(if only_first { Flow::Stop } else { Flow::Go })
+    });
+    walked.err()
 }
 
 /// Whether `native` gives exactly `page`'s entries from the map's start.
 fn gives(native: &NativeMap, interface: &Interface, types: &MapTypes, page: &Page) -> bool {
     let mut at = 0;
     let mut last = None;
-    let walked = native.tree.walk(None, None, &mut |key, value| {
+    let walked = native.structure.walk(None, None, &mut |key, value| {
         let entry = native.entry(&interface.env, &types.value, key, value)?;
         if page.entries.get(at) != Some(&entry) {
             return Err(NotNative(String::new()));
@@ -146,7 +243,7 @@ pub(crate) fn plan(
                 .into_iter()
                 .find(|value| {
                     let native = NativeMap {
-                        tree: tree.clone(),
+                        structure: Structure::Tree(tree.clone()),
                         memory_id: info.id,
                         key,
                         value: value.clone(),
@@ -155,7 +252,9 @@ pub(crate) fn plan(
                 });
             if let Some(value) = value {
                 found.push(Plan {
-                    memory_id: info.id,
+                    kind: Kind::Map,
+                    memory_id: Some(info.id),
+                    data_memory_id: None,
                     key,
                     value,
                 });
@@ -176,18 +275,16 @@ pub(super) fn cuts(
     types: &MapTypes,
     parts: u64,
 ) -> std::result::Result<Vec<Value>, NotNative> {
-    let every = native.tree.header.len / parts.max(1);
+    let len = native.structure.len()?;
+    let every = len / parts.max(1);
     if every == 0 {
         return Ok(Vec::new());
     }
     let mut cuts = Vec::new();
     let mut at = 0u64;
-    native.tree.walk(None, None, &mut |key, _| {
+    native.structure.walk(None, None, &mut |key, _| {
         at += 1;
-        if at.is_multiple_of(every)
-            && (cuts.len() as u64) < parts - 1
-            && at < native.tree.header.len
-        {
+        if at.is_multiple_of(every) && (cuts.len() as u64) < parts - 1 && at < len {
             let key = native.key.stored.to_wire(native.key.wire, key)?;
             let json = to_json(&interface.env, &types.key, &key, Format::Lossless)
                 .map_err(|error| NotNative(error.to_string()))?;
@@ -256,31 +353,32 @@ fn work(
         let until = bound(native, &interface, &types, &until)?;
         let mut lines = Lines::default();
         let mut last = None;
-        let whole = native
-            .tree
-            .walk(after.as_deref(), until.as_deref(), &mut |key, value| {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(Flow::Stop);
-                }
-                let (key, value) = native.entry(&interface.env, &types.value, key, value)?;
-                lines
-                    .push(&codec, &interface.env, &types, &key, &value)
-                    .map_err(text)?;
-                if lines.bytes.len() >= batch_bytes {
-                    let cursor = to_json(&interface.env, &types.key, &key, Format::Lossless)
-                        .map_err(text)?;
-                    let batch = Batch {
-                        index,
-                        lines: std::mem::take(&mut lines),
-                        cursor: Some(cursor),
-                    };
-                    if send.send(Ok(batch)).is_err() {
+        let whole =
+            native
+                .structure
+                .walk(after.as_deref(), until.as_deref(), &mut |key, value| {
+                    if stop.load(Ordering::Relaxed) {
                         return Ok(Flow::Stop);
                     }
-                }
-                last = Some(key);
-                Ok(Flow::Go)
-            })?;
+                    let (key, value) = native.entry(&interface.env, &types.value, key, value)?;
+                    lines
+                        .push(&codec, &interface.env, &types, &key, &value)
+                        .map_err(text)?;
+                    if lines.bytes.len() >= batch_bytes {
+                        let cursor = to_json(&interface.env, &types.key, &key, Format::Lossless)
+                            .map_err(text)?;
+                        let batch = Batch {
+                            index,
+                            lines: std::mem::take(&mut lines),
+                            cursor: Some(cursor),
+                        };
+                        if send.send(Ok(batch)).is_err() {
+                            return Ok(Flow::Stop);
+                        }
+                    }
+                    last = Some(key);
+                    Ok(Flow::Go)
+                })?;
         if stop.load(Ordering::Relaxed) {
             return Ok(());
         }

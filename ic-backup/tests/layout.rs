@@ -1,0 +1,264 @@
+//! Canisters built without the derive, backed up through a layout file:
+//! the club built plain (the same types in the same memories, no backup
+//! endpoints) gives, structure by structure, the very file the derived
+//! build's endpoints give; a layout that names the wrong type or kind for
+//! a memory is refused, naming the memory and the first value that does
+//! not decode, and writes nothing.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+const STRUCTURES: [&str; 6] = ["config", "members", "dues", "posts", "audit", "jobs"];
+
+/// The layout file of the plain club, as shipped beside it.
+fn layout() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/club-plain/club.toml"),
+    )
+    .unwrap()
+}
+
+/// A club of either build, given the same messages: seeded with `n` of
+/// everything, then configured (the audit log's last event).
+fn club(example: &str, n: u64) -> Offline {
+    let club = Offline::new(example);
+    club.ok(&["call", "seed", &format!("({n} : nat64)")]);
+    club.ok(&[
+        "call",
+        "configure",
+        "(record { name = \"chess\"; max_members = 5000 : nat32; open = false })",
+    ]);
+    club
+}
+
+/// The files in `dir` beside an output, other than the output itself.
+fn leftovers(dir: &Path, output: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(output)
+        })
+        .collect()
+}
+
+#[test]
+fn the_plain_builds_snapshot_through_a_layout_gives_the_derived_builds_backups() {
+    let derived = club("club", 70);
+    let plain = club("club_plain", 70);
+    let layout_file = plain.path("club.toml");
+    std::fs::write(&layout_file, layout()).unwrap();
+    let folder = plain.path("snapshot");
+    snapshot_folder(&plain, &folder);
+    for name in STRUCTURES {
+        let expected = derived.path(&format!("{name}.json"));
+        derived.ok(&["backup", name, "-o", expected.to_str().unwrap()]);
+        // From the snapshot folder, and from the image with its wasm.
+        let from_folder = plain.path(&format!("{name}-folder.json"));
+        let said = run_ok(&[
+            "--snapshot",
+            folder.to_str().unwrap(),
+            "backup",
+            name,
+            "-o",
+            from_folder.to_str().unwrap(),
+            "--layout",
+            layout_file.to_str().unwrap(),
+        ]);
+        assert!(said.contains("read from the image"), "{name}: {said}");
+        let from_image = plain.path(&format!("{name}-image.json"));
+        plain.ok(&[
+            "backup",
+            name,
+            "-o",
+            from_image.to_str().unwrap(),
+            "--layout",
+            layout_file.to_str().unwrap(),
+            "--max-bytes",
+            "700",
+        ]);
+        let expected = std::fs::read_to_string(&expected).unwrap();
+        for file in [&from_folder, &from_image] {
+            assert_eq!(
+                std::fs::read_to_string(file).unwrap(),
+                expected,
+                "{name}: {} differs from the derived build's backup",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Runs the ic-backup binary with `args`, which must succeed.
+fn run_ok(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "ic-backup {args:?}: {text}");
+    text
+}
+
+#[test]
+fn a_layout_naming_the_wrong_type_or_kind_is_refused_and_writes_nothing() {
+    let plain = club("club_plain", 30);
+    let before = std::fs::read(&plain.image).unwrap();
+    let layout = layout();
+    let refuse = |file: &str, edited: String, name: &str, expected: &[&str]| {
+        let path = plain.path(file);
+        std::fs::write(&path, edited).unwrap();
+        let output = format!("{file}.json");
+        let said = plain.fails(
+            &[
+                "backup",
+                name,
+                "-o",
+                plain.path(&output).to_str().unwrap(),
+                "--layout",
+                path.to_str().unwrap(),
+                "--max-bytes",
+                "500",
+            ],
+            2,
+        );
+        for part in expected {
+            assert!(said.contains(part), "{file}: expected `{part}` in: {said}");
+        }
+        assert_eq!(
+            leftovers(plain.dir.path(), &output),
+            Vec::<PathBuf>::new(),
+            "{file}: a refused backup left files"
+        );
+        plain.assert_image_unchanged(&before);
+    };
+    // The posts' memory named as holding events: its first value does not
+    // decode.
+    refuse(
+        "wrong-type.toml",
+        layout.replace(
+            "memory_id = 3\nvalue = \"Post\"",
+            "memory_id = 3\nvalue = \"Event\"",
+        ),
+        "posts",
+        &[
+            "memory 3",
+            "the value at 0",
+            "does not decode as Event",
+            "nothing was written",
+        ],
+    );
+    // A value type whose variant lacks the last event's case: every value
+    // before it decodes, the configure event (index 30) does not.
+    refuse(
+        "late-value.toml",
+        layout.replace("  Configured;\n", ""),
+        "audit",
+        &[
+            "memories 4 and 5",
+            "the value at 30",
+            "no backup file was written",
+        ],
+    );
+    // The vec's memory named as a log's index, the set's as a cell.
+    refuse(
+        "wrong-kind.toml",
+        layout.replace(
+            "name = \"posts\"\nkind = \"vec\"",
+            "name = \"posts\"\nkind = \"min-heap\"",
+        ),
+        "posts",
+        &["memory 3", "expected magic `SMH`", "found `SVC`"],
+    );
+    refuse(
+        "map-as-cell.toml",
+        layout.replace(
+            "name = \"dues\"\nkind = \"map\"\nmemory_id = 2\nkey = \"principal\"\n",
+            "name = \"dues\"\nkind = \"cell\"\nmemory_id = 2\n",
+        ),
+        "dues",
+        &["memory 2", "StableCell", "found"],
+    );
+    // What a layout file must say.
+    refuse(
+        "no-key.toml",
+        layout.replace("memory_id = 1\nkey = \"principal\"", "memory_id = 1"),
+        "members",
+        &["the set `members` needs `key`"],
+    );
+    refuse(
+        "unknown.toml",
+        layout.clone(),
+        "ledger",
+        &[
+            "names no structure `ledger`",
+            "config, members, dues, posts, audit, jobs",
+        ],
+    );
+    refuse(
+        "bad-types.toml",
+        layout.replace("type Post = record", "type Post = recrod"),
+        "posts",
+        &["the layout file's types"],
+    );
+}
+
+/// The running plain build, served: `backup --consistent --layout` takes a
+/// snapshot, reads the structure from the snapshot's stable memory and
+/// deletes the snapshot; the file is the offline image's.
+#[test]
+fn a_consistent_cut_of_the_running_plain_build_backs_up_through_the_layout() {
+    use common::serving::{whoami, write_keys, Served};
+    let plain = club("club_plain", 40);
+    let layout_file = plain.path("club.toml");
+    std::fs::write(&layout_file, layout()).unwrap();
+    let layout_arg = layout_file.to_str().unwrap();
+    let offline_file = plain.path("audit-offline.json");
+    plain.ok(&[
+        "backup",
+        "audit",
+        "-o",
+        offline_file.to_str().unwrap(),
+        "--layout",
+        layout_arg,
+    ]);
+    let (admin, _) = write_keys(plain.dir.path());
+    let served = Served::start(&plain, &plain.image, &["--controller", &whoami(&admin)]);
+    let cut_file = plain.path("audit-cut.json");
+    let said = run_ok(&[
+        "--network",
+        &served.url,
+        "--canister",
+        &served.canister,
+        "--pem",
+        admin.to_str().unwrap(),
+        "backup",
+        "audit",
+        "-o",
+        cut_file.to_str().unwrap(),
+        "--consistent",
+        "--layout",
+        layout_arg,
+    ]);
+    served.stop();
+    assert!(said.contains("41 entries of `audit`"), "{said}");
+    assert_eq!(
+        std::fs::read(&cut_file).unwrap(),
+        std::fs::read(&offline_file).unwrap(),
+        "the consistent cut's backup is not the image's"
+    );
+    // The cut's folder and its snapshot are gone.
+    assert_eq!(
+        leftovers(plain.dir.path(), "audit-cut.json"),
+        vec![cut_file.clone()]
+    );
+}
