@@ -23,6 +23,10 @@
 //! value = "Event"
 //! ```
 
+mod propose;
+
+pub use propose::{propose, UNKNOWN};
+
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -235,6 +239,26 @@ impl Layout {
         Ok(layout)
     }
 
+    /// The structure `name` of a layout file, its types given: an error
+    /// names the structures there are, or the `?` still to fill in.
+    pub fn typed(&self, name: &str, origin: &str) -> Result<&Structure> {
+        let structure = self.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.structures.iter().map(|s| s.name.as_str()).collect();
+            Error::Input(format!(
+                "{origin} names no structure `{name}`; it names: {}",
+                names.join(", ")
+            ))
+        })?;
+        for (what, ty) in [("key", &structure.key), ("value", &structure.value)] {
+            if ty.as_deref() == Some(UNKNOWN) {
+                return Err(Error::Input(format!(
+                    "{origin}: the {what} type of `{name}` is still `{UNKNOWN}`: write the Candid type of its {what}s there (`inspect --layout` leaves what the image does not tell)"
+                )));
+            }
+        }
+        Ok(structure)
+    }
+
     /// The Candid interface a derived canister would publish for these
     /// structures (a layout file's): the types, and for each structure its
     /// `backup_<name>_page` method and page record, so that a backup
@@ -245,6 +269,10 @@ impl Layout {
         let mut methods = String::new();
         for (at, structure) in self.structures.iter().enumerate() {
             let (key, value) = structure.candid_types();
+            // A structure whose types are still to be filled in is left out.
+            if key == UNKNOWN || value == UNKNOWN {
+                continue;
+            }
             text.push_str(&format!(
                 "type BackupPage__{at} = record {{ entries : vec record {{ {key}; {value} }}; next : opt {key}; len : nat64; skipped : vec {key} }};\n"
             ));

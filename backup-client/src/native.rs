@@ -875,13 +875,10 @@ impl NativeMap<'_> {
                 ))
             }
             ValueForm::Typed => {
-                let mut args = IDLArgs::from_bytes_with_types(
-                    value,
-                    env,
-                    std::slice::from_ref(value_type),
-                )
-                .map_err(|error| {
-                    NotNative(format!(
+                let mut args =
+                    IDLArgs::from_bytes_with_types(value, env, std::slice::from_ref(value_type))
+                        .map_err(|error| {
+                            NotNative(format!(
                         "the value at {key_value} ({} bytes{}) does not decode as {value_type}: {}",
                         value.len(),
                         if value.starts_with(b"DIDL") {
@@ -891,7 +888,7 @@ impl NativeMap<'_> {
                         },
                         decode_reason(&error.to_string())
                     ))
-                })?;
+                        })?;
                 match args.args.pop() {
                     Some(value) if args.args.is_empty() => value,
                     _ => {

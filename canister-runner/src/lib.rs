@@ -27,6 +27,6 @@ pub use ic_management_canister_types::CanisterLogRecord;
 pub use ic_management_canister_types::CanisterStatusType;
 pub use limits::Limits;
 pub use log::CanisterLog;
-pub use module::Metadata;
+pub use module::{metadata as module_metadata, Metadata};
 pub use pieces::PiecesRecord;
 pub use settings::Settings;

@@ -262,3 +262,86 @@ fn a_consistent_cut_of_the_running_plain_build_backs_up_through_the_layout() {
         vec![cut_file.clone()]
     );
 }
+
+/// `inspect --layout` proposes a layout file: for the derived build, its
+/// own (module metadata and interface types), which backs up as the
+/// endpoints do; for the plain build, each memory's structure by its magic
+/// with `?` for the types, refused until filled in, and then read.
+#[test]
+fn inspect_proposes_a_layout_that_backs_up_once_its_types_are_filled_in() {
+    let derived = club("club", 20);
+    let folder = derived.path("snapshot");
+    snapshot_folder(&derived, &folder);
+    let proposed = derived.path("derived.toml");
+    std::fs::write(
+        &proposed,
+        run_ok(&["inspect", folder.to_str().unwrap(), "--layout"]),
+    )
+    .unwrap();
+    let (endpoints, through_layout) = (
+        derived.path("posts.json"),
+        derived.path("posts-layout.json"),
+    );
+    derived.ok(&["backup", "posts", "-o", endpoints.to_str().unwrap()]);
+    derived.ok(&[
+        "backup",
+        "posts",
+        "-o",
+        through_layout.to_str().unwrap(),
+        "--layout",
+        proposed.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&endpoints).unwrap(),
+        std::fs::read(&through_layout).unwrap(),
+        "the derived module's layout does not back up as its endpoints do"
+    );
+
+    let plain = club("club_plain", 20);
+    let proposal = plain.ok(&["inspect", plain.image.to_str().unwrap(), "--layout"]);
+    for part in [
+        "name = \"memory_0\"\nkind = \"cell\"",
+        "name = \"memory_1\"\nkind = \"map\"",
+        "kind = \"vec\"\nmemory_id = 3\nvalue = \"?\"",
+        "kind = \"log\"\nmemory_id = 4\ndata_memory_id = 5",
+        "kind = \"min-heap\"\nmemory_id = 6",
+        "20 elements",
+    ] {
+        assert!(proposal.contains(part), "expected `{part}` in:\n{proposal}");
+    }
+    let file = plain.path("proposed.toml");
+    std::fs::write(&file, &proposal).unwrap();
+    let output = plain.path("memory_3.json");
+    let args = [
+        "backup",
+        "memory_3",
+        "-o",
+        output.to_str().unwrap(),
+        "--layout",
+        file.to_str().unwrap(),
+    ];
+    let said = plain.fails(&args, 2);
+    assert!(said.contains("still `?`"), "{said}");
+    // The types filled in (those of the shipped layout file).
+    let shipped = layout();
+    let types = &shipped[shipped.find("types = ").unwrap()..shipped.find("[[structure]]").unwrap()];
+    let filled = proposal.replace("types = \"\"\"\n\"\"\"\n", types).replace(
+        "memory_id = 3\nvalue = \"?\"",
+        "memory_id = 3\nvalue = \"Post\"",
+    );
+    std::fs::write(&file, filled).unwrap();
+    plain.ok(&args);
+    let shipped_file = plain.path("club.toml");
+    std::fs::write(&shipped_file, &shipped).unwrap();
+    let posts = plain.path("posts.json");
+    plain.ok(&[
+        "backup",
+        "posts",
+        "-o",
+        posts.to_str().unwrap(),
+        "--layout",
+        shipped_file.to_str().unwrap(),
+    ]);
+    assert_eq!(entries(&output), entries(&posts));
+    assert_eq!(entries(&output).as_array().unwrap().len(), 20);
+}

@@ -784,16 +784,30 @@ pub fn describe_image(path: &Path) -> Result<Value> {
     }))
 }
 
-pub fn inspect(path: &Path, json: bool) -> Result<()> {
+/// `inspect`: what the image or snapshot folder at `path` holds, or with
+/// `layout` a layout file proposed from it (the module, a snapshot
+/// folder's or `wasm`, settles what a derived canister's carries).
+pub fn inspect(path: &Path, layout: bool, wasm: Option<&Path>, json: bool) -> Result<()> {
     // A snapshot folder: its stable memory.
-    let stable;
-    let path = if path.is_dir() {
-        stable = crate::snapshot::Snapshot::open(path)?.stable_memory();
-        stable.as_path()
+    let (stable, module);
+    let (path, module_path) = if path.is_dir() {
+        let snapshot = crate::snapshot::Snapshot::open(path)?;
+        (stable, module) = (snapshot.stable_memory(), snapshot.wasm());
+        (stable.as_path(), Some(module.as_path()))
     } else {
-        path
+        (path, wasm)
     };
     let summary = describe_image(path)?;
+    if layout {
+        let module = module_path
+            .map(|path| std::fs::read(path).map_err(|source| Error::io(path, source)))
+            .transpose()?;
+        let text = crate::layout::propose(&summary, module.as_deref())?;
+        output(json, json!({ "layout": text }), || {
+            text.trim_end().to_string()
+        });
+        return Ok(());
+    }
     output(json, summary.clone(), || {
         let mut text = format!(
             "{}: {} bytes, MemoryManager v1, {} buckets of {} pages\n\n{:>4}  {:>10}  {:>8}  {}\n",

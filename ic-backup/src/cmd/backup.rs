@@ -8,7 +8,7 @@ use backup_client::layout::Layout;
 use backup_client::ops::backup::{backup, BackupOptions};
 use std::path::PathBuf;
 
-/// Back up one structure (a map, set, vec, log, min-heap or cell) to a file
+/// Back up one map, set, vec, log, heap or cell to a file
 ///
 /// Page by page, several spans in flight (`--parallel`); an interrupted
 /// backup resumes from its last page when run again. A canister built
@@ -68,15 +68,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
     let output = args.output.clone();
     let layout = args.layout.as_deref().map(Layout::read_file).transpose()?;
     let structure = match (&layout, &args.layout) {
-        (Some(layout), Some(path)) => Some(layout.get(&args.map).ok_or_else(|| {
-            let names: Vec<&str> = layout.structures.iter().map(|s| s.name.as_str()).collect();
-            Error::Input(format!(
-                "{} names no structure `{}`; it names: {}",
-                path.display(),
-                args.map,
-                names.join(", ")
-            ))
-        })?),
+        (Some(layout), Some(path)) => Some(layout.typed(&args.map, &path.display().to_string())?),
         _ => None,
     };
     super::on_target_or_cut(global, &args.consistent, &output, args.parallel, |target| {
