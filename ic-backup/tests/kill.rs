@@ -92,7 +92,18 @@ fn run_to_completion(wasm: &Path, dir: &Path, args: &[&str]) {
 /// killed at a random moment (twice, on every other trial) and run again to
 /// completion; every end state must be the uninterrupted one.
 fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) {
-    let wasm = wasm("profiles");
+    survives_kills_of("profiles", TRIALS, name, start, args);
+}
+
+/// [`survives_kills`] over example `example`'s wasm, `trials` times.
+fn survives_kills_of(
+    example: &str,
+    trials: usize,
+    name: &str,
+    start: &BTreeMap<String, Vec<u8>>,
+    args: &[&str],
+) {
+    let wasm = wasm(example);
     let reference_dir = tempfile::tempdir().unwrap();
     copy_files(start, reference_dir.path());
     let began = Instant::now();
@@ -105,7 +116,7 @@ fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) 
     // The moments of every trial, drawn in order, so a seed names the same
     // trials however they are spread over the workers.
     let mut moments = Moments(seed);
-    let plans: Vec<Vec<Duration>> = (0..TRIALS)
+    let plans: Vec<Vec<Duration>> = (0..trials)
         .map(|trial| {
             let kills = if trial % 2 == 0 { 1 } else { 2 };
             (0..kills).map(|_| moments.next(duration)).collect()
@@ -141,7 +152,7 @@ fn survives_kills(name: &str, start: &BTreeMap<String, Vec<u8>>, args: &[&str]) 
         let workers: Vec<_> = (0..WORKERS)
             .map(|worker| {
                 let trial = &trial;
-                scope.spawn(move || (worker..TRIALS).step_by(WORKERS).for_each(trial))
+                scope.spawn(move || (worker..trials).step_by(WORKERS).for_each(trial))
             })
             .collect();
         for worker in workers {
@@ -170,6 +181,71 @@ fn backup_file(n: u32) -> Vec<u8> {
     let path: PathBuf = dir.path().join("f.json");
     big_profiles_file(&path, n, 40);
     std::fs::read(path).unwrap()
+}
+
+/// Kills per structure of the club: fewer than the maps' 20, which cover
+/// the same files and resume state; these cover each kind's own walk and
+/// checks.
+const CLUB_TRIALS: usize = 6;
+
+/// The image of a club seeded with `n` of everything (none: a club that
+/// answered one query), and the lossless backups of its log and vec.
+fn club_files(n: u64) -> BTreeMap<String, Vec<u8>> {
+    let club = Offline::new("club");
+    if n == 0 {
+        club.ok(&["call", "counts"]);
+    } else {
+        club.ok(&["call", "seed", &format!("({n} : nat64)")]);
+    }
+    let mut out = BTreeMap::new();
+    for name in ["audit", "posts"] {
+        let file = club.path(&format!("{name}.json"));
+        club.ok(&["backup", name, "-o", file.to_str().unwrap()]);
+        out.insert(format!("{name}.json"), std::fs::read(file).unwrap());
+    }
+    out.insert(
+        "stable_memory.bin".to_string(),
+        std::fs::read(&club.image).unwrap(),
+    );
+    out
+}
+
+#[test]
+fn backups_of_a_log_and_a_vec_survive_kills() {
+    let start = club_files(150);
+    for name in ["audit", "posts"] {
+        survives_kills_of(
+            "club",
+            CLUB_TRIALS,
+            &format!("backup {name}"),
+            &start,
+            &["backup", name, "-o", "out.json", "--max-bytes", "1500"],
+        );
+    }
+}
+
+#[test]
+fn restores_of_a_log_and_a_vec_survive_kills() {
+    let files = club_files(150);
+    let mut start = club_files(0);
+    for name in ["audit", "posts"] {
+        let file = format!("{name}.json");
+        start.insert(format!("new-{file}"), files[&file].clone());
+        survives_kills_of(
+            "club",
+            CLUB_TRIALS,
+            &format!("restore {name}"),
+            &start,
+            &[
+                "restore",
+                name,
+                "-i",
+                &format!("new-{file}"),
+                "--batch-bytes",
+                "1500",
+            ],
+        );
+    }
 }
 
 #[test]
