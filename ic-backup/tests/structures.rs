@@ -177,3 +177,52 @@ fn each_kind_refuses_what_it_cannot_take_and_changes_nothing() {
     long[1]["text"] = json!("x".repeat(2000));
     refuse("posts", json!([long]), &["index 40", "at most 1024 bytes"]);
 }
+
+/// Across the offline and live paths: the offline club's backups restored
+/// through `ic-backup serve` (the IC's HTTP interface) into a fresh
+/// canister, whose live backups then hold the offline ones' entries, and
+/// whose image, once served, answers the club's own queries as the source.
+#[test]
+fn backups_cross_between_the_offline_and_live_paths_through_serve() {
+    use common::serving::{whoami, write_keys, Served};
+    let source = club(60);
+    let files = backups(&source, "offline");
+    let fresh = Offline::new("club");
+    fresh.ok(&["call", "counts"]);
+    let (admin, _) = write_keys(fresh.dir.path());
+    let served = Served::start(&fresh, &fresh.image, &["--controller", &whoami(&admin)]);
+    let live = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic-backup"))
+            .args(["--network", &served.url, "--canister", &served.canister])
+            .args(["--pem", admin.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "live {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (name, file) in &files {
+        live(&["restore", name, "-i", file.to_str().unwrap()]);
+    }
+    for (name, file) in &files {
+        let again = fresh.path(&format!("live-{name}.json"));
+        live(&[
+            "backup",
+            name,
+            "-o",
+            again.to_str().unwrap(),
+            "--max-bytes",
+            "3000",
+        ]);
+        assert_eq!(
+            entries(file),
+            entries(&again),
+            "{name}: live differs from offline"
+        );
+    }
+    served.stop();
+    assert_eq!(state(&fresh), state(&source));
+}
