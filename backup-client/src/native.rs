@@ -952,5 +952,7 @@ pub fn value_forms(env: &TypeEnv, ty: &Type, first: &[u8]) -> Vec<ValueForm> {
     forms
 }
 
+pub mod write;
+
 #[cfg(test)]
 mod tests;

@@ -345,3 +345,126 @@ fn inspect_proposes_a_layout_that_backs_up_once_its_types_are_filled_in() {
     assert_eq!(entries(&output), entries(&posts));
     assert_eq!(entries(&output).as_array().unwrap().len(), 20);
 }
+
+/// What the club's own queries say: how many of each, the job its heap
+/// pops first, its configuration.
+fn state(club: &Offline) -> Vec<String> {
+    ["counts", "next_job", "config"]
+        .into_iter()
+        .map(|query| club.ok(&["call", query]))
+        .collect()
+}
+
+/// The derived build's backups restored through the layout file into the
+/// plain build's image (and a snapshot folder): the plain canister then
+/// answers its own queries as the derived one, and its backups through the
+/// layout are the derived build's files. A file that breaks a kind's rule
+/// is refused, naming the entry, and the image is unchanged.
+#[test]
+fn a_layout_restore_into_the_plain_builds_image_gives_back_every_structure() {
+    let source = club("club", 50);
+    let layout_file = source.path("club.toml");
+    std::fs::write(&layout_file, layout()).unwrap();
+    let layout_arg = layout_file.to_str().unwrap();
+    let target = Offline::new("club_plain");
+    target.ok(&["call", "counts"]);
+    let folder = target.path("snapshot");
+    for name in STRUCTURES {
+        let file = source.path(&format!("{name}.json"));
+        source.ok(&["backup", name, "-o", file.to_str().unwrap()]);
+        let said = target.ok(&[
+            "restore",
+            name,
+            "-i",
+            file.to_str().unwrap(),
+            "--layout",
+            layout_arg,
+        ]);
+        assert!(said.contains("`ic-backup load`"), "{said}");
+    }
+    assert_eq!(state(&target), state(&source));
+    snapshot_folder(&target, &folder);
+    for name in STRUCTURES {
+        let (file, again) = (
+            source.path(&format!("{name}.json")),
+            target.path(&format!("{name}-again.json")),
+        );
+        target.ok(&[
+            "backup",
+            name,
+            "-o",
+            again.to_str().unwrap(),
+            "--layout",
+            layout_arg,
+        ]);
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            std::fs::read(&again).unwrap(),
+            "{name}: the restored image's backup differs"
+        );
+        // Restored again with --replace into the snapshot folder: the same.
+        run_ok(&[
+            "--snapshot",
+            folder.to_str().unwrap(),
+            "restore",
+            name,
+            "-i",
+            file.to_str().unwrap(),
+            "--replace",
+            "--layout",
+            layout_arg,
+        ]);
+    }
+    assert_eq!(
+        std::fs::read(folder.join("stable_memory.bin"))
+            .unwrap()
+            .len(),
+        std::fs::read(&target.image).unwrap().len()
+    );
+    let from_folder = target.path("posts-folder.json");
+    run_ok(&[
+        "--snapshot",
+        folder.to_str().unwrap(),
+        "backup",
+        "posts",
+        "-o",
+        from_folder.to_str().unwrap(),
+        "--layout",
+        layout_arg,
+    ]);
+    assert_eq!(entries(&from_folder), entries(&source.path("posts.json")));
+
+    // Refusals, the image unchanged: a log entry that differs from the one
+    // at its index, a vec with a gap past its end.
+    let other = club("club_plain", 3);
+    let before = std::fs::read(&other.image).unwrap();
+    let cases = [
+        ("audit", "already holds another value"),
+        ("posts", "past the end"),
+    ];
+    for (name, expected) in cases {
+        let file = source.path(&format!("{name}.json"));
+        let edited = other.path(&format!("{name}-edited.json"));
+        let mut document: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        if name == "posts" {
+            let rest: Vec<serde_json::Value> =
+                document["entries"].as_array().unwrap()[10..].to_vec();
+            document["entries"] = serde_json::Value::Array(rest);
+        }
+        std::fs::write(&edited, serde_json::to_vec(&document).unwrap()).unwrap();
+        let said = other.fails(
+            &[
+                "restore",
+                name,
+                "-i",
+                edited.to_str().unwrap(),
+                "--layout",
+                layout_arg,
+            ],
+            2,
+        );
+        assert!(said.contains(expected), "{name}: {said}");
+        other.assert_image_unchanged(&before);
+    }
+}

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-mod direct;
+pub(crate) mod direct;
 pub(crate) use direct::plan as native_plan;
 
 /// The marker of a lossless backup file.
@@ -261,9 +261,9 @@ pub fn backup(
             ),
             Err(reason) => Ok(Some(reason.clone())),
         };
-        match outcome {
-            Ok(None) => read = Read::Image,
-            Ok(Some(reason)) if let Some(structure) = layout => {
+        match (outcome, layout) {
+            (Ok(None), _) => read = Read::Image,
+            (Ok(Some(reason)), Some(structure)) => {
                 spans.bar.abandon();
                 // Named from the start, whichever span met it first.
                 let reason = native
@@ -283,14 +283,14 @@ pub fn backup(
                     structure.place(),
                 )));
             }
-            Ok(Some(reason)) => spans.bar.suspend(|| {
+            (Ok(Some(reason)), None) => spans.bar.suspend(|| {
                 read = Read::ImageThenPages;
                 notice(
                     json,
                     &format!("note: `{map}` is read through the canister's wasm from here on, not from the image's bytes: {reason}"),
                 )
             }),
-            Err(error) => {
+            (Err(error), _) => {
                 spans.bar.abandon();
                 return Err(error);
             }

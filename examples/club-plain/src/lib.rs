@@ -34,6 +34,20 @@ fn memory(id: u8) -> Memory {
     MANAGER.with(|manager| manager.borrow().get(MemoryId::new(id)))
 }
 
+/// Opens every structure at install, as canisters written by hand often
+/// do: each memory holds its structure from the start (a `StableVec`'s
+/// header records its element bound, which a restore through a layout
+/// file needs).
+#[ic_cdk::init]
+fn init() {
+    CONFIG.with(|_| ());
+    MEMBERS.with(|_| ());
+    DUES.with(|_| ());
+    POSTS.with(|_| ());
+    AUDIT.with(|_| ());
+    JOBS.with(|_| ());
+}
+
 include!("../../club/src/methods.rs");
 
 ic_cdk::export_candid!();

@@ -2,23 +2,29 @@
 
 use super::Global;
 use backup_client::connect::with_target;
-use backup_client::error::Result;
+use backup_client::error::{Error, Result};
 use backup_client::interface::Interface;
 use backup_client::json::{FieldMap, Format};
+use backup_client::layout::Layout;
+use backup_client::ops::restore::layout::{restore_through_layout, Into, LayoutRestore};
 use backup_client::ops::restore::{restore, RestoreOptions};
 use backup_client::target::CALL_BUDGET;
 use std::path::PathBuf;
 
-/// Restore one map from a backup file
+/// Restore one map, set, vec, log, heap or cell from a backup file
 ///
 /// In batches under the 2 MiB ingress limit; the whole file is checked
-/// against the map's types, and by the canister, before anything is
-/// written, and an interrupted restore resumes when run again.
+/// against the structure's types, and by the canister, before anything is
+/// written, and an interrupted restore resumes when run again. A canister
+/// built without the derive is restored through a layout file
+/// (`--layout`): into an image or a snapshot folder, then loaded.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  ic-backup restore profiles -i profiles.json --replace\n  ic-backup restore members -i members-v1.json --drop-field legacy_score --rename full_name=name"
+    after_help = "Examples:\n  ic-backup restore profiles -i profiles.json --replace\n  ic-backup restore members -i members-v1.json --drop-field legacy_score --rename full_name=name\n  ic-backup --snapshot ./cut restore posts -i posts.json --layout club.toml"
 )]
 pub struct Args {
+    /// The structure, as in the endpoint `restore_<name>`, or as the
+    /// layout file names it.
     map: String,
     /// The backup file: lossless, agent-js (the article's backup.js) or
     /// plain JSON, told apart from the file itself.
@@ -57,6 +63,19 @@ pub struct Args {
     /// what a restore would write. Nothing is sent to the canister.
     #[arg(long)]
     dry_run: bool,
+    /// A layout file (TOML; see `backup --help`) for a canister built
+    /// without the derive: the file is written into the structure in the
+    /// image (--wasm and --image) or snapshot folder (--snapshot) as
+    /// ic-stable-structures stores it, all or nothing, following the
+    /// derive's rules (a vec sets and appends, a log or heap only grows, a
+    /// cell has index 0); `ic-backup load` or `snapshot upload` then puts it
+    /// into the canister.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["from_map", "from_canister", "drop_fields", "renames", "dry_run"]
+    )]
+    layout: Option<PathBuf>,
     /// Bytes per restore call (at most the default, 85% of the 2 MiB
     /// ingress limit); smaller batches for tests.
     #[cfg_attr(
@@ -72,6 +91,29 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
+    if let Some(path) = &args.layout {
+        let layout = Layout::read_file(path)?;
+        let structure = layout.typed(&args.map, &path.display().to_string())?;
+        let connection = &global.connection;
+        let into = match (&connection.image, &connection.snapshot) {
+            (Some(image), _) => Into::Image(image),
+            (None, Some(folder)) => Into::Snapshot(folder),
+            (None, None) => {
+                return Err(Error::Input(
+                    "--layout restores into an image (--wasm and --image) or a snapshot folder (--snapshot), which `ic-backup load` or `snapshot upload` then puts into the canister".into(),
+                ))
+            }
+        };
+        return restore_through_layout(LayoutRestore {
+            layout: &layout,
+            structure,
+            input: &args.input,
+            format: args.format,
+            replace: args.replace,
+            into,
+            json: global.json,
+        });
+    }
     with_target(&global.connection, |target| {
         let interface = Interface::of(target, global.connection.did.as_deref())?;
         let options = RestoreOptions {

@@ -98,6 +98,16 @@ impl Plan {
         })
     }
 
+    /// How its keys are stored and travel.
+    pub(crate) fn key(&self) -> KeyForm {
+        self.key
+    }
+
+    /// How its values are stored.
+    pub(crate) fn value(&self) -> &ValueForm {
+        &self.value
+    }
+
     /// The plan a layout file gives for `structure`: keys of a standard
     /// encoding (an index: a `u64`'s), values of a standard encoding where
     /// their type has one, Candid otherwise.

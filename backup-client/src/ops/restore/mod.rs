@@ -13,6 +13,7 @@
 //! command: what it is bound to, its progress, and its steps.
 
 mod encode;
+pub mod layout;
 mod plan;
 mod read;
 #[cfg(test)]
