@@ -3,6 +3,7 @@
 mod record;
 mod render;
 mod scenarios;
+mod structures;
 
 use record::Recorder;
 
@@ -55,6 +56,18 @@ fn main() {
         recorder.print_and_save_as(started.elapsed(), "results-consistent.json");
         return;
     }
+    // `--structures`: the club's structures alone.
+    let club = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-unknown-unknown/release/club.wasm");
+    // canbench's vec benchmarks, where scripts/bench.sh built them.
+    let canbench_vec =
+        std::env::var_os("CANBENCH_VEC_WASM").and_then(|path| std::fs::read(path).ok());
+    let club_n = if quick { 2_000 } else { 20_000 };
+    if args.iter().any(|arg| arg == "--structures") {
+        structures::structures(&club, canbench_vec.as_deref(), &mut recorder, club_n);
+        recorder.print_and_save_as(started.elapsed(), "results-structures.json");
+        return;
+    }
     let sizes: &[u64] = if quick {
         &[1_000, 10_000]
     } else {
@@ -67,5 +80,6 @@ fn main() {
     scenarios::raw(&wasm, &mut recorder, image_mib, 0.100);
     let large_mib = (!quick).then_some(4096);
     scenarios::memory(&wasm_path, &mut recorder, image_mib, large_mib);
+    structures::structures(&club, canbench_vec.as_deref(), &mut recorder, club_n);
     recorder.print_and_save(started.elapsed());
 }

@@ -9,13 +9,21 @@ use std::fmt::Write;
 
 /// The tables other than the backup table, in the order they are shown,
 /// with their headings. Their columns are the rows' keys, in file order.
-const TABLES: [(&str, &str); 6] = [
+const TABLES: [(&str, &str); 8] = [
     ("restore", "Restore"),
     ("dump", "Raw dump"),
     ("load", "Raw load"),
     ("typed_vs_raw", "Typed backup against raw dump"),
     ("consistent", "Paged, consistent and raw, side by side"),
     ("memory", "Peak memory"),
+    (
+        "structures",
+        "Each structure's pages (instructions as the IC counts them)",
+    ),
+    (
+        "native_reader",
+        "The native reader: backup --layout from the image (wall time on this machine)",
+    ),
 ];
 
 /// Every table of `document`, as Markdown: the app-level backup table, the
