@@ -305,16 +305,8 @@ pub fn vec_elements(
             hex::encode(&head[..4])
         ));
     }
-    let len = u64_at(&head, 4)?;
-    let max = u64::from(u32_at(&head, 12)?);
-    let fixed = head[16] != 0;
-    let prefix: u64 = match (fixed, max) {
-        (true, _) => 0,
-        (false, 0..=255) => 1,
-        (false, 256..=65535) => 2,
-        _ => 4,
-    };
-    let slot = max + prefix;
+    let slots = Slots::parse(&head)?;
+    let Slots { len, max, slot, .. } = slots;
     if slot == 0
         || len
             .checked_mul(slot)
@@ -328,23 +320,76 @@ pub fn vec_elements(
     for index in from..len {
         let at = 64 + index * slot;
         let bytes = memory.read(at, slot)?;
-        let size = match prefix {
-            0 => max,
-            1 => u64::from(bytes[0]),
-            2 => u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
-            _ => u64::from(u32_at(&bytes, 0)?),
-        };
-        if size > max {
-            return not_native(format!(
-                "element {index} says {size} bytes, above the vec's {max}"
-            ));
-        }
-        let start = prefix as usize;
-        if let Flow::Stop = each(index, &bytes[start..start + size as usize])? {
+        let element = slots.element(&bytes).ok_or_else(|| {
+            NotNative(format!(
+                "element {index} says it is larger than the vec's {max} bytes"
+            ))
+        })?;
+        if let Flow::Stop = each(index, element)? {
             break;
         }
     }
     Ok(())
+}
+
+/// The slots of a `StableVec` or `StableMinHeap`, from its header: its
+/// length, the largest element's size and whether every element has it,
+/// the size before each element (1, 2 or 4 bytes, none if fixed) and so a
+/// slot's size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots {
+    pub len: u64,
+    pub max: u64,
+    pub fixed: bool,
+    pub prefix: u64,
+    pub slot: u64,
+}
+
+impl Slots {
+    /// From the header's first 17 bytes.
+    pub(crate) fn parse(head: &[u8]) -> Result<Slots, NotNative> {
+        let len = u64_at(head, 4)?;
+        let max = u64::from(u32_at(head, 12)?);
+        let fixed = head.get(16).is_some_and(|&b| b != 0);
+        let prefix: u64 = match (fixed, max) {
+            (true, _) => 0,
+            (false, 0..=255) => 1,
+            (false, 256..=65535) => 2,
+            _ => 4,
+        };
+        Ok(Slots {
+            len,
+            max,
+            fixed,
+            prefix,
+            slot: max + prefix,
+        })
+    }
+
+    /// The element a slot's bytes hold; `None` if its size passes the bound.
+    pub(crate) fn element<'b>(&self, slot: &'b [u8]) -> Option<&'b [u8]> {
+        let size = match self.prefix {
+            0 => self.max,
+            1 => u64::from(*slot.first()?),
+            2 => u64::from(u16::from_le_bytes([*slot.first()?, *slot.get(1)?])),
+            _ => u64::from(u32_at(slot, 0).ok()?),
+        };
+        let start = self.prefix as usize;
+        (size <= self.max).then(|| slot.get(start..start + size as usize))?
+    }
+
+    /// A slot's bytes for `element` (its size first, unless fixed).
+    pub(crate) fn slot_of(&self, element: &[u8]) -> Vec<u8> {
+        let size = element.len() as u64;
+        let mut bytes = match self.prefix {
+            0 => Vec::new(),
+            1 => vec![size as u8],
+            2 => (size as u16).to_le_bytes().to_vec(),
+            _ => (size as u32).to_le_bytes().to_vec(),
+        };
+        bytes.extend_from_slice(element);
+        bytes
+    }
 }
 
 /// The entries of a `StableLog` (its index memory: magic `GLI`, the number

@@ -179,37 +179,24 @@ impl Map<'_> {
     /// memory too, a cell's with its value for a new memory), on the
     /// field's span.
     pub fn init(&self, input: &Input, ids: Ids) -> TokenStream {
-        let ty = &self.original.ty;
-        let memory = input.memory_for(ids.memory);
-        let init = match self.kind {
-            Kind::Log => {
-                let data = ids.data.map(|id| input.memory_for(id));
-                quote!(<#ty>::init(#memory, #data))
-            }
-            Kind::Cell => {
-                let default = match &self.attrs.default {
-                    Some(default) => {
-                        let value = &default.value;
-                        quote!(#value)
-                    }
-                    None => quote!(::std::default::Default::default()),
-                };
-                quote!(<#ty>::init(#memory, #default))
-            }
-            _ => quote!(<#ty>::init(#memory)),
-        };
-        respan(init, ty.span())
+        self.construct(input, ids, quote!(init))
     }
 
     /// `<T>::new(...)`: the structure made anew over its memory, as
     /// `init` on an empty one would.
     pub fn fresh(&self, input: &Input, ids: Ids) -> TokenStream {
+        self.construct(input, ids, quote!(new))
+    }
+
+    /// `<T>::<constructor>(...)` with the arguments of the structure's
+    /// kind, on the field's span.
+    fn construct(&self, input: &Input, ids: Ids, constructor: TokenStream) -> TokenStream {
         let ty = &self.original.ty;
         let memory = input.memory_for(ids.memory);
-        let fresh = match self.kind {
+        let call = match self.kind {
             Kind::Log => {
                 let data = ids.data.map(|id| input.memory_for(id));
-                quote!(<#ty>::new(#memory, #data))
+                quote!(<#ty>::#constructor(#memory, #data))
             }
             Kind::Cell => {
                 let default = match &self.attrs.default {
@@ -219,11 +206,11 @@ impl Map<'_> {
                     }
                     None => quote!(::std::default::Default::default()),
                 };
-                quote!(<#ty>::new(#memory, #default))
+                quote!(<#ty>::#constructor(#memory, #default))
             }
-            _ => quote!(<#ty>::new(#memory)),
+            _ => quote!(<#ty>::#constructor(#memory)),
         };
-        respan(fresh, ty.span())
+        respan(call, ty.span())
     }
 }
 

@@ -14,7 +14,6 @@ use candid::types::{Serializer, Type, TypeId};
 use candid::CandidType;
 use ic_stable_structures::{Memory, StableBTreeMap, Storable};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
@@ -268,58 +267,23 @@ impl<M: BackupMap> ViaDecoding<M> for &Probe<M> {
     }
 }
 
-/// Declares a Candid type that is exactly `$inner`, for the endpoints'
-/// signatures: same type in the interface, same bytes on the wire.
-macro_rules! transparent {
-    ($(#[$doc:meta])* $name:ident = $inner:ty) => {
-        $(#[$doc])*
-        pub struct $name<M: BackupMap>(pub $inner, PhantomData<M>);
-
-        impl<M: BackupMap> $name<M> {
-            pub fn new(inner: $inner) -> Self {
-                $name(inner, PhantomData)
-            }
-        }
-
-        impl<M: BackupMap> CandidType for $name<M> {
-            fn ty() -> Type {
-                <$inner>::ty()
-            }
-            fn _ty() -> Type {
-                <$inner>::_ty()
-            }
-            fn _ty_doc() -> candid::types::internal::TypeDoc {
-                <$inner>::_ty_doc()
-            }
-            fn id() -> TypeId {
-                <$inner>::id()
-            }
-            fn idl_serialize<S: Serializer>(&self, serializer: S) -> Result<(), S::Error> {
-                self.0.idl_serialize(serializer)
-            }
-        }
-
-        impl<'de, M: BackupMap> Deserialize<'de> for $name<M> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                <$inner>::deserialize(deserializer).map($name::new)
-            }
-        }
-    };
-}
-
 transparent!(
+    M: BackupMap;
     /// `vec record { K; V }`: a restore batch, or an offset page.
     Entries = Vec<(M::Wire, M::Value)>
 );
 transparent!(
+    M: BackupMap;
     /// `record { entries; next; len; skipped }`: a cursor page.
     Page = BackupPage<M::Wire, M::Value>
 );
 transparent!(
+    M: BackupMap;
     /// `opt K`: where a cursor page starts, or ends.
     Cursor = Option<M::Wire>
 );
 transparent!(
+    M: BackupMap;
     /// `record { keys : vec K; next : opt K; walked : nat64 }`: where a map may be cut.
     SplitKeys = page::Splits<M::Wire>
 );

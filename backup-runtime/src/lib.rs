@@ -1,5 +1,51 @@
 #![doc = include_str!("../README.md")]
 
+/// Declares a Candid type that is exactly `$inner`, generic over the
+/// endpoint trait's implementor `$param` (a map or an indexed structure),
+/// for the endpoints' signatures: same type in the interface, same bytes
+/// on the wire.
+macro_rules! transparent {
+    ($param:ident: $bound:path; $(#[$doc:meta])* $name:ident = $inner:ty) => {
+        $(#[$doc])*
+        pub struct $name<$param: $bound>(pub $inner, ::std::marker::PhantomData<$param>);
+
+        impl<$param: $bound> $name<$param> {
+            pub fn new(inner: $inner) -> Self {
+                $name(inner, ::std::marker::PhantomData)
+            }
+        }
+
+        impl<$param: $bound> ::candid::CandidType for $name<$param> {
+            fn ty() -> ::candid::types::Type {
+                <$inner as ::candid::CandidType>::ty()
+            }
+            fn _ty() -> ::candid::types::Type {
+                <$inner as ::candid::CandidType>::_ty()
+            }
+            fn _ty_doc() -> ::candid::types::internal::TypeDoc {
+                <$inner as ::candid::CandidType>::_ty_doc()
+            }
+            fn id() -> ::candid::types::TypeId {
+                <$inner as ::candid::CandidType>::id()
+            }
+            fn idl_serialize<__S: ::candid::types::Serializer>(
+                &self,
+                serializer: __S,
+            ) -> ::std::result::Result<(), __S::Error> {
+                ::candid::CandidType::idl_serialize(&self.0, serializer)
+            }
+        }
+
+        impl<'de, $param: $bound> ::serde::Deserialize<'de> for $name<$param> {
+            fn deserialize<__D: ::serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> ::std::result::Result<Self, __D::Error> {
+                <$inner as ::serde::Deserialize>::deserialize(deserializer).map($name::new)
+            }
+        }
+    };
+}
+
 pub mod auth;
 pub mod canonical;
 pub mod endpoint;

@@ -26,10 +26,8 @@ use candid::CandidType;
 use ic_stable_structures::storable::Bound;
 use ic_stable_structures::{Memory, StableCell, StableLog, StableMinHeap, StableVec, Storable};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 use std::cell::RefCell;
 use std::fmt;
-use std::marker::PhantomData;
 
 /// The kind of an indexed structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,54 +185,18 @@ fn kind<S: BackupSeq>() -> SeqKind {
     <S::Structure as Seq<S::Value>>::KIND
 }
 
-/// Declares a Candid type that is exactly `$inner`, for the endpoints'
-/// signatures: same type in the interface, same bytes on the wire.
-macro_rules! transparent {
-    ($(#[$doc:meta])* $name:ident = $inner:ty) => {
-        $(#[$doc])*
-        pub struct $name<S: BackupSeq>(pub $inner, PhantomData<S>);
-
-        impl<S: BackupSeq> $name<S> {
-            pub fn new(inner: $inner) -> Self {
-                $name(inner, PhantomData)
-            }
-        }
-
-        impl<S: BackupSeq> CandidType for $name<S> {
-            fn ty() -> Type {
-                <$inner>::ty()
-            }
-            fn _ty() -> Type {
-                <$inner>::_ty()
-            }
-            fn _ty_doc() -> candid::types::internal::TypeDoc {
-                <$inner>::_ty_doc()
-            }
-            fn id() -> TypeId {
-                <$inner>::id()
-            }
-            fn idl_serialize<T: Serializer>(&self, serializer: T) -> Result<(), T::Error> {
-                self.0.idl_serialize(serializer)
-            }
-        }
-
-        impl<'de, S: BackupSeq> Deserialize<'de> for $name<S> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                <$inner>::deserialize(deserializer).map($name::new)
-            }
-        }
-    };
-}
-
 transparent!(
+    S: BackupSeq;
     /// `vec record { nat64; V }`: a restore batch, or an offset page.
     Entries = Vec<(u64, S::Value)>
 );
 transparent!(
+    S: BackupSeq;
     /// `record { entries; next; len; skipped }`: a cursor page.
     Page = BackupPage<u64, S::Value>
 );
 transparent!(
+    S: BackupSeq;
     /// `record { keys : vec nat64; next : opt nat64; walked : nat64 }`.
     SplitKeys = Splits<u64>
 );

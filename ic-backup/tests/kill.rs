@@ -1,6 +1,6 @@
 //! An interruption at any moment loses nothing: each of `backup`, `restore`,
 //! `restore --replace`, `dump` and `load`, offline over the profiles
-//! canister's real wasm, is killed with SIGKILL at 20 random moments and run
+//! canister's real wasm, is killed with SIGKILL at 14 random moments and run
 //! again to completion; every time, the files it leaves are byte for byte
 //! those of an uninterrupted run, and no other file is left behind.
 //!
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TRIALS: usize = 20;
+const TRIALS: usize = 14;
 /// Trials run at once.
 const WORKERS: usize = 2;
 
@@ -183,10 +183,10 @@ fn backup_file(n: u32) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// Kills per structure of the club: fewer than the maps' 20, which cover
+/// Kills per structure of the club: fewer than the maps' 14, which cover
 /// the same files and resume state; these cover each kind's own walk and
 /// checks.
-const CLUB_TRIALS: usize = 6;
+const CLUB_TRIALS: usize = 4;
 
 /// The image of a club seeded with `n` of everything (none: a club that
 /// answered one query), and the lossless backups of its log and vec.
@@ -340,7 +340,7 @@ fn load_survives_kills() {
 }
 
 /// `serve`, with calls arriving at random moments and its log folded into
-/// the image every 50 ms, killed (SIGKILL) at 20 random moments: when the
+/// the image every 50 ms, killed (SIGKILL) at 14 random moments: when the
 /// image is next opened, every call replied to is in it, and the image is
 /// byte for byte the one an uninterrupted run of the same calls makes
 /// (with the call in flight at the kill, or without it).

@@ -16,7 +16,7 @@
 //! order holds without knowing the canister's `Ord`), a cell has index 0.
 //! Everything is written into a copy: an error leaves the image as it was.
 
-use super::{NotNative, Stored};
+use super::{NotNative, Slots, Stored};
 use crate::layout::Kind;
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager};
 use ic_stable_structures::storable::Bound;
@@ -286,12 +286,6 @@ impl From<Vec<u8>> for Blob {
     }
 }
 
-fn u64_le(bytes: &[u8]) -> u64 {
-    let mut le = [0; 8];
-    le.copy_from_slice(&bytes[..8]);
-    u64::from_le_bytes(le)
-}
-
 /// Grows `memory` to hold `bytes` bytes.
 fn reserve<M: Memory>(memory: &M, bytes: u64) -> Result<(), NotNative> {
     let pages = bytes.div_ceil(65536);
@@ -327,18 +321,11 @@ fn slots<M: Memory>(
     }
     let mut header = [0; 64];
     memory.read(0, &mut header);
-    let max = u64::from(u32::from_le_bytes([
-        header[12], header[13], header[14], header[15],
-    ]));
-    let fixed = header[16] != 0;
-    let prefix: u64 = match (fixed, max) {
-        (true, _) => 0,
-        (false, 0..=255) => 1,
-        (false, 256..=65535) => 2,
-        _ => 4,
-    };
-    let slot = max + prefix;
-    let mut len = if replace { 0 } else { u64_le(&header[4..12]) };
+    let slots = Slots::parse(&header)?;
+    let Slots {
+        max, fixed, slot, ..
+    } = slots;
+    let mut len = if replace { 0 } else { slots.len };
     for (index, value) in entries {
         let (index, size) = (*index, value.len() as u64);
         if size > max || (fixed && size != max) {
@@ -357,16 +344,7 @@ fn slots<M: Memory>(
         if index < len && kind == Kind::MinHeap {
             let mut stored = vec![0; slot as usize];
             memory.read(at, &mut stored);
-            let size = match prefix {
-                0 => max,
-                1 => u64::from(stored[0]),
-                2 => u64::from(u16::from_le_bytes([stored[0], stored[1]])),
-                _ => u64::from(u32::from_le_bytes([
-                    stored[0], stored[1], stored[2], stored[3],
-                ])),
-            };
-            let start = prefix as usize;
-            let stored = &stored[start..start + size.min(max) as usize];
+            let stored = slots.element(&stored).unwrap_or_default();
             if !same(stored, value)? {
                 return Err(NotNative(format!(
                     "index {index} already holds another value: a heap only grows, so that its order holds"
@@ -375,14 +353,7 @@ fn slots<M: Memory>(
             continue;
         }
         reserve(memory, at + slot)?;
-        let mut bytes = match prefix {
-            0 => Vec::new(),
-            1 => vec![size as u8],
-            2 => (size as u16).to_le_bytes().to_vec(),
-            _ => (size as u32).to_le_bytes().to_vec(),
-        };
-        bytes.extend_from_slice(value);
-        memory.write(at, &bytes);
+        memory.write(at, &slots.slot_of(value));
         len = len.max(index + 1);
     }
     memory.write(4, &len.to_le_bytes());
