@@ -51,22 +51,6 @@ phase "building the tests and the example canisters"
 cargo test --locked --workspace --no-run --quiet
 cargo run --locked --quiet -p example-wasm --bin build-example-wasm
 
-# Two halves at once: the CLI's tests (mostly waiting on the ic-backup
-# processes they start, servers and kills) beside every other crate's, each
-# half's output printed whole when it ends.
 phase "tests"
-cli_log=$(mktemp)
-cargo test --locked -p ic-backup >"$cli_log" 2>&1 &
-cli=$!
-others=0
-cargo test --locked --workspace --exclude ic-backup || others=$?
-status=0
-wait "$cli" || status=$?
-echo "== the CLI's tests (cargo test -p ic-backup)"
-cat "$cli_log"
-rm -f "$cli_log"
-if [ "$others" -ne 0 ] || [ "$status" -ne 0 ]; then
-    echo "== tests failed (the other crates: exit $others; the CLI: exit $status)"
-    exit 1
-fi
+cargo test --locked --workspace
 phase "done"

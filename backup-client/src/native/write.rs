@@ -430,3 +430,6 @@ fn cell<M: Memory>(memory: M, entries: &[(u64, Vec<u8>)]) -> Result<u64, NotNati
     cell.set(Blob(value.clone()));
     Ok(1)
 }
+
+#[cfg(test)]
+mod tests;
