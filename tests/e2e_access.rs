@@ -104,22 +104,6 @@ fn endpoints(canister: &mut Canister, cast: &Cast) -> Vec<Endpoint> {
     ]
 }
 
-fn call_raw(
-    canister: &mut Canister,
-    caller: Principal,
-    endpoint: &Endpoint,
-) -> Result<Vec<u8>, canister_runner::Reject> {
-    if endpoint.update {
-        canister
-            .update(caller, endpoint.method, &endpoint.arg)
-            .result
-    } else {
-        canister
-            .query(caller, endpoint.method, &endpoint.arg)
-            .result
-    }
-}
-
 #[test]
 fn every_endpoint_admits_exactly_whom_the_design_says() {
     let cast = Cast::new();
@@ -152,7 +136,13 @@ fn every_endpoint_admits_exactly_whom_the_design_says() {
                 Guard::Raw => raw,
             };
             let before = canister.stable_memory().to_vec();
-            let result = call_raw(&mut canister, principal, endpoint);
+            let result = call_raw(
+                &mut canister,
+                principal,
+                endpoint.update,
+                endpoint.method,
+                &endpoint.arg,
+            );
             if allowed {
                 assert!(
                     result.is_ok(),

@@ -9,7 +9,7 @@
 use backup_tests::*;
 use candid::utils::ArgumentEncoder;
 use candid::Principal;
-use canister_runner::{Canister, RejectCode};
+use canister_runner::RejectCode;
 use club::{Action, Config, Event, Job, Post};
 
 /// One endpoint and its encoded argument.
@@ -87,22 +87,6 @@ fn endpoints() -> Vec<Endpoint> {
     all
 }
 
-fn call_raw(
-    canister: &mut Canister,
-    caller: Principal,
-    endpoint: &Endpoint,
-) -> Result<Vec<u8>, canister_runner::Reject> {
-    if endpoint.update {
-        canister
-            .update(caller, &endpoint.method, &endpoint.arg)
-            .result
-    } else {
-        canister
-            .query(caller, &endpoint.method, &endpoint.arg)
-            .result
-    }
-}
-
 #[test]
 fn every_endpoint_of_every_structure_refuses_strangers_and_changes_nothing() {
     let cast = Cast::new();
@@ -124,8 +108,14 @@ fn every_endpoint_of_every_structure_refuses_strangers_and_changes_nothing() {
     for (who, caller) in [("anonymous", cast.anonymous), ("stranger", cast.stranger)] {
         for endpoint in &endpoints {
             let before = canister.stable_memory().to_vec();
-            let reject = call_raw(&mut canister, caller, endpoint)
-                .expect_err(&format!("{who} was let into {}", endpoint.method));
+            let reject = call_raw(
+                &mut canister,
+                caller,
+                endpoint.update,
+                &endpoint.method,
+                &endpoint.arg,
+            )
+            .expect_err(&format!("{who} was let into {}", endpoint.method));
             assert_eq!(
                 reject.code,
                 RejectCode::CanisterReject,
@@ -149,8 +139,14 @@ fn every_endpoint_of_every_structure_refuses_strangers_and_changes_nothing() {
     // The admin: each structure's pages, then its batch validated and
     // taken (Ok(1)), then cleared.
     for endpoint in &endpoints {
-        let reply = call_raw(&mut canister, cast.admin, endpoint)
-            .unwrap_or_else(|reject| panic!("the admin on {}: {reject}", endpoint.method));
+        let reply = call_raw(
+            &mut canister,
+            cast.admin,
+            endpoint.update,
+            &endpoint.method,
+            &endpoint.arg,
+        )
+        .unwrap_or_else(|reject| panic!("the admin on {}: {reject}", endpoint.method));
         if endpoint.method.starts_with("restore_") || endpoint.method.starts_with("validate_") {
             let (answer,): (Result<u64, String>,) = candid::decode_args(&reply).unwrap();
             assert_eq!(answer, Ok(1), "{}", endpoint.method);

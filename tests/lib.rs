@@ -69,6 +69,22 @@ pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
         .unwrap_or_else(|error| panic!("decoding the reply of {method}: {error}")))
 }
 
+/// Calls `method` with the encoded argument `arg` as an update or a query:
+/// the raw reply, or the reject.
+pub fn call_raw(
+    canister: &mut Canister,
+    caller: Principal,
+    update: bool,
+    method: &str,
+    arg: &[u8],
+) -> Result<Vec<u8>, Reject> {
+    if update {
+        canister.update(caller, method, arg).result
+    } else {
+        canister.query(caller, method, arg).result
+    }
+}
+
 /// An update returning one value.
 pub fn update<A: ArgumentEncoder, R: for<'a> candid::Deserialize<'a> + candid::CandidType>(
     canister: &mut Canister,

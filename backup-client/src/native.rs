@@ -910,21 +910,45 @@ impl NativeMap<'_> {
             ));
         }
         let key_value = self.key.stored.to_wire(self.key.wire, key)?;
-        let value = match &self.value {
-            ValueForm::Stored(stored) => stored.to_wire(Wire::Candid, value)?,
-            ValueForm::Unit if value.is_empty() => IDLValue::Null,
-            ValueForm::Unit => {
-                return not_native(format!(
-                    "the key {key_value} has a value of {} bytes where a set keeps none",
-                    value.len()
-                ))
+        let value = self.value.decode(env, value_type, &key_value, value)?;
+        Ok((key_value, value))
+    }
+}
+
+impl ValueForm {
+    /// The Candid value of type `value_type` a page carries for a stored
+    /// value, checked against the form; `at` (its key or index) names it
+    /// in errors.
+    pub fn decode(
+        &self,
+        env: &TypeEnv,
+        value_type: &Type,
+        at: &IDLValue,
+        value: &[u8],
+    ) -> Result<IDLValue, NotNative> {
+        let one = |decoded: Result<IDLArgs, candid::Error>,
+                   failed: &dyn Fn(candid::Error) -> String,
+                   not_one: String| {
+            let mut args = decoded.map_err(|error| NotNative(failed(error)))?;
+            match args.args.pop() {
+                Some(value) if args.args.is_empty() => Ok(value),
+                _ => Err(NotNative(not_one)),
             }
-            ValueForm::Typed => {
-                let mut args =
-                    IDLArgs::from_bytes_with_types(value, env, std::slice::from_ref(value_type))
-                        .map_err(|error| {
-                            NotNative(format!(
-                        "the value at {key_value} ({} bytes{}) does not decode as {value_type}: {}",
+        };
+        let decoded =
+            || IDLArgs::from_bytes_with_types(value, env, std::slice::from_ref(value_type));
+        match self {
+            ValueForm::Stored(stored) => stored.to_wire(Wire::Candid, value),
+            ValueForm::Unit if value.is_empty() => Ok(IDLValue::Null),
+            ValueForm::Unit => not_native(format!(
+                "the key {at} has a value of {} bytes where a set keeps none",
+                value.len()
+            )),
+            ValueForm::Typed => one(
+                decoded(),
+                &|error| {
+                    format!(
+                        "the value at {at} ({} bytes{}) does not decode as {value_type}: {}",
                         value.len(),
                         if value.starts_with(b"DIDL") {
                             ""
@@ -932,35 +956,43 @@ impl NativeMap<'_> {
                             ", not Candid"
                         },
                         decode_reason(&error.to_string())
-                    ))
-                        })?;
-                match args.args.pop() {
-                    Some(value) if args.args.is_empty() => value,
-                    _ => {
-                        return not_native(format!(
-                            "the value at {key_value} is not one Candid value"
-                        ))
-                    }
-                }
-            }
+                    )
+                },
+                format!("the value at {at} is not one Candid value"),
+            ),
             ValueForm::Candid { header, shape } => {
                 if !value.starts_with(header) || !shape.accepts(&value[header.len()..]) {
                     return not_native(format!(
-                        "the value of the key {key_value} is not Candid of the map's usual header"
+                        "the value of the key {at} is not Candid of the map's usual header"
                     ));
                 }
-                let mut args =
-                    IDLArgs::from_bytes_with_types(value, env, std::slice::from_ref(value_type))
-                        .map_err(|error| {
-                            NotNative(format!("the value of the key {key_value}: {error}"))
-                        })?;
-                match args.args.pop() {
-                    Some(value) if args.args.is_empty() => value,
-                    _ => return not_native("a value that is not one Candid value"),
-                }
+                one(
+                    decoded(),
+                    &|error| format!("the value of the key {at}: {error}"),
+                    "a value that is not one Candid value".into(),
+                )
             }
-        };
-        Ok((key_value, value))
+        }
+    }
+
+    /// The bytes a canister stores for the Candid value `value` of type
+    /// `value_type` in this form (the `Candid` and `Typed` forms: one
+    /// Candid message of that type).
+    pub fn encode(
+        &self,
+        env: &TypeEnv,
+        value_type: &Type,
+        value: &IDLValue,
+    ) -> Result<Vec<u8>, NotNative> {
+        match self {
+            ValueForm::Stored(stored) => stored.from_wire(Wire::Candid, value),
+            ValueForm::Unit => Ok(Vec::new()),
+            ValueForm::Typed | ValueForm::Candid { .. } => {
+                IDLArgs::new(std::slice::from_ref(value))
+                    .to_bytes_with_types(env, std::slice::from_ref(value_type))
+                    .map_err(|error| NotNative(error.to_string()))
+            }
+        }
     }
 }
 

@@ -20,19 +20,6 @@ fn layout() -> String {
     .unwrap()
 }
 
-/// A club of either build, given the same messages: seeded with `n` of
-/// everything, then configured (the audit log's last event).
-fn club(example: &str, n: u64) -> Offline {
-    let club = Offline::new(example);
-    club.ok(&["call", "seed", &format!("({n} : nat64)")]);
-    club.ok(&[
-        "call",
-        "configure",
-        "(record { name = \"chess\"; max_members = 5000 : nat32; open = false })",
-    ]);
-    club
-}
-
 /// The files in `dir` beside an output, other than the output itself.
 fn leftovers(dir: &Path, output: &str) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
@@ -49,8 +36,8 @@ fn leftovers(dir: &Path, output: &str) -> Vec<PathBuf> {
 
 #[test]
 fn the_plain_builds_snapshot_through_a_layout_gives_the_derived_builds_backups() {
-    let derived = club("club", 70);
-    let plain = club("club_plain", 70);
+    let derived = seeded_club("club", 70);
+    let plain = seeded_club("club_plain", 70);
     let layout_file = plain.path("club.toml");
     std::fs::write(&layout_file, layout()).unwrap();
     let folder = plain.path("snapshot");
@@ -111,7 +98,7 @@ fn run_ok(args: &[&str]) -> String {
 
 #[test]
 fn a_layout_naming_the_wrong_type_or_kind_is_refused_and_writes_nothing() {
-    let plain = club("club_plain", 30);
+    let plain = seeded_club("club_plain", 30);
     let before = std::fs::read(&plain.image).unwrap();
     let layout = layout();
     let refuse = |file: &str, edited: String, name: &str, expected: &[&str]| {
@@ -218,7 +205,7 @@ fn a_layout_naming_the_wrong_type_or_kind_is_refused_and_writes_nothing() {
 #[test]
 fn a_consistent_cut_of_the_running_plain_build_backs_up_through_the_layout() {
     use common::serving::{whoami, write_keys, Served};
-    let plain = club("club_plain", 40);
+    let plain = seeded_club("club_plain", 40);
     let layout_file = plain.path("club.toml");
     std::fs::write(&layout_file, layout()).unwrap();
     let layout_arg = layout_file.to_str().unwrap();
@@ -269,7 +256,7 @@ fn a_consistent_cut_of_the_running_plain_build_backs_up_through_the_layout() {
 /// with `?` for the types, refused until filled in, and then read.
 #[test]
 fn inspect_proposes_a_layout_that_backs_up_once_its_types_are_filled_in() {
-    let derived = club("club", 20);
+    let derived = seeded_club("club", 20);
     let folder = derived.path("snapshot");
     snapshot_folder(&derived, &folder);
     let proposed = derived.path("derived.toml");
@@ -297,7 +284,7 @@ fn inspect_proposes_a_layout_that_backs_up_once_its_types_are_filled_in() {
         "the derived module's layout does not back up as its endpoints do"
     );
 
-    let plain = club("club_plain", 20);
+    let plain = seeded_club("club_plain", 20);
     let proposal = plain.ok(&["inspect", plain.image.to_str().unwrap(), "--layout"]);
     for part in [
         "name = \"memory_0\"\nkind = \"cell\"",
@@ -362,7 +349,7 @@ fn state(club: &Offline) -> Vec<String> {
 /// is refused, naming the entry, and the image is unchanged.
 #[test]
 fn a_layout_restore_into_the_plain_builds_image_gives_back_every_structure() {
-    let source = club("club", 50);
+    let source = seeded_club("club", 50);
     let layout_file = source.path("club.toml");
     std::fs::write(&layout_file, layout()).unwrap();
     let layout_arg = layout_file.to_str().unwrap();
@@ -436,7 +423,7 @@ fn a_layout_restore_into_the_plain_builds_image_gives_back_every_structure() {
 
     // Refusals, the image unchanged: a log entry that differs from the one
     // at its index, a vec with a gap past its end.
-    let other = club("club_plain", 3);
+    let other = seeded_club("club_plain", 3);
     let before = std::fs::read(&other.image).unwrap();
     let cases = [
         ("audit", "already holds another value"),

@@ -13,14 +13,7 @@ const STRUCTURES: [&str; 6] = ["config", "members", "dues", "posts", "audit", "j
 
 /// A club offline, seeded with `n` of everything and configured.
 fn club(n: u64) -> Offline {
-    let club = Offline::new("club");
-    club.ok(&["call", "seed", &format!("({n} : nat64)")]);
-    club.ok(&[
-        "call",
-        "configure",
-        "(record { name = \"chess\"; max_members = 5000 : nat32; open = false })",
-    ]);
-    club
+    seeded_club("club", n)
 }
 
 /// Every structure's lossless backup, by name.

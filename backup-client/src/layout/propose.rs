@@ -116,19 +116,11 @@ fn from_memories(summary: &Value) -> String {
                     memory["btreemap"]["entries"]
                 ),
             ),
-            Some("StableVec") => entry(
-                "vec",
+            Some(name @ ("StableVec" | "StableMinHeap")) => entry(
+                if name == "StableVec" { "vec" } else { "min-heap" },
                 &value,
                 format!(
-                    "# A StableVec of {} elements of at most {} bytes.\n",
-                    memory["structure"]["elements"], memory["structure"]["max_element_bytes"]
-                ),
-            ),
-            Some("StableMinHeap") => entry(
-                "min-heap",
-                &value,
-                format!(
-                    "# A StableMinHeap of {} elements of at most {} bytes.\n",
+                    "# A {name} of {} elements of at most {} bytes.\n",
                     memory["structure"]["elements"], memory["structure"]["max_element_bytes"]
                 ),
             ),

@@ -57,10 +57,10 @@ pub struct Place {
     pub key: Stored,
 }
 
-/// Whether two stored values are the same value (decoded with the
-/// structure's type): a log's or heap's entry below its length must carry
-/// the one already there.
-pub type Same<'a> = dyn Fn(&[u8], &[u8]) -> Result<bool, NotNative> + 'a;
+/// Whether two stored values at an index are the same value (decoded with
+/// the structure's type): a log's or heap's entry below its length must
+/// carry the one already there.
+pub type Same<'a> = dyn Fn(u64, &[u8], &[u8]) -> Result<bool, NotNative> + 'a;
 
 /// The image `image` with `entries` written into the structure at `place`
 /// (emptied first, if `replace`); how many entries the structure then holds.
@@ -139,26 +139,43 @@ fn write_in<M: Memory>(
     }
 }
 
+/// `Storable` as the bytes themselves, with `$bound`, and made from them:
+/// the stand-ins for the canister's key and value types.
+macro_rules! stored_bytes {
+    ($name:ident $(<const $n:ident: u32>)?, $bound:expr) => {
+        impl$(<const $n: u32>)? Storable for $name$(<$n>)? {
+            fn to_bytes(&self) -> Cow<'_, [u8]> {
+                Cow::Borrowed(&self.0)
+            }
+            fn into_bytes(self) -> Vec<u8> {
+                self.0
+            }
+            fn from_bytes(bytes: Cow<[u8]>) -> Self {
+                $name(bytes.into_owned())
+            }
+            const BOUND: Bound = $bound;
+        }
+
+        impl$(<const $n: u32>)? From<Vec<u8>> for $name$(<$n>)? {
+            fn from(bytes: Vec<u8>) -> Self {
+                $name(bytes)
+            }
+        }
+    };
+}
+
 /// A stored key of `N` bytes (`u8` to `u64`, `bool`): fixed size, in byte
 /// order.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Fixed<const N: u32>(Vec<u8>);
 
-impl<const N: u32> Storable for Fixed<N> {
-    fn to_bytes(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.0)
-    }
-    fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-    fn from_bytes(bytes: Cow<[u8]>) -> Self {
-        Fixed(bytes.into_owned())
-    }
-    const BOUND: Bound = Bound::Bounded {
+stored_bytes!(
+    Fixed<const N: u32>,
+    Bound::Bounded {
         max_size: N,
         is_fixed_size: true,
-    };
-}
+    }
+);
 
 /// A stored `Principal`: at most 29 bytes, ordered by length first.
 #[derive(Clone, PartialEq, Eq)]
@@ -176,39 +193,20 @@ impl PartialOrd for PrincipalKey {
     }
 }
 
-impl Storable for PrincipalKey {
-    fn to_bytes(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.0)
-    }
-    fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-    fn from_bytes(bytes: Cow<[u8]>) -> Self {
-        PrincipalKey(bytes.into_owned())
-    }
-    const BOUND: Bound = Bound::Bounded {
+stored_bytes!(
+    PrincipalKey,
+    Bound::Bounded {
         max_size: 29,
         is_fixed_size: false,
-    };
-}
+    }
+);
 
 /// Stored bytes of any size, in byte order: a `String` or `Vec<u8>` key,
 /// any value.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Blob(Vec<u8>);
 
-impl Storable for Blob {
-    fn to_bytes(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.0)
-    }
-    fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-    fn from_bytes(bytes: Cow<[u8]>) -> Self {
-        Blob(bytes.into_owned())
-    }
-    const BOUND: Bound = Bound::Unbounded;
-}
+stored_bytes!(Blob, Bound::Unbounded);
 
 /// The magic and version at the start of `memory` (zeros if it is empty).
 fn head<M: Memory>(memory: &M) -> [u8; 4] {
@@ -265,24 +263,6 @@ where
             map.insert(K::from(key.clone()), Blob(value.clone()));
         }
         Ok(map.len())
-    }
-}
-
-impl<const N: u32> From<Vec<u8>> for Fixed<N> {
-    fn from(bytes: Vec<u8>) -> Self {
-        Fixed(bytes)
-    }
-}
-
-impl From<Vec<u8>> for PrincipalKey {
-    fn from(bytes: Vec<u8>) -> Self {
-        PrincipalKey(bytes)
-    }
-}
-
-impl From<Vec<u8>> for Blob {
-    fn from(bytes: Vec<u8>) -> Self {
-        Blob(bytes)
     }
 }
 
@@ -345,7 +325,7 @@ fn slots<M: Memory>(
             let mut stored = vec![0; slot as usize];
             memory.read(at, &mut stored);
             let stored = slots.element(&stored).unwrap_or_default();
-            if !same(stored, value)? {
+            if !same(index, stored, value)? {
                 return Err(NotNative(format!(
                     "index {index} already holds another value: a heap only grows, so that its order holds"
                 )));
@@ -389,7 +369,7 @@ fn log<M: Memory>(
         match at.cmp(&len) {
             Ordering::Less => {
                 let stored = log.get(*at).map(|blob| blob.0).unwrap_or_default();
-                if !same(&stored, value)? {
+                if !same(*at, &stored, value)? {
                     return Err(NotNative(format!(
                         "index {at} already holds another value: a log only grows"
                     )));

@@ -276,12 +276,12 @@ pub fn backup(
                     durable::remove(&partial_of(output_path, index))?;
                 }
                 state.remove()?;
-                return Err(Error::Input(format!(
-                    "`{map}`, a {} of {} in {} as the layout says, cannot be read: {reason}; no backup file was written",
-                    structure.kind,
-                    types.value,
-                    structure.place(),
-                )));
+                return Err(unreadable(
+                    structure,
+                    &types,
+                    reason,
+                    "no backup file was written",
+                ));
             }
             (Ok(Some(reason)), None) => spans.bar.suspend(|| {
                 read = Read::ImageThenPages;
@@ -382,20 +382,30 @@ fn layout_plan(
         ));
     };
     let plan = direct::Plan::of_layout(structure, interface, types)?;
-    let name = &structure.name;
-    let refuse = |reason: crate::native::NotNative| {
-        Error::Input(format!(
-            "`{name}`, a {} of {} in {} as the layout says, cannot be read: {reason}; nothing was written",
-            structure.kind,
-            types.value,
-            structure.place(),
-        ))
-    };
+    let refuse = |reason| unreadable(structure, types, reason, "nothing was written");
     let native = plan.open(memory).map_err(refuse)?;
     if let Some(reason) = direct::first_undecodable(&native, interface, types, true) {
         return Err(refuse(reason));
     }
     Ok(plan)
+}
+
+/// The error of a structure that is not what its layout file says it is:
+/// what the layout says, why it cannot be read, and `after` (what was not
+/// written).
+fn unreadable(
+    structure: &crate::layout::Structure,
+    types: &MapTypes,
+    reason: crate::native::NotNative,
+    after: &str,
+) -> Error {
+    Error::Input(format!(
+        "`{}`, a {} of {} in {} as the layout says, cannot be read: {reason}; {after}",
+        structure.name,
+        structure.kind,
+        types.value,
+        structure.place(),
+    ))
 }
 
 /// The spans of a new backup, cut at the keys `cuts` (lossless JSON; none:

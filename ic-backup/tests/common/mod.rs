@@ -154,6 +154,20 @@ impl Offline {
     }
 }
 
+/// A club canister (`club`, or `club_plain` built without the derive)
+/// given the same messages: seeded with `n` of everything, then configured
+/// (the audit log's last event).
+pub fn seeded_club(example: &str, n: u64) -> Offline {
+    let club = Offline::new(example);
+    club.ok(&["call", "seed", &format!("({n} : nat64)")]);
+    club.ok(&[
+        "call",
+        "configure",
+        "(record { name = \"chess\"; max_members = 5000 : nat32; open = false })",
+    ]);
+    club
+}
+
 pub fn principal(n: u32) -> String {
     let mut bytes = [8u8; 29];
     bytes[..4].copy_from_slice(&n.to_be_bytes());

@@ -20,11 +20,11 @@ fn memory_of(image: &[u8]) -> DefaultMemoryImpl {
     memory
 }
 
-fn never_same(_: &[u8], _: &[u8]) -> Result<bool, NotNative> {
+fn never_same(_: u64, _: &[u8], _: &[u8]) -> Result<bool, NotNative> {
     Ok(false)
 }
 
-fn bytes_same(a: &[u8], b: &[u8]) -> Result<bool, NotNative> {
+fn bytes_same(_: u64, a: &[u8], b: &[u8]) -> Result<bool, NotNative> {
     Ok(a == b)
 }
 

@@ -9,17 +9,15 @@
 //! ([`crate::native::write`]) and the copy then replaces the image (or the
 //! folder's stable memory) atomically: a refused file changes nothing.
 
-use super::read::key_of;
+use super::read::{key_of, value_of};
 use super::{output, read_entries};
 use crate::error::{Error, Result};
 use crate::interface::Interface;
 use crate::json::Format;
-use crate::layout::{Kind, Layout, Structure};
+use crate::layout::{Layout, Structure};
 use crate::native::write::{self, Entries, Place};
-use crate::native::{NotNative, ValueForm, Wire};
-use crate::ops::backup::field_by_id;
+use crate::native::NotNative;
 use candid::types::value::IDLValue;
-use candid::IDLArgs;
 use serde_json::json;
 use std::path::Path;
 
@@ -62,18 +60,6 @@ pub fn restore_through_layout(options: LayoutRestore) -> Result<()> {
     let plan = crate::ops::backup::direct::Plan::of_layout(structure, &interface, &types)?;
     let (key, value) = (plan.key(), plan.value());
     let env = &interface.env;
-    let encode_value = |at: usize, entry_value: &IDLValue| -> Result<Vec<u8>> {
-        let bad = |why: String| Error::Input(format!("entry {at} of {}: {why}", input.display()));
-        match (structure.kind, value) {
-            (Kind::Set, _) => Ok(Vec::new()),
-            (_, ValueForm::Stored(stored)) => stored
-                .from_wire(Wire::Candid, entry_value)
-                .map_err(|NotNative(why)| bad(why)),
-            _ => IDLArgs::new(std::slice::from_ref(entry_value))
-                .to_bytes_with_types(env, std::slice::from_ref(&types.value))
-                .map_err(|error| bad(error.to_string())),
-        }
-    };
     let mut keyed = Vec::new();
     let mut indexed = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -84,7 +70,12 @@ pub fn restore_through_layout(options: LayoutRestore) -> Result<()> {
                 input.display()
             )));
         };
-        let stored_value = encode_value(at, entry_value)?;
+        let stored_value =
+            value
+                .encode(env, &types.value, entry_value)
+                .map_err(|NotNative(why)| {
+                    Error::Input(format!("entry {at} of {}: {why}", input.display()))
+                })?;
         if structure.kind.indexed() {
             let IDLValue::Nat64(index) = entry_key else {
                 return Err(Error::Input(format!(
@@ -135,18 +126,11 @@ pub fn restore_through_layout(options: LayoutRestore) -> Result<()> {
         Err(source) => return Err(Error::io(&path, source)),
     };
     // Two stored values are the same value when they decode alike.
-    let decode = |bytes: &[u8]| -> std::result::Result<IDLValue, NotNative> {
-        match value {
-            ValueForm::Stored(stored) => stored.to_wire(Wire::Candid, bytes),
-            _ => IDLArgs::from_bytes_with_types(bytes, env, std::slice::from_ref(&types.value))
-                .ok()
-                .and_then(|mut args| args.args.pop())
-                .ok_or_else(|| {
-                    NotNative(format!("a stored value does not decode as {}", types.value))
-                }),
-        }
+    let same = |index: u64, stored: &[u8], new: &[u8]| {
+        let at = IDLValue::Nat64(index);
+        Ok(value.decode(env, &types.value, &at, stored)?
+            == value.decode(env, &types.value, &at, new)?)
     };
-    let same = |stored: &[u8], new: &[u8]| Ok(decode(stored)? == decode(new)?);
     let place = Place {
         kind: structure.kind,
         memory_id: structure.memory_id,
@@ -184,11 +168,4 @@ pub fn restore_through_layout(options: LayoutRestore) -> Result<()> {
         },
     );
     Ok(())
-}
-
-fn value_of(entry: &IDLValue) -> Option<&IDLValue> {
-    match entry {
-        IDLValue::Record(pair) => field_by_id(pair, 1),
-        _ => None,
-    }
 }

@@ -340,6 +340,14 @@ pub(super) fn key_of(entry: &IDLValue) -> Option<&IDLValue> {
     }
 }
 
+/// The value of an entry (a `record { K; V }`).
+pub(super) fn value_of(entry: &IDLValue) -> Option<&IDLValue> {
+    match entry {
+        IDLValue::Record(pair) => field_by_id(pair, 1),
+        _ => None,
+    }
+}
+
 /// The key of an entry as it is in a lossless file, for messages.
 pub(super) fn key_text(interface: &Interface, types: &MapTypes, entry: &IDLValue) -> String {
     key_of(entry)
