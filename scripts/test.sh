@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the
 # pinned toolchain (its wasm32 target, rustfmt and clippy), checks
-# formatting, clippy's lints (warnings denied, the workspace's `[lints]`),
-# rustdoc (warnings denied) and the canister crates on the declared
-# rust-version, installs the clients no one here wrote from npm
-# (@dfinity/agent, and icp-cli 1.5's `icp` binary), then runs the whole
-# workspace's tests (trybuild included; the tests build the example and
-# fixture canisters for wasm32 themselves, through tests/example-wasm).
+# formatting, rustdoc (warnings denied) on the crates a canister author
+# reads, and the canister crates on the declared rust-version, installs the
+# clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's `icp`
+# binary), builds the tests with clippy's lints (warnings denied, the
+# workspace's `[lints]`) and the example canisters, then runs the whole
+# workspace's tests (trybuild included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A fresh machine builds everything once: incremental state would only be
@@ -23,10 +23,13 @@ ensure_toolchain rust-toolchain.toml rustfmt clippy
 
 phase "formatting"
 cargo fmt --all --check
-phase "clippy's lints, warnings denied"
-cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
+# rustdoc needs every dependency checked (`cargo check`), which the test build
+# below does not share: the crates a canister author reads on docs.rs and the
+# runner, whose dependencies are few. The CLI's crates (their dependencies
+# are an HTTP and TLS stack) are documented for contributors only.
 phase "rustdoc, warnings denied"
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet \
+    -p backup-runtime -p backup-derive -p backup-common -p canister-runner
 
 # The crates a canister compiles in, built with the oldest Rust they declare
 # (`rust-version` in Cargo.toml), in a target directory of their own.
@@ -47,10 +50,21 @@ else
     echo "== node is not installed: the agent-js test is skipped, and the icp-cli tests fail (install node and npm)"
 fi
 
-phase "building the tests and the example canisters"
-cargo test --locked --workspace --no-run --quiet
+# Clippy's lints run as the workspace's crates are built for the tests
+# (clippy-driver, the compiler with the lints added, wraps rustc for the
+# workspace's members), with warnings denied: a separate `cargo clippy` would
+# check every dependency once more. Given as `--config`, the settings reach
+# neither the tests' processes nor the builds they start (the example
+# canisters, trybuild's cases), which build as a user's would.
+channel=$(toolchain rust-toolchain.toml)
+clippy_build=(
+    --config "build.rustc-workspace-wrapper=\"$(rustup which --toolchain "$channel" clippy-driver)\""
+    --config 'build.rustflags=["-D", "warnings"]'
+)
+phase "building the tests (clippy's lints, warnings denied) and the example canisters"
+cargo "${clippy_build[@]}" test --locked --workspace --no-run --quiet
 cargo run --locked --quiet -p example-wasm --bin build-example-wasm
 
 phase "tests"
-cargo test --locked --workspace
+cargo "${clippy_build[@]}" test --locked --workspace
 phase "done"

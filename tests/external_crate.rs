@@ -2,8 +2,7 @@
 //! path plus the crates ic-cdk's macros name, that writes only the struct of
 //! DESIGN.md, builds for wasm32 with no other code from us and exports every
 //! endpoint. (The same crate built for the host, and its Candid service read,
-//! is the trybuild pass case `tests/derive-messages/pass/design-example.rs`:
-//! trybuild builds its cases as a crate outside the workspace too.)
+//! is the test `tests/derive-messages/pass/design-example.rs`.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,7 +69,8 @@ serde = {{ version = "1", features = ["derive"] }}
 
 [workspace]
 
-# The workspace's release profile, and the examples' crate types: the
+# The workspace's release profile (as the examples' wasm is built for the
+# tests: example_wasm::PROFILE), and the examples' crate types: the
 # dependencies the examples' wasm was built with are reused, not rebuilt.
 [profile.release]
 opt-level = 3
@@ -94,6 +94,7 @@ fn cargo_build(dir: &Path, target_dir: &Path, extra: &[&str]) -> std::process::O
         .arg(target_dir)
         .args(extra)
         .env_remove("RUSTFLAGS")
+        .envs(example_wasm::PROFILE)
         .output()
         .expect("cargo runs")
 }
@@ -103,8 +104,9 @@ fn a_crate_outside_the_workspace_builds_for_wasm32() {
     let target = workspace().join("target");
     let dir = target.join("outside-canister");
     write_crate(&dir);
-    // The examples' target directory (tests/example-wasm).
-    let target_dir = target.join("example-wasm");
+    // The examples' target directory, their dependencies built.
+    example_wasm::build().unwrap();
+    let target_dir = example_wasm::target_dir();
 
     let wasm = cargo_build(
         &dir,

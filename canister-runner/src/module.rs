@@ -3,6 +3,8 @@
 //! (`__stack_pointer` above all), so the module is rewritten to export each
 //! one under a name of the runner's own.
 
+mod cache;
+
 use crate::error::RunnerError;
 use wasmparser::{Parser, Payload, TypeRef};
 
@@ -115,8 +117,21 @@ fn take_start(wasm: &[u8]) -> Result<(Vec<u8>, Option<u32>), RunnerError> {
 
 /// Checks the module, meters it as the IC does ([`crate::instrument`]),
 /// and adds an export for each mutable global and one for its function
-/// table.
+/// table; or reads back what an earlier process made of the same module
+/// ([`cache`]).
 pub fn prepare(wasm: &[u8]) -> Result<Prepared, RunnerError> {
+    let entry = cache::entry(wasm);
+    if let Some(prepared) = entry.as_deref().and_then(cache::read) {
+        return Ok(prepared);
+    }
+    let prepared = prepare_afresh(wasm)?;
+    if let Some(entry) = &entry {
+        cache::write(entry, &prepared);
+    }
+    Ok(prepared)
+}
+
+fn prepare_afresh(wasm: &[u8]) -> Result<Prepared, RunnerError> {
     let wasm = decompress(wasm)?;
     let wasm = wasm.as_ref();
     if wasm.len() < 8 || &wasm[..4] != b"\0asm" {

@@ -3,7 +3,7 @@
 //! reinstall, upgrade with `skip_pre_upgrade`), the chunk store and
 //! `install_chunked_code`, `uninstall_code`; each a whole change or none.
 
-mod common;
+use crate::common;
 
 use candid::{Encode, Principal};
 use canister_runner::{Canister, InstallArgs, RejectCode};

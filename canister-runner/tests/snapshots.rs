@@ -3,7 +3,7 @@
 //! stable memory, certified data, chunk store), the limits (10 snapshots,
 //! slices of 2,000,000 bytes), the refusals, each changing nothing.
 
-mod common;
+use crate::common;
 
 use candid::{Encode, Principal};
 use canister_runner::{Canister, RejectCode};

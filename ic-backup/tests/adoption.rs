@@ -3,7 +3,7 @@
 //! in the V1 layout with values bounded to 256 bytes), opened by the
 //! profiles example, which uses the derive on ic-stable-structures 0.7.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The `ic-backup` binary, driven offline over the examples' real wasm in the
 //! embedded runner: every command, interruptions and bad files.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -5,21 +5,12 @@
 //! random moments and run again, the same file and no snapshot left; the
 //! refusals, saying what to do.
 
-mod common;
+use crate::common;
 
 use common::net::*;
 use common::serving::text;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-impl Net {
-    fn backup_ok(&self, args: &[&str]) -> String {
-        ok_output(
-            self.ic_backup("admin", args),
-            &format!("ic-backup {args:?}"),
-        )
-    }
-}
 
 /// `n` profiles, every one's username `batch-<k>`, about `size` bytes each:
 /// one write batch.

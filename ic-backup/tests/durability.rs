@@ -3,7 +3,7 @@
 //! of an example or fixture canister behind the real binary, and kills it
 //! with SIGKILL where a crash is the point.
 
-mod common;
+use crate::common;
 
 use candid::{Encode, Principal};
 use common::serving::*;

@@ -19,7 +19,7 @@
 //! Seeds are fixed (settable with `FORMATS_TEST_SEED`) so a failure can be
 //! replayed.
 
-mod common;
+use crate::common;
 
 use common::Offline;
 use serde::Deserialize;

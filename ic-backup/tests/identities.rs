@@ -4,7 +4,7 @@
 //! written here the way that tool writes it, and `ic-backup` acting as each
 //! identity's own principal.
 
-mod common;
+use crate::common;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use base64::Engine;

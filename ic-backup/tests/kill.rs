@@ -9,7 +9,7 @@
 //! kills land while the wasm loads, between calls, while files are written
 //! and renamed.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! a memory is refused, naming the memory and the first value that does
 //! not decode, and writes nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::{Path, PathBuf};

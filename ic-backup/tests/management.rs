@@ -3,7 +3,7 @@
 //! on the served canister, and what others are refused, with the IC's reject
 //! codes and messages.
 
-mod common;
+use crate::common;
 
 use common::icp_ok;
 use common::net::*;

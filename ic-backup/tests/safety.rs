@@ -2,7 +2,7 @@
 //! the shipped `ic-backup` on the profiles canister offline, run on the real
 //! wasm, and each failing on the code before the fix.
 
-mod common;
+use crate::common;
 
 use candid::Principal;
 use canister_runner::{Canister, InstallArgs};

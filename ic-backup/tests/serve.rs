@@ -3,7 +3,7 @@
 //! the same commands run offline on a copy of the image as the reference;
 //! strangers refused; bad requests refused as the IC refuses them.
 
-mod common;
+use crate::common;
 
 use common::serving::*;
 use common::{npm_packages, principal, Offline};

@@ -1,7 +1,7 @@
 //! A snapshot folder as `dfx canister snapshot download` writes it (its
 //! module gzip-compressed), used as it is by the offline commands.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -4,21 +4,11 @@
 //! killed at any moment finish when run again; a folder that is not the
 //! download's is refused.
 
-mod common;
+use crate::common;
 
 use common::net::*;
 use common::serving::text;
 use std::path::Path;
-
-impl Net {
-    /// `ic-backup <args>` as the admin, which must succeed; its output.
-    fn backup_ok(&self, args: &[&str]) -> String {
-        ok_output(
-            self.ic_backup("admin", args),
-            &format!("ic-backup {args:?}"),
-        )
-    }
-}
 
 /// The three parts of a snapshot folder, read.
 fn parts(dir: &Path) -> Vec<Vec<u8>> {

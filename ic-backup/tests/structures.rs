@@ -3,7 +3,7 @@
 //! backed up and restored through the CLI, and each kind's refusals. The
 //! guards of every endpoint are in `tests/e2e_structures.rs`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! `plan : variant { Free; Pro }`) and version 2 (`legacy_score` removed,
 //! `bio : opt text` added, a plan `Team` added).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -153,6 +153,14 @@ impl Net {
         self.ic_backup_command(identity, args).output().unwrap()
     }
 
+    /// `ic-backup <args>` as the admin, which must succeed; its output.
+    pub fn backup_ok(&self, args: &[&str]) -> String {
+        ok_output(
+            self.ic_backup("admin", args),
+            &format!("ic-backup {args:?}"),
+        )
+    }
+
     /// The snapshot ids `icp canister snapshot list -q` prints.
     pub fn snapshots(&self) -> Vec<String> {
         let listed = self.ok(&["canister", "snapshot", "list", &self.canister(), "--json"]);

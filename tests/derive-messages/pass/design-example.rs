@@ -35,8 +35,17 @@ fn main() {
     // The statics exist and are the maps.
     PROFILES.with(|p| assert!(p.borrow().is_empty()));
     let service = __export_service();
-    for endpoint in ["backup_profiles :", "backup_profiles_page :", "restore_profiles :", "clear_profiles :", "stable_digest :"] {
-        assert!(service.contains(endpoint), "{endpoint} missing from\n{service}");
+    for endpoint in [
+        "backup_profiles :",
+        "backup_profiles_page :",
+        "restore_profiles :",
+        "clear_profiles :",
+        "stable_digest :",
+    ] {
+        assert!(
+            service.contains(endpoint),
+            "{endpoint} missing from\n{service}"
+        );
     }
     let _: fn() -> Result<(), String> = is_authorized;
     let _: fn() -> Result<(), String> = is_stable_authorized;

@@ -27,7 +27,10 @@ impl Storable for Sku {
         raw.copy_from_slice(&bytes);
         Sku(u64::from_be_bytes(raw))
     }
-    const BOUND: Bound = Bound::Bounded { max_size: 8, is_fixed_size: true };
+    const BOUND: Bound = Bound::Bounded {
+        max_size: 8,
+        is_fixed_size: true,
+    };
 }
 
 impl KeyText for Sku {
@@ -60,9 +63,18 @@ ic_cdk::export_candid!();
 fn main() {
     let service = __export_service();
     assert!(service.contains("backup_prices :"), "{service}");
-    assert!(service.contains("backup_stock_page : (opt text, opt nat64, opt text)"), "{service}");
-    assert!(service.contains("backup_names_page : (opt text, opt nat64, opt text)"), "{service}");
-    assert!(service.contains("backup_names_splits : (opt text, nat64, opt nat64)"), "{service}");
+    assert!(
+        service.contains("backup_stock_page : (opt text, opt nat64, opt text)"),
+        "{service}"
+    );
+    assert!(
+        service.contains("backup_names_page : (opt text, opt nat64, opt text)"),
+        "{service}"
+    );
+    assert!(
+        service.contains("backup_names_splits : (opt text, nat64, opt nat64)"),
+        "{service}"
+    );
     assert!(!service.contains("scratch"), "{service}");
     SCRATCH.with(|s| s.borrow_mut().insert(1, 1));
     STOCK.with(|s| s.borrow_mut().insert(Sku(1), 5));

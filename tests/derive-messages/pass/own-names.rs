@@ -44,9 +44,19 @@ fn main() {
     assert!(policy::is_authorized().is_err() && policy::is_stable_authorized().is_ok());
     let service = __export_service();
     for method in [
-        "authorize :", "deauthorize :", "list_authorized :", "stable_size :", "stable_read :",
-        "stable_write :", "stable_digest :", "backup_tokens :", "backup_tokens_page :",
-        "restore_tokens :", "validate_tokens :", "clear_tokens :", "token_count :",
+        "authorize :",
+        "deauthorize :",
+        "list_authorized :",
+        "stable_size :",
+        "stable_read :",
+        "stable_write :",
+        "stable_digest :",
+        "backup_tokens :",
+        "backup_tokens_page :",
+        "restore_tokens :",
+        "validate_tokens :",
+        "clear_tokens :",
+        "token_count :",
     ] {
         assert!(service.contains(method), "{method} missing from\n{service}");
     }

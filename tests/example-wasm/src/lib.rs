@@ -35,8 +35,19 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// How the canisters are built: optimised as the release profile says, but
+/// without its whole-program link step, a third less build time for the
+/// tests, which need the canisters' behaviour, not their last instruction
+/// (the benchmarks build with the release profile). A test that builds a
+/// canister crate of its own into [`target_dir`] sets these too, so that it
+/// reuses the dependencies built here.
+pub const PROFILE: [(&str, &str); 2] = [
+    ("CARGO_PROFILE_RELEASE_LTO", "false"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+];
+
 /// Where the wasm files are built.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     workspace().join("target/example-wasm")
 }
 
@@ -54,12 +65,7 @@ fn built() -> &'static Result<PathBuf, String> {
             .arg(target_dir())
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("RUSTFLAGS")
-            // Optimised as the release profile says, but without its
-            // whole-program link step: a third less build time for the
-            // tests, which need the canisters' behaviour, not their last
-            // instruction (the benchmarks build with the release profile).
-            .env("CARGO_PROFILE_RELEASE_LTO", "false")
-            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+            .envs(PROFILE);
         for (_, package) in CANISTERS {
             command.args(["-p", package]);
         }

@@ -1,0 +1,1 @@
+//! Nothing: the package holds the runner's tests (`main.rs`, `allocation.rs`).
