@@ -24,12 +24,11 @@ ensure_toolchain rust-toolchain.toml rustfmt clippy
 phase "formatting"
 cargo fmt --all --check
 # rustdoc needs every dependency checked (`cargo check`), which the test build
-# below does not share: the crates a canister author reads on docs.rs and the
-# runner, whose dependencies are few. The CLI's crates (their dependencies
-# are an HTTP and TLS stack) are documented for contributors only.
+# below does not share: the crates a canister author reads on docs.rs, whose
+# dependencies are few. The others are documented for contributors only.
 phase "rustdoc, warnings denied"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet \
-    -p backup-runtime -p backup-derive -p backup-common -p canister-runner
+    -p backup-runtime -p backup-derive -p backup-common
 
 # The crates a canister compiles in, built with the oldest Rust they declare
 # (`rust-version` in Cargo.toml), in a target directory of their own.

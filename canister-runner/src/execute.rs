@@ -10,7 +10,9 @@ use crate::host::{self, Callback, Entry, Env, Message, OutgoingCall, Response};
 use crate::instrument::{BYTEMAP_EXPORT, COUNTER_EXPORT, HEAP_PAGES_EXPORT};
 use crate::module::{global_export_name, prepare, TABLE_EXPORT};
 use candid::Principal;
-use wasmi::{Config, Engine, Func, Global, Instance, Linker, Memory, Module, Store, Val};
+use wasmi::{
+    CompilationMode, Config, Engine, Func, Global, Instance, Linker, Memory, Module, Store, Val,
+};
 
 /// One entry point to run: which, for whom, with what, under which limits.
 pub struct Run<'a> {
@@ -430,6 +432,11 @@ fn instantiate(
 /// each stops differs too: near, not equal.
 fn engine_config() -> Config {
     let mut config = Config::default();
+    // Each function is validated and translated when it is first called:
+    // a command that runs a few methods of a 2 MB canister does not pay for
+    // all of its code. The module as given was validated whole before it
+    // was metered (`module::prepare`).
+    config.compilation_mode(CompilationMode::Lazy);
     config.set_max_recursion_depth(MAX_RECURSION_DEPTH);
     config.set_max_stack_height(WASM_STACK_BYTES);
     config
