@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the
 # pinned toolchain (its wasm32 target, rustfmt and clippy), checks
-# formatting, rustdoc (warnings denied) on the crates a canister author
-# reads, and the canister crates on the declared rust-version, installs the
+# formatting, the canister crates on the declared rust-version and rustdoc
+# (warnings denied) on those a canister author reads, installs the
 # clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's `icp`
 # binary), builds the tests with clippy's lints (warnings denied, the
 # workspace's `[lints]`) and the example canisters, then runs the whole
@@ -23,24 +23,25 @@ ensure_toolchain rust-toolchain.toml rustfmt clippy
 
 phase "formatting"
 cargo fmt --all --check
-# rustdoc needs every dependency checked (`cargo check`), which the test build
-# below does not share: the crates a canister author reads on docs.rs, whose
-# dependencies are few. The others are documented for contributors only.
-phase "rustdoc, warnings denied"
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet \
-    -p backup-runtime -p backup-derive -p backup-common
-
-# The crates a canister compiles in, built with the oldest Rust they declare
-# (`rust-version` in Cargo.toml), in a target directory of their own.
+# The crates a canister compiles in, checked with the oldest Rust they declare
+# (`rust-version` in Cargo.toml) for wasm32, in a target directory of their
+# own; then rustdoc on those a canister author reads on docs.rs, warnings
+# denied, with the same compiler and target: rustdoc reads the dependencies
+# that check left, instead of checking them once more. (The other crates are
+# documented for contributors only; documenting them would check the
+# runner's interpreter and the CLI's HTTP and TLS stack once more.)
 msrv=$(sed -n 's/^rust-version = "\([0-9]*\.[0-9]*\)\(\.[0-9]*\)\{0,1\}".*/\1/p' Cargo.toml).0
 phase "the canister crates on Rust $msrv, the workspace's rust-version"
 if ! rustup toolchain list | grep -q "^$msrv"; then
     rustup toolchain install "$msrv" --profile minimal
 fi
 rustup target add --toolchain "$msrv" wasm32-unknown-unknown >/dev/null
+canister_crates=(-p backup-runtime -p backup-derive -p backup-common)
 cargo "+$msrv" check --locked --quiet --target wasm32-unknown-unknown \
-    --target-dir target/msrv -p backup-runtime -p backup-derive -p backup-common \
-    -p profiles -p ledger
+    --target-dir target/msrv "${canister_crates[@]}" -p profiles -p ledger
+phase "rustdoc on Rust $msrv, warnings denied"
+RUSTDOCFLAGS="-D warnings" cargo "+$msrv" doc --locked --quiet --no-deps \
+    --target wasm32-unknown-unknown --target-dir target/msrv "${canister_crates[@]}"
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
     phase "npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"
