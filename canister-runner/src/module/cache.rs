@@ -13,13 +13,12 @@
 //! build id (a hash of its sources, `build.rs`), and ends with the SHA-256
 //! of its content: an entry that does not check out, or cannot be read or
 //! written, is ignored and the module metered afresh. Entries are written
-//! atomically (a temporary file, synced, renamed) and the folder keeps the
-//! [`KEPT`] newest. Modules under [`SMALLEST`] bytes are metered each time:
+//! atomically (`backup_common::durable`) and the folder keeps the [`KEPT`]
+//! newest. Modules under [`SMALLEST`] bytes are metered each time:
 //! that is quicker than reading them back.
 
 use super::Prepared;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Modules smaller than this are not kept.
@@ -66,34 +65,17 @@ pub fn read(entry: &Path) -> Option<Prepared> {
     decode(&bytes)
 }
 
-/// Keeps `prepared` in `entry`; a failure only means it is not kept.
+/// Keeps `prepared` in `entry`, written atomically and durably; a failure
+/// only means it is not kept.
 pub fn write(entry: &Path, prepared: &Prepared) {
     let Some(dir) = entry.parent() else {
         return;
     };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    let temporary = dir.join(format!(
-        ".{}.{}.tmp",
-        entry
-            .file_name()
-            .map(|name| name.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let written = std::fs::File::create(&temporary).and_then(|mut file| {
-        file.write_all(&encode(prepared))?;
-        file.sync_all()
-    });
-    if written
-        .and_then(|()| std::fs::rename(&temporary, entry))
-        .is_err()
+    if std::fs::create_dir_all(dir).is_ok()
+        && backup_common::durable::write_atomically(entry, &encode(prepared)).is_ok()
     {
-        let _ = std::fs::remove_file(&temporary);
-        return;
+        prune(dir);
     }
-    prune(dir);
 }
 
 /// Removes all but the [`KEPT`] newest entries.
