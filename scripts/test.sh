@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine: installs the
-# pinned toolchain (its wasm32 target, rustfmt and clippy), checks
-# formatting, the canister crates on the declared rust-version and rustdoc
-# (warnings denied) on those a canister author reads, installs the
-# clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's `icp`
-# binary), builds the tests with clippy's lints (warnings denied, the
-# workspace's `[lints]`) and the example canisters, then runs the whole
-# workspace's tests (trybuild included).
+# pinned toolchain (its wasm32 target, rustfmt and clippy) and the oldest
+# Rust the workspace declares (`rust-version`), checks formatting, installs
+# the clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's
+# `icp` binary), builds the tests with clippy's lints (warnings denied, the
+# workspace's `[lints]`) and the example canisters with the declared Rust,
+# runs rustdoc (warnings denied) on the crates a canister author reads, then
+# runs the whole workspace's tests (trybuild included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A fresh machine builds everything once: incremental state would only be
@@ -23,25 +23,15 @@ ensure_toolchain rust-toolchain.toml rustfmt clippy
 
 phase "formatting"
 cargo fmt --all --check
-# The crates a canister compiles in, checked with the oldest Rust they declare
-# (`rust-version` in Cargo.toml) for wasm32, in a target directory of their
-# own; then rustdoc on those a canister author reads on docs.rs, warnings
-# denied, with the same compiler and target: rustdoc reads the dependencies
-# that check left, instead of checking them once more. (The other crates are
-# documented for contributors only; documenting them would check the
-# runner's interpreter and the CLI's HTTP and TLS stack once more.)
+# The oldest Rust the workspace declares (`rust-version` in Cargo.toml): the
+# example canisters are built with it (tests/example-wasm), so that the
+# wasm the tests run is also the check that the canister crates, and the
+# code the derive generates, compile on it.
 msrv=$(sed -n 's/^rust-version = "\([0-9]*\.[0-9]*\)\(\.[0-9]*\)\{0,1\}".*/\1/p' Cargo.toml).0
-phase "the canister crates on Rust $msrv, the workspace's rust-version"
 if ! rustup toolchain list | grep -q "^$msrv"; then
     rustup toolchain install "$msrv" --profile minimal
 fi
 rustup target add --toolchain "$msrv" wasm32-unknown-unknown >/dev/null
-canister_crates=(-p backup-runtime -p backup-derive -p backup-common)
-cargo "+$msrv" check --locked --quiet --target wasm32-unknown-unknown \
-    --target-dir target/msrv "${canister_crates[@]}" -p profiles -p ledger
-phase "rustdoc on Rust $msrv, warnings denied"
-RUSTDOCFLAGS="-D warnings" cargo "+$msrv" doc --locked --quiet --no-deps \
-    --target wasm32-unknown-unknown --target-dir target/msrv "${canister_crates[@]}"
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
     phase "npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"
@@ -61,10 +51,37 @@ clippy_build=(
     --config "build.rustc-workspace-wrapper=\"$(rustup which --toolchain "$channel" clippy-driver)\""
     --config 'build.rustflags=["-D", "warnings"]'
 )
-phase "building the tests (clippy's lints, warnings denied) and the example canisters"
+phase "building the tests (clippy's lints, warnings denied)"
 cargo "${clippy_build[@]}" test --locked --workspace --no-run --quiet
+phase "building the example canisters on Rust $msrv"
 cargo run --locked --quiet -p example-wasm --bin build-example-wasm
+# rustdoc on the crates a canister author reads on docs.rs, warnings denied,
+# with the same compiler, target and profile as the example canisters: it
+# reads the dependencies that build left instead of building them again.
+# (The other crates are documented for contributors only; documenting them
+# would check the runner's interpreter and the CLI's HTTP and TLS stack once
+# more.)
+phase "rustdoc on Rust $msrv, warnings denied"
+CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    RUSTDOCFLAGS="-D warnings" cargo "+$msrv" doc --locked --quiet --release --no-deps \
+    --target wasm32-unknown-unknown --target-dir target/example-wasm \
+    -p backup-runtime -p backup-derive -p backup-common
+
+# The tests write thousands of files atomically (temporary file, fsync,
+# rename); on this machine's disk the fsyncs leave the cores idle for a
+# tenth of the tests' time. Debian's eatmydata makes fsync a no-op for the
+# tests' processes: a process killed (as the tests kill them) loses nothing
+# the kernel holds, so what they check is unchanged; only a power cut would
+# tell, and no test cuts power. Installed when missing, skipped if it cannot
+# be.
+eatmydata=()
+if ! command -v eatmydata >/dev/null; then
+    install_apt_package eatmydata || true
+fi
+if command -v eatmydata >/dev/null; then
+    eatmydata=(eatmydata)
+fi
 
 phase "tests"
-cargo "${clippy_build[@]}" test --locked --workspace
+"${eatmydata[@]}" cargo "${clippy_build[@]}" test --locked --workspace
 phase "done"

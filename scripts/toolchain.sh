@@ -2,7 +2,7 @@
 # rust-toolchain.toml pins; `ensure_toolchain FILE [COMPONENT...]` installs
 # that toolchain (with the wasm32 target, and the components named) when it
 # is missing: the machine has RUSTUP_AUTO_INSTALL=0, so nothing is installed
-# behind a script's back.
+# behind a script's back. `install_apt_package NAME` installs a Debian package.
 
 toolchain() {
     sed -n 's/^channel = "\([^"]*\)".*/\1/p' "$1"
@@ -20,4 +20,25 @@ ensure_toolchain() {
     if [ "$#" -gt 0 ]; then
         rustup component add --toolchain "$channel" "$@" >/dev/null
     fi
+}
+
+# `install_apt_package NAME` installs Debian package NAME with apt-get (as
+# root, or through sudo), refreshing the package lists if the first attempt
+# fails; says why and fails if it cannot.
+install_apt_package() {
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "cannot install $1: not root and no sudo" >&2
+            return 1
+        fi
+        sudo=(sudo -n)
+    fi
+    if ! command -v apt-get >/dev/null; then
+        echo "cannot install $1: no apt-get on this machine" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get install -y -qq "$1" >/dev/null 2>&1 ||
+        { "${sudo[@]}" apt-get update -qq >/dev/null && "${sudo[@]}" apt-get install -y -qq "$1" >/dev/null; }
 }

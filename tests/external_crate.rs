@@ -5,7 +5,6 @@
 //! is the test `tests/derive-messages/pass/design-example.rs`.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const LIB_RS: &str = r#"
 use backup_runtime::prelude::*;
@@ -87,14 +86,10 @@ codegen-units = 1
 }
 
 fn cargo_build(dir: &Path, target_dir: &Path, extra: &[&str]) -> std::process::Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo)
-        .current_dir(dir)
+    example_wasm::cargo(dir)
         .args(["build", "--quiet", "--target-dir"])
         .arg(target_dir)
         .args(extra)
-        .env_remove("RUSTFLAGS")
-        .envs(example_wasm::PROFILE)
         .output()
         .expect("cargo runs")
 }

@@ -496,7 +496,8 @@ impl Canister {
 
     /// The canister's Candid interface: the `candid:service` metadata section
     /// if the module has one (dfx adds it), otherwise what the module's
-    /// `get_candid_pointer` export (from ic-cdk's `export_candid!`) returns.
+    /// `get_candid_pointer` export (from ic-cdk's `export_candid!`) returns,
+    /// kept in the runner's cache for the next process (`module::cache`).
     pub fn candid_interface(&mut self) -> Option<String> {
         if let Some(service) = self
             .metadata_section("candid:service")
@@ -504,8 +505,23 @@ impl Canister {
         {
             return Some(service);
         }
-        self.exec
-            .candid_pointer_text(self.limits.query_instructions)
+        // The text is the module's own: kept beside its metered form.
+        let entry = self.module.as_ref().and_then(|module| {
+            crate::module::cache::interface_entry(&module.hash, module.bytes.len())
+        });
+        if let Some(text) = entry
+            .as_deref()
+            .and_then(crate::module::cache::read_interface)
+        {
+            return Some(text);
+        }
+        let text = self
+            .exec
+            .candid_pointer_text(self.limits.query_instructions)?;
+        if let Some(entry) = &entry {
+            crate::module::cache::write_interface(entry, &text);
+        }
+        Some(text)
     }
 
     /// The exported method names, by kind: `("query", "backup_profiles")`, ...

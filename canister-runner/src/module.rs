@@ -3,7 +3,7 @@
 //! (`__stack_pointer` above all), so the module is rewritten to export each
 //! one under a name of the runner's own.
 
-mod cache;
+pub(crate) mod cache;
 
 use crate::error::RunnerError;
 use wasmparser::{Parser, Payload, TypeRef};

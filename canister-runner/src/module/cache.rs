@@ -1,4 +1,5 @@
-//! Metered modules kept on disk between processes.
+//! Metered modules, and their Candid interfaces, kept on disk between
+//! processes.
 //!
 //! Checking and metering a canister's module ([`super::prepare`]) reads and
 //! rewrites all of its code: for a 2 MB Rust canister that is most of what
@@ -14,8 +15,14 @@
 //! of its content: an entry that does not check out, or cannot be read or
 //! written, is ignored and the module metered afresh. Entries are written
 //! atomically (`backup_common::durable`) and the folder keeps the [`KEPT`]
-//! newest. Modules under [`SMALLEST`] bytes are metered each time:
-//! that is quicker than reading them back.
+//! newest of each kind. Modules under [`SMALLEST`] bytes are metered each
+//! time: that is quicker than reading them back.
+//!
+//! A module without `candid:service` metadata (a test build, say) gives
+//! its interface only when run (`get_candid_pointer`, which ic-cdk's
+//! `export_candid!` exports): a tenth of a short `ic-backup call`. That text
+//! is the module's own, so it is kept too, beside the metered module, under
+//! the same name ending `.did`.
 
 use super::Prepared;
 use sha2::{Digest, Sha256};
@@ -28,6 +35,7 @@ pub const SMALLEST: usize = 128 << 10;
 pub const KEPT: usize = 64;
 
 const MAGIC: &[u8; 8] = b"CRMETER1";
+const INTERFACE_MAGIC: &[u8; 8] = b"CRCANDI1";
 
 /// The folder entries are kept in, if any.
 fn folder() -> Option<PathBuf> {
@@ -44,14 +52,20 @@ fn folder() -> Option<PathBuf> {
 
 /// The entry for `wasm` (as given), if the module is kept at all.
 pub fn entry(wasm: &[u8]) -> Option<PathBuf> {
-    if wasm.len() < SMALLEST {
+    named(&Sha256::digest(wasm).into(), wasm.len(), "metered")
+}
+
+/// The entry for the Candid interface of the module of SHA-256 `hash` (as
+/// given) and `size` bytes, if it is kept at all.
+pub fn interface_entry(hash: &[u8; 32], size: usize) -> Option<PathBuf> {
+    named(hash, size, "did")
+}
+
+fn named(hash: &[u8; 32], size: usize, kind: &str) -> Option<PathBuf> {
+    if size < SMALLEST {
         return None;
     }
-    let name = format!(
-        "{}-{}.metered",
-        hex(&Sha256::digest(wasm)),
-        env!("CANISTER_RUNNER_BUILD")
-    );
+    let name = format!("{}-{}.{kind}", hex(hash), env!("CANISTER_RUNNER_BUILD"));
     Some(folder()?.join(name))
 }
 
@@ -68,24 +82,40 @@ pub fn read(entry: &Path) -> Option<Prepared> {
 /// Keeps `prepared` in `entry`, written atomically and durably; a failure
 /// only means it is not kept.
 pub fn write(entry: &Path, prepared: &Prepared) {
-    let Some(dir) = entry.parent() else {
+    keep(entry, &encode(prepared));
+}
+
+/// The interface kept in `entry`, if it is there and checks out.
+pub fn read_interface(entry: &Path) -> Option<String> {
+    let bytes = std::fs::read(entry).ok()?;
+    let text = unseal(&bytes)?.strip_prefix(INTERFACE_MAGIC)?;
+    String::from_utf8(text.to_vec()).ok()
+}
+
+/// Keeps the interface `text` in `entry`, as [`write`] keeps a module.
+pub fn write_interface(entry: &Path, text: &str) {
+    keep(entry, &seal([INTERFACE_MAGIC, text.as_bytes()].concat()));
+}
+
+fn keep(entry: &Path, sealed: &[u8]) {
+    let (Some(dir), Some(kind)) = (entry.parent(), entry.extension()) else {
         return;
     };
     if std::fs::create_dir_all(dir).is_ok()
-        && backup_common::durable::write_atomically(entry, &encode(prepared)).is_ok()
+        && backup_common::durable::write_atomically(entry, sealed).is_ok()
     {
-        prune(dir);
+        prune(dir, &format!(".{}", kind.to_string_lossy()));
     }
 }
 
-/// Removes all but the [`KEPT`] newest entries.
-fn prune(dir: &Path) {
+/// Removes all but the [`KEPT`] newest entries whose names end in `kind`.
+fn prune(dir: &Path, kind: &str) {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return;
     };
     let mut entries: Vec<(std::time::SystemTime, PathBuf)> = listing
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".metered"))
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(kind))
         .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
         .collect();
     if entries.len() <= KEPT {
@@ -95,6 +125,19 @@ fn prune(dir: &Path) {
     for (_, path) in &entries[..entries.len() - KEPT] {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// `content`, then its SHA-256.
+fn seal(mut content: Vec<u8>) -> Vec<u8> {
+    let digest = Sha256::digest(&content);
+    content.extend_from_slice(&digest);
+    content
+}
+
+/// The content of a sealed entry, if its SHA-256 checks out.
+fn unseal(bytes: &[u8]) -> Option<&[u8]> {
+    let (content, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    (Sha256::digest(content).as_slice() == digest).then_some(content)
 }
 
 /// `MAGIC`, the mutable globals (a count, then each, u32 little-endian),
@@ -107,17 +150,11 @@ fn encode(prepared: &Prepared) -> Vec<u8> {
         out.extend_from_slice(&index.to_le_bytes());
     }
     out.extend_from_slice(&prepared.bytes);
-    let digest = Sha256::digest(&out);
-    out.extend_from_slice(&digest);
-    out
+    seal(out)
 }
 
 fn decode(bytes: &[u8]) -> Option<Prepared> {
-    let (content, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if Sha256::digest(content).as_slice() != digest {
-        return None;
-    }
-    let rest = content.strip_prefix(MAGIC)?;
+    let rest = unseal(bytes)?.strip_prefix(MAGIC)?;
     let (count, mut rest) = rest.split_first_chunk::<4>()?;
     let count = u32::from_le_bytes(*count) as usize;
     let mut mutable_globals = Vec::with_capacity(count.min(rest.len() / 4));
@@ -159,6 +196,28 @@ mod tests {
             assert!(decode(&damaged).is_none(), "a flipped bit at {at} was read");
             assert!(decode(&bytes[..at]).is_none(), "a cut at {at} was read");
         }
+    }
+
+    #[test]
+    fn an_interface_reads_back_and_a_damaged_one_is_not_read() {
+        let dir = std::env::temp_dir().join(format!("runner-cache-did-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let entry = dir.join("module.did");
+        write_interface(&entry, "service : { go : () -> () }");
+        assert_eq!(
+            read_interface(&entry).as_deref(),
+            Some("service : { go : () -> () }")
+        );
+        let mut bytes = std::fs::read(&entry).unwrap();
+        bytes[10] ^= 1;
+        std::fs::write(&entry, &bytes).unwrap();
+        assert_eq!(read_interface(&entry), None);
+        // A metered module's entry is not an interface, nor the reverse.
+        write(&entry, &prepared());
+        assert_eq!(read_interface(&entry), None);
+        write_interface(&entry, "service : {}");
+        assert!(read(&entry).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

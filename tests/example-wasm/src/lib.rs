@@ -8,6 +8,12 @@
 //! own, so that the tests' wasm is never the one `scripts/demo.sh` or
 //! `scripts/bench.sh` just built (or rebuilt under them). Cargo's lock on
 //! this directory makes test binaries that start together build it once.
+//!
+//! They are built with the oldest Rust the workspace declares
+//! (`rust-version`) when that toolchain is installed, as `scripts/test.sh`
+//! makes sure: the build the tests run is then also the check that a
+//! canister crate, the derive's generated code included, compiles on it.
+//! Without it, with the toolchain running the tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,31 +57,91 @@ pub fn target_dir() -> PathBuf {
     workspace().join("target/example-wasm")
 }
 
+/// The workspace's `rust-version` as a toolchain name (`1.88` gives
+/// `1.88.0`), if it is installed with the wasm32 target.
+pub fn declared_toolchain() -> Option<String> {
+    static TOOLCHAIN: OnceLock<Option<String>> = OnceLock::new();
+    TOOLCHAIN
+        .get_or_init(|| {
+            let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).ok()?;
+            let version = manifest
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("rust-version"))?
+                .split('"')
+                .nth(1)?;
+            let toolchain = match version.split('.').count() {
+                2 => format!("{version}.0"),
+                _ => version.to_string(),
+            };
+            let sysroot = Command::new("rustup")
+                .args(["run", &toolchain, "rustc", "--print", "sysroot"])
+                .env_remove("RUSTUP_TOOLCHAIN")
+                .output()
+                .ok()
+                .filter(|out| out.status.success())?;
+            let sysroot = String::from_utf8(sysroot.stdout).ok()?;
+            Path::new(sysroot.trim())
+                .join("lib/rustlib/wasm32-unknown-unknown")
+                .is_dir()
+                .then_some(toolchain)
+        })
+        .clone()
+}
+
+/// A `cargo` command in `dir` that builds as the example canisters are
+/// built: with [`declared_toolchain`] if installed (else the cargo running
+/// this process), the release profile changed by [`PROFILE`], and none of
+/// the environment that would make it another build (a target directory,
+/// flags, the compiler or a wrapper of the outer build).
+pub fn cargo(dir: &Path) -> Command {
+    let mut command = match declared_toolchain() {
+        Some(toolchain) => {
+            let mut command = Command::new("rustup");
+            command.args(["run", &toolchain, "cargo"]);
+            command
+        }
+        None => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+    };
+    command.current_dir(dir).envs(PROFILE);
+    for variable in [
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
 /// Builds every canister once per process; the folder of the wasm files,
 /// or why they could not be built.
 fn built() -> &'static Result<PathBuf, String> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = Command::new(&cargo);
+        let mut command = cargo(&workspace());
         command
-            .current_dir(workspace())
             .args(["build", "--locked", "--release", "--quiet"])
             .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
-            .arg(target_dir())
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .envs(PROFILE);
+            .arg(target_dir());
         for (_, package) in CANISTERS {
             command.args(["-p", package]);
         }
         let out = command
             .output()
-            .map_err(|error| format!("cannot run {cargo}: {error}"))?;
+            .map_err(|error| format!("cannot run {command:?}: {error}"))?;
         if !out.status.success() {
             return Err(format!(
-                "building the example canisters for wasm32 failed (is the target installed? \
-                 `rustup target add wasm32-unknown-unknown`, which scripts/test.sh runs):\n{}",
+                "building the example canisters for wasm32 with {} failed (is the target \
+                 installed? `rustup target add wasm32-unknown-unknown`, which scripts/test.sh \
+                 runs):\n{}",
+                declared_toolchain().map_or_else(
+                    || "the tests' toolchain".to_string(),
+                    |t| format!("Rust {t}")
+                ),
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
