@@ -8,6 +8,10 @@ pub const PAGE: u64 = backup_common::limits::WASM_PAGE_SIZE;
 /// The page the IC counts stable memory accesses in.
 const OS_PAGE: u64 = backup_common::limits::OS_PAGE_SIZE;
 
+/// A growth of at least this many bytes (and of at least the memory's size)
+/// takes a fresh zeroed allocation instead of zeros written.
+const ZEROED_GROWTH: usize = 1 << 20;
+
 #[derive(Default)]
 pub struct StableMemory {
     bytes: Vec<u8>,
@@ -171,7 +175,20 @@ impl StableMemory {
         let new = old
             .checked_add(pages)
             .filter(|&new| new <= self.max_pages)?;
-        self.bytes.resize(usize::try_from(new * PAGE).ok()?, 0);
+        let len = usize::try_from(new * PAGE).ok()?;
+        let added = len - self.bytes.len();
+        if added >= ZEROED_GROWTH && added >= self.bytes.len() {
+            // A fresh zeroed allocation: the system hands its pages over
+            // zeroed as they are first touched, and most of a growth never
+            // is (ic-stable-structures' memory manager grows by 8 MiB
+            // buckets to write a few bytes); copying what is there costs
+            // less than writing zeros over all that is added.
+            let mut bytes = vec![0; len];
+            bytes[..self.bytes.len()].copy_from_slice(&self.bytes);
+            self.bytes = bytes;
+        } else {
+            self.bytes.resize(len, 0);
+        }
         Some(old)
     }
 

@@ -59,3 +59,25 @@ fn bounds_and_limits() {
     assert!(memory.write(u64::MAX, &[1]).is_none());
     assert_eq!(memory.read(2 * PAGE - 1, 1), Some(&[0][..]));
 }
+
+#[test]
+fn growth_keeps_what_is_there_and_adds_zeros_either_way() {
+    // 1 page grown by 1 (zeros written), then by 200 (a fresh zeroed
+    // allocation: more than ZEROED_GROWTH and than the memory), then by 2.
+    let mut memory = StableMemory::new(vec![3; PAGE as usize], 1000);
+    for (pages, old) in [(1, 1), (200, 2), (2, 202)] {
+        memory.write(0, &[5; 7]).unwrap();
+        let len = memory.bytes().len();
+        memory.write(len as u64 - 1, &[6]).unwrap();
+        assert_eq!(memory.grow(pages), Some(old));
+        let bytes = memory.bytes();
+        assert_eq!(bytes.len() as u64, (old + pages) * PAGE);
+        assert_eq!(&bytes[..7], &[5; 7]);
+        assert_eq!(bytes[len - 1], 6, "the last byte before growing");
+        assert!(bytes[len..].iter().all(|&b| b == 0), "grown by {pages}");
+    }
+    const { assert!((ZEROED_GROWTH as u64) < 200 * PAGE && ZEROED_GROWTH as u64 > 2 * PAGE) };
+    // Past the maximum, nothing changes.
+    assert_eq!(memory.grow(1000), None);
+    assert_eq!(memory.pages(), 204);
+}
