@@ -53,19 +53,14 @@ clippy_build=(
 )
 phase "building the tests (clippy's lints, warnings denied)"
 cargo "${clippy_build[@]}" test --locked --workspace --no-run --quiet
-phase "building the example canisters on Rust $msrv"
-cargo run --locked --quiet -p example-wasm --bin build-example-wasm
-# rustdoc on the crates a canister author reads on docs.rs, warnings denied,
-# with the same compiler, target and profile as the example canisters: it
-# reads the dependencies that build left instead of building them again.
-# (The other crates are documented for contributors only; documenting them
-# would check the runner's interpreter and the CLI's HTTP and TLS stack once
-# more.)
-phase "rustdoc on Rust $msrv, warnings denied"
-CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    RUSTDOCFLAGS="-D warnings" cargo "+$msrv" doc --locked --quiet --release --no-deps \
-    --target wasm32-unknown-unknown --target-dir target/example-wasm \
-    -p backup-runtime -p backup-derive -p backup-common
+# The example canisters, then rustdoc on the crates a canister author reads
+# on docs.rs, warnings denied, with the same compiler, target and profile as
+# the canisters (`example_wasm::document`): it reads the dependencies that
+# build left instead of checking them again. (The other crates are
+# documented for contributors only; documenting them would check the
+# runner's interpreter and the CLI's HTTP and TLS stack once more.)
+phase "building the example canisters on Rust $msrv, then rustdoc there, warnings denied"
+cargo run --locked --quiet -p example-wasm --bin build-example-wasm -- --doc
 
 # The tests write thousands of files atomically (temporary file, fsync,
 # rename); on this machine's disk the fsyncs leave the cores idle for a

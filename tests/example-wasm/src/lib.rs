@@ -170,6 +170,33 @@ pub fn build() -> Result<PathBuf, String> {
     built().clone()
 }
 
+/// The crates a canister author reads on docs.rs.
+pub const DOCUMENTED: [&str; 3] = ["backup-runtime", "backup-derive", "backup-common"];
+
+/// rustdoc on [`DOCUMENTED`], warnings denied, built as the canisters are
+/// ([`cargo`]: the same compiler, target, profile and target directory), so
+/// that it reads the dependencies their build left instead of checking them
+/// again; why it failed, if it did.
+pub fn document() -> Result<(), String> {
+    let mut command = cargo(&workspace());
+    command
+        .args(["doc", "--locked", "--release", "--quiet", "--no-deps"])
+        .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
+        .arg(target_dir())
+        .env("RUSTDOCFLAGS", "-D warnings");
+    for package in DOCUMENTED {
+        command.args(["-p", package]);
+    }
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("rustdoc on {DOCUMENTED:?} failed ({status})"))
+    }
+}
+
 /// The bytes of canister `name`'s release wasm, built if it is not yet.
 pub fn bytes(name: &str) -> Vec<u8> {
     let path = path(name);
