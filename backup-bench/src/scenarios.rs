@@ -442,6 +442,7 @@ pub fn raw(wasm: &[u8], recorder: &mut Recorder, image_mib: u64, latency_seconds
         run: Run::default(),
         splits: 0,
     };
+    let edited = backup_client::ops::raw::ImageFile::open(&edited).expect("opens the edited image");
     let options = backup_client::ops::raw::LoadOptions {
         input: &edited,
         base: None,

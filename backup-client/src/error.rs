@@ -54,6 +54,9 @@ pub enum Error {
     /// The command did what it could, but its result is not whole (a backup
     /// that had to leave entries out).
     Incomplete(String),
+    /// A restic repository refused or failed: a wrong password, no
+    /// repository, a damaged pack, its backend.
+    Repository(backup_repo::Error),
 }
 
 impl Error {
@@ -106,6 +109,13 @@ impl Error {
             | Error::Runner { .. }
             | Error::System { .. } => 2,
             Error::Mismatch(_) => 3,
+            Error::Repository(error) => match error.kind {
+                backup_repo::Kind::Damaged => 3,
+                backup_repo::Kind::Failed => 1,
+                backup_repo::Kind::WrongPassword
+                | backup_repo::Kind::Missing
+                | backup_repo::Kind::Input => 2,
+            },
             Error::Rejected { .. }
             | Error::Network(_)
             | Error::Stopped(_)
@@ -132,6 +142,7 @@ impl fmt::Display for Error {
             Error::Candid { context, source } => write!(f, "Candid: {context}: {source}"),
             Error::Runner { path, source } => write!(f, "{path}: {source}"),
             Error::System { what, source } => write!(f, "{what}: {source}"),
+            Error::Repository(error) => write!(f, "{error}"),
         }
     }
 }
@@ -143,6 +154,7 @@ impl std::error::Error for Error {
             Error::File { source, .. } | Error::System { source, .. } => Some(source.as_ref()),
             Error::Candid { source, .. } => Some(source),
             Error::Runner { source, .. } => Some(source),
+            Error::Repository(error) => Some(error),
             Error::Input(_)
             | Error::Rejected { .. }
             | Error::Network(_)
@@ -150,6 +162,12 @@ impl std::error::Error for Error {
             | Error::Mismatch(_)
             | Error::Incomplete(_) => None,
         }
+    }
+}
+
+impl From<backup_repo::Error> for Error {
+    fn from(error: backup_repo::Error) -> Self {
+        Error::Repository(error)
     }
 }
 

@@ -40,17 +40,19 @@ pub enum Command {
     Verify(cmd::verify::Args),
     Serve(cmd::serve::Args),
     Call(cmd::call::Args),
+    Repo(cmd::repo::Args),
 }
 
 /// The commands as `--help` lists them: in groups, one short line each
 /// (each command's own `--help` has the details and examples).
-const GROUPS: [(&str, &[&str]); 5] = [
+const GROUPS: [(&str, &[&str]); 6] = [
     (
         "Typed data",
         &["backup", "restore", "migrate", "check-upgrade"],
     ),
     ("Raw stable memory", &["dump", "load", "verify", "inspect"]),
     ("IC snapshots", &["snapshot"]),
+    ("Restic repositories", &["repo"]),
     ("Access", &["auth", "whoami"]),
     ("Serving and calling", &["serve", "call"]),
 ];

@@ -60,5 +60,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => cmd::verify::run(args, &global),
         Command::Serve(args) => cmd::serve::run(args, &global),
         Command::Call(args) => cmd::call::run(args, &global),
+        Command::Repo(args) => cmd::repo::run(args, &global),
     }
 }

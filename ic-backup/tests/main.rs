@@ -19,6 +19,7 @@ mod layout;
 mod management;
 mod parsers;
 mod random_types;
+mod repository;
 mod safety;
 mod serve;
 mod snapshot;

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod call;
 pub mod migrate;
 pub mod raw;
+pub mod repo;
 pub mod restore;
 pub mod snapshot;
 pub mod upgrade;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// The block size of a dump's manifest.
 pub const MANIFEST_BLOCK: u64 = 64 * 1024;
 
-fn stable_size(target: &mut dyn Target) -> Result<u64> {
+pub(crate) fn stable_size(target: &mut dyn Target) -> Result<u64> {
     candid::decode_one(&target.query("stable_size", &candid::encode_args(())?)?)
         .map_err(Error::candid("the reply of `stable_size`"))
 }
@@ -30,7 +30,7 @@ fn stable_read(target: &mut dyn Target, offset: u64, length: u64) -> Result<Vec<
 }
 
 /// The bytes of a `stable_read(offset, length)` reply, which must be all of them.
-fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
     let bytes: serde_bytes::ByteBuf =
         candid::decode_one(reply).map_err(Error::candid("the reply of `stable_read`"))?;
     if bytes.len() as u64 != length {
@@ -45,8 +45,30 @@ fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u8>> {
     Ok(bytes.into_vec())
 }
 
-/// An image file read piece by piece, never whole: a load of a 4 GiB image
-/// holds a block at a time.
+/// An image read piece by piece, never whole: a file, or a dump in a
+/// restic repository. A load of a 4 GiB image holds a block at a time.
+pub trait Image {
+    /// What to call it in messages.
+    fn name(&self) -> String;
+    fn len(&self) -> u64;
+    /// The bytes at `[offset, offset + length)`, cut at the end.
+    fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>>;
+    /// The SHA-256 of each `block` of the image.
+    fn digests(&self, block: u64) -> Result<Vec<[u8; 32]>> {
+        digests_of(self, block)
+    }
+}
+
+/// The SHA-256 of each `block` of `image`, read one block at a time.
+pub(crate) fn digests_of<I: Image + ?Sized>(image: &I, block: u64) -> Result<Vec<[u8; 32]>> {
+    let block = block.max(1);
+    (0..image.len())
+        .step_by(block as usize)
+        .map(|offset| Ok(Sha256::digest(image.read(offset, block)?).into()))
+        .collect()
+}
+
+/// An image file.
 pub struct ImageFile<'a> {
     path: &'a Path,
     file: std::fs::File,
@@ -62,9 +84,18 @@ impl<'a> ImageFile<'a> {
             .len();
         Ok(ImageFile { path, file, len })
     }
+}
 
-    /// The bytes at `[offset, offset + length)`, cut at the end of the file.
-    pub fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>> {
+impl Image for ImageFile<'_> {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         let end = offset.saturating_add(length).min(self.len);
         let mut bytes = vec![0; end.saturating_sub(offset) as usize];
@@ -72,15 +103,6 @@ impl<'a> ImageFile<'a> {
             .read_exact_at(&mut bytes, offset)
             .map_err(|source| Error::io(self.path, source))?;
         Ok(bytes)
-    }
-
-    /// The SHA-256 of each `block` of the file, read one block at a time.
-    pub fn digests(&self, block: u64) -> Result<Vec<[u8; 32]>> {
-        let block = block.max(1);
-        (0..self.len)
-            .step_by(block as usize)
-            .map(|offset| Ok(Sha256::digest(self.read(offset, block)?).into()))
-            .collect()
     }
 }
 
@@ -162,10 +184,15 @@ impl Manifest {
     /// Reads and checks a manifest; every mistake is an error that names the file.
     pub fn read(path: &Path) -> Result<Manifest> {
         let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
-        let bad = |why: String| Error::Input(format!("{}: not a manifest: {why}", path.display()));
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| {
+        Manifest::parse(&bytes, &path.display().to_string())
+    }
+
+    /// Checks the manifest `bytes` of `what` (a file, a repository snapshot's file).
+    pub fn parse(bytes: &[u8], what: &str) -> Result<Manifest> {
+        let bad = |why: String| Error::Input(format!("{what}: not a manifest: {why}"));
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|error| {
             Error::file(
-                path,
+                Path::new(what),
                 "a manifest (expected JSON with `size`, `sha256`, `block_size` and `blocks`)",
                 error,
             )
@@ -436,7 +463,8 @@ fn map_differences(live: &Maps, image: &Maps) -> Vec<String> {
 
 /// How `ic-backup load` runs.
 pub struct LoadOptions<'a> {
-    pub input: &'a Path,
+    /// The image to load: a file, or a dump in a repository.
+    pub input: &'a dyn Image,
     pub base: Option<&'a Path>,
     pub block: u64,
     /// Load even a file that is not an image, or whose maps differ.
@@ -450,24 +478,23 @@ pub struct LoadOptions<'a> {
 /// maps match the canister's, unless forced.
 fn check_image(
     target: &mut dyn Target,
-    image: &ImageFile,
-    input: &Path,
+    image: &dyn Image,
     live_size: u64,
     force: bool,
 ) -> Result<Option<Layout>> {
     let refuse = |why: String| {
         Error::Input(format!(
             "{}: {why}. Nothing was written; pass --force to load it anyway",
-            input.display()
+            image.name()
         ))
     };
     let head = image.read(0, HEADER_LEN as u64)?;
-    let layout = match Layout::parse_header(&head, image.len) {
+    let layout = match Layout::parse_header(&head, image.len()) {
         Ok(layout) => layout,
         Err(error) if force => {
             notice(
                 false,
-                &format!("warning (--force): {}: {error}", input.display()),
+                &format!("warning (--force): {}: {error}", image.name()),
             );
             return Ok(None);
         }
@@ -562,16 +589,16 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
             MAX_RAW_READ.min(INGRESS_LIMIT as u64 / 2)
         )));
     }
-    let image = ImageFile::open(input)?;
+    let image = input;
     let live_size = stable_size(target)?;
-    if image.len < live_size {
+    if image.len() < live_size {
         return Err(Error::Input(format!(
             "{} is {} bytes but stable memory is {live_size}: stable memory cannot shrink, so the image cannot replace it",
-            input.display(),
-            image.len
+            image.name(),
+            image.len()
         )));
     }
-    let layout = check_image(target, &image, input, live_size, force)?;
+    let layout = check_image(target, image, live_size, force)?;
     let wanted = image.digests(block)?;
     let current = match base {
         Some(base) => ImageFile::open(base)?.digests(block)?,
@@ -591,7 +618,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
             changed.len(),
             wanted.len(),
             changed.len() as u64 * block,
-            input.display(),
+            image.name(),
             plan.join(", ")
         ))?;
     }
@@ -610,7 +637,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     let mut sent = 0u64;
     for (start, count) in &writes {
         let from = *start as u64 * block;
-        let to = (from + *count as u64 * block).min(image.len);
+        let to = (from + *count as u64 * block).min(image.len());
         let data = serde_bytes::ByteBuf::from(image.read(from, to - from)?);
         target.update("stable_write", &candid::encode_args((from, data))?)?;
         sent += to - from;
@@ -618,12 +645,12 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let after = live_digests(target, image.len, block)?;
+    let after = live_digests(target, image.len(), block)?;
     if after != wanted {
         let differing = after.iter().zip(&wanted).filter(|(a, b)| a != b).count();
         return Err(Error::Mismatch(format!(
             "after the load {differing} blocks of stable memory still differ from {}",
-            input.display()
+            image.name()
         )));
     }
     output(
@@ -637,7 +664,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
                 wanted.len(),
                 if plan.is_empty() { "nothing".to_string() } else { plan.join(", ") },
                 writes.len(),
-                input.display()
+                image.name()
             )
         },
     );
@@ -692,7 +719,7 @@ pub fn verify(target: &mut dyn Target, manifest_path: &Path, json: bool) -> Resu
 fn read_layout(image: &ImageFile) -> Result<Layout> {
     let head = image.read(0, HEADER_LEN as u64)?;
     Layout::parse_header(&head, image.len)
-        .map_err(|error| Error::Input(format!("{}: {error}", image.path.display())))
+        .map_err(|error| Error::Input(format!("{}: {error}", image.name())))
 }
 
 /// Which structure of ic-stable-structures (0.5 to 0.7) a virtual memory

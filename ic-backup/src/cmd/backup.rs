@@ -71,23 +71,29 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         (Some(layout), Some(path)) => Some(layout.typed(&args.map, &path.display().to_string())?),
         _ => None,
     };
-    super::on_target_or_cut(global, &args.consistent, &output, args.parallel, |target| {
-        let interface = match &layout {
-            Some(layout) => Interface::parse(&layout.interface_source())
-                .map_err(|error| Error::Input(format!("the layout file's types: {error}")))?,
-            None => Interface::of(target, global.connection.did.as_deref())?,
-        };
-        let options = BackupOptions {
-            map: &args.map,
-            output: &args.output,
-            format: args.format,
-            max_bytes: args.max_bytes,
-            parallel: args.parallel,
-            stop_after: args.stop_after,
-            through_wasm: args.through_wasm,
-            layout: structure,
-            json: global.json,
-        };
-        backup(target, &interface, options)
-    })
+    super::on_target_or_cut(
+        global,
+        &args.consistent,
+        &output,
+        args.parallel,
+        |target, _| {
+            let interface = match &layout {
+                Some(layout) => Interface::parse(&layout.interface_source())
+                    .map_err(|error| Error::Input(format!("the layout file's types: {error}")))?,
+                None => Interface::of(target, global.connection.did.as_deref())?,
+            };
+            let options = BackupOptions {
+                map: &args.map,
+                output: &args.output,
+                format: args.format,
+                max_bytes: args.max_bytes,
+                parallel: args.parallel,
+                stop_after: args.stop_after,
+                through_wasm: args.through_wasm,
+                layout: structure,
+                json: global.json,
+            };
+            backup(target, &interface, options)
+        },
+    )
 }

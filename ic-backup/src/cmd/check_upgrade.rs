@@ -84,7 +84,7 @@ fn on_a_cut(args: Args, global: &Global) -> Result<()> {
         &cut,
         &PathBuf::from(output),
         args.parallel,
-        |folder| {
+        |folder, _| {
             let checked = check_upgrade(CheckUpgrade {
                 current: &folder.join("wasm_module.bin"),
                 image: &folder.join("stable_memory.bin"),

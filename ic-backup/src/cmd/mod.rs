@@ -9,6 +9,7 @@ pub mod dump;
 pub mod inspect;
 pub mod load;
 pub mod migrate;
+pub mod repo;
 pub mod restore;
 pub mod serve;
 pub mod snapshot;
@@ -18,7 +19,9 @@ pub mod whoami;
 use backup_client::connect::{live, with_target, Connection};
 use backup_client::error::{Error, Result};
 use backup_client::ops::notice;
+use backup_client::ops::repo::Origin;
 use backup_client::ops::snapshot::consistent::{self, CutOptions};
+use backup_client::resume::TargetId;
 use backup_client::target::Target;
 use std::path::Path;
 
@@ -72,24 +75,31 @@ pub struct Consistent {
 }
 
 /// Runs `work` on the target the command line names, or, with
-/// `--consistent`, on one cut of the live canister (see [`Consistent`]).
+/// `--consistent`, on one cut of the live canister (see [`Consistent`]);
+/// `work` is also told where the data comes from (the live canister of a
+/// cut, not its folder), for a repository snapshot's tags.
 pub fn on_target_or_cut(
     global: &Global,
     consistent: &Consistent,
     output: &Path,
     parallel: usize,
-    work: impl FnOnce(&mut dyn Target) -> Result<()>,
+    work: impl FnOnce(&mut dyn Target, &Origin) -> Result<()>,
 ) -> Result<()> {
     let connection = &global.connection;
     if !consistent.consistent {
-        return with_target(connection, work);
+        return with_target(connection, |target| {
+            let origin = Origin::of(&target.id(), &connection.network, false);
+            work(target, &origin)
+        });
     }
     if connection.wasm.is_some() || connection.image.is_some() || connection.snapshot.is_some() {
         return Err(Error::Input(
             "--consistent takes a snapshot of a live canister (--canister, --network); an image or a snapshot folder is one cut already".into(),
         ));
     }
-    with_cut(global, consistent, output, parallel, |folder| {
+    let mut origin = None;
+    with_cut(global, consistent, output, parallel, |folder, live| {
+        let origin = origin.insert(Origin::of(&live, &connection.network, true));
         // Offline on the cut, as `ic-backup --snapshot <folder>` runs.
         let offline = Connection {
             snapshot: Some(folder.to_path_buf()),
@@ -99,13 +109,14 @@ pub fn on_target_or_cut(
             password_file: None,
             ..connection.clone()
         };
-        with_target(&offline, work)
+        with_target(&offline, |target| work(target, origin))
     })
     .map(|_| ())
 }
 
 /// Runs `work` on the folder of one cut of the live canister (see
-/// [`Consistent`]; its state beside `output`), then deletes the cut's
+/// [`Consistent`]; its state beside `output`; `work` is also given the
+/// live canister's id), then deletes the cut's
 /// snapshot unless `--keep`; whether `work` ran now, and not in an earlier
 /// run cut short after it. An error from `work` leaves the snapshot for a
 /// rerun to go on with.
@@ -114,7 +125,7 @@ pub fn with_cut(
     consistent: &Consistent,
     output: &Path,
     parallel: usize,
-    work: impl FnOnce(&Path) -> Result<()>,
+    work: impl FnOnce(&Path, TargetId) -> Result<()>,
 ) -> Result<bool> {
     let mut canister = live(&global.connection)?;
     let replace = consistent
@@ -138,7 +149,7 @@ pub fn with_cut(
     }
     let runs = !cut.finished;
     if runs {
-        work(&cut.folder)?;
+        work(&cut.folder, canister.id())?;
         consistent::ran(&canister, &cut)?;
     }
     consistent::finish(&mut canister, cut, consistent.keep)?;

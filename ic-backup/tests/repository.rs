@@ -1,0 +1,262 @@
+//! Backups kept in a restic repository (`--repo`), checked by Debian's
+//! `restic` itself: it lists what ic-backup wrote, checks every byte of it
+//! and restores the very files a plain dump writes.
+
+use crate::common::{profiles_file, Offline};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A repository in a folder of the test, and its password file.
+struct Repository {
+    path: PathBuf,
+    password: PathBuf,
+}
+
+impl Repository {
+    /// A new repository created by `ic-backup repo init`.
+    fn init(offline: &Offline) -> Repository {
+        let repository = Repository {
+            path: offline.path("repo"),
+            password: offline.path("repo-password"),
+        };
+        std::fs::write(&repository.password, "correct horse\n").unwrap();
+        offline.ok(&[
+            "repo",
+            "init",
+            "--repo",
+            repository.location(),
+            "--repo-password-file",
+            repository.password(),
+        ]);
+        repository
+    }
+
+    fn location(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    fn password(&self) -> &str {
+        self.password.to_str().unwrap()
+    }
+
+    /// `args` followed by this repository's options.
+    fn with<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = args.to_vec();
+        all.extend([
+            "--repo",
+            self.location(),
+            "--repo-password-file",
+            self.password(),
+        ]);
+        all
+    }
+
+    /// Debian's restic on this repository.
+    fn restic(&self, args: &[&str]) -> Output {
+        Command::new("restic")
+            .args(["--no-cache", "-r", self.location()])
+            .args(args)
+            .env("RESTIC_PASSWORD_FILE", &self.password)
+            .output()
+            .expect("restic runs (scripts/test.sh installs Debian's restic)")
+    }
+
+    fn restic_ok(&self, args: &[&str]) -> String {
+        let out = self.restic(args);
+        assert!(
+            out.status.success(),
+            "restic {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// restic's restore of snapshot `id` into `to`: the one canister folder in it.
+    fn restored(&self, id: &str, to: &Path) -> PathBuf {
+        self.restic_ok(&["restore", id, "--target", to.to_str().unwrap()]);
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(to)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(folders.len(), 1, "{folders:?}");
+        folders.remove(0)
+    }
+
+    /// Every file of the repository, for checking that nothing changed.
+    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.path.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|error| panic!("{error}: {text}"))
+}
+
+/// A dump into the repository is what a plain dump writes, as restic
+/// lists, checks and restores it; a second dump after a change downloads
+/// only the changed blocks and restores to the changed image; `load` from
+/// the first snapshot puts the canister back.
+#[test]
+fn dumps_into_a_repository_are_incremental_and_restic_reads_them() {
+    let (offline, _) = Offline::with_profiles(3000);
+    let repo = Repository::init(&offline);
+    let first = json(&offline.ok(&repo.with(&["--json", "dump"])));
+    let size = first["bytes"].as_u64().unwrap();
+    assert_eq!(first["downloaded"], size, "{first}");
+    assert_eq!(first["reused"], 0);
+    let first_id = first["snapshot"].as_str().unwrap().to_string();
+    offline.ok(&["dump", "-o", offline.path("plain-1.dat").to_str().unwrap()]);
+
+    // restic lists it with its tags, and checks every byte.
+    let listed = json(&repo.restic_ok(&["snapshots", "--json", "--tag", "kind=dump"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let tags: Vec<&str> = listed[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for tag in [
+        "ic-backup",
+        "kind=dump",
+        "canister=stable_memory",
+        "network=offline",
+        "cut=offline",
+    ] {
+        assert!(tags.contains(&tag), "{tag} in {tags:?}");
+    }
+    repo.restic_ok(&["check", "--read-data"]);
+    let restored = repo.restored(&first_id, &offline.path("restored-1"));
+    assert!(
+        std::fs::read(restored.join("stable_memory.dat")).unwrap()
+            == std::fs::read(offline.path("plain-1.dat")).unwrap()
+    );
+    let manifest =
+        json(&std::fs::read_to_string(restored.join("stable_memory.dat.sha256")).unwrap());
+    let plain = json(&std::fs::read_to_string(offline.path("plain-1.dat.sha256")).unwrap());
+    assert_eq!(manifest["sha256"], plain["sha256"]);
+    assert_eq!(manifest["blocks"], plain["blocks"]);
+
+    // A change to the map, then the second dump.
+    let more = offline.path("more.json");
+    profiles_file(&more, 3100);
+    offline.ok(&["restore", "profiles", "-i", more.to_str().unwrap()]);
+    let second = json(&offline.ok(&repo.with(&["--json", "dump"])));
+    let downloaded = second["downloaded"].as_u64().unwrap();
+    let reused = second["reused"].as_u64().unwrap();
+    assert_eq!(
+        downloaded + reused,
+        second["bytes"].as_u64().unwrap(),
+        "{second}"
+    );
+    assert!(downloaded > 0 && downloaded * 4 < reused, "{second}");
+    assert_eq!(second["previous"], first_id.as_str());
+    offline.ok(&["dump", "-o", offline.path("plain-2.dat").to_str().unwrap()]);
+    let second_id = second["snapshot"].as_str().unwrap();
+    repo.restic_ok(&["check", "--read-data"]);
+    let restored = repo.restored(second_id, &offline.path("restored-2"));
+    assert!(
+        std::fs::read(restored.join("stable_memory.dat")).unwrap()
+            == std::fs::read(offline.path("plain-2.dat")).unwrap()
+    );
+
+    // The first snapshot loaded back: the canister holds the first image.
+    let prefix = &first_id[..8];
+    let loaded =
+        json(&offline.ok(&repo.with(&["--json", "load", "--repo-snapshot", prefix, "--yes"])));
+    assert_eq!(loaded["verified"], true, "{loaded}");
+    assert_eq!(offline.profile_count_on(&offline.image), 3000);
+}
+
+/// A wrong password, a missing repository and a damaged pack are each
+/// said as such, and change nothing: not the repository, not the image.
+#[test]
+fn a_wrong_password_a_missing_repository_and_a_damaged_pack_are_refused() {
+    let (offline, _) = Offline::with_profiles(500);
+    let repo = Repository::init(&offline);
+    offline.ok(&repo.with(&["dump"]));
+    let image = std::fs::read(&offline.image).unwrap();
+    let files = repo.files();
+
+    let wrong = offline.path("wrong-password");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let mut args = vec![
+        "dump",
+        "--repo",
+        repo.location(),
+        "--repo-password-file",
+        wrong.to_str().unwrap(),
+    ];
+    let said = offline.fails(&args, 2);
+    assert!(
+        said.contains("the password opens none of the repository's keys"),
+        "{said}"
+    );
+    args[0] = "load";
+    let said = offline.fails(&args, 2);
+    assert!(said.contains("the password opens none"), "{said}");
+
+    let missing = offline.path("no-repo");
+    let said = offline.fails(
+        &[
+            "dump",
+            "--repo",
+            missing.to_str().unwrap(),
+            "--repo-password-file",
+            repo.password(),
+        ],
+        2,
+    );
+    assert!(
+        said.contains("expected a restic repository, found none"),
+        "{said}"
+    );
+    assert!(!missing.exists());
+    assert!(repo.files() == files, "the repository changed");
+    offline.assert_image_unchanged(&image);
+
+    // The data pack damaged (a byte in every KiB): restic's check finds
+    // it, and a load from it is refused before anything is written.
+    let (pack, _) = files
+        .iter()
+        .filter(|(path, _)| {
+            path.parent()
+                .and_then(|p| p.parent())
+                .is_some_and(|p| p.ends_with("data"))
+        })
+        .max_by_key(|(_, bytes)| bytes.len())
+        .unwrap();
+    let mut bytes = std::fs::read(pack).unwrap();
+    for at in (0..bytes.len()).step_by(1024) {
+        bytes[at] ^= 0x40;
+    }
+    std::fs::write(pack, &bytes).unwrap();
+    let damaged = repo.files();
+    assert!(!repo.restic(&["check", "--read-data"]).status.success());
+    let other = offline.path("other.json");
+    profiles_file(&other, 700);
+    offline.ok(&["restore", "profiles", "-i", other.to_str().unwrap()]);
+    let before = std::fs::read(&offline.image).unwrap();
+    let said = offline.fails(&repo.with(&["load", "--yes"]), 3);
+    assert!(
+        said.contains("does not read back as it was written"),
+        "{said}"
+    );
+    offline.assert_image_unchanged(&before);
+    assert!(repo.files() == damaged, "the repository changed");
+}
