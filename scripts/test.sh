@@ -3,7 +3,7 @@
 # pinned toolchain (its wasm32 target, rustfmt and clippy) and the oldest
 # Rust the workspace declares (`rust-version`), checks formatting, installs
 # the clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's
-# `icp` binary), builds the tests with clippy's lints (warnings denied, the
+# `icp` binary) and from Debian (restic, rclone), builds the tests with clippy's lints (warnings denied, the
 # workspace's `[lints]`) and the example canisters with the declared Rust,
 # runs rustdoc (warnings denied) on the crates a canister author reads, then
 # runs the whole workspace's tests (trybuild included).
@@ -32,6 +32,15 @@ if ! rustup toolchain list | grep -q "^$msrv"; then
     rustup toolchain install "$msrv" --profile minimal
 fi
 rustup target add --toolchain "$msrv" wasm32-unknown-unknown >/dev/null
+
+# Debian's restic (the repository tests check with it what ic-backup wrote)
+# and rclone (whose `rclone serve restic` is the REST server they write to).
+phase "Debian packages: restic, rclone"
+for package in restic rclone; do
+    if ! command -v "$package" >/dev/null; then
+        install_apt_package "$package"
+    fi
+done
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
     phase "npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"

@@ -22,10 +22,10 @@ const TRIALS: usize = 14;
 const WORKERS: usize = 2;
 
 /// A small deterministic generator of kill moments.
-struct Moments(u64);
+pub(crate) struct Moments(pub(crate) u64);
 
 impl Moments {
-    fn next(&mut self, below: Duration) -> Duration {
+    pub(crate) fn next(&mut self, below: Duration) -> Duration {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -33,7 +33,7 @@ impl Moments {
     }
 }
 
-fn seed(name: &str) -> u64 {
+pub(crate) fn seed(name: &str) -> u64 {
     let base = std::env::var("KILL_TEST_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())

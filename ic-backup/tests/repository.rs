@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A repository in a folder of the test, and its password file.
+/// A repository (a folder of the test, or a REST server's URL) and its password file.
 struct Repository {
     path: PathBuf,
     password: PathBuf,
@@ -259,4 +259,150 @@ fn a_wrong_password_a_missing_repository_and_a_damaged_pack_are_refused() {
     );
     offline.assert_image_unchanged(&before);
     assert!(repo.files() == damaged, "the repository changed");
+}
+
+/// Dumps killed with SIGKILL at random moments leave the repository as
+/// restic's check wants it, with no snapshot but whole ones; each rerun
+/// completes, and every snapshot restores to the image.
+#[test]
+fn dumps_into_a_repository_killed_at_random_moments_lose_nothing() {
+    let (offline, _) = Offline::with_profiles(3000);
+    let repo = Repository::init(&offline);
+    let plain = offline.path("plain.dat");
+    offline.ok(&["dump", "-o", plain.to_str().unwrap()]);
+    let image = std::fs::read(&plain).unwrap();
+    let began = std::time::Instant::now();
+    offline.ok(&repo.with(&["dump"]));
+    let duration = began.elapsed();
+    let seed = crate::kill::seed("dump --repo");
+    eprintln!(
+        "dump --repo: an uninterrupted run takes {duration:?}; kill moments from seed {seed}"
+    );
+    let mut moments = crate::kill::Moments(seed);
+    let mut complete = 1;
+    for trial in 0..TRIALS {
+        let at = moments.next(duration);
+        let mut child = offline
+            .command(&offline.image, &repo.with(&["dump"]))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let finished = child.wait().unwrap().success();
+        repo.restic_ok(&["check"]);
+        let listed = json(&repo.restic_ok(&["snapshots", "--json"]));
+        let count = listed.as_array().unwrap().len();
+        // Killed after its snapshot was written, a dump leaves it whole.
+        let expected = if finished {
+            complete + 1..=complete + 1
+        } else {
+            complete..=complete + 1
+        };
+        assert!(
+            expected.contains(&count),
+            "trial {trial}, killed at {at:?}: {count} snapshots, expected {expected:?}"
+        );
+        offline.ok(&repo.with(&["dump"]));
+        complete = count + 1;
+    }
+    repo.restic_ok(&["check", "--read-data"]);
+    let listed = json(&repo.restic_ok(&["snapshots", "--json"]));
+    for (i, snapshot) in listed.as_array().unwrap().iter().enumerate() {
+        let id = snapshot["id"].as_str().unwrap();
+        let restored = repo.restored(id, &offline.path(&format!("restored-{i}")));
+        assert!(
+            std::fs::read(restored.join("stable_memory.dat")).unwrap() == image,
+            "snapshot {id}"
+        );
+    }
+}
+
+const TRIALS: usize = 6;
+
+/// `rclone serve restic` on localhost: restic's REST protocol, spoken by a
+/// server no one here wrote.
+struct RestServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RestServer {
+    fn start(dir: &Path) -> RestServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("rclone")
+            .args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
+            .arg(dir)
+            .env("RCLONE_CONFIG", dir.join("rclone.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("rclone runs (scripts/test.sh installs Debian's rclone)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "rclone serve restic did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        RestServer {
+            child,
+            url: format!("rest:http://127.0.0.1:{port}/repo"),
+        }
+    }
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same through a REST server: ic-backup creates the repository and
+/// dumps into it twice over HTTP, restic checks and restores through the
+/// same server, and `load` reads it back.
+#[test]
+fn dumps_go_through_a_rest_server() {
+    let (offline, _) = Offline::with_profiles(1000);
+    let served = offline.path("served");
+    std::fs::create_dir(&served).unwrap();
+    let server = RestServer::start(&served);
+    let repo = Repository {
+        path: PathBuf::from(&server.url),
+        password: offline.path("repo-password"),
+    };
+    std::fs::write(&repo.password, "over http\n").unwrap();
+    offline.ok(&repo.with(&["repo", "init"]));
+    assert!(served.join("repo/config").is_file());
+    let plain = offline.path("plain.dat");
+    offline.ok(&["dump", "-o", plain.to_str().unwrap()]);
+    let first = json(&offline.ok(&repo.with(&["--json", "dump"])));
+    let second = json(&offline.ok(&repo.with(&["--json", "dump"])));
+    assert_eq!(second["downloaded"], 0, "{second}");
+    assert_eq!(
+        second["repository_growth"].as_u64().unwrap() < 4096,
+        true,
+        "{second}"
+    );
+    repo.restic_ok(&["check", "--read-data"]);
+    let restored = repo.restored(
+        first["snapshot"].as_str().unwrap(),
+        &offline.path("restored"),
+    );
+    assert!(
+        std::fs::read(restored.join("stable_memory.dat")).unwrap()
+            == std::fs::read(&plain).unwrap()
+    );
+    let other = offline.path("other.json");
+    profiles_file(&other, 10);
+    offline.ok(&["restore", "profiles", "-i", other.to_str().unwrap()]);
+    offline.ok(&repo.with(&["load", "--yes"]));
+    assert_eq!(offline.profile_count_on(&offline.image), 1000);
 }
