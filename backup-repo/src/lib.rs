@@ -405,7 +405,11 @@ impl Repo {
 
     /// Saves one snapshot of `files` (sorted by path), whose bytes
     /// `produce` writes into the writer of each, in their order, while the
-    /// archiver reads the other end. The snapshot is written only if
+    /// archiver reads the other end; `produce` drops each writer when its
+    /// file is whole (the archiver takes the end of a stream as the end of
+    /// the file, and may wait for it before reading the next). What it
+    /// saved is read through a `Repo` opened after it (this one's index is
+    /// the one it was opened with). The snapshot is written only if
     /// `produce` succeeded and every file arrived with its size; otherwise
     /// the repository holds data no snapshot refers to, and the error is
     /// `produce`'s (or the archiver's).
@@ -413,7 +417,7 @@ impl Repo {
         &self,
         new: &NewSnapshot,
         files: &[NewFile],
-        produce: impl FnOnce(&mut [PipeWriter]) -> std::result::Result<(), E>,
+        produce: impl FnOnce(Vec<PipeWriter>) -> std::result::Result<(), E>,
     ) -> std::result::Result<Snapshot, E> {
         if let Some(tag) = new
             .tags
@@ -428,7 +432,7 @@ impl Repo {
             return Err(Error::internal("the files of a snapshot are saved sorted by path").into());
         }
         let root = PathBuf::from(&new.root);
-        let (source, mut writers) = source::Streams::new(&root, files).map_err(E::from)?;
+        let (source, writers) = source::Streams::new(&root, files).map_err(E::from)?;
         let mut options = SnapshotOptions::default().host(Some(new.host.clone()));
         if !new.tags.is_empty() {
             options = options.add_tags(&new.tags.join(",")).map_err(self.fail())?;
@@ -445,9 +449,9 @@ impl Repo {
                 self.repo
                     .archive(&backup, &source, snapshot, std::slice::from_ref(&root))
             });
-            let produced = produce(&mut writers);
-            // The archiver sees the end of every stream.
-            drop(writers);
+            // The writers are dropped when `produce` returns, whatever it
+            // did: the archiver sees the end of every stream.
+            let produced = produce(writers);
             (archiving.join(), produced)
         });
         let held = self.gate.open();

@@ -29,8 +29,9 @@ fn save_two(repo: &Repo, a: &[u8], b: &[u8], tags: &[&str]) -> Result<Snapshot> 
         },
     ];
     repo.save(&new_snapshot(tags), &files, |writers| {
-        writers[0].write_all(a).map_err(Error::internal)?;
-        writers[1].write_all(b).map_err(Error::internal)?;
+        for (mut writer, bytes) in writers.into_iter().zip([a, b]) {
+            writer.write_all(bytes).map_err(Error::internal)?;
+        }
         Ok::<_, Error>(())
     })
 }
@@ -90,14 +91,14 @@ fn a_failed_producer_or_a_short_stream_leaves_no_snapshot() {
         path: "image.dat".into(),
         size: 300_000,
     }];
-    let failed = repo.save(&new_snapshot(&[]), &files, |writers| {
+    let failed = repo.save(&new_snapshot(&[]), &files, |mut writers| {
         writers[0]
             .write_all(&bytes(200_000, 0))
             .map_err(Error::internal)?;
         Err(Error::input("the canister went away"))
     });
     assert_eq!(failed.unwrap_err().to_string(), "the canister went away");
-    let short = repo.save(&new_snapshot(&[]), &files, |writers| {
+    let short = repo.save(&new_snapshot(&[]), &files, |mut writers| {
         writers[0]
             .write_all(&bytes(200_000, 0))
             .map_err(Error::internal)?;
@@ -122,4 +123,37 @@ fn a_wrong_password_and_a_missing_repository_are_said_as_such() {
     assert_eq!(wrong.kind, Kind::WrongPassword, "{wrong}");
     let again = Repo::init(&access(dir.path(), "secret"), Chunker::Rabin).unwrap_err();
     assert!(again.to_string().contains("found one"), "{again}");
+}
+
+/// More files than the archiver has workers, each ending off a chunk's
+/// bound: each stream ends when its file is whole, so none waits for
+/// another.
+#[test]
+fn many_files_stream_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = access(dir.path(), "secret");
+    Repo::init(&access, Chunker::Fixed).unwrap();
+    let repo = Repo::open(&access).unwrap();
+    let files: Vec<NewFile> = (0..12)
+        .map(|i| NewFile {
+            path: format!("f{i:02}"),
+            size: 100_000 + i,
+        })
+        .collect();
+    let saved = repo
+        .save(&new_snapshot(&[]), &files, |writers| {
+            for (i, mut writer) in writers.into_iter().enumerate() {
+                writer
+                    .write_all(&bytes(100_000 + i, i as u8))
+                    .map_err(Error::internal)?;
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    // What a save wrote is in the index of a repository opened after it.
+    let repo = Repo::open(&access).unwrap();
+    let listed = repo.files(&saved).unwrap();
+    assert_eq!(listed.len(), 12);
+    let file = repo.open_file(&saved, "f11").unwrap();
+    assert_eq!(repo.read_at(&file, 0, 100_011).unwrap(), bytes(100_011, 11));
 }

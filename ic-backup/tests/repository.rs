@@ -406,3 +406,77 @@ fn dumps_go_through_a_rest_server() {
     offline.ok(&repo.with(&["load", "--yes"]));
     assert_eq!(offline.profile_count_on(&offline.image), 1000);
 }
+
+/// Against a served canister: a typed backup and an IC snapshot's folder go
+/// into the repository (restic restores what `-o` writes), and come back
+/// from it: the folder uploaded and loaded, the backup restored.
+#[test]
+fn typed_backups_and_snapshot_folders_go_into_the_repository_and_back() {
+    let net = crate::common::net::Net::start();
+    let repo = Repository::init(&net.offline);
+    net.set_profile("ada");
+    let get = ["canister", "call", &net.canister(), "get_profile", "()"];
+
+    // A typed backup, as restic restores it: the entries of `-o`'s file.
+    let saved = json(&net.backup_ok(&repo.with(&["--json", "backup", "profiles"])));
+    let tags = saved["tags"].to_string();
+    assert!(
+        tags.contains("map=profiles") && tags.contains("kind=backup") && tags.contains("cut=live"),
+        "{saved}"
+    );
+    let plain = net.offline.path("profiles.json");
+    net.backup_ok(&["backup", "profiles", "-o", plain.to_str().unwrap()]);
+    let restored = repo.restored(
+        saved["snapshot"].as_str().unwrap(),
+        &net.offline.path("typed"),
+    );
+    assert_eq!(
+        crate::common::entries(&restored.join("profiles.json")),
+        crate::common::entries(&plain)
+    );
+
+    // An IC snapshot's folder, as restic restores it: `-o`'s folder.
+    let id = net
+        .backup_ok(&["snapshot", "take", "--stop"])
+        .trim()
+        .to_string();
+    let saved = json(&net.backup_ok(&repo.with(&["--json", "snapshot", "download", &id])));
+    assert!(
+        saved["tags"]
+            .to_string()
+            .contains(&format!("snapshot={id}")),
+        "{saved}"
+    );
+    let folder = net.offline.path("folder");
+    net.backup_ok(&["snapshot", "download", &id, "-o", folder.to_str().unwrap()]);
+    let restored = repo.restored(
+        saved["snapshot"].as_str().unwrap(),
+        &net.offline.path("folders"),
+    );
+    for file in [
+        "wasm_module.bin",
+        "wasm_memory.bin",
+        "stable_memory.bin",
+        "metadata.json",
+    ] {
+        assert!(
+            std::fs::read(restored.join(file)).unwrap()
+                == std::fs::read(folder.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    repo.restic_ok(&["check", "--read-data"]);
+
+    // Back: the folder uploaded from the repository and loaded...
+    net.set_profile("bob");
+    let uploaded = net
+        .backup_ok(&repo.with(&["snapshot", "upload"]))
+        .trim()
+        .to_string();
+    net.backup_ok(&["snapshot", "load", &uploaded, "--stop"]);
+    assert!(net.ok(&get).contains("\"ada\""), "{}", net.ok(&get));
+    // ... and the typed backup restored from it.
+    net.set_profile("carol");
+    net.backup_ok(&repo.with(&["restore", "profiles", "--replace"]));
+    assert!(net.ok(&get).contains("\"ada\""), "{}", net.ok(&get));
+}

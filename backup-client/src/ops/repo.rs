@@ -18,7 +18,7 @@ use crate::target::Target;
 use backup_repo::{NewFile, NewSnapshot, Repo, Snapshot};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// A dump's image in its repository snapshot.
@@ -316,11 +316,11 @@ pub fn dump_into(
     ];
     let mut counts = (0, 0);
     let saved = repo.save(&origin.snapshot("dump", &[]), &files, |pipes| {
-        let [image, manifest_pipe] = pipes else {
+        let Ok([mut image, mut manifest_pipe]) = <[std::io::PipeWriter; 2]>::try_from(pipes) else {
             return Err(Error::Input("expected two streams".into()));
         };
         let mut stream = ImageStream {
-            pipe: image,
+            pipe: &mut image,
             digests: &digests,
             size,
             next: 0,
@@ -354,7 +354,11 @@ pub fn dump_into(
         })?;
         stream.reuse_until(base.as_ref(), blocks)?;
         stream.bar.finish_and_clear();
-        manifest.sha256 = hex::encode(stream.whole.clone().finalize());
+        let whole = stream.whole.clone();
+        counts = (stream.downloaded, stream.reused);
+        // The image is whole: its end, before the manifest.
+        drop(image);
+        manifest.sha256 = hex::encode(whole.finalize());
         let text = manifest_bytes(&manifest)?;
         if text.len() as u64 != manifest_len {
             return Err(Error::Mismatch(format!(
@@ -365,7 +369,6 @@ pub fn dump_into(
         manifest_pipe
             .write_all(&text)
             .map_err(|source| Error::system("the repository's archiver stopped reading", source))?;
-        counts = (stream.downloaded, stream.reused);
         Ok(())
     })?;
     let (downloaded, reused) = counts;
@@ -521,4 +524,131 @@ pub fn access(location: Option<&str>, password_file: Option<&Path>) -> Result<ba
 /// Opens the repository of [`access`].
 pub fn open(location: Option<&str>, password_file: Option<&Path>) -> Result<Repo> {
     Ok(Repo::open(&access(location, password_file)?)?)
+}
+
+/// Every file under `dir` (recursively), by its path relative to `dir`
+/// with `/` between folders, in order.
+fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![(String::new(), dir.to_path_buf())];
+    while let Some((prefix, folder)) = stack.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|source| Error::io(&folder, source))?;
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::io(&folder, source))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry
+                .file_type()
+                .map_err(|source| Error::io(&path, source))?;
+            if kind.is_dir() {
+                stack.push((format!("{prefix}{name}/"), path));
+            } else if kind.is_file() {
+                files.push((format!("{prefix}{name}"), path));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Saves files on disk (`(path in the snapshot, path on disk)`, any order)
+/// as one repository snapshot of `kind` from `origin`, with `more` tags,
+/// streamed from disk; prints what it saved.
+pub fn save_files(
+    repo: &Repo,
+    origin: &Origin,
+    kind: &str,
+    more: &[String],
+    files: &[(String, std::path::PathBuf)],
+    json: bool,
+) -> Result<Snapshot> {
+    let mut files = files.to_vec();
+    files.sort();
+    let mut announced = Vec::new();
+    for (name, path) in &files {
+        let size = std::fs::metadata(path)
+            .map_err(|source| Error::io(path, source))?
+            .len();
+        announced.push(NewFile {
+            path: name.clone(),
+            size,
+        });
+    }
+    let total: u64 = announced.iter().map(|file| file.size).sum();
+    let bar = progress::bar(Some(total), "saving", true, json);
+    let saved = repo.save(&origin.snapshot(kind, more), &announced, |pipes| {
+        for ((_, path), (mut pipe, file)) in files.iter().zip(pipes.into_iter().zip(&announced)) {
+            let mut from = std::fs::File::open(path).map_err(|source| Error::io(path, source))?;
+            let copied = std::io::copy(&mut (&mut from).take(file.size + 1), &mut pipe)
+                .map_err(|source| Error::io(path, source))?;
+            if copied != file.size {
+                return Err(Error::Input(format!(
+                    "{} changed while it was saved: {copied} bytes instead of {}; nothing was saved",
+                    path.display(),
+                    file.size
+                )));
+            }
+            bar.inc(copied);
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    output(
+        json,
+        json!({
+            "repository": repo.location,
+            "snapshot": saved.id,
+            "files": announced.iter().map(|file| json!({ "path": file.path, "bytes": file.size })).collect::<Vec<_>>(),
+            "bytes": total,
+            "repository_growth": saved.data_added_packed,
+            "tags": saved.tags,
+        }),
+        || {
+            format!(
+                "{total} bytes in {} files -> snapshot {} of {}; the repository grew by {} bytes",
+                announced.len(),
+                backup_repo::short(&saved.id),
+                repo.location,
+                saved.data_added_packed.unwrap_or(0)
+            )
+        },
+    );
+    Ok(saved)
+}
+
+/// Saves every file under `dir` as one repository snapshot (see [`save_files`]).
+pub fn save_folder(
+    repo: &Repo,
+    origin: &Origin,
+    kind: &str,
+    more: &[String],
+    dir: &Path,
+    json: bool,
+) -> Result<Snapshot> {
+    save_files(repo, origin, kind, more, &files_under(dir)?, json)
+}
+
+/// Writes every file of a repository snapshot into the folder `to`
+/// (created; each file written atomically), as it was under the snapshot's
+/// root.
+pub fn fetch_all(repo: &Repo, snapshot: &Snapshot, to: &Path) -> Result<()> {
+    for file in repo.files(snapshot)? {
+        if file
+            .path
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(Error::Input(format!(
+                "snapshot {}: expected relative file names, found `{}`",
+                backup_repo::short(&snapshot.id),
+                file.path
+            )));
+        }
+        let path = to.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::io(parent, source))?;
+        }
+        fetch(repo, snapshot, &file.path, &path)?;
+    }
+    Ok(())
 }

@@ -41,7 +41,7 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> Result<()> {
     if let Some(repo) = args.repo.open()? {
-        let state = super::repo::cut_state(global, "dump")?;
+        let state = super::repo::cache_path(global, "dump")?;
         return super::on_target_or_cut(
             global,
             &args.consistent,

@@ -35,38 +35,62 @@ impl RepoArgs {
     }
 }
 
-/// Where a consistent cut into a repository keeps its state (the cut's
-/// folder and the snapshot it goes on with after an interruption): the
-/// user's cache folder, one place per command, network and canister.
-pub fn cut_state(global: &Global, command: &str) -> Result<PathBuf> {
+/// A place in the user's cache folder (`$XDG_CACHE_HOME/ic-backup`, else
+/// `~/.cache/ic-backup`) for what a command into or from a repository keeps
+/// on disk: the folder of a consistent cut and the snapshot it goes on with
+/// after an interruption, a file staged between the canister and the
+/// repository. One place per `what`, network and canister, so that a rerun
+/// finds it.
+pub fn cache_path(global: &Global, what: &str) -> Result<PathBuf> {
     let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => match std::env::var_os("HOME").filter(|dir| !dir.is_empty()) {
             Some(home) => PathBuf::from(home).join(".cache"),
             None => {
                 return Err(Error::Input(
-                    "expected HOME or XDG_CACHE_HOME, for the state of a consistent cut into a repository".into(),
+                    "expected HOME or XDG_CACHE_HOME, for the files a command into or from a repository keeps".into(),
                 ))
             }
         },
     };
-    let name: String = format!(
-        "{command}-{}-{}",
-        global.connection.network,
-        global.connection.canister.as_deref().unwrap_or("canister")
-    )
-    .chars()
-    .map(|c| {
-        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-            c
-        } else {
-            '_'
-        }
-    })
-    .collect();
-    let folder = cache.join("ic-backup").join("cuts");
+    let connection = &global.connection;
+    let source = match (
+        &connection.canister,
+        &connection.image,
+        &connection.snapshot,
+    ) {
+        (Some(canister), _, _) => format!("{}-{canister}", connection.network),
+        (None, Some(image), _) => format!("offline-{}", image.display()),
+        (None, None, Some(folder)) => format!("offline-{}", folder.display()),
+        (None, None, None) => "none".to_string(),
+    };
+    let name: String = format!("{what}-{source}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let folder = cache.join("ic-backup");
     std::fs::create_dir_all(&folder).map_err(|source| Error::io(&folder, source))?;
     Ok(folder.join(name))
+}
+
+/// A folder of [`cache_path`], created.
+pub fn staging(global: &Global, what: &str) -> Result<PathBuf> {
+    let folder = cache_path(global, what)?;
+    std::fs::create_dir_all(&folder).map_err(|source| Error::io(&folder, source))?;
+    Ok(folder)
+}
+
+/// The snapshot of `repo` that `--repo-snapshot` names: `latest` among
+/// those tagged `tags`, or an id (any snapshot).
+pub fn find(repo: &Repo, spec: &str, tags: Vec<String>) -> Result<backup_repo::Snapshot> {
+    let tags = if spec == "latest" { tags } else { Vec::new() };
+    Ok(repo.find(spec, &tags)?)
 }
 
 /// Create a restic repository, list its snapshots

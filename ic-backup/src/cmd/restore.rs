@@ -6,9 +6,11 @@ use backup_client::error::{Error, Result};
 use backup_client::interface::Interface;
 use backup_client::json::{FieldMap, Format};
 use backup_client::layout::Layout;
+use backup_client::ops::repo::{fetch, Origin};
 use backup_client::ops::restore::layout::{restore_through_layout, Into, LayoutRestore};
 use backup_client::ops::restore::{restore, RestoreOptions};
-use backup_client::target::CALL_BUDGET;
+use backup_client::resume::TargetId;
+use backup_client::target::{Target, CALL_BUDGET};
 use std::path::PathBuf;
 
 /// Restore one map, set, vec, log, heap or cell from a backup file
@@ -17,10 +19,14 @@ use std::path::PathBuf;
 /// against the structure's types, and by the canister, before anything is
 /// written, and an interrupted restore resumes when run again. A canister
 /// built without the derive is restored through a layout file
-/// (`--layout`): into an image or a snapshot folder, then loaded.
+/// (`--layout`): into an image or a snapshot folder, then loaded. With
+/// --repo the file comes from a snapshot of a restic repository (the
+/// latest backup of the structure from this canister, or
+/// `--repo-snapshot <id>`).
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  ic-backup restore profiles -i profiles.json --replace\n  ic-backup restore members -i members-v1.json --drop-field legacy_score --rename full_name=name\n  ic-backup --snapshot ./cut restore posts -i posts.json --layout club.toml"
+    group = clap::ArgGroup::new("from").required(true).args(["input", "repo"]),
+    after_help = "Examples:\n  ic-backup restore profiles -i profiles.json --replace\n  ic-backup --canister backend restore profiles --repo /backups/ic --repo-snapshot 4f1c2a9e --replace\n  ic-backup restore members -i members-v1.json --drop-field legacy_score --rename full_name=name\n  ic-backup --snapshot ./cut restore posts -i posts.json --layout club.toml"
 )]
 pub struct Args {
     /// The structure, as in the endpoint `restore_<name>`, or as the
@@ -29,7 +35,13 @@ pub struct Args {
     /// The backup file: lossless, agent-js (the article's backup.js) or
     /// plain JSON, told apart from the file itself.
     #[arg(short, long)]
-    input: PathBuf,
+    input: Option<PathBuf>,
+    #[command(flatten)]
+    repo: super::repo::RepoArgs,
+    /// With --repo: the repository snapshot, `latest` (the latest backup
+    /// of this structure from this canister and network) or an id.
+    #[arg(long, value_name = "ID", default_value = "latest", requires = "repo")]
+    repo_snapshot: String,
     /// The form of a `[[key, value], ...]` file, when the file alone
     /// does not say (an `opt vec` that is `[]` everywhere).
     #[arg(long, value_parser = super::format())]
@@ -90,7 +102,43 @@ pub struct Args {
     stop_after: Option<usize>,
 }
 
-pub fn run(args: Args, global: &Global) -> Result<()> {
+pub fn run(mut args: Args, global: &Global) -> Result<()> {
+    let Some(repo) = args.repo.open()? else {
+        return run_from(&args, args.input.clone().unwrap_or_default(), global);
+    };
+    // The file, fetched into the cache folder, then restored from there.
+    let connection = &global.connection;
+    let origin = match (&connection.image, &connection.snapshot) {
+        (Some(image), _) => Some(image.clone()),
+        (None, Some(folder)) => Some(folder.join("stable_memory.bin")),
+        (None, None) => None,
+    }
+    .map(|image| TargetId::Offline {
+        image,
+        sha256: None,
+    });
+    let origin = match origin {
+        Some(origin) => origin,
+        None => backup_client::connect::live(connection)?.id(),
+    };
+    let origin = Origin::of(&origin, &connection.network, false);
+    let mut tags = origin.group("backup");
+    tags.push(format!("map={}", args.map));
+    let snapshot = super::repo::find(&repo, &args.repo_snapshot, tags)?;
+    let name = format!("{}.json", args.map);
+    let staging = super::repo::staging(
+        global,
+        &format!("restore-{}-{}", args.map, backup_repo::short(&snapshot.id)),
+    )?;
+    let input = staging.join(&name);
+    fetch(&repo, &snapshot, &name, &input)?;
+    args.repo = Default::default();
+    run_from(&args, input, global)?;
+    std::fs::remove_dir_all(&staging).map_err(|source| Error::io(&staging, source))
+}
+
+/// Restores from the file `input`.
+fn run_from(args: &Args, input: PathBuf, global: &Global) -> Result<()> {
     if let Some(path) = &args.layout {
         let layout = Layout::read_file(path)?;
         let structure = layout.typed(&args.map, &path.display().to_string())?;
@@ -107,7 +155,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         return restore_through_layout(LayoutRestore {
             layout: &layout,
             structure,
-            input: &args.input,
+            input: &input,
             format: args.format,
             replace: args.replace,
             into,
@@ -118,7 +166,7 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         let interface = Interface::of(target, global.connection.did.as_deref())?;
         let options = RestoreOptions {
             map: &args.map,
-            input: &args.input,
+            input: &input,
             replace: args.replace,
             batch_bytes: args.batch_bytes,
             stop_after: args.stop_after,

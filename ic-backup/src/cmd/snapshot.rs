@@ -3,8 +3,10 @@
 use super::Global;
 use backup_client::connect::live;
 use backup_client::error::{Error, Result};
+use backup_client::ops::repo::{fetch_all, save_folder, Origin};
 use backup_client::ops::snapshot::{self, Management, Parts};
 use backup_client::ops::{notice, output};
+use backup_client::target::Target;
 use std::path::PathBuf;
 
 /// IC snapshots: take, list, delete, load, download, upload
@@ -55,22 +57,35 @@ enum Action {
         #[arg(long)]
         stop: bool,
     },
-    /// Download a snapshot into a folder, as dfx and icp-cli do
+    /// Download a snapshot into a folder, as dfx and icp-cli do, or into a
+    /// restic repository (--repo: the folder's files as one repository
+    /// snapshot tagged `kind=snapshot`, staged in ~/.cache/ic-backup)
+    #[command(group = clap::ArgGroup::new("into").required(true).args(["output", "repo"]))]
     Download {
         /// The snapshot id (hex).
         id: String,
         /// The folder: new, empty, or an unfinished download of the same
         /// snapshot (run again, it goes on from where it stopped).
         #[arg(short, long)]
-        output: PathBuf,
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        repo: super::repo::RepoArgs,
         /// Slices (of at most 2,000,000 bytes) in flight at once.
         #[arg(long, default_value_t = 16, value_parser = super::in_flight())]
         parallel: usize,
     },
-    /// Upload a snapshot folder as a new snapshot; prints its id
+    /// Upload a snapshot folder as a new snapshot; prints its id. With
+    /// --repo the folder comes from a restic repository (the canister's
+    /// latest `snapshot download --repo`, or --repo-snapshot <id>)
+    #[command(group = clap::ArgGroup::new("from").required(true).args(["dir", "repo"]))]
     Upload {
         /// The folder, as dfx, icp-cli or `snapshot download` wrote it.
-        dir: PathBuf,
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        repo: super::repo::RepoArgs,
+        /// With --repo: the repository snapshot, `latest` or an id.
+        #[arg(long, value_name = "ID", default_value = "latest", requires = "repo")]
+        repo_snapshot: String,
         /// Upload it in place of this snapshot (hex).
         #[arg(long, value_name = "ID")]
         replace: Option<String>,
@@ -158,10 +173,19 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         Action::Download {
             id,
             output: dir,
+            repo,
             parallel,
         } => {
+            let repo = repo.open()?;
+            let dir = match (&repo, dir) {
+                (Some(_), _) => super::repo::staging(global, &format!("snapshot-{id}"))?,
+                (None, Some(dir)) => dir,
+                (None, None) => return Err(Error::Input("expected -o <folder> or --repo".into())),
+            };
             let done =
                 snapshot::download(management, &id_of(&id)?, &dir, parallel, Parts::All, json)?;
+            // Into a repository, what is printed is the repository's snapshot.
+            backup_client::ops::set_quiet(repo.is_some());
             output(
                 json,
                 serde_json::json!({
@@ -188,14 +212,41 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
                 }
                 },
             );
+            backup_client::ops::set_quiet(false);
+            if let Some(repo) = &repo {
+                let origin = Origin::of(&canister.id(), &connection.network, true);
+                let tags = [format!("snapshot={id}")];
+                save_folder(repo, &origin, "snapshot", &tags, &dir, json)?;
+                std::fs::remove_dir_all(&dir).map_err(|source| Error::io(&dir, source))?;
+            }
         }
         Action::Upload {
             dir,
+            repo,
+            repo_snapshot,
             replace,
             parallel,
         } => {
             let replace = replace.as_deref().map(id_of).transpose()?;
+            let (dir, staged) = match (repo.open()?, dir) {
+                (Some(repo), _) => {
+                    let origin = Origin::of(&canister.id(), &connection.network, true);
+                    let found = super::repo::find(&repo, &repo_snapshot, origin.group("snapshot"))?;
+                    let staged = super::repo::staging(
+                        global,
+                        &format!("upload-{}", backup_repo::short(&found.id)),
+                    )?;
+                    fetch_all(&repo, &found, &staged)?;
+                    (staged, true)
+                }
+                (None, Some(dir)) => (dir, false),
+                (None, None) => return Err(Error::Input("expected a folder or --repo".into())),
+            };
+            let management: &mut dyn Management = &mut canister;
             let id = snapshot::upload(management, &dir, replace.as_deref(), parallel, json)?;
+            if staged {
+                std::fs::remove_dir_all(&dir).map_err(|source| Error::io(&dir, source))?;
+            }
             let id = snapshot::show_id(&id);
             output(json, serde_json::json!({ "snapshot_id": id }), || {
                 id.clone()
