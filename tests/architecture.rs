@@ -15,6 +15,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("backup-common", 0),
     ("backup-derive", 1),
     ("canister-runner", 1),
+    // restic repositories, through rustic_core: no workspace crate below it.
+    ("backup-repo", 1),
     // It re-exports the derive, which generates code that calls it.
     ("backup-runtime", 2),
     ("backup-client", 3),

@@ -2,7 +2,9 @@
 
 mod record;
 mod render;
+mod repository;
 mod scenarios;
+mod served;
 mod structures;
 
 use record::Recorder;
@@ -54,6 +56,42 @@ fn main() {
         let n = if quick { 100_000 } else { 1_000_000 };
         scenarios::app_backup(&wasm, &mut recorder, &[], &[n]);
         recorder.print_and_save_as(started.elapsed(), "results-consistent.json");
+        return;
+    }
+    // `--repository`: the raw dump (it writes the benchmark image), then
+    // the second daily dump into a restic repository at 256 MiB and 4 GiB
+    // (32 MiB alone with --quick).
+    if args.iter().any(|arg| arg == "--repository") {
+        let mib = if quick { 32 } else { 256 };
+        scenarios::raw(&wasm, &mut recorder, mib, 0.100);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+        let cli = std::env::current_exe()
+            .map(|exe| exe.with_file_name("ic-backup"))
+            .unwrap_or_default();
+        match served::client_key(&dir) {
+            Some((pem, client)) => {
+                let sizes = if quick { vec![mib] } else { vec![mib, 4096] };
+                for size in sizes {
+                    let measured = repository::second_daily_dump(
+                        &cli,
+                        &wasm_path,
+                        &pem,
+                        &client.to_text(),
+                        &mut recorder,
+                        size,
+                    );
+                    if let Err(error) = measured {
+                        recorder
+                            .notes
+                            .push(format!("repository ({size} MiB): {error}"));
+                    }
+                }
+            }
+            None => recorder
+                .notes
+                .push("repository: cannot set up the client's key".into()),
+        }
+        recorder.print_and_save_as(started.elapsed(), "results-repository.json");
         return;
     }
     // `--structures`: the club's structures alone.

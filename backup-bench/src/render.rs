@@ -9,13 +9,17 @@ use std::fmt::Write;
 
 /// The tables other than the backup table, in the order they are shown,
 /// with their headings. Their columns are the rows' keys, in file order.
-const TABLES: [(&str, &str); 8] = [
+const TABLES: [(&str, &str); 9] = [
     ("restore", "Restore"),
     ("dump", "Raw dump"),
     ("load", "Raw load"),
     ("typed_vs_raw", "Typed backup against raw dump"),
     ("consistent", "Paged, consistent and raw, side by side"),
     ("memory", "Peak memory"),
+    (
+        "repository",
+        "The second daily dump into a restic repository (live, against ic-backup serve)",
+    ),
     (
         "structures",
         "Each structure's pages (instructions as the IC counts them)",

@@ -1,6 +1,7 @@
 //! The measured jobs.
 
 use crate::record::{Call, Recorder, Run};
+use crate::served::{client_key, copy_extended, peak_rss, serve};
 use backup_client::error::{Error, Result as CliResult};
 use backup_client::target::Target;
 use candid::{CandidType, Deserialize, Principal};
@@ -516,12 +517,7 @@ pub fn memory(
         ));
         return;
     }
-    // The client's key, a controller of the served canister.
-    const CLIENT: &str = "-----BEGIN PRIVATE KEY-----\nMFMCAQEwBQYDK2VwBCIEIB5Ku8gKo4FiQy0BmL5wfXbyMyEUI9UdShH7MvjcPpTyoSMDIQDyEn9V8EOHBqRRkvbt2TfBfMxr8Q1NZ0PE4aBv6G0rUw==\n-----END PRIVATE KEY-----\n";
-    let pem = dir.join("mem-client.pem");
-    let client = backup_client::identity::parse_pem(CLIENT.as_bytes())
-        .and_then(|identity| identity.sender());
-    let (Ok(client), Ok(())) = (client, std::fs::write(&pem, CLIENT)) else {
+    let Some((pem, client)) = client_key(&dir) else {
         recorder
             .notes
             .push("memory: cannot set up the client's key".into());
@@ -571,7 +567,7 @@ pub fn memory(
                 image.display().to_string(),
             ]
         } else {
-            match serve(&cli, wasm_path, &image, &client.to_text()) {
+            match serve(&cli, wasm_path, &image, &client.to_text(), &[]) {
                 Ok((child, url, canister)) => {
                     server = Some(child);
                     vec![
@@ -684,6 +680,22 @@ pub fn memory(
     if let Some(n) = entries {
         live_entries(&cli, wasm_path, recorder, &pem, &client.to_text(), n);
     }
+    // The second daily dump into a restic repository, at each size.
+    for mib in std::iter::once(image_mib).chain(large_mib) {
+        let measured = crate::repository::second_daily_dump(
+            &cli,
+            wasm_path,
+            &pem,
+            &client.to_text(),
+            recorder,
+            mib,
+        );
+        if let Err(error) = measured {
+            recorder
+                .notes
+                .push(format!("repository ({mib} MiB): {error}"));
+        }
+    }
     for name in [
         "bench.dat",
         "bench.dat.sha256",
@@ -696,12 +708,6 @@ pub fn memory(
     ] {
         let _ = std::fs::remove_file(dir.join(name));
     }
-}
-
-/// `from` copied to `to`, then made `len` bytes long (zeros after it, sparse).
-fn copy_extended(from: &std::path::Path, to: &std::path::Path, len: u64) -> std::io::Result<()> {
-    std::fs::copy(from, to)?;
-    std::fs::File::options().write(true).open(to)?.set_len(len)
 }
 
 /// Peak RSS of the live client backing up `n` entries from the image
@@ -734,7 +740,7 @@ fn live_entries(
         ),
     ];
     for (what, image, args) in runs {
-        let (mut child, url, canister) = match serve(cli, wasm_path, &image, client) {
+        let (mut child, url, canister) = match serve(cli, wasm_path, &image, client, &[]) {
             Ok(served) => served,
             Err(error) => {
                 recorder.notes.push(format!("memory: serve: {error}"));
@@ -770,80 +776,6 @@ fn live_entries(
     for stale in [&file, &fresh] {
         let _ = std::fs::remove_file(stale);
         let _ = std::fs::remove_file(backup_client::wal::path_of(stale));
-    }
-}
-
-/// Starts `ic-backup serve` on `image` with `controller`; returns it, its
-/// URL and the canister id from its first line.
-fn serve(
-    cli: &std::path::Path,
-    wasm: &std::path::Path,
-    image: &std::path::Path,
-    controller: &str,
-) -> Result<(std::process::Child, String, String), String> {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(cli)
-        .arg("--wasm")
-        .arg(wasm)
-        .arg("--image")
-        .arg(image)
-        .args(["--json", "serve", "--controller", controller])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|error| error.to_string())?;
-    let mut line = String::new();
-    let stdout = child.stdout.take().ok_or("no standard output")?;
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|error| error.to_string())?;
-    let banner: Value =
-        serde_json::from_str(&line).map_err(|error| format!("{error}: {line:?}"))?;
-    match (banner["url"].as_str(), banner["canister_id"].as_str()) {
-        (Some(url), Some(canister)) => Ok((child, url.to_string(), canister.to_string())),
-        _ => Err(format!("unexpected banner {line:?}")),
-    }
-}
-
-/// Runs `command` and returns its peak resident set size in KiB and
-/// whether it succeeded. The peak is the kernel's high-water mark of the
-/// program's own memory (`VmHWM` in `/proc/<pid>/status`), read every 5 ms
-/// while it runs: `wait4`'s `ru_maxrss` would also count this benchmark's
-/// own memory, which the child shares until it execs.
-fn peak_rss(mut command: std::process::Command) -> Result<(u64, bool), String> {
-    let mut child = command.spawn().map_err(|error| error.to_string())?;
-    let status_file = format!("/proc/{}/status", child.id());
-    let program = command
-        .get_program()
-        .to_string_lossy()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(15) // the kernel keeps 15 characters of a name
-        .collect::<String>();
-    let mut peak = 0u64;
-    loop {
-        if let Ok(status) = std::fs::read_to_string(&status_file) {
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name))
-                    .map(str::trim)
-            };
-            // Before the exec, the process is still a copy of this one.
-            if field("Name:") == Some(program.as_str()) {
-                if let Some(kib) = field("VmHWM:")
-                    .and_then(|value| value.trim_end_matches("kB").trim().parse::<u64>().ok())
-                {
-                    peak = peak.max(kib);
-                }
-            }
-        }
-        match child.try_wait().map_err(|error| error.to_string())? {
-            Some(status) => return Ok((peak, status.success())),
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
     }
 }
 

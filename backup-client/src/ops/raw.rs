@@ -50,7 +50,8 @@ pub(crate) fn read_reply(reply: &[u8], offset: u64, length: u64) -> Result<Vec<u
 pub trait Image {
     /// What to call it in messages.
     fn name(&self) -> String;
-    fn len(&self) -> u64;
+    /// Its size in bytes.
+    fn size(&self) -> u64;
     /// The bytes at `[offset, offset + length)`, cut at the end.
     fn read(&self, offset: u64, length: u64) -> Result<Vec<u8>>;
     /// The SHA-256 of each `block` of the image.
@@ -62,7 +63,7 @@ pub trait Image {
 /// The SHA-256 of each `block` of `image`, read one block at a time.
 pub(crate) fn digests_of<I: Image + ?Sized>(image: &I, block: u64) -> Result<Vec<[u8; 32]>> {
     let block = block.max(1);
-    (0..image.len())
+    (0..image.size())
         .step_by(block as usize)
         .map(|offset| Ok(Sha256::digest(image.read(offset, block)?).into()))
         .collect()
@@ -91,7 +92,7 @@ impl Image for ImageFile<'_> {
         self.path.display().to_string()
     }
 
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.len
     }
 
@@ -489,7 +490,7 @@ fn check_image(
         ))
     };
     let head = image.read(0, HEADER_LEN as u64)?;
-    let layout = match Layout::parse_header(&head, image.len()) {
+    let layout = match Layout::parse_header(&head, image.size()) {
         Ok(layout) => layout,
         Err(error) if force => {
             notice(
@@ -591,11 +592,11 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     }
     let image = input;
     let live_size = stable_size(target)?;
-    if image.len() < live_size {
+    if image.size() < live_size {
         return Err(Error::Input(format!(
             "{} is {} bytes but stable memory is {live_size}: stable memory cannot shrink, so the image cannot replace it",
             image.name(),
-            image.len()
+            image.size()
         )));
     }
     let layout = check_image(target, image, live_size, force)?;
@@ -637,7 +638,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     let mut sent = 0u64;
     for (start, count) in &writes {
         let from = *start as u64 * block;
-        let to = (from + *count as u64 * block).min(image.len());
+        let to = (from + *count as u64 * block).min(image.size());
         let data = serde_bytes::ByteBuf::from(image.read(from, to - from)?);
         target.update("stable_write", &candid::encode_args((from, data))?)?;
         sent += to - from;
@@ -645,7 +646,7 @@ pub fn load(target: &mut dyn Target, options: LoadOptions) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let after = live_digests(target, image.len(), block)?;
+    let after = live_digests(target, image.size(), block)?;
     if after != wanted {
         let differing = after.iter().zip(&wanted).filter(|(a, b)| a != b).count();
         return Err(Error::Mismatch(format!(

@@ -265,7 +265,7 @@ pub fn dump_into(
     chunk: u64,
     json: bool,
 ) -> Result<()> {
-    if chunk < MANIFEST_BLOCK || chunk > backup_runtime::limits::MAX_RAW_READ {
+    if !(MANIFEST_BLOCK..=backup_runtime::limits::MAX_RAW_READ).contains(&chunk) {
         return Err(Error::Input(format!(
             "expected --chunk-bytes between {MANIFEST_BLOCK} and {} with --repo, found {chunk}",
             backup_runtime::limits::MAX_RAW_READ
@@ -452,7 +452,7 @@ impl raw::Image for RepoImage<'_> {
         self.name.clone()
     }
 
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.file.size
     }
 
