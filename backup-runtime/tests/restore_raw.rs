@@ -188,6 +188,22 @@ fn digests_are_sha256_of_each_block() {
     assert_eq!(digests, expected);
     assert_eq!(digests.len(), 5, "the last block is shorter");
 
+    // Blocks of zeros, blocks whose first megabyte is zeros (read in 1 MiB
+    // pieces), a last block of zeros shorter than the others.
+    let sparse = VectorMemory::default();
+    sparse.grow(80);
+    sparse.write(1_500_000, &[7]);
+    sparse.write(3 * 1024 * 1024 + 5, &[9]);
+    let bytes = snapshot(&sparse);
+    for block in [MIN_DIGEST_BLOCK, 65536, 1 << 20, 3 << 20, 3_000_000, 1_000_000] {
+        let digests = stable_digest(&sparse, 0, bytes.len() as u64, block).unwrap();
+        let expected: Vec<[u8; 32]> = bytes
+            .chunks(block as usize)
+            .map(|chunk| Sha256::digest(chunk).into())
+            .collect();
+        assert!(digests == expected, "blocks of {block}");
+    }
+
     assert!(matches!(
         stable_digest(&memory, 0, 10, MIN_DIGEST_BLOCK - 1),
         Err(RawError::BadBlockSize { .. })

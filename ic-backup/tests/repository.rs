@@ -470,8 +470,15 @@ fn typed_backups_and_snapshot_folders_go_into_the_repository_and_back() {
     let cut = json(&net.backup_ok(&repo.with(&["--json", "dump", "--consistent"])));
     let tags = cut["tags"].to_string();
     let canister = format!("canister={}", net.canister());
-    assert!(tags.contains("cut=consistent") && tags.contains(&canister), "{cut}");
-    assert_eq!(net.snapshots(), vec![id.clone()], "only the snapshot taken above is left");
+    assert!(
+        tags.contains("cut=consistent") && tags.contains(&canister),
+        "{cut}"
+    );
+    assert_eq!(
+        net.snapshots(),
+        vec![id.clone()],
+        "only the snapshot taken above is left"
+    );
 
     // Back: the folder uploaded from the repository and loaded...
     net.set_profile("bob");
