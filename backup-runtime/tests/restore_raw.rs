@@ -195,7 +195,14 @@ fn digests_are_sha256_of_each_block() {
     sparse.write(1_500_000, &[7]);
     sparse.write(3 * 1024 * 1024 + 5, &[9]);
     let bytes = snapshot(&sparse);
-    for block in [MIN_DIGEST_BLOCK, 65536, 1 << 20, 3 << 20, 3_000_000, 1_000_000] {
+    for block in [
+        MIN_DIGEST_BLOCK,
+        65536,
+        1 << 20,
+        3 << 20,
+        3_000_000,
+        1_000_000,
+    ] {
         let digests = stable_digest(&sparse, 0, bytes.len() as u64, block).unwrap();
         let expected: Vec<[u8; 32]> = bytes
             .chunks(block as usize)

@@ -72,16 +72,7 @@ impl Origin {
                     .file_stem()
                     .map(|stem| stem.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let canister: String = stem
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
+                let canister = file_name_safe(&stem);
                 Origin {
                     network: "offline".into(),
                     canister: if canister.is_empty() {
@@ -124,6 +115,36 @@ impl Origin {
     }
 }
 
+/// `text` with every character but ASCII letters, digits, `-`, `_` and `.`
+/// replaced by `_`: a file name, a tag value.
+pub fn file_name_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A dump of a repository snapshot: its image, opened, and its manifest,
+/// which must be of the image's size.
+fn open_dump(repo: &Repo, snapshot: &Snapshot) -> Result<(backup_repo::File, Manifest)> {
+    let file = repo.open_file(snapshot, IMAGE)?;
+    let manifest = read_manifest(repo, snapshot)?;
+    if manifest.size != file.size {
+        return Err(Error::Input(format!(
+            "snapshot {}: its image is {} bytes, its manifest says {}",
+            backup_repo::short(&snapshot.id),
+            file.size,
+            manifest.size
+        )));
+    }
+    Ok((file, manifest))
+}
+
 /// The previous image of a canister in the repository, for an incremental
 /// dump: its file and its manifest's block digests.
 struct Base<'r> {
@@ -140,7 +161,7 @@ impl<'r> Base<'r> {
         let Some(snapshot) = repo.snapshots(group)?.pop() else {
             return Ok(None);
         };
-        let manifest = read_manifest(repo, &snapshot)?;
+        let (file, manifest) = open_dump(repo, &snapshot)?;
         if manifest.block_size != MANIFEST_BLOCK {
             notice(
                 json,
@@ -151,15 +172,6 @@ impl<'r> Base<'r> {
                 ),
             );
             return Ok(None);
-        }
-        let file = repo.open_file(&snapshot, IMAGE)?;
-        if file.size != manifest.size {
-            return Err(Error::Input(format!(
-                "snapshot {}: its image is {} bytes, its manifest says {}",
-                backup_repo::short(&snapshot.id),
-                file.size,
-                manifest.size
-            )));
         }
         Ok(Some(Base {
             repo,
@@ -424,16 +436,7 @@ pub struct RepoImage<'r> {
 impl<'r> RepoImage<'r> {
     /// The image of the dump `snapshot`.
     pub fn open(repo: &'r Repo, snapshot: &Snapshot) -> Result<Self> {
-        let file = repo.open_file(snapshot, IMAGE)?;
-        let manifest = read_manifest(repo, snapshot)?;
-        if manifest.size != file.size {
-            return Err(Error::Input(format!(
-                "snapshot {}: its image is {} bytes, its manifest says {}",
-                backup_repo::short(&snapshot.id),
-                file.size,
-                manifest.size
-            )));
-        }
+        let (file, manifest) = open_dump(repo, snapshot)?;
         Ok(RepoImage {
             repo,
             file,

@@ -64,16 +64,7 @@ pub fn cache_path(global: &Global, what: &str) -> Result<PathBuf> {
         (None, None, Some(folder)) => format!("offline-{}", folder.display()),
         (None, None, None) => "none".to_string(),
     };
-    let name: String = format!("{what}-{source}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = backup_client::ops::repo::file_name_safe(&format!("{what}-{source}"));
     let folder = cache.join("ic-backup");
     std::fs::create_dir_all(&folder).map_err(|source| Error::io(&folder, source))?;
     Ok(folder.join(name))
