@@ -280,6 +280,42 @@ impl Recorder {
                 Some(offline <= download),
             ));
         }
+        // The second daily dump into a repository, at each size.
+        let share = |row: &Value, key: &str| {
+            row[key]
+                .as_str()
+                .and_then(|text| text.trim_end_matches('%').parse::<f64>().ok())
+        };
+        for row in table("repository")
+            .filter(|r| r["command"].as_str().unwrap_or("").contains("second dump"))
+        {
+            let image = number(row, "image_mib");
+            if let (Some(downloaded), Some(growth)) =
+                (share(row, "downloaded_share"), share(row, "growth_share"))
+            {
+                goals.push(goal(
+                    &format!("second daily dump into a repository, 1% of blocks changed, {image:.0} MiB: downloaded and repository growth"),
+                    format!("{downloaded:.2}% downloaded, {growth:.2}% growth"),
+                    "at most 2% each (a plain dump: 100%)".into(),
+                    Some(downloaded <= 2.0 && growth <= 2.0),
+                ));
+            }
+        }
+        let largest = table("repository")
+            .map(|r| number(r, "image_mib"))
+            .fold(0.0, f64::max);
+        if largest >= 4096.0 {
+            let peak = table("repository")
+                .filter(|r| number(r, "image_mib") == largest)
+                .map(|r| number(r, "peak_rss_mib"))
+                .fold(0.0, f64::max);
+            goals.push(goal(
+                "repository commands (dump --repo, load --repo), peak RSS at 4 GiB",
+                format!("{peak:.0} MiB"),
+                "under 256 MiB".into(),
+                Some(peak < 256.0),
+            ));
+        }
         goals
     }
 }

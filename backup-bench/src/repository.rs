@@ -162,6 +162,8 @@ pub fn second_daily_dump(
     for path in [&image, &edited] {
         let _ = std::fs::remove_file(path);
         let _ = std::fs::remove_file(backup_client::wal::path_of(path));
+        // The served subnet's keys and calls, beside the image.
+        let _ = std::fs::remove_file(backup_client::durable::with_suffix(path, ".subnet"));
     }
     let _ = std::fs::remove_dir_all(&repo);
     Ok(())
