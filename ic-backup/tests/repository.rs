@@ -140,6 +140,9 @@ fn dumps_into_a_repository_are_incremental_and_restic_reads_them() {
     ] {
         assert!(tags.contains(&tag), "{tag} in {tags:?}");
     }
+    let wasm = std::fs::read(&offline.wasm).unwrap();
+    let module = format!("module={}", crate::common::net::sha256_hex(&wasm));
+    assert!(tags.contains(&module.as_str()), "{module} in {tags:?}");
     repo.restic_ok(&["check", "--read-data"]);
     let restored = repo.restored(&first_id, &offline.path("restored-1"));
     assert!(
@@ -420,9 +423,13 @@ fn typed_backups_and_snapshot_folders_go_into_the_repository_and_back() {
     let saved = json(&net.backup_ok(&repo.with(&["--json", "backup", "profiles"])));
     let tags = saved["tags"].to_string();
     assert!(
-        tags.contains("map=profiles") && tags.contains("kind=backup") && tags.contains("cut=live"),
+        tags.contains("map=profiles") && tags.contains("kind=backup") && tags.contains("cut=paged"),
         "{saved}"
     );
+    // The module's hash, as the state tree gives it (anyone may read it).
+    let wasm = std::fs::read(&net.offline.wasm).unwrap();
+    let module = format!("module={}", crate::common::net::sha256_hex(&wasm));
+    assert!(tags.contains(&module), "{module} in {saved}");
     let plain = net.offline.path("profiles.json");
     net.backup_ok(&["backup", "profiles", "-o", plain.to_str().unwrap()]);
     let restored = repo.restored(

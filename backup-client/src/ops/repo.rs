@@ -6,7 +6,7 @@
 //! Each repository snapshot holds one canister's files under
 //! `/<canister>`, its host is the network, and its tags say what it holds:
 //! `ic-backup`, `kind=dump|backup|snapshot`, `canister=`, `network=`, `cut=`
-//! (`consistent`, `live` or `offline`) and, for a typed backup, `map=`.
+//! (`consistent`, `paged` or `offline`), `module=` and, for a typed backup, `map=`.
 
 use super::raw::{self, Manifest, MANIFEST_BLOCK};
 use super::{notice, output};
@@ -32,6 +32,8 @@ pub struct Origin {
     pub network: String,
     pub canister: String,
     pub cut: Cut,
+    /// The SHA-256 of the canister's module, hex, where known.
+    pub module: Option<String>,
 }
 
 /// How the data of a repository snapshot was read.
@@ -39,8 +41,9 @@ pub struct Origin {
 pub enum Cut {
     /// From an IC snapshot of the running canister (`--consistent`).
     Consistent,
-    /// From the running canister, page by page.
-    Live,
+    /// From the running canister, page by page (or read by read): not one
+    /// moment of it.
+    Paged,
     /// From an image file or snapshot folder.
     Offline,
 }
@@ -56,8 +59,9 @@ impl Origin {
                 cut: if consistent {
                     Cut::Consistent
                 } else {
-                    Cut::Live
+                    Cut::Paged
                 },
+                module: None,
             },
             TargetId::Offline { image, .. } => {
                 // The image of a snapshot folder is named by its folder.
@@ -81,6 +85,7 @@ impl Origin {
                         canister
                     },
                     cut: Cut::Offline,
+                    module: None,
                 }
             }
         }
@@ -96,16 +101,26 @@ impl Origin {
         ]
     }
 
+    /// The same, with the module of the canister `target` runs (its hash
+    /// tags the snapshots), where the target can tell it.
+    pub fn with_module_of(mut self, target: &mut dyn Target) -> Result<Origin> {
+        self.module = target.module_hash()?.map(hex::encode);
+        Ok(self)
+    }
+
     /// A new snapshot of `kind`, with `more` tags.
     fn snapshot(&self, kind: &str, more: &[String]) -> NewSnapshot {
         let cut = match self.cut {
             Cut::Consistent => "consistent",
-            Cut::Live => "live",
+            Cut::Paged => "paged",
             Cut::Offline => "offline",
         };
         let mut tags = vec!["ic-backup".to_string()];
         tags.extend(self.group(kind));
         tags.push(format!("cut={cut}"));
+        if let Some(module) = &self.module {
+            tags.push(format!("module={module}"));
+        }
         tags.extend(more.iter().cloned());
         NewSnapshot {
             root: format!("/{}", self.canister),
@@ -113,6 +128,11 @@ impl Origin {
             tags,
         }
     }
+}
+
+/// The SHA-256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// `text` with every character but ASCII letters, digits, `-`, `_` and `.`
@@ -283,6 +303,7 @@ pub fn dump_into(
             backup_runtime::limits::MAX_RAW_READ
         )));
     }
+    let origin = &origin.clone().with_module_of(target)?;
     let size = raw::stable_size(target)?;
     let digests = raw::live_digests(target, size, MANIFEST_BLOCK)?;
     let blocks = size.div_ceil(MANIFEST_BLOCK) as usize;

@@ -295,6 +295,17 @@ impl Target for Live {
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
+    fn module_hash(&mut self) -> Result<Option<[u8; 32]>> {
+        let read = self
+            .agent
+            .read_state_canister_info(self.canister, "module_hash");
+        match self.runtime.block_on(read) {
+            Ok(bytes) => Ok(<[u8; 32]>::try_from(bytes.as_slice()).ok()),
+            Err(ic_agent::AgentError::LookupPathAbsent(_)) => Ok(None),
+            Err(error) => Err(Error::Network(format!("reading the module hash: {error}"))),
+        }
+    }
+
     fn metadata(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         let read = self.agent.read_state_canister_metadata(self.canister, name);
         match self.runtime.block_on(read) {

@@ -70,6 +70,11 @@ pub trait Target {
     /// The module's metadata section `name` (`icp:public <name>` or
     /// `icp:private <name>`), if it has one.
     fn metadata(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// The SHA-256 of the canister's module, if it has one (live: from the
+    /// state tree, which anyone may read).
+    fn module_hash(&mut self) -> Result<Option<[u8; 32]>> {
+        Ok(None)
+    }
     /// The canister's stable memory, where the target holds it (offline):
     /// what its wasm reads, for readers that need no wasm.
     fn stable_memory(&self) -> Option<&[u8]> {

@@ -295,6 +295,10 @@ impl Target for Offline {
         Some(self.canister.stable_memory())
     }
 
+    fn module_hash(&mut self) -> Result<Option<[u8; 32]>> {
+        Ok(self.canister.module_hash())
+    }
+
     fn id(&self) -> TargetId {
         TargetId::Offline {
             image: self.disk.image.clone(),

@@ -96,7 +96,9 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         &output,
         args.parallel,
         |target, origin| {
-            from = Some(origin.clone());
+            if repo.is_some() {
+                from = Some(origin.clone().with_module_of(target)?);
+            }
             let interface = match &layout {
                 Some(layout) => Interface::parse(&layout.interface_source())
                     .map_err(|error| Error::Input(format!("the layout file's types: {error}")))?,

@@ -214,7 +214,12 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             );
             backup_client::ops::set_quiet(false);
             if let Some(repo) = &repo {
-                let origin = Origin::of(&canister.id(), &connection.network, true);
+                let mut origin = Origin::of(&canister.id(), &connection.network, true);
+                // The module the snapshot holds, as the IC hashes it.
+                let module = dir.join("wasm_module.bin");
+                if let Ok(bytes) = std::fs::read(&module) {
+                    origin.module = Some(backup_client::ops::repo::sha256_hex(&bytes));
+                }
                 let tags = [format!("snapshot={id}")];
                 save_folder(repo, &origin, "snapshot", &tags, &dir, json)?;
                 std::fs::remove_dir_all(&dir).map_err(|source| Error::io(&dir, source))?;
