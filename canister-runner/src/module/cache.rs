@@ -42,11 +42,7 @@ fn folder() -> Option<PathBuf> {
     match std::env::var_os("CANISTER_RUNNER_CACHE") {
         Some(dir) if dir == "off" => None,
         Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::var_os("XDG_CACHE_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
-            .map(|dir| dir.join("canister-runner")),
+        _ => backup_common::dirs::user_cache_dir().map(|dir| dir.join("canister-runner")),
     }
 }
 

@@ -56,12 +56,8 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
         let input: &dyn Image = match (&repo, &args.input) {
             (Some(repo), _) => {
                 let origin = Origin::of(&target.id(), &global.connection.network, false);
-                let tags = if args.repo_snapshot == "latest" {
-                    origin.group("dump")
-                } else {
-                    Vec::new()
-                };
-                let snapshot = repo.find(&args.repo_snapshot, &tags)?;
+                let snapshot =
+                    super::repo::find(repo, &args.repo_snapshot, || Ok(origin.group("dump")))?;
                 in_repo = RepoImage::open(repo, &snapshot)?;
                 &in_repo
             }

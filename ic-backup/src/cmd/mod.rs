@@ -97,9 +97,8 @@ pub fn on_target_or_cut(
             "--consistent takes a snapshot of a live canister (--canister, --network); an image or a snapshot folder is one cut already".into(),
         ));
     }
-    let mut origin = None;
     with_cut(global, consistent, output, parallel, |folder, live| {
-        let origin = origin.insert(Origin::of(&live, &connection.network, true));
+        let origin = Origin::of(&live, &connection.network, true);
         // Offline on the cut, as `ic-backup --snapshot <folder>` runs.
         let offline = Connection {
             snapshot: Some(folder.to_path_buf()),
@@ -109,7 +108,7 @@ pub fn on_target_or_cut(
             password_file: None,
             ..connection.clone()
         };
-        with_target(&offline, |target| work(target, origin))
+        with_target(&offline, |target| work(target, &origin))
     })
     .map(|_| ())
 }

@@ -42,17 +42,11 @@ impl RepoArgs {
 /// repository. One place per `what`, network and canister, so that a rerun
 /// finds it.
 pub fn cache_path(global: &Global, what: &str) -> Result<PathBuf> {
-    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => match std::env::var_os("HOME").filter(|dir| !dir.is_empty()) {
-            Some(home) => PathBuf::from(home).join(".cache"),
-            None => {
-                return Err(Error::Input(
-                    "expected HOME or XDG_CACHE_HOME, for the files a command into or from a repository keeps".into(),
-                ))
-            }
-        },
-    };
+    let cache = backup_common::dirs::user_cache_dir().ok_or_else(|| {
+        Error::Input(
+            "expected HOME or XDG_CACHE_HOME, for the files a command into or from a repository keeps".into(),
+        )
+    })?;
     let connection = &global.connection;
     let source = match (
         &connection.canister,
@@ -78,9 +72,18 @@ pub fn staging(global: &Global, what: &str) -> Result<PathBuf> {
 }
 
 /// The snapshot of `repo` that `--repo-snapshot` names: `latest` among
-/// those tagged `tags`, or an id (any snapshot).
-pub fn find(repo: &Repo, spec: &str, tags: Vec<String>) -> Result<backup_repo::Snapshot> {
-    let tags = if spec == "latest" { tags } else { Vec::new() };
+/// those with the tags `latest_tags` gives (asked only for `latest`), or an
+/// id (any snapshot).
+pub fn find(
+    repo: &Repo,
+    spec: &str,
+    latest_tags: impl FnOnce() -> Result<Vec<String>>,
+) -> Result<backup_repo::Snapshot> {
+    let tags = if spec == "latest" {
+        latest_tags()?
+    } else {
+        Vec::new()
+    };
     Ok(repo.find(spec, &tags)?)
 }
 

@@ -102,29 +102,30 @@ pub struct Args {
     stop_after: Option<usize>,
 }
 
-pub fn run(mut args: Args, global: &Global) -> Result<()> {
+pub fn run(args: Args, global: &Global) -> Result<()> {
     let Some(repo) = args.repo.open()? else {
         return run_from(&args, args.input.clone().unwrap_or_default(), global);
     };
     // The file, fetched into the cache folder, then restored from there.
-    let connection = &global.connection;
-    let origin = match (&connection.image, &connection.snapshot) {
-        (Some(image), _) => Some(image.clone()),
-        (None, Some(folder)) => Some(folder.join("stable_memory.bin")),
-        (None, None) => None,
-    }
-    .map(|image| TargetId::Offline {
-        image,
-        sha256: None,
-    });
-    let origin = match origin {
-        Some(origin) => origin,
-        None => backup_client::connect::live(connection)?.id(),
-    };
-    let origin = Origin::of(&origin, &connection.network, false);
-    let mut tags = origin.group("backup");
-    tags.push(format!("map={}", args.map));
-    let snapshot = super::repo::find(&repo, &args.repo_snapshot, tags)?;
+    let snapshot = super::repo::find(&repo, &args.repo_snapshot, || {
+        // `latest` is this canister's latest backup of the structure.
+        let connection = &global.connection;
+        let image = match (&connection.image, &connection.snapshot) {
+            (Some(image), _) => Some(image.clone()),
+            (None, Some(folder)) => Some(folder.join("stable_memory.bin")),
+            (None, None) => None,
+        };
+        let id = match image {
+            Some(image) => TargetId::Offline {
+                image,
+                sha256: None,
+            },
+            None => backup_client::connect::live(connection)?.id(),
+        };
+        let mut tags = Origin::of(&id, &connection.network, false).group("backup");
+        tags.push(format!("map={}", args.map));
+        Ok(tags)
+    })?;
     let name = format!("{}.json", args.map);
     let staging = super::repo::staging(
         global,
@@ -132,7 +133,6 @@ pub fn run(mut args: Args, global: &Global) -> Result<()> {
     )?;
     let input = staging.join(&name);
     fetch(&repo, &snapshot, &name, &input)?;
-    args.repo = Default::default();
     run_from(&args, input, global)?;
     std::fs::remove_dir_all(&staging).map_err(|source| Error::io(&staging, source))
 }

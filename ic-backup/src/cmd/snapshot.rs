@@ -236,7 +236,8 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             let (dir, staged) = match (repo.open()?, dir) {
                 (Some(repo), _) => {
                     let origin = Origin::of(&canister.id(), &connection.network, true);
-                    let found = super::repo::find(&repo, &repo_snapshot, origin.group("snapshot"))?;
+                    let found =
+                        super::repo::find(&repo, &repo_snapshot, || Ok(origin.group("snapshot")))?;
                     let staged = super::repo::staging(
                         global,
                         &format!("upload-{}", backup_repo::short(&found.id)),
