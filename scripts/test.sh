@@ -3,7 +3,7 @@
 # pinned toolchain (its wasm32 target, rustfmt and clippy) and the oldest
 # Rust the workspace declares (`rust-version`), checks formatting, installs
 # the clients no one here wrote from npm (@dfinity/agent, and icp-cli 1.5's
-# `icp` binary) and from Debian (restic, rclone), builds the tests with
+# `icp` binary) and from Debian (restic, rclone, libzstd-dev), builds the tests with
 # clippy's lints (warnings denied, the
 # workspace's `[lints]`) and the example canisters with the declared Rust,
 # runs rustdoc (warnings denied) on the crates a canister author reads, then
@@ -36,12 +36,22 @@ rustup target add --toolchain "$msrv" wasm32-unknown-unknown >/dev/null
 
 # Debian's restic (the repository tests check with it what ic-backup wrote)
 # and rclone (whose `rclone serve restic` is the REST server they write to).
-phase "Debian packages: restic, rclone"
+phase "Debian packages: restic, rclone, libzstd-dev"
 for package in restic rclone; do
     if ! command -v "$package" >/dev/null; then
         install_apt_package "$package"
     fi
 done
+# restic's library compresses with zstd's C library: the zstd-sys crate
+# builds it from its sources (a minute of one core at -O3), unless told to
+# link the system's (Debian's libzstd 1.5, the same format).
+if ! pkg-config --exists libzstd 2>/dev/null; then
+    command -v pkg-config >/dev/null || install_apt_package pkg-config || true
+    install_apt_package libzstd-dev || true
+fi
+if pkg-config --exists libzstd 2>/dev/null; then
+    export ZSTD_SYS_USE_PKG_CONFIG=1
+fi
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
     phase "npm packages: @dfinity/agent and icp-cli (clients of ic-backup serve)"

@@ -200,9 +200,11 @@ fn live_mode_against_serve_equals_offline_byte_for_byte() {
     );
 
     // Restore, plain and with --replace, of a smaller set.
-    let fewer = offline.path("fewer.json");
-    common::profiles_file(&fewer, 40);
-    let fewer = fewer.to_str().unwrap();
+    // Each run reads its own copy (a restore keeps its progress beside the
+    // file it reads: two runs at once over one file would share it).
+    common::profiles_file(&live_dir.join("fewer.json"), 40);
+    std::fs::copy(live_dir.join("fewer.json"), offline_dir.join("fewer.json")).unwrap();
+    let fewer = "fewer.json";
     both(&["restore", "profiles", "-i", fewer]);
     both(&["restore", "profiles", "-i", fewer, "--replace"]);
     both(&["backup", "profiles", "-o", "after.json"]);
