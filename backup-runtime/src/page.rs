@@ -631,13 +631,20 @@ where
             [&skipped_count, &encoded.skipped],
         ),
     ];
-    fields.sort_by_key(|(id, _)| *id);
+    sort_fields(&mut fields);
     let parts = fields.iter().flat_map(|(_, parts)| parts.iter());
     reply.reserve(parts.clone().map(|part| part.len()).sum());
     for part in parts {
         reply.extend_from_slice(part);
     }
     Ok(reply)
+}
+
+/// Sorts a page record's fields by their Candid ids. Not generic: a sort
+/// written in a generic function is compiled again for every map's types
+/// (std's sort is large), this one once per canister.
+fn sort_fields(fields: &mut [(u32, [&[u8]; 2])]) {
+    fields.sort_by_key(|(id, _)| *id);
 }
 
 /// Where a parallel backup may cut a map: `keys` in order, each the last key

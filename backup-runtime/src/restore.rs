@@ -289,9 +289,8 @@ where
     K: Storable + Ord + Clone,
     C: KeyCodec<K>,
 {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
     // By key, then by index: each key's entries in the order they came.
-    order.sort_unstable_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+    let order = sorted_indices(entries.len(), &|a, b| entries[a].0.cmp(&entries[b].0));
     order
         .windows(2)
         .enumerate()
@@ -306,6 +305,16 @@ where
             first,
             key: C::describe(&C::to_wire(&entries[index].0)),
         })
+}
+
+/// The indices `0..len` sorted by `by`, then by index. Not generic: a sort
+/// written in a generic function is compiled again for every map's types
+/// (std's sort is large, a tenth of a canister's code for a few maps), this
+/// one once per canister, comparing through `by`.
+fn sorted_indices(len: usize, by: &dyn Fn(usize, usize) -> std::cmp::Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_unstable_by(|&a, &b| by(a, b).then(a.cmp(&b)));
+    order
 }
 
 /// The answer of `validate_<name>`: how many entries `restore_<name>` would
