@@ -130,11 +130,6 @@ impl Origin {
     }
 }
 
-/// The SHA-256 of `bytes`, hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// `text` with every character but ASCII letters, digits, `-`, `_` and `.`
 /// replaced by `_`: a file name, a tag value.
 pub fn file_name_safe(text: &str) -> String {

@@ -216,10 +216,9 @@ pub fn run(args: Args, global: &Global) -> Result<()> {
             if let Some(repo) = &repo {
                 let mut origin = Origin::of(&canister.id(), &connection.network, true);
                 // The module the snapshot holds, as the IC hashes it.
-                let module = dir.join("wasm_module.bin");
-                if let Ok(bytes) = std::fs::read(&module) {
-                    origin.module = Some(backup_client::ops::repo::sha256_hex(&bytes));
-                }
+                let module = backup_client::snapshot::Snapshot::open(&dir)?.wasm();
+                let bytes = std::fs::read(&module).map_err(|source| Error::io(&module, source))?;
+                origin.module = Some(backup_client::ops::sha256_hex(&bytes));
                 let tags = [format!("snapshot={id}")];
                 save_folder(repo, &origin, "snapshot", &tags, &dir, json)?;
                 std::fs::remove_dir_all(&dir).map_err(|source| Error::io(&dir, source))?;

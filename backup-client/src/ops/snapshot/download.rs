@@ -10,6 +10,7 @@
 use super::folder::{self, Part};
 use super::{call, decode, metadata, Management};
 use crate::error::{Error, Result};
+use crate::ops::sha256_hex;
 use candid::CandidType;
 use ic_management_canister_types::{ReadCanisterSnapshotDataResult, SnapshotDataKind};
 use serde::{Deserialize, Serialize};
@@ -373,9 +374,4 @@ fn verify(
         }
     }
     Ok(())
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
