@@ -180,6 +180,31 @@ fn a_folder_that_is_not_the_download_s_is_refused() {
         "{again}"
     );
     assert!(parts(&dir) == before);
+    // A download cut short between its progress file and the metadata.json
+    // it records (the folder holds only those two) finishes when run again.
+    let between = net.offline.path("between");
+    std::fs::create_dir_all(between.join("wasm_chunk_store")).unwrap();
+    let metadata = std::fs::read(dir.join("metadata.json")).unwrap();
+    std::fs::write(
+        between.join(".ic-backup-download.json"),
+        serde_json::json!({
+            "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
+            "metadata_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&metadata)),
+            "done": {}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    net.backup_ok(&[
+        "snapshot",
+        "download",
+        &first,
+        "-o",
+        between.to_str().unwrap(),
+    ]);
+    assert!(parts(&between) == before);
+    assert!(std::fs::read(between.join("metadata.json")).unwrap() == metadata);
+    assert!(!between.join(".ic-backup-download.json").exists());
     // An unfinished download (its progress file left) belongs to its snapshot.
     let unfinished = net.offline.path("unfinished");
     std::fs::create_dir_all(&unfinished).unwrap();
