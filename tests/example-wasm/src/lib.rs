@@ -42,14 +42,17 @@ pub fn workspace() -> PathBuf {
 }
 
 /// How the canisters are built: optimised as the release profile says, but
-/// without its whole-program link step, a third less build time for the
-/// tests, which need the canisters' behaviour, not their last instruction
-/// (the benchmarks build with the release profile). A test that builds a
-/// canister crate of its own into [`target_dir`] sets these too, so that it
-/// reuses the dependencies built here.
+/// without its whole-program link step and in four code units each instead
+/// of one: the tests need the canisters' behaviour, not their last
+/// instruction (the benchmarks build with the release profile). On this
+/// 2-core machine the thirteen canisters took 75 s so, against 85 s in 16
+/// units and 78 s in 1 or 2 (`opt-level = "s"` took 59 s, but its wasm ran
+/// the CLI tests a tenth slower). A test that builds a canister crate of
+/// its own into [`target_dir`] sets these too, so that it reuses the
+/// dependencies built here.
 pub const PROFILE: [(&str, &str); 2] = [
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
-    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "4"),
 ];
 
 /// Where the wasm files are built.
