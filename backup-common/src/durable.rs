@@ -74,7 +74,7 @@ fn write_with(
             .create_new(true)
             .open(&temporary)
             .map_err(on(&temporary))?;
-        file.write_all(bytes).map_err(on(&temporary))?;
+        write_sparse(&mut file, bytes).map_err(on(&temporary))?;
         file.sync_all().map_err(on(&temporary))?;
         drop(file);
         rename(&temporary, path)
@@ -83,6 +83,34 @@ fn write_with(
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// The size of the blocks of zeros [`write_atomically`] leaves as holes: the
+/// IC's page of stable memory.
+const HOLE: usize = 64 << 10;
+
+/// Writes `bytes` into the new, empty `file`, leaving a hole where a whole
+/// [`HOLE`]-sized block (at a multiple of its size) is zeros: a stable
+/// memory image is mostly pages never written (a MemoryManager's buckets are
+/// 8 MiB), and a hole costs neither the disk nor the kernel's page cache; it
+/// reads back as the same zeros.
+fn write_sparse(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    static ZEROS: [u8; HOLE] = [0; HOLE];
+    // `bytes[..written]` is in the file (as data or as holes).
+    let mut written = 0;
+    for (index, block) in bytes.chunks(HOLE).enumerate() {
+        if block != ZEROS.as_slice() {
+            continue;
+        }
+        let at = index * HOLE;
+        file.write_all(&bytes[written..at])?;
+        written = at + HOLE;
+        file.seek(SeekFrom::Start(written as u64))?;
+    }
+    file.write_all(&bytes[written..])?;
+    // Holes at the end, which no write reached.
+    file.set_len(bytes.len() as u64)
 }
 
 /// Renames `from` over `to` and syncs the directory, so the rename itself is
@@ -145,6 +173,45 @@ mod tests {
         std::fs::write(temporary_of(&path), b"half").unwrap();
         remove(&path).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// Blocks of zeros become holes; the file reads back byte for byte, at
+    /// its length, whatever its ends are.
+    #[test]
+    fn blocks_of_zeros_are_holes_and_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let data = |len: usize| (0..len).map(|i| (i % 251) as u8 + 1).collect::<Vec<u8>>();
+        let mut cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            vec![0; 10],
+            vec![0; HOLE],
+            vec![0; 3 * HOLE + 5],
+            data(HOLE + 7),
+        ];
+        // Data, zeros, data, zeros at the end; a block with one byte set.
+        let mut mixed = vec![0; 8 * HOLE];
+        mixed[..HOLE].copy_from_slice(&data(HOLE));
+        mixed[3 * HOLE..4 * HOLE].copy_from_slice(&data(HOLE));
+        mixed[5 * HOLE + 100] = 9;
+        cases.push(mixed.clone());
+        for bytes in &cases {
+            write_atomically(&path, bytes).unwrap();
+            assert_eq!(&std::fs::read(&path).unwrap(), bytes);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            write_atomically(&path, &mixed).unwrap();
+            let allocated = std::fs::metadata(&path).unwrap().blocks() * 512;
+            // Three blocks hold data; the five others are holes, where the
+            // file system makes them (every Linux one the tests run on does).
+            assert!(
+                allocated <= 4 * HOLE as u64,
+                "{allocated} bytes allocated for {} with 3 blocks of data",
+                mixed.len()
+            );
+        }
     }
 
     #[test]
