@@ -158,11 +158,11 @@ impl Snapshot {
     }
 }
 
-/// Writes `bytes` to a new file at `path` and syncs it.
+/// Writes `bytes` to a new file at `path` (blocks of zeros left as holes, as
+/// `write_atomically` leaves them) and syncs it.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let io = |source| Error::io(path, source);
     let mut file = std::fs::File::create(path).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
+    backup_common::durable::write_sparse(&mut file, bytes).map_err(io)?;
     file.sync_all().map_err(io)
 }

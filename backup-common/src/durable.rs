@@ -89,12 +89,12 @@ fn write_with(
 /// IC's page of stable memory.
 const HOLE: usize = 64 << 10;
 
-/// Writes `bytes` into the new, empty `file`, leaving a hole where a whole
-/// [`HOLE`]-sized block (at a multiple of its size) is zeros: a stable
+/// Writes `bytes` into the new (or emptied) `file`, leaving a hole where a
+/// whole [`HOLE`]-sized block (at a multiple of its size) is zeros: a stable
 /// memory image is mostly pages never written (a MemoryManager's buckets are
 /// 8 MiB), and a hole costs neither the disk nor the kernel's page cache; it
-/// reads back as the same zeros.
-fn write_sparse(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+/// reads back as the same zeros. Not synced.
+pub fn write_sparse(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};
     static ZEROS: [u8; HOLE] = [0; HOLE];
     // `bytes[..written]` is in the file (as data or as holes).
