@@ -212,21 +212,21 @@ fn start(
             )));
         }
         let meta = metadata(management, id)?;
+        let expected = metadata_json(&meta)?;
         let metadata_path = dir.join(folder::METADATA);
         let written = match std::fs::read(&metadata_path) {
             Ok(written) => written,
             // Cut short between the progress file and the metadata it
             // records: written now, if the snapshot's is the one recorded.
             Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
-                let written = metadata_json(&meta)?;
-                if sha256_hex(&written) == progress.metadata_sha256 {
-                    crate::durable::write_atomically(&metadata_path, &written)?;
+                if sha256_hex(&expected) == progress.metadata_sha256 {
+                    crate::durable::write_atomically(&metadata_path, &expected)?;
                 }
-                written
+                expected.clone()
             }
             Err(source) => return Err(Error::io(&metadata_path, source)),
         };
-        if sha256_hex(&written) != progress.metadata_sha256 || metadata_json(&meta)? != written {
+        if sha256_hex(&written) != progress.metadata_sha256 || expected != written {
             return Err(Error::Input(format!(
                 "{}: the metadata of the unfinished download is not the snapshot's any more (the file changed, or the snapshot was replaced): download into another folder",
                 dir.display()
