@@ -67,13 +67,7 @@ await() {
 # wasm the tests run is also the check that the canister crates, and the
 # code the derive generates, compile on it.
 msrv=$(sed -n 's/^rust-version = "\([0-9]*\.[0-9]*\)\(\.[0-9]*\)\{0,1\}".*/\1/p' Cargo.toml).0
-install_msrv() {
-    if ! rustup toolchain list | grep -q "^$msrv"; then
-        rustup toolchain install "$msrv" --profile minimal
-    fi
-    rustup target add --toolchain "$msrv" wasm32-unknown-unknown
-}
-background msrv install_msrv
+background msrv ensure_channel "$msrv"
 
 # Debian's restic (the repository tests check with it what ic-backup wrote)
 # and rclone (whose `rclone serve restic` is the REST server they write to),

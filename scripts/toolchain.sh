@@ -1,7 +1,8 @@
 # Sourced by the scripts: `toolchain FILE` prints the channel a
 # rust-toolchain.toml pins; `ensure_toolchain FILE [COMPONENT...]` installs
 # that toolchain (with the wasm32 target, and the components named) when it
-# is missing: the machine has RUSTUP_AUTO_INSTALL=0, so nothing is installed
+# is missing, `ensure_channel CHANNEL [COMPONENT...]` a toolchain named
+# directly: the machine has RUSTUP_AUTO_INSTALL=0, so nothing is installed
 # behind a script's back. `install_apt_package NAME` installs a Debian package.
 
 toolchain() {
@@ -11,8 +12,12 @@ toolchain() {
 ensure_toolchain() {
     local file=$1
     shift
-    local channel
-    channel=$(toolchain "$file")
+    ensure_channel "$(toolchain "$file")" "$@"
+}
+
+ensure_channel() {
+    local channel=$1
+    shift
     if ! rustup toolchain list | grep -q "^$channel"; then
         rustup toolchain install "$channel" --profile minimal
     fi
