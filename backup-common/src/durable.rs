@@ -90,7 +90,7 @@ fn write_with(
 const HOLE: usize = 64 << 10;
 
 /// Writes `bytes` into the new (or emptied) `file`, leaving a hole where a
-/// whole [`HOLE`]-sized block (at a multiple of its size) is zeros: a stable
+/// whole 64 KiB block (at a multiple of 64 KiB, `HOLE`) is zeros: a stable
 /// memory image is mostly pages never written (a MemoryManager's buckets are
 /// 8 MiB), and a hole costs neither the disk nor the kernel's page cache; it
 /// reads back as the same zeros. Not synced.
