@@ -205,6 +205,36 @@ fn a_folder_that_is_not_the_download_s_is_refused() {
     assert!(parts(&between) == before);
     assert!(std::fs::read(between.join("metadata.json")).unwrap() == metadata);
     assert!(!between.join(".ic-backup-download.json").exists());
+    // One whose progress file records other metadata is refused, and no
+    // metadata.json is written.
+    let other = net.offline.path("other-metadata");
+    std::fs::create_dir_all(&other).unwrap();
+    let progress = serde_json::json!({
+        "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
+        "metadata_sha256": "00", "done": {}
+    })
+    .to_string();
+    std::fs::write(other.join(".ic-backup-download.json"), &progress).unwrap();
+    let out = net.ic_backup(
+        "admin",
+        &[
+            "snapshot",
+            "download",
+            &first,
+            "-o",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text(&out.stderr).contains("is not the snapshot's any more"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!other.join("metadata.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(other.join(".ic-backup-download.json")).unwrap(),
+        progress
+    );
     // An unfinished download (its progress file left) belongs to its snapshot.
     let unfinished = net.offline.path("unfinished");
     std::fs::create_dir_all(&unfinished).unwrap();
