@@ -8,7 +8,7 @@
 
 use crate::durable;
 use crate::error::Result;
-use crate::lock::ImageLock;
+use crate::lock::{self, Lock};
 use crate::snapshot::Snapshot;
 use crate::{subnet, wal};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ pub struct Disk {
     /// Its absolute path.
     pub image: PathBuf,
     snapshot: Option<Snapshot>,
-    _lock: ImageLock,
+    _lock: Lock,
 }
 
 /// What opening found.
@@ -27,29 +27,6 @@ pub struct Opened {
     /// The stable memory; `None` when there is no image yet (a canister
     /// to install). A snapshot without `stable_memory.bin` has an empty one.
     pub bytes: Option<Vec<u8>>,
-}
-
-/// Who holds an image, for the message another opener gets: this
-/// process's command line.
-fn holder() -> String {
-    let mut line: String = std::env::args()
-        .map(|arg| {
-            Path::new(&arg)
-                .file_name()
-                .filter(|_| arg.contains('/'))
-                .map_or(arg.clone(), |name| name.to_string_lossy().into_owned())
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    if line.len() > 200 {
-        let cut = (0..=200)
-            .rev()
-            .find(|&at| line.is_char_boundary(at))
-            .unwrap_or(0);
-        line.truncate(cut);
-        line.push('…');
-    }
-    line
 }
 
 impl Disk {
@@ -70,7 +47,7 @@ impl Disk {
         }
         let image = durable::absolute(image);
         // Nothing is read, replayed or removed before the lock is ours.
-        let lock = ImageLock::acquire(&image, &holder())?;
+        let lock = Lock::image(&image, &lock::command_line())?;
         if let Some(dir) = snapshot_dir {
             Snapshot::recover(dir)?;
         }

@@ -1,7 +1,12 @@
-//! One writer per image: whoever opens an image offline (a command, or
+//! One process at a time: whoever opens an image offline (a command, or
 //! `serve`) holds an exclusive lock on `<image>.lock` for as long as it has
 //! the image open, so that no one else replays or deletes its write-ahead
-//! log, writes the image under it, or folds their memory over its changes.
+//! log, writes the image under it, or folds their memory over its changes;
+//! and a command that keeps resume state (`backup`, `restore`, `dump`,
+//! `migrate`, a consistent run's cut) holds `<state>.lock` for as long as
+//! it runs, so that a second run on the same file (a cron job that overlaps the last one, the same
+//! backup restored into two canisters at once) neither removes the first
+//! run's temporary files nor writes its progress over the first one's.
 //!
 //! The lock is the operating system's (`flock`), so it is released when
 //! the holder exits, however it exits; the file names the holder, for the
@@ -13,23 +18,43 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// The lock file of `image`.
+/// The lock file of `image` (or of a resume state).
 pub fn path_of(image: &Path) -> PathBuf {
     durable::with_suffix(image, ".lock")
 }
 
-/// An image held open by this process.
+/// A lock held by this process, released when dropped.
 #[derive(Debug)]
-pub struct ImageLock {
+pub struct Lock {
     path: PathBuf,
     file: File,
 }
 
-impl ImageLock {
+impl Lock {
     /// Takes the lock of `image` for `doing` (e.g. "ic-backup serve"), or
     /// refuses, naming the process that holds it, having touched nothing.
-    pub fn acquire(image: &Path, doing: &str) -> Result<ImageLock> {
-        let path = path_of(image);
+    pub fn image(image: &Path, doing: &str) -> Result<Lock> {
+        Self::acquire(path_of(image), doing, |holder| {
+            format!(
+                "{} is in use by {holder}: one process at a time may open an image. Stop that one (Ctrl-C stops `serve`; the image keeps every update it replied to), or talk to it (a served image: --network <its url>), then run this again; nothing was read or changed",
+                image.display(),
+            )
+        })
+    }
+
+    /// Takes the lock of the state file `state` a `run` (e.g. "`restore`")
+    /// keeps, or refuses, naming the process that holds it, having touched
+    /// nothing.
+    pub fn state(state: &Path, run: &str) -> Result<Lock> {
+        Self::acquire(path_of(state), &command_line(), |holder| {
+            format!(
+                "{} is in use by {holder}: another {run} on the same file is running, and keeps its state there. Let it finish, or stop it (run again, it goes on where it stopped), then run this again; nothing was changed",
+                state.display(),
+            )
+        })
+    }
+
+    fn acquire(path: PathBuf, doing: &str, refusal: impl FnOnce(&str) -> String) -> Result<Lock> {
         let io = |source| Error::io(&path, source);
         loop {
             let mut file = OpenOptions::new()
@@ -44,16 +69,11 @@ impl ImageLock {
                 Err(TryLockError::WouldBlock) => {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
-                    let holder = holder.trim();
-                    return Err(Error::Input(format!(
-                        "{} is in use by {}: one process at a time may open an image. Stop that one (Ctrl-C stops `serve`; the image keeps every update it replied to), or talk to it (a served image: --network <its url>), then run this again; nothing was read or changed",
-                        image.display(),
-                        if holder.is_empty() {
-                            "another process".to_string()
-                        } else {
-                            holder.to_string()
-                        }
-                    )));
+                    let holder = match holder.trim() {
+                        "" => "another process",
+                        holder => holder,
+                    };
+                    return Err(Error::Input(refusal(holder)));
                 }
                 Err(TryLockError::Error(source)) => return Err(io(source)),
             }
@@ -73,9 +93,32 @@ impl ImageLock {
             );
             file.set_len(0).map_err(io)?;
             file.write_all(about.as_bytes()).map_err(io)?;
-            return Ok(ImageLock { path, file });
+            return Ok(Lock { path, file });
         }
     }
+}
+
+/// Who holds a lock, for the message another opener gets: this process's
+/// command line, programs and files by their names.
+pub fn command_line() -> String {
+    let mut line: String = std::env::args()
+        .map(|arg| {
+            Path::new(&arg)
+                .file_name()
+                .filter(|_| arg.contains('/'))
+                .map_or(arg.clone(), |name| name.to_string_lossy().into_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&at| line.is_char_boundary(at))
+            .unwrap_or(0);
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
 }
 
 fn same_file(file: &File, path: &Path) -> bool {
@@ -86,7 +129,7 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-impl Drop for ImageLock {
+impl Drop for Lock {
     fn drop(&mut self) {
         // Removed while still held, so the next opener makes a new one.
         if same_file(&self.file, &self.path) {
@@ -103,8 +146,8 @@ mod tests {
     fn a_second_opener_is_refused_with_the_holder_named_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let image = dir.path().join("image.bin");
-        let first = ImageLock::acquire(&image, "ic-backup serve").unwrap();
-        let error = ImageLock::acquire(&image, "ic-backup dump")
+        let first = Lock::image(&image, "ic-backup serve").unwrap();
+        let error = Lock::image(&image, "ic-backup dump")
             .unwrap_err()
             .to_string();
         assert!(
@@ -114,7 +157,7 @@ mod tests {
         );
         drop(first);
         assert!(!path_of(&image).exists(), "the lock file is removed");
-        let second = ImageLock::acquire(&image, "ic-backup dump").unwrap();
+        let second = Lock::image(&image, "ic-backup dump").unwrap();
         assert!(path_of(&image).exists());
         drop(second);
     }
@@ -125,7 +168,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let image = dir.path().join("image.bin");
         std::fs::write(path_of(&image), "process 1 (ic-backup serve)").unwrap();
-        let lock = ImageLock::acquire(&image, "ic-backup call").unwrap();
+        let lock = Lock::image(&image, "ic-backup call").unwrap();
         let text = std::fs::read_to_string(path_of(&image)).unwrap();
         assert!(text.contains("ic-backup call"), "{text}");
         drop(lock);

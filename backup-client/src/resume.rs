@@ -6,10 +6,13 @@
 //! result) and its *progress*. A later run continues only when its own
 //! binding is equal; otherwise it says what differs and starts over, so two
 //! targets or two files never mix in one result. Progress is saved only
-//! after the data it describes is durable.
+//! after the data it describes is durable. A run holds the state's lock
+//! (`<state>.lock`) from opening it to its end: a second run on the same
+//! file at the same time is refused, and never touches the first's files.
 
 use crate::durable;
 use crate::error::Result;
+use crate::lock::Lock;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -103,6 +106,7 @@ impl<P: PartialProgress> Start<P> {
 pub struct Resume<B, P> {
     path: PathBuf,
     command: &'static str,
+    _lock: Lock,
     _types: PhantomData<(B, P)>,
 }
 
@@ -111,18 +115,21 @@ where
     B: Serialize + DeserializeOwned + PartialEq,
     P: Serialize + DeserializeOwned,
 {
-    /// Reads the state at `path`, if any, and decides whether this run with
-    /// `binding` continues it.
-    pub fn open(path: &Path, command: &'static str, binding: &B) -> (Self, Start<P>) {
+    /// Takes the state at `path` for this run, reads it, if any, and
+    /// decides whether this run with `binding` continues it. Refused, with
+    /// nothing touched, while another run holds it.
+    pub fn open(path: &Path, command: &'static str, binding: &B) -> Result<(Self, Start<P>)> {
+        let lock = Lock::state(path, &format!("`{command}`"))?;
         // A temporary file of an interrupted save is never the state.
         let _ = durable::clear_stale(path);
         let resume = Resume {
             path: path.to_path_buf(),
             command,
+            _lock: lock,
             _types: PhantomData,
         };
         let start = resume.decide(binding);
-        (resume, start)
+        Ok((resume, start))
     }
 
     fn decide(&self, binding: &B) -> Start<P> {
@@ -245,7 +252,7 @@ fn short(value: &Value) -> String {
 mod tests {
     use super::*;
 
-    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    #[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
     struct Binding {
         target: TargetId,
         map: String,
@@ -265,17 +272,17 @@ mod tests {
     fn a_state_resumes_only_the_run_it_belongs_to() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.progress");
+        let open = |command, binding: &Binding| {
+            Resume::<Binding, u64>::open(&path, command, binding).unwrap()
+        };
         let a = binding("/a.bin", "aa");
-        let (resume, start) = Resume::<Binding, u64>::open(&path, "backup", &a);
+        let (resume, start) = open("backup", &a);
         assert!(matches!(start, Start::Fresh { why: None }));
         resume.save(&a, &42).unwrap();
-        assert!(matches!(
-            Resume::<Binding, u64>::open(&path, "backup", &a).1,
-            Start::Resume(42)
-        ));
+        drop(resume);
+        assert!(matches!(open("backup", &a).1, Start::Resume(42)));
         let b = binding("/b.bin", "bb");
-        let Start::Fresh { why: Some(why) } = Resume::<Binding, u64>::open(&path, "backup", &b).1
-        else {
+        let Start::Fresh { why: Some(why) } = open("backup", &b).1 else {
             panic!("another image resumed the state")
         };
         assert!(
@@ -283,12 +290,61 @@ mod tests {
             "{why}"
         );
         assert!(why.contains(&path.display().to_string()), "{why}");
-        let Start::Fresh { why: Some(why) } = Resume::<Binding, u64>::open(&path, "dump", &a).1
-        else {
+        let Start::Fresh { why: Some(why) } = open("dump", &a).1 else {
             panic!("another command resumed the state")
         };
         assert!(why.contains("another command"), "{why}");
+        let (resume, _) = open("backup", &a);
         resume.remove().unwrap();
         assert!(!path.exists());
+    }
+
+    /// While a run holds a state, a second run on it (another target, or
+    /// the same) is refused, naming the first, and the state, its
+    /// temporary file and its lock file are left as they were; once the
+    /// first ends, the second resumes it.
+    #[test]
+    fn a_state_in_use_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.json.restore-progress");
+        let a = binding("/a.bin", "aa");
+        let (first, _) = Resume::<Binding, u64>::open(&path, "restore", &a).unwrap();
+        first.save(&a, &7).unwrap();
+        // A save of the first run, cut short: its temporary file.
+        std::fs::write(backup_common::durable::temporary_of(&path), b"half").unwrap();
+        let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|entry| {
+                    let path = entry.unwrap().path();
+                    let bytes = std::fs::read(&path).unwrap();
+                    (path, bytes)
+                })
+                .collect();
+            files.sort();
+            files
+        };
+        let before = files(dir.path());
+        for other in [binding("/b.bin", "bb"), a.clone()] {
+            let Err(error) = Resume::<Binding, u64>::open(&path, "restore", &other) else {
+                panic!("a second run took a state in use")
+            };
+            let error = error.to_string();
+            assert!(
+                error.contains(&path.display().to_string())
+                    && error.contains(&format!("in use by process {}", std::process::id()))
+                    && error.contains("another `restore` on the same file is running")
+                    && error.contains("nothing was changed"),
+                "{error}"
+            );
+            assert_eq!(files(dir.path()), before, "the refused run touched nothing");
+        }
+        drop(first);
+        assert!(
+            !crate::lock::path_of(&path).exists(),
+            "the lock file is removed"
+        );
+        let (_, start) = Resume::<Binding, u64>::open(&path, "restore", &a).unwrap();
+        assert!(matches!(start, Start::Resume(7)));
     }
 }

@@ -169,22 +169,26 @@ fn resume_states() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.json.progress");
     let binding = json!({ "target": { "kind": "offline", "image": "/x.bin", "sha256": "aa" }, "map": "profiles" });
-    let (resume, _) = Resume::<Value, Value>::open(&path, "backup", &binding);
+    let (resume, _) = Resume::<Value, Value>::open(&path, "backup", &binding).unwrap();
     resume
         .save(&binding, &json!({ "cursor": "k", "entries": 3 }))
         .unwrap();
+    drop(resume);
     let valid = std::fs::read(&path).unwrap();
     assert!(matches!(
-        Resume::<Value, Value>::open(&path, "backup", &binding).1,
+        Resume::<Value, Value>::open(&path, "backup", &binding)
+            .unwrap()
+            .1,
         Start::Resume(_)
     ));
     let mut rng = Rng::new(2);
     // A state that cannot be used is never an error: the command starts
     // over, and says why, naming the file.
     never_panics(&path, inputs(&mut rng, &valid), |path| {
-        match Resume::<Value, Value>::open(path, "backup", &binding).1 {
-            Start::Resume(_) | Start::Fresh { why: None } => Ok(()),
-            Start::Fresh { why: Some(why) } => Err(why),
+        match Resume::<Value, Value>::open(path, "backup", &binding) {
+            Ok((_, Start::Resume(_) | Start::Fresh { why: None })) => Ok(()),
+            Ok((_, Start::Fresh { why: Some(why) })) => Err(why),
+            Err(error) => Err(error.to_string()),
         }
     });
 }

@@ -454,3 +454,69 @@ fn case_9_a_lossless_file_of_another_map_is_refused_unless_named() {
     let copied = offline.ok(&["call", "backup_archive", "(0 : nat64, 10 : nat64)"]);
     assert!(copied.contains("n = 1 : nat8"), "{copied}");
 }
+
+/// One backup file restored into two canisters at once (here two images of
+/// the profiles canister): the second run is refused while the first holds
+/// the file's restore progress, naming it, and leaves its image byte for
+/// byte as it was; the first goes on to the end. Before, both ran over one
+/// progress file: each cleared the other's temporary file (a bare "No such
+/// file" for one) and wrote its progress over the other's.
+#[test]
+fn case_10_a_second_restore_of_a_file_being_restored_is_refused_and_changes_nothing() {
+    let (offline, b) = two_images();
+    let source = offline.path("source.json");
+    big_profiles_file(&source, 80, 200_000);
+    let progress = with_suffix(&source, ".restore-progress");
+    // What the first restore must leave: the same restore, run alone.
+    let alone = offline.path("alone.bin");
+    std::fs::copy(&offline.image, &alone).unwrap();
+    let first = offline
+        .command(
+            &offline.image,
+            &["--json", "restore", "profiles", "-i", s(&source)],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while batches_recorded(&progress) < 1 {
+        assert!(Instant::now() < deadline, "no progress recorded");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = std::fs::read(&b).unwrap();
+    let second = offline
+        .command(&b, &["restore", "profiles", "-i", s(&source)])
+        .output()
+        .unwrap();
+    let error = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains(&format!("{} is in use by process", progress.display()))
+            && error.contains("-i source.json")
+            && error.contains("another `restore` on the same file is running")
+            && error.contains("nothing was changed"),
+        "{error}"
+    );
+    assert!(
+        std::fs::read(&b).unwrap() == before,
+        "the refused restore changed its image"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "the first restore failed: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["entries"], 80, "{report}");
+    assert!(!progress.exists() && !with_suffix(&progress, ".lock").exists());
+    offline.ok_on(&alone, &["restore", "profiles", "-i", s(&source)]);
+    let (got, expected) = (offline.path("got.json"), offline.path("expected.json"));
+    offline.ok(&["backup", "profiles", "-o", s(&got)]);
+    offline.ok_on(&alone, &["backup", "profiles", "-o", s(&expected)]);
+    assert!(
+        std::fs::read(&got).unwrap() == std::fs::read(&expected).unwrap(),
+        "the first restore's map is not the one it makes alone"
+    );
+}

@@ -182,7 +182,6 @@ pub fn backup(
     types.check_carried(&interface.env, map)?;
     let env = &interface.env;
     let method = format!("backup_{map}_page");
-    durable::clear_stale(output_path)?;
     let binding = BackupBinding {
         target: target.id(),
         map: map.to_string(),
@@ -196,7 +195,9 @@ pub fn backup(
         &with_suffix(output_path, ".progress"),
         "backup",
         &binding,
-    );
+    )?;
+    // Another run's file is never cleared: its state's lock is ours now.
+    durable::clear_stale(output_path)?;
     // Resume only over partial files whose recorded prefixes are all intact.
     let resumed = start.over_partials(|index| partial_of(output_path, index), json)?;
     // Offline, the map is read from the image where the canister's first

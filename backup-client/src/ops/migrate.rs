@@ -150,7 +150,7 @@ pub fn migrate(
         &with_suffix(via, ".migrate"),
         "migrate",
         &binding,
-    );
+    )?;
     let mut progress = match start {
         Start::Resume(progress) => Some(progress),
         Start::Fresh { why: None } => None,

@@ -312,8 +312,6 @@ pub fn dump(
     let parallel = parallel.max(1);
     let size = stable_size(target)?;
     let partial = with_suffix(output_path, ".partial");
-    durable::clear_stale(output_path)?;
-    durable::clear_stale(&with_suffix(output_path, ".sha256"))?;
     let binding = DumpBinding {
         target: target.id(),
         output: durable::absolute(output_path),
@@ -323,7 +321,10 @@ pub fn dump(
         &with_suffix(output_path, ".progress"),
         "dump",
         &binding,
-    );
+    )?;
+    // Another run's files are never cleared: its state's lock is ours now.
+    durable::clear_stale(output_path)?;
+    durable::clear_stale(&with_suffix(output_path, ".sha256"))?;
     // A recorded length past the memory's size is not a dump of it.
     let resumed = start
         .over_partial(&partial, json)?

@@ -314,19 +314,6 @@ pub fn restore(
     }
     let batches = plan.batches.len();
 
-    let can_validate = interface.method(&format!("validate_{map}")).is_ok();
-    if can_validate {
-        plan.validate(target, json)?;
-    } else if replace {
-        return Err(Error::Input(format!(
-            "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
-        )));
-    } else {
-        notice(json, &format!(
-            "warning: the canister has no `validate_{map}` (an older backup-runtime): a batch it refuses leaves the batches before it restored"
-        ));
-    }
-
     // Offline, the target's part of the binding (the image's digest) moves
     // with every batch; it is read again each time progress is saved.
     let mut binding = RestoreBinding {
@@ -341,11 +328,13 @@ pub fn restore(
         replace,
         fields: fields.clone(),
     };
+    // The file's progress is this run's from here on (another run on it is
+    // refused), before the canister is asked anything.
     let (state, start) = Resume::<RestoreBinding, RestoreProgress>::open(
         &with_suffix(input, ".restore-progress"),
         "restore",
         &binding,
-    );
+    )?;
     let mut progress = match start {
         Start::Resume(progress) if progress.batches <= batches => progress,
         Start::Resume(_) => {
@@ -373,6 +362,19 @@ pub fn restore(
             }
         }
     };
+    let can_validate = interface.method(&format!("validate_{map}")).is_ok();
+    if can_validate {
+        plan.validate(target, json)?;
+    } else if replace {
+        return Err(Error::Input(format!(
+            "the canister has no `validate_{map}` (it was built with an older backup-runtime): without it a --replace cannot be all-or-nothing. Upgrade the canister, or restore without --replace"
+        )));
+    } else {
+        notice(json, &format!(
+            "warning: the canister has no `validate_{map}` (an older backup-runtime): a batch it refuses leaves the batches before it restored"
+        ));
+    }
+
     if replace && !progress.cleared {
         let reply = target.update(&format!("clear_{map}"), &candid::encode_args(())?)?;
         let cleared: u64 = candid::decode_one(&reply)
