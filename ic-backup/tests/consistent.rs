@@ -197,7 +197,8 @@ fn a_consistent_backup_killed_at_any_moment_finishes_and_leaves_no_snapshot() {
 /// Past the limit of 10 snapshots the consistent backup is refused, saying
 /// `--replace`, and works with it; an admin of the canister who is not a
 /// controller is refused, told to back up paged; a snapshot kept with
-/// `--keep` rolls the canister back when loaded.
+/// `--keep` rolls the canister back when loaded. A run to an output
+/// another run is cutting is refused before it takes a snapshot.
 #[test]
 fn consistent_refusals_say_what_to_do() {
     let net = Net::start();
@@ -215,6 +216,31 @@ fn consistent_refusals_say_what_to_do() {
     );
     ok_output(kept, "the kept cut");
     let kept = net.snapshots().pop().unwrap();
+    // A run to an output another run is cutting (its state's lock held,
+    // as that run holds it) is refused before it takes a snapshot.
+    let busy = net.offline.path("busy.json.cut.json.lock");
+    let holder = "process 7 (ic-backup backup profiles -o busy.json --consistent)";
+    let held = std::fs::File::create(&busy).unwrap();
+    std::io::Write::write_all(&mut &held, holder.as_bytes()).unwrap();
+    held.lock().unwrap();
+    let snapshots = net.snapshots();
+    let out = net.ic_backup(
+        "admin",
+        &["backup", "profiles", "-o", "busy.json", "--consistent"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("busy.json.cut.json is in use by {holder}"))
+            && said.contains("another consistent run on the same file is running")
+            && said.contains("nothing was changed"),
+        "{said}"
+    );
+    assert_eq!(net.snapshots(), snapshots, "no snapshot was taken");
+    assert!(!net.offline.path("busy.json.cut.json").exists());
+    assert!(!net.offline.path("busy.json.cut").exists());
+    assert_eq!(std::fs::read_to_string(&busy).unwrap(), holder);
+    drop(held);
     for _ in 0..9 {
         net.backup_ok(&["snapshot", "take"]);
     }

@@ -7,11 +7,15 @@
 //! output (`<output>.cut.json`) names the snapshot from the moment it is
 //! taken, and then whether the offline run finished: a rerun after any
 //! interruption goes on with the same snapshot, and one after the run
-//! finished only deletes it.
+//! finished only deletes it. A run holds the state file's lock from its
+//! start to its end: a second run to the same output at the same time (a
+//! scheduled backup that overlaps the last one) is refused before it takes
+//! a snapshot, and never deletes the first's.
 
 use super::{download, Management, Parts};
 use crate::durable;
 use crate::error::{Error, Result};
+use crate::lock::Lock;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +44,7 @@ pub struct Cut {
     /// The offline run already finished (an earlier run's): only the
     /// snapshot is left to delete.
     pub finished: bool,
+    _lock: Lock,
 }
 
 /// How a cut is taken.
@@ -69,6 +74,7 @@ pub fn prepare(
     options: CutOptions<'_>,
 ) -> Result<Cut> {
     let (state_path, folder) = paths(output);
+    let lock = Lock::state(&state_path, "consistent run")?;
     let network = management.network();
     let canister = management.canister().to_text();
     let earlier = super::folder::load_progress::<State>(&state_path)?;
@@ -122,6 +128,7 @@ pub fn prepare(
         state: state_path,
         resumed,
         finished,
+        _lock: lock,
     })
 }
 
