@@ -133,8 +133,7 @@ impl Interface {
         let service = service.ok_or_else(|| {
             Error::Input("the Candid interface has no `service` declaration".into())
         })?;
-        use sha2::Digest;
-        let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        let sha256 = crate::ops::sha256_hex(text.as_bytes());
         Ok(Interface {
             env,
             service,

@@ -246,7 +246,7 @@ impl Manifest {
                 break;
             }
             whole.update(&block[..filled]);
-            blocks.push(hex::encode(Sha256::digest(&block[..filled])));
+            blocks.push(super::sha256_hex(&block[..filled]));
             size += filled as u64;
             if filled < block.len() {
                 break;
