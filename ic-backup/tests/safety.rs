@@ -9,7 +9,7 @@ use canister_runner::{Canister, InstallArgs};
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -38,6 +38,20 @@ fn batches_recorded(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits until the restore `child` has recorded `n` batches in `progress`,
+/// failing if it ends first.
+fn await_batches(child: &mut Child, progress: &Path, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while batches_recorded(progress) < n {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before it recorded {n} batches"
+        );
+        assert!(Instant::now() < deadline, "no progress recorded");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn case_1_a_restore_killed_once_two_batches_are_recorded_resumes_to_the_exact_map() {
     let offline = Offline::new("profiles");
@@ -50,15 +64,7 @@ fn case_1_a_restore_killed_once_two_batches_are_recorded_resumes_to_the_exact_ma
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while batches_recorded(&progress) < 2 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restore ended before it recorded 2 batches"
-        );
-        assert!(Instant::now() < deadline, "no progress recorded");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    await_batches(&mut child, &progress, 2);
     child.kill().unwrap(); // SIGKILL, like Ctrl-C on a process that does not catch it
     child.wait().unwrap();
 
@@ -470,7 +476,7 @@ fn case_10_a_second_restore_of_a_file_being_restored_is_refused_and_changes_noth
     // What the first restore must leave: the same restore, run alone.
     let alone = offline.path("alone.bin");
     std::fs::copy(&offline.image, &alone).unwrap();
-    let first = offline
+    let mut first = offline
         .command(
             &offline.image,
             &["--json", "restore", "profiles", "-i", s(&source)],
@@ -479,11 +485,7 @@ fn case_10_a_second_restore_of_a_file_being_restored_is_refused_and_changes_noth
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while batches_recorded(&progress) < 1 {
-        assert!(Instant::now() < deadline, "no progress recorded");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    await_batches(&mut first, &progress, 1);
     let before = std::fs::read(&b).unwrap();
     let second = offline
         .command(&b, &["restore", "profiles", "-i", s(&source)])
