@@ -4,9 +4,10 @@
 //! log, writes the image under it, or folds their memory over its changes;
 //! and a command that keeps resume state (`backup`, `restore`, `dump`,
 //! `migrate`, a consistent run's cut) holds `<state>.lock` for as long as
-//! it runs, so that a second run on the same file (a cron job that overlaps the last one, the same
-//! backup restored into two canisters at once) neither removes the first
-//! run's temporary files nor writes its progress over the first one's.
+//! it runs, so that a second run on the same file (a cron job that
+//! overlaps the last one, the same backup restored into two canisters at
+//! once) neither removes the first run's temporary files nor writes its
+//! progress over the first one's.
 //!
 //! The lock is the operating system's (`flock`), so it is released when
 //! the holder exits, however it exits; the file names the holder, for the
