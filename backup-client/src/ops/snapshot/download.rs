@@ -214,23 +214,24 @@ fn start(
         let meta = metadata(management, id)?;
         let expected = metadata_json(&meta)?;
         let metadata_path = dir.join(folder::METADATA);
-        let written = match std::fs::read(&metadata_path) {
-            Ok(written) => written,
+        // The snapshot's metadata is still the one the progress recorded.
+        let recorded = sha256_hex(&expected) == progress.metadata_sha256;
+        match std::fs::read(&metadata_path) {
+            Ok(written) if recorded && written == expected => {}
             // Cut short between the progress file and the metadata it
-            // records: written now, if the snapshot's is the one recorded.
-            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
-                if sha256_hex(&expected) == progress.metadata_sha256 {
-                    crate::durable::write_atomically(&metadata_path, &expected)?;
-                }
-                expected.clone()
+            // records: written now.
+            Err(source) if recorded && source.kind() == std::io::ErrorKind::NotFound => {
+                crate::durable::write_atomically(&metadata_path, &expected)?;
             }
-            Err(source) => return Err(Error::io(&metadata_path, source)),
-        };
-        if sha256_hex(&written) != progress.metadata_sha256 || expected != written {
-            return Err(Error::Input(format!(
-                "{}: the metadata of the unfinished download is not the snapshot's any more (the file changed, or the snapshot was replaced): download into another folder",
-                dir.display()
-            )));
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&metadata_path, source));
+            }
+            _ => {
+                return Err(Error::Input(format!(
+                    "{}: the metadata of the unfinished download is not the snapshot's any more (the file changed, or the snapshot was replaced): download into another folder",
+                    dir.display()
+                )));
+            }
         }
         return Ok(Start::Go(progress, Box::new(meta), true));
     }
