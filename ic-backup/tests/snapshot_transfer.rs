@@ -182,49 +182,37 @@ fn a_folder_that_is_not_the_download_s_is_refused() {
     assert!(parts(&dir) == before);
     // A download cut short between its progress file and the metadata.json
     // it records (the folder holds only those two) finishes when run again.
+    // The progress file of a download of `first` into `folder`, cut short
+    // before any part was done, recording `metadata_sha256`.
+    let cut_short = |folder: &Path, metadata_sha256: &str| -> String {
+        std::fs::create_dir_all(folder).unwrap();
+        let progress = serde_json::json!({
+            "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
+            "metadata_sha256": metadata_sha256, "done": {}
+        })
+        .to_string();
+        std::fs::write(folder.join(".ic-backup-download.json"), &progress).unwrap();
+        progress
+    };
+    let download = |id: &str, folder: &Path| {
+        net.ic_backup(
+            "admin",
+            &["snapshot", "download", id, "-o", folder.to_str().unwrap()],
+        )
+    };
     let between = net.offline.path("between");
     std::fs::create_dir_all(between.join("wasm_chunk_store")).unwrap();
     let metadata = std::fs::read(dir.join("metadata.json")).unwrap();
-    std::fs::write(
-        between.join(".ic-backup-download.json"),
-        serde_json::json!({
-            "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
-            "metadata_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&metadata)),
-            "done": {}
-        })
-        .to_string(),
-    )
-    .unwrap();
-    net.backup_ok(&[
-        "snapshot",
-        "download",
-        &first,
-        "-o",
-        between.to_str().unwrap(),
-    ]);
+    cut_short(&between, &sha256_hex(&metadata));
+    ok_output(download(&first, &between), "the download cut short");
     assert!(parts(&between) == before);
     assert!(std::fs::read(between.join("metadata.json")).unwrap() == metadata);
     assert!(!between.join(".ic-backup-download.json").exists());
     // One whose progress file records other metadata is refused, and no
     // metadata.json is written.
     let other = net.offline.path("other-metadata");
-    std::fs::create_dir_all(&other).unwrap();
-    let progress = serde_json::json!({
-        "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
-        "metadata_sha256": "00", "done": {}
-    })
-    .to_string();
-    std::fs::write(other.join(".ic-backup-download.json"), &progress).unwrap();
-    let out = net.ic_backup(
-        "admin",
-        &[
-            "snapshot",
-            "download",
-            &first,
-            "-o",
-            other.to_str().unwrap(),
-        ],
-    );
+    let progress = cut_short(&other, "00");
+    let out = download(&first, &other);
     assert!(
         text(&out.stderr).contains("is not the snapshot's any more"),
         "{}",
@@ -237,26 +225,8 @@ fn a_folder_that_is_not_the_download_s_is_refused() {
     );
     // An unfinished download (its progress file left) belongs to its snapshot.
     let unfinished = net.offline.path("unfinished");
-    std::fs::create_dir_all(&unfinished).unwrap();
-    std::fs::write(
-        unfinished.join(".ic-backup-download.json"),
-        serde_json::json!({
-            "network": net.served().url, "canister": net.canister(), "snapshot_id": first,
-            "metadata_sha256": "00", "done": {}
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let out = net.ic_backup(
-        "admin",
-        &[
-            "snapshot",
-            "download",
-            &second,
-            "-o",
-            unfinished.to_str().unwrap(),
-        ],
-    );
+    cut_short(&unfinished, "00");
+    let out = download(&second, &unfinished);
     assert!(
         text(&out.stderr).contains("unfinished download of snapshot"),
         "{}",
